@@ -1,0 +1,42 @@
+//! sixchat-proto: the Direct protocol v2 (protocol.md), sans-IO.
+//!
+//! No sockets, no clocks, no threads: bytes and `now` go in, bytes and events
+//! come out. The agent crate drives these types over TCP.
+//!
+//! # Layout
+//!
+//! - [`frame`]: `kind ‖ u32 length ‖ body` framing and an incremental reader.
+//! - [`xml`]: the strict XML parser and the compact writer.
+//! - [`messages`]: handshake messages 1-12 and the plain Alert.
+//! - [`handshake`]: the [`Initiator`] and [`Responder`] state machines.
+//! - [`session`]: an established session's records, key update, SAS hold.
+//! - [`app`]: application messages (chat, ack, read, typing, …).
+//! - [`keys`]: HKDF labels, the key schedule, transcript hash, SAS.
+//! - [`record`]: AES-GCM and AES-CBC + HMAC-SHA256 records, key update.
+//! - [`entropy`]: the randomness seam (OS CSPRNG, or injected in tests).
+//! - [`identity`]: UserIDs, trust levels, fingerprints, and the two seams to
+//!   the PKI ([`CertificatePolicy`], [`HandshakeSigner`]).
+//! - [`alert`]: alert codes.
+
+pub mod alert;
+pub mod app;
+pub mod entropy;
+pub mod frame;
+pub mod handshake;
+pub mod identity;
+pub mod keys;
+pub mod messages;
+pub mod record;
+pub mod session;
+pub mod xml;
+
+pub use alert::AlertCode;
+pub use app::AppMessage;
+pub use entropy::{Entropy, OsEntropy, RandomPurpose};
+pub use handshake::{Config, Established, HandshakeError, Initiator, LocalIdentity, PeerIdentity, Responder, Step};
+pub use identity::{
+    CertRejection, CertificatePolicy, Fingerprint, HandshakeSigner, InvalidUserId, PeerCertificate, SignError,
+    TrustLevel, UserId,
+};
+pub use record::{CipherSuite, ContentType};
+pub use session::{Session, SessionEvent};

@@ -1,0 +1,330 @@
+//! Strict XML for Direct messages (protocol.md, "XML messages").
+//!
+//! [`parse`] turns one document into an [`Element`] tree and refuses what the
+//! protocol refuses: DOCTYPE, processing instructions, comments, a byte-order
+//! mark, a declaration naming anything but UTF-8, undefined entities, depth
+//! over 8, more than 64 attributes on an element, duplicate attributes, and
+//! non-whitespace text beside child elements. [`Writer`] emits the compact
+//! form that the reference peer writes (no declaration, no whitespace).
+
+use quick_xml::events::{BytesStart, Event};
+
+/// The namespace of every Direct message.
+pub const NAMESPACE: &str = "urn:sixchat:direct";
+/// Deepest element nesting allowed; the root is depth 1.
+pub const MAX_DEPTH: usize = 8;
+/// Most attributes per element, namespace declarations not counted.
+pub const MAX_ATTRIBUTES: usize = 64;
+
+/// Why a document was refused. Every variant maps to `decode_error`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum XmlError {
+    #[error("not well-formed XML: {0}")]
+    Malformed(String),
+    #[error("a byte-order mark is not allowed")]
+    ByteOrderMark,
+    #[error("DOCTYPE is not allowed")]
+    Doctype,
+    #[error("processing instructions are not allowed")]
+    ProcessingInstruction,
+    #[error("comments are not allowed")]
+    Comment,
+    #[error("the XML declaration must name UTF-8 or no encoding")]
+    Encoding,
+    #[error("entity reference &{0}; is not allowed")]
+    Entity(String),
+    #[error("elements nested deeper than {MAX_DEPTH}")]
+    TooDeep,
+    #[error("more than {MAX_ATTRIBUTES} attributes on <{0}>")]
+    TooManyAttributes(String),
+    #[error("text and child elements mixed in <{0}>")]
+    MixedContent(String),
+    #[error("no root element, or content after it")]
+    Structure,
+}
+
+/// One element: its local name, attributes in document order, children and text.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Element {
+    pub name: String,
+    pub attributes: Vec<(String, String)>,
+    pub children: Vec<Element>,
+    /// The text content (empty when the element has children).
+    pub text: String,
+}
+
+impl Element {
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+    }
+
+    pub fn child(&self, name: &str) -> Option<&Element> {
+        self.children.iter().find(|child| child.name == name)
+    }
+}
+
+fn malformed(err: impl std::fmt::Display) -> XmlError {
+    XmlError::Malformed(err.to_string())
+}
+
+/// Parses one document strictly (see the module docs).
+pub fn parse(bytes: &[u8]) -> Result<Element, XmlError> {
+    if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) || bytes.starts_with(&[0xFE, 0xFF]) || bytes.starts_with(&[0xFF, 0xFE]) {
+        return Err(XmlError::ByteOrderMark);
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| XmlError::Malformed("not UTF-8".into()))?;
+    let mut reader = quick_xml::Reader::from_str(text);
+    let config = reader.config_mut();
+    config.trim_text(false);
+    config.check_end_names = true;
+    config.expand_empty_elements = false;
+
+    let mut stack: Vec<Element> = Vec::new();
+    let mut root: Option<Element> = None;
+    let mut seen_anything = false;
+    loop {
+        let event = reader.read_event().map_err(malformed)?;
+        match event {
+            Event::Eof => break,
+            Event::Decl(decl) => {
+                if seen_anything {
+                    return Err(XmlError::Structure);
+                }
+                if let Some(encoding) = decl.encoding() {
+                    let encoding = encoding.map_err(malformed)?;
+                    if !encoding.eq_ignore_ascii_case(b"utf-8") {
+                        return Err(XmlError::Encoding);
+                    }
+                }
+            }
+            Event::DocType(_) => return Err(XmlError::Doctype),
+            Event::PI(_) => return Err(XmlError::ProcessingInstruction),
+            Event::Comment(_) => return Err(XmlError::Comment),
+            Event::Start(start) => {
+                if root.is_some() {
+                    return Err(XmlError::Structure);
+                }
+                if stack.len() >= MAX_DEPTH {
+                    return Err(XmlError::TooDeep);
+                }
+                stack.push(open_element(&start)?);
+            }
+            Event::Empty(start) => {
+                if root.is_some() || stack.len() >= MAX_DEPTH {
+                    return Err(if root.is_some() { XmlError::Structure } else { XmlError::TooDeep });
+                }
+                let element = open_element(&start)?;
+                close_element(&mut stack, &mut root, element)?;
+            }
+            Event::End(_) => {
+                let element = stack.pop().ok_or(XmlError::Structure)?;
+                close_element(&mut stack, &mut root, element)?;
+            }
+            Event::Text(text) => {
+                let content = text.xml_content().map_err(malformed)?;
+                push_text(&mut stack, &content)?;
+            }
+            Event::CData(data) => {
+                let content = std::str::from_utf8(&data).map_err(malformed)?.to_owned();
+                push_text(&mut stack, &content)?;
+            }
+            Event::GeneralRef(reference) => {
+                let resolved = match reference.resolve_char_ref().map_err(malformed)? {
+                    Some(ch) => ch,
+                    None => {
+                        let name = reference.decode().map_err(malformed)?;
+                        match name.as_ref() {
+                            "amp" => '&',
+                            "lt" => '<',
+                            "gt" => '>',
+                            "apos" => '\'',
+                            "quot" => '"',
+                            other => return Err(XmlError::Entity(other.chars().take(32).collect())),
+                        }
+                    }
+                };
+                let mut buf = [0u8; 4];
+                push_text(&mut stack, resolved.encode_utf8(&mut buf))?;
+            }
+        }
+        seen_anything = true;
+    }
+    if !stack.is_empty() {
+        return Err(XmlError::Malformed("unclosed element".into()));
+    }
+    root.ok_or(XmlError::Structure)
+}
+
+fn push_text(stack: &mut [Element], content: &str) -> Result<(), XmlError> {
+    match stack.last_mut() {
+        Some(element) => {
+            element.text.push_str(content);
+            Ok(())
+        }
+        // Only whitespace may stand outside the root element.
+        None if content.chars().all(|c| c.is_ascii_whitespace()) => Ok(()),
+        None => Err(XmlError::Structure),
+    }
+}
+
+fn open_element(start: &BytesStart<'_>) -> Result<Element, XmlError> {
+    let name = std::str::from_utf8(start.name().into_inner()).map_err(malformed)?.to_owned();
+    let mut attributes = Vec::new();
+    let mut counted = 0usize;
+    for attribute in start.attributes().with_checks(true) {
+        let attribute = attribute.map_err(malformed)?;
+        let key = std::str::from_utf8(attribute.key.into_inner()).map_err(malformed)?.to_owned();
+        let value = attribute.unescape_value().map_err(|e| match e {
+            quick_xml::Error::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(_, entity)) => {
+                XmlError::Entity(entity.chars().take(32).collect())
+            }
+            other => malformed(other),
+        })?;
+        if key != "xmlns" && !key.starts_with("xmlns:") {
+            counted += 1;
+            if counted > MAX_ATTRIBUTES {
+                return Err(XmlError::TooManyAttributes(name));
+            }
+        }
+        attributes.push((key, value.into_owned()));
+    }
+    Ok(Element { name, attributes, children: Vec::new(), text: String::new() })
+}
+
+fn close_element(stack: &mut [Element], root: &mut Option<Element>, mut element: Element) -> Result<(), XmlError> {
+    if !element.children.is_empty() {
+        if !element.text.chars().all(|c| c.is_ascii_whitespace()) {
+            return Err(XmlError::MixedContent(element.name));
+        }
+        element.text.clear();
+    }
+    match stack.last_mut() {
+        Some(parent) => parent.children.push(element),
+        None => *root = Some(element),
+    }
+    Ok(())
+}
+
+/// Writes compact XML: `<message xmlns=".." version="2" type="T"[ id=".."]>`,
+/// children as `<x>text</x>`, no declaration, no whitespace.
+#[derive(Debug)]
+pub struct Writer {
+    out: String,
+}
+
+impl Writer {
+    /// Starts a `<message>` root with the given type and optional id.
+    pub fn message(message_type: &str, id: Option<&str>) -> Self {
+        let mut out = String::with_capacity(256);
+        out.push_str("<message xmlns=\"");
+        out.push_str(NAMESPACE);
+        out.push_str("\" version=\"2\" type=\"");
+        escape_into(&mut out, message_type);
+        out.push('"');
+        if let Some(id) = id {
+            out.push_str(" id=\"");
+            escape_into(&mut out, id);
+            out.push('"');
+        }
+        out.push('>');
+        Self { out }
+    }
+
+    /// Adds `<name>text</name>`.
+    pub fn child(mut self, name: &str, text: &str) -> Self {
+        self.child_with_attribute(name, None, text);
+        self
+    }
+
+    /// Adds `<name key="value">text</name>`.
+    pub fn child_attr(mut self, name: &str, key: &str, value: &str, text: &str) -> Self {
+        self.child_with_attribute(name, Some((key, value)), text);
+        self
+    }
+
+    fn child_with_attribute(&mut self, name: &str, attribute: Option<(&str, &str)>, text: &str) {
+        self.out.push('<');
+        self.out.push_str(name);
+        if let Some((key, value)) = attribute {
+            self.out.push(' ');
+            self.out.push_str(key);
+            self.out.push_str("=\"");
+            escape_into(&mut self.out, value);
+            self.out.push('"');
+        }
+        self.out.push('>');
+        escape_into(&mut self.out, text);
+        self.out.push_str("</");
+        self.out.push_str(name);
+        self.out.push('>');
+    }
+
+    pub fn finish(mut self) -> Vec<u8> {
+        self.out.push_str("</message>");
+        self.out.into_bytes()
+    }
+}
+
+fn escape_into(out: &mut String, text: &str) {
+    for ch in text.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\r' => out.push_str("&#13;"),
+            _ => out.push(ch),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_compact_messages() {
+        let doc = br#"<message xmlns="urn:sixchat:direct" version="2" type="chat" id="x"><sent>t</sent><body>a &amp; b &#x2713;</body></message>"#;
+        let root = parse(doc).unwrap();
+        assert_eq!(root.attribute("type"), Some("chat"));
+        assert_eq!(root.child("body").unwrap().text, "a & b \u{2713}");
+    }
+
+    #[test]
+    fn refuses_what_the_protocol_refuses() {
+        let cases: &[(&[u8], XmlError)] = &[
+            (b"<!DOCTYPE m [<!ENTITY x \"y\">]><m>&x;</m>", XmlError::Doctype),
+            (b"<m>&x;</m>", XmlError::Entity("x".into())),
+            (b"<?pi x?><m/>", XmlError::ProcessingInstruction),
+            (b"<m><!-- c --></m>", XmlError::Comment),
+            (b"\xEF\xBB\xBF<m/>", XmlError::ByteOrderMark),
+            (b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><m/>", XmlError::Encoding),
+            (b"<m>text<c/></m>", XmlError::MixedContent("m".into())),
+            (b"<m/><n/>", XmlError::Structure),
+        ];
+        for (doc, expected) in cases {
+            assert_eq!(parse(doc).as_ref(), Err(expected), "{}", String::from_utf8_lossy(doc));
+        }
+        assert!(parse(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><m/>").is_ok());
+        assert!(matches!(parse(b"<m a=\"1\" a=\"2\"/>"), Err(XmlError::Malformed(_))));
+        assert!(matches!(parse(b"<m><n></m>"), Err(XmlError::Malformed(_))));
+        assert!(matches!(parse(b"<m>"), Err(XmlError::Malformed(_))));
+    }
+
+    #[test]
+    fn limits_depth_and_attributes() {
+        let deep = |n: usize| format!("{}{}", "<a>".repeat(n), "</a>".repeat(n));
+        assert!(parse(deep(8).as_bytes()).is_ok());
+        assert_eq!(parse(deep(9).as_bytes()), Err(XmlError::TooDeep));
+        let attrs = |n: usize| format!("<m xmlns=\"u\" {}/>", (0..n).map(|i| format!("a{i}=\"1\"")).collect::<Vec<_>>().join(" "));
+        assert!(parse(attrs(64).as_bytes()).is_ok());
+        assert_eq!(parse(attrs(65).as_bytes()), Err(XmlError::TooManyAttributes("m".into())));
+    }
+
+    #[test]
+    fn writer_escapes_and_round_trips() {
+        let bytes = Writer::message("chat", Some("id-1")).child("body", "<&>\"\r\n").finish();
+        let root = parse(&bytes).unwrap();
+        assert_eq!(root.child("body").unwrap().text, "<&>\"\r\n");
+    }
+}
