@@ -1,1 +1,27 @@
-//! stub
+//! sixchat-agent: the headless User Agent.
+//!
+//! A tokio listener and dialer drive `sixchat-proto` sessions over TCP, one
+//! task per session; chats go through a SQLite outbox so each is delivered
+//! exactly once; `sixchat-cli` is the same agent from a terminal.
+//!
+//! # Layout
+//!
+//! - [`agent`]: the [`Agent`]: listener, dialer, session tasks, outbox, events.
+//! - [`conn`]: a framed TCP connection and the handshake driver (deadline, alerts).
+//! - [`limits`]: handshake caps, per-source failure limits, the new/anonymous budget.
+//! - [`listen`]: a dual-stack listener (`[::]` also takes IPv4).
+//! - [`profile`]: the profile folder, the encrypted identity.
+//! - [`store`]: SQLite: messages, outbox, trust roots, pins, peer addresses.
+//! - [`trust`]: builds the PKI trust store from what the profile stored.
+
+pub mod agent;
+pub mod conn;
+pub mod limits;
+pub mod listen;
+pub mod profile;
+pub mod store;
+pub mod trust;
+
+pub use agent::{Agent, AgentEvent, AgentOptions, ConnectError, SessionHandle};
+pub use profile::{Profile, ProfileError, UnlockedIdentity};
+pub use store::Store;

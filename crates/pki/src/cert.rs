@@ -8,8 +8,8 @@
 
 use base64::Engine as _;
 use rcgen::{
-    CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, KeyUsagePurpose, SanType,
-    SerialNumber,
+    CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, KeyUsagePurpose,
+    SanType, SerialNumber,
 };
 use sixchat_proto::{Fingerprint, UserId};
 use time::{Duration, OffsetDateTime};
@@ -72,25 +72,49 @@ pub fn self_signed_identity(
 ) -> Result<Vec<u8>, CertError> {
     let now = OffsetDateTime::now_utc();
     let (not_before, not_after) = validity_from(now, valid_days)?;
-    let params = identity_params(user_id, display_name, not_before, not_after, random_serial())?;
-    Ok(params.self_signed(&RcgenSigner(key)).map_err(build_error)?.der().to_vec())
+    let params = identity_params(
+        user_id,
+        display_name,
+        not_before,
+        not_after,
+        random_serial(),
+    )?;
+    Ok(params
+        .self_signed(&RcgenSigner(key))
+        .map_err(build_error)?
+        .der()
+        .to_vec())
 }
 
 /// Makes a PKCS#10 certificate signing request (DER) with the same subject
 /// and subjectAltName as [`self_signed_identity`].
-pub fn csr_for(key: &IdentityKey, user_id: &UserId, display_name: &str) -> Result<Vec<u8>, CertError> {
+pub fn csr_for(
+    key: &IdentityKey,
+    user_id: &UserId,
+    display_name: &str,
+) -> Result<Vec<u8>, CertError> {
     let mut params = CertificateParams::default();
     params.distinguished_name = common_name(display_name)?;
     params.subject_alt_names = vec![rfc822_san(user_id)?];
-    Ok(params.serialize_request(&RcgenSigner(key)).map_err(build_error)?.der().to_vec())
+    Ok(params
+        .serialize_request(&RcgenSigner(key))
+        .map_err(build_error)?
+        .der()
+        .to_vec())
 }
 
 /// `now - BACKDATE_SECS` .. `now + valid_days`.
-pub(crate) fn validity_from(now: OffsetDateTime, valid_days: u32) -> Result<(OffsetDateTime, OffsetDateTime), CertError> {
+pub(crate) fn validity_from(
+    now: OffsetDateTime,
+    valid_days: u32,
+) -> Result<(OffsetDateTime, OffsetDateTime), CertError> {
     if !(1..=MAX_VALID_DAYS).contains(&valid_days) {
         return Err(CertError::BadValidity(valid_days));
     }
-    Ok((now - Duration::seconds(BACKDATE_SECS), now + Duration::days(i64::from(valid_days))))
+    Ok((
+        now - Duration::seconds(BACKDATE_SECS),
+        now + Duration::days(i64::from(valid_days)),
+    ))
 }
 
 /// The parameters of an identity (leaf) certificate.
@@ -157,7 +181,9 @@ impl rcgen::PublicKeyData for RcgenSigner<'_> {
 
 impl rcgen::SigningKey for RcgenSigner<'_> {
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
-        self.0.sign_pkcs1_sha256(message).map_err(|_| rcgen::Error::RemoteKeyError)
+        self.0
+            .sign_pkcs1_sha256(message)
+            .map_err(|_| rcgen::Error::RemoteKeyError)
     }
 }
 
@@ -190,7 +216,8 @@ impl CertInfo {
     pub fn parse(der: &[u8]) -> Result<Self, CertError> {
         let cert = x509::parse_certificate(der).ok_or(CertError::Unparseable)?;
         let user_id = match x509::single_rfc822_name(&cert) {
-            Single::One(text) => UserId::parse(&text).map_err(|_| CertError::BadUserId(text.chars().take(80).collect()))?,
+            Single::One(text) => UserId::parse(&text)
+                .map_err(|_| CertError::BadUserId(text.chars().take(80).collect()))?,
             Single::None => return Err(CertError::NoUserId),
             Single::Several(n) => return Err(CertError::SeveralUserIds(n)),
             Single::Unreadable => return Err(CertError::UnreadableNames),
@@ -246,7 +273,10 @@ pub fn certificates_from_pem_or_der(bytes: &[u8]) -> Result<Vec<Vec<u8>>, CertEr
 
 /// Reads the first certificate from PEM or DER bytes.
 pub fn certificate_from_pem_or_der(bytes: &[u8]) -> Result<Vec<u8>, CertError> {
-    certificates_from_pem_or_der(bytes)?.into_iter().next().ok_or(CertError::NoCertificate)
+    certificates_from_pem_or_der(bytes)?
+        .into_iter()
+        .next()
+        .ok_or(CertError::NoCertificate)
 }
 
 /// Encodes DER as a PEM block with `label` (e.g. `CERTIFICATE`, `X509 CRL`).
@@ -260,7 +290,9 @@ pub fn to_pem(label: &str, der: &[u8]) -> String {
         out.push('\n');
         rest = tail;
     }
-    out.push_str(&format!("-----END {label}-----\n"));
+    out.push_str("-----END ");
+    out.push_str(label);
+    out.push_str("-----\n");
     out
 }
 
@@ -284,7 +316,10 @@ mod tests {
         assert_eq!(info.key_bits, 2048);
         assert!(info.is_self_signed);
         assert_eq!(info.issuer, info.subject);
-        assert_eq!(info.not_after_unix - info.not_before_unix, 365 * 86_400 + BACKDATE_SECS);
+        assert_eq!(
+            info.not_after_unix - info.not_before_unix,
+            365 * 86_400 + BACKDATE_SECS
+        );
         assert_eq!(info.fingerprint, Fingerprint::of_der(&der));
         assert!(info.subject_key_id_hex.is_some());
         assert_eq!(info.serial_hex.len(), 32);
@@ -295,9 +330,15 @@ mod tests {
         let key = key();
         let user = UserId::parse("alice@a.example").unwrap();
         for name in ["", "tab\there", &"x".repeat(65)] {
-            assert_eq!(self_signed_identity(&key, &user, name, 30), Err(CertError::BadDisplayName));
+            assert_eq!(
+                self_signed_identity(&key, &user, name, 30),
+                Err(CertError::BadDisplayName)
+            );
         }
-        assert_eq!(self_signed_identity(&key, &user, "A", 0), Err(CertError::BadValidity(0)));
+        assert_eq!(
+            self_signed_identity(&key, &user, "A", 0),
+            Err(CertError::BadValidity(0))
+        );
     }
 
     #[test]
@@ -305,10 +346,20 @@ mod tests {
         let key = key();
         let a = self_signed_identity(&key, &UserId::parse("a@x.example").unwrap(), "A", 1).unwrap();
         let b = self_signed_identity(&key, &UserId::parse("b@x.example").unwrap(), "B", 1).unwrap();
-        let pem = format!("junk before\n{}{}", to_pem("CERTIFICATE", &a), to_pem("CERTIFICATE", &b));
-        assert_eq!(certificates_from_pem_or_der(pem.as_bytes()).unwrap(), vec![a.clone(), b]);
+        let pem = format!(
+            "junk before\n{}{}",
+            to_pem("CERTIFICATE", &a),
+            to_pem("CERTIFICATE", &b)
+        );
+        assert_eq!(
+            certificates_from_pem_or_der(pem.as_bytes()).unwrap(),
+            vec![a.clone(), b]
+        );
         assert_eq!(certificate_from_pem_or_der(&a).unwrap(), a);
-        assert_eq!(certificates_from_pem_or_der(b"nothing here"), Err(CertError::NoCertificate));
+        assert_eq!(
+            certificates_from_pem_or_der(b"nothing here"),
+            Err(CertError::NoCertificate)
+        );
         assert!(CertInfo::parse(b"\x30\x03\x02\x01\x01").is_err());
     }
 }

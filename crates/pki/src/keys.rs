@@ -53,14 +53,16 @@ impl IdentityKey {
         if !ALLOWED_KEY_BITS.contains(&bits) {
             return Err(KeyError::UnsupportedSize(bits));
         }
-        let private = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, bits).map_err(|_| KeyError::Generation)?;
+        let private = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, bits)
+            .map_err(|_| KeyError::Generation)?;
         let document = private.to_pkcs8_der().map_err(|_| KeyError::Generation)?;
         Self::from_pkcs8_der(document.as_bytes())
     }
 
     /// Loads an RSA private key from PKCS#8 DER (`PrivateKeyInfo`, unencrypted).
     pub fn from_pkcs8_der(pkcs8_der: &[u8]) -> Result<Self, KeyError> {
-        let key_pair = RsaKeyPair::from_pkcs8(pkcs8_der).map_err(|e| KeyError::Rejected(e.description_()))?;
+        let key_pair =
+            RsaKeyPair::from_pkcs8(pkcs8_der).map_err(|e| KeyError::Rejected(e.description_()))?;
         let spki_der = key_pair
             .public_key()
             .as_der()
@@ -73,7 +75,13 @@ impl IdentityKey {
             None => return Err(KeyError::Rejected("public key could not be read back")),
         };
         let rsa_public_key_der = key_pair.public_key().as_ref().to_vec();
-        Ok(Self { pkcs8_der: Zeroizing::new(pkcs8_der.to_vec()), key_pair, spki_der, rsa_public_key_der, bits })
+        Ok(Self {
+            pkcs8_der: Zeroizing::new(pkcs8_der.to_vec()),
+            key_pair,
+            spki_der,
+            rsa_public_key_der,
+            bits,
+        })
     }
 
     /// The public key as a DER SubjectPublicKeyInfo.
@@ -107,7 +115,11 @@ impl IdentityKey {
         self.sign_with(&signature::RSA_PKCS1_SHA256, message)
     }
 
-    fn sign_with(&self, encoding: &'static dyn signature::RsaEncoding, message: &[u8]) -> Result<Vec<u8>, SignError> {
+    fn sign_with(
+        &self,
+        encoding: &'static dyn signature::RsaEncoding,
+        message: &[u8],
+    ) -> Result<Vec<u8>, SignError> {
         let mut out = vec![0u8; self.key_pair.public_modulus_len()];
         self.key_pair
             .sign(encoding, &SystemRandom::new(), message, &mut out)
@@ -166,19 +178,29 @@ mod tests {
     #[test]
     fn other_sizes_are_refused() {
         for bits in [512, 1024, 2047, 2049, 8192] {
-            assert_eq!(IdentityKey::generate(bits).unwrap_err(), KeyError::UnsupportedSize(bits));
+            assert_eq!(
+                IdentityKey::generate(bits).unwrap_err(),
+                KeyError::UnsupportedSize(bits)
+            );
         }
     }
 
     #[test]
     fn a_1024_bit_pkcs8_key_is_refused() {
-        let err = IdentityKey::from_pkcs8_der(include_bytes!("../tests/fixtures/keys/rsa1024.pk8")).unwrap_err();
-        assert!(matches!(err, KeyError::Rejected(_) | KeyError::UnsupportedSize(1024)), "{err:?}");
+        let err = IdentityKey::from_pkcs8_der(include_bytes!("../tests/fixtures/keys/rsa1024.pk8"))
+            .unwrap_err();
+        assert!(
+            matches!(err, KeyError::Rejected(_) | KeyError::UnsupportedSize(1024)),
+            "{err:?}"
+        );
     }
 
     #[test]
     fn garbage_is_not_a_key() {
-        assert!(matches!(IdentityKey::from_pkcs8_der(b"not a key"), Err(KeyError::Rejected(_))));
+        assert!(matches!(
+            IdentityKey::from_pkcs8_der(b"not a key"),
+            Err(KeyError::Rejected(_))
+        ));
     }
 
     #[test]
@@ -191,7 +213,11 @@ mod tests {
         let mut bad = sig.clone();
         bad[100] ^= 0x01;
         assert!(!verify_pss_sha256(key.public_key_spki_der(), message, &bad));
-        assert!(!verify_pss_sha256(key.public_key_spki_der(), b"another message", &sig));
+        assert!(!verify_pss_sha256(
+            key.public_key_spki_der(),
+            b"another message",
+            &sig
+        ));
         // PSS is randomised: two signatures differ, both verify.
         let sig2 = key.sign_pss_sha256(message).unwrap();
         assert_ne!(sig, sig2);
@@ -202,6 +228,9 @@ mod tests {
     fn debug_output_shows_no_private_material() {
         let key = fixture_key();
         let shown = format!("{key:?}");
-        assert!(shown.contains("2048") && !shown.contains("pkcs8"), "{shown}");
+        assert!(
+            shown.contains("2048") && !shown.contains("pkcs8"),
+            "{shown}"
+        );
     }
 }

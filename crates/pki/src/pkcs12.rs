@@ -2,7 +2,7 @@
 //!
 //! Import reads files made by OpenSSL 3 (PBES2 / AES-256-CBC / PBKDF2-SHA256),
 //! `openssl pkcs12 -legacy` (3DES and RC2-40 with the PKCS#12 KDF) and Java
-//! keytool. Before any key derivation runs, [`scan`] checks that the file is a
+//! keytool. Before any key derivation runs, a pre-scan of the DER checks that the file is a
 //! PFX and that no visible iteration count exceeds [`MAX_KDF_ITERATIONS`].
 //!
 //! Export writes PBES2 with AES-256-CBC and PBKDF2-HMAC-SHA256 over
@@ -14,7 +14,10 @@
 
 mod scan;
 
-use p12_keystore::{Certificate, EncryptionAlgorithm, KeyStore, KeyStoreEntry, MacAlgorithm, Pkcs12Archive, PrivateKey, PrivateKeyChain};
+use p12_keystore::{
+    Certificate, EncryptionAlgorithm, KeyStore, KeyStoreEntry, MacAlgorithm, Pkcs12Archive,
+    PrivateKey, PrivateKeyChain,
+};
 use sixchat_proto::Fingerprint;
 
 pub use scan::MAX_KDF_ITERATIONS;
@@ -37,7 +40,9 @@ pub enum Pkcs12Error {
     NotPkcs12,
     #[error("wrong password for this PKCS#12 file")]
     WrongPassword,
-    #[error("the PKCS#12 file asks for {found} key-derivation iterations; at most {max} are accepted")]
+    #[error(
+        "the PKCS#12 file asks for {found} key-derivation iterations; at most {max} are accepted"
+    )]
     TooManyIterations { found: u64, max: u64 },
     #[error("unsupported algorithm in the PKCS#12 file: {0}")]
     UnsupportedAlgorithm(String),
@@ -67,7 +72,10 @@ pub struct ImportedIdentity {
 pub fn import(bytes: &[u8], password: &str) -> Result<ImportedIdentity, Pkcs12Error> {
     scan::prescan(bytes).map_err(|e| match e {
         scan::ScanError::NotPkcs12 => Pkcs12Error::NotPkcs12,
-        scan::ScanError::TooManyIterations(found) => Pkcs12Error::TooManyIterations { found, max: MAX_KDF_ITERATIONS },
+        scan::ScanError::TooManyIterations(found) => Pkcs12Error::TooManyIterations {
+            found,
+            max: MAX_KDF_ITERATIONS,
+        },
     })?;
     let archive = Pkcs12Archive::from_pkcs12(bytes, password).map_err(map_library_error)?;
     let private = match archive.keys.as_slice() {
@@ -101,7 +109,10 @@ fn key_algorithm_name(oid: &str) -> String {
 
 /// The key's certificate (matched by public key), then its issuers by name.
 fn chain_for_key(key: &IdentityKey, certs: &[&[u8]]) -> Result<Vec<Vec<u8>>, Pkcs12Error> {
-    let parsed: Vec<_> = certs.iter().filter_map(|der| x509::parse_certificate(der).map(|c| (*der, c))).collect();
+    let parsed: Vec<_> = certs
+        .iter()
+        .filter_map(|der| x509::parse_certificate(der).map(|c| (*der, c)))
+        .collect();
     let leaf_index = parsed
         .iter()
         .position(|(_, cert)| cert.public_key().raw == key.public_key_spki_der())
@@ -113,10 +124,9 @@ fn chain_for_key(key: &IdentityKey, certs: &[&[u8]]) -> Result<Vec<Vec<u8>>, Pkc
         if cert.issuer().as_raw() == cert.subject().as_raw() {
             break;
         }
-        let next = parsed
-            .iter()
-            .enumerate()
-            .position(|(i, (_, c))| !used.contains(&i) && c.subject().as_raw() == cert.issuer().as_raw());
+        let next = parsed.iter().enumerate().position(|(i, (_, c))| {
+            !used.contains(&i) && c.subject().as_raw() == cert.issuer().as_raw()
+        });
         let Some(next) = next else { break };
         used.push(next);
         current = next;
@@ -131,31 +141,53 @@ fn map_library_error(error: p12_keystore::error::Error) -> Pkcs12Error {
         // password as bad padding after decryption.
         E::MacError(_) | E::UnpadError => Pkcs12Error::WrongPassword,
         E::InvalidVersion => Pkcs12Error::NotPkcs12,
-        E::UnsupportedEncryptionScheme => Pkcs12Error::UnsupportedAlgorithm("encryption scheme".to_owned()),
-        E::UnsupportedMacAlgorithm => Pkcs12Error::UnsupportedAlgorithm("MAC algorithm".to_owned()),
-        E::UnsupportedContentType => Pkcs12Error::UnsupportedAlgorithm("content type (signed or public-key protected)".to_owned()),
-        E::UnsupportedCertificateType => Pkcs12Error::UnsupportedAlgorithm("certificate type (not X.509)".to_owned()),
-        E::InvalidParameters => {
-            Pkcs12Error::UnsupportedAlgorithm("key-derivation parameters outside the accepted bounds".to_owned())
+        E::UnsupportedEncryptionScheme => {
+            Pkcs12Error::UnsupportedAlgorithm("encryption scheme".to_owned())
         }
+        E::UnsupportedMacAlgorithm => Pkcs12Error::UnsupportedAlgorithm("MAC algorithm".to_owned()),
+        E::UnsupportedContentType => Pkcs12Error::UnsupportedAlgorithm(
+            "content type (signed or public-key protected)".to_owned(),
+        ),
+        E::UnsupportedCertificateType => {
+            Pkcs12Error::UnsupportedAlgorithm("certificate type (not X.509)".to_owned())
+        }
+        E::InvalidParameters => Pkcs12Error::UnsupportedAlgorithm(
+            "key-derivation parameters outside the accepted bounds".to_owned(),
+        ),
         other => Pkcs12Error::Malformed(other.to_string()),
     }
 }
 
 /// Writes `key` and `chain` (DER, leaf first; the leaf must be the key's
 /// certificate) as a PKCS#12 file protected by `password`.
-pub fn export(key: &IdentityKey, chain: &[Vec<u8>], password: &str) -> Result<Vec<u8>, Pkcs12Error> {
+pub fn export(
+    key: &IdentityKey,
+    chain: &[Vec<u8>],
+    password: &str,
+) -> Result<Vec<u8>, Pkcs12Error> {
     let export_error = |e: p12_keystore::error::Error| Pkcs12Error::Export(e.to_string());
-    let leaf = chain.first().ok_or_else(|| Pkcs12Error::Export("no certificate given for the key".to_owned()))?;
-    let leaf_cert = x509::parse_certificate(leaf).ok_or_else(|| Pkcs12Error::Export("the first certificate is unreadable".to_owned()))?;
+    let leaf = chain
+        .first()
+        .ok_or_else(|| Pkcs12Error::Export("no certificate given for the key".to_owned()))?;
+    let leaf_cert = x509::parse_certificate(leaf)
+        .ok_or_else(|| Pkcs12Error::Export("the first certificate is unreadable".to_owned()))?;
     if leaf_cert.public_key().raw != key.public_key_spki_der() {
-        return Err(Pkcs12Error::Export("the first certificate is not for this key".to_owned()));
+        return Err(Pkcs12Error::Export(
+            "the first certificate is not for this key".to_owned(),
+        ));
     }
-    let certs = chain.iter().map(|der| Certificate::from_der(der)).collect::<Result<Vec<_>, _>>().map_err(export_error)?;
+    let certs = chain
+        .iter()
+        .map(|der| Certificate::from_der(der))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(export_error)?;
     let private = PrivateKey::from_der(key.pkcs8_der()).map_err(export_error)?;
     let local_key_id = Fingerprint::of_der(leaf).0[..20].to_vec();
     let mut store = KeyStore::new();
-    store.add_entry("sixchat-identity", KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(local_key_id, private, certs)));
+    store.add_entry(
+        "sixchat-identity",
+        KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(local_key_id, private, certs)),
+    );
     store
         .writer(password)
         .encryption_algorithm(EncryptionAlgorithm::PbeWithHmacSha256AndAes256)

@@ -2,8 +2,8 @@
 //! stored as an encrypted PKCS#12 file ([`crate::pkcs12::export`] with
 //! PBES2 / AES-256-CBC / PBKDF2-HMAC-SHA256, 600 000 iterations).
 
-use crate::pkcs12::{self, ImportedIdentity, Pkcs12Error};
 use crate::keys::IdentityKey;
+use crate::pkcs12::{self, ImportedIdentity, Pkcs12Error};
 
 /// Why an identity could not be sealed or opened.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,7 +26,11 @@ impl From<Pkcs12Error> for ProtectError {
 }
 
 /// Encrypts the identity (key and chain, leaf first) for storage on disk.
-pub fn seal_identity(key: &IdentityKey, chain: &[Vec<u8>], passphrase: &str) -> Result<Vec<u8>, ProtectError> {
+pub fn seal_identity(
+    key: &IdentityKey,
+    chain: &[Vec<u8>],
+    passphrase: &str,
+) -> Result<Vec<u8>, ProtectError> {
     if passphrase.is_empty() {
         return Err(ProtectError::EmptyPassphrase);
     }

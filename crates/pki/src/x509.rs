@@ -17,7 +17,7 @@ use x509_parser::x509::{AlgorithmIdentifier, SubjectPublicKeyInfo};
 /// Parses one DER certificate, refusing trailing bytes.
 pub(crate) fn parse_certificate(der: &[u8]) -> Option<X509Certificate<'_>> {
     match X509Certificate::from_der(der) {
-        Ok((rest, cert)) if rest.is_empty() => Some(cert),
+        Ok(([], cert)) => Some(cert),
         _ => None,
     }
 }
@@ -93,7 +93,11 @@ pub(crate) fn single_rfc822_name(cert: &X509Certificate<'_>) -> Single {
 
 /// The subject's commonName attributes.
 pub(crate) fn single_common_name(cert: &X509Certificate<'_>) -> Single {
-    single(cert.subject().iter_common_name().map(|cn| cn.as_str().ok().map(str::to_owned)))
+    single(
+        cert.subject()
+            .iter_common_name()
+            .map(|cn| cn.as_str().ok().map(str::to_owned)),
+    )
 }
 
 fn single(values: impl Iterator<Item = Option<String>>) -> Single {
@@ -108,10 +112,12 @@ fn single(values: impl Iterator<Item = Option<String>>) -> Single {
 
 /// The subject key identifier, if the extension is present.
 pub(crate) fn subject_key_id(cert: &X509Certificate<'_>) -> Option<Vec<u8>> {
-    cert.extensions().iter().find_map(|ext| match ext.parsed_extension() {
-        ParsedExtension::SubjectKeyIdentifier(id) => Some(id.0.to_vec()),
-        _ => None,
-    })
+    cert.extensions()
+        .iter()
+        .find_map(|ext| match ext.parsed_extension() {
+            ParsedExtension::SubjectKeyIdentifier(id) => Some(id.0.to_vec()),
+            _ => None,
+        })
 }
 
 /// Seconds since the Unix epoch.
@@ -165,26 +171,35 @@ fn verification_algorithm(
     if *oid == OID_PKCS1_RSASSAPSS {
         return pss_algorithm(algorithm);
     }
-    Err(SignatureProblem::Unsupported(format!("signature algorithm {oid}")))
+    Err(SignatureProblem::Unsupported(format!(
+        "signature algorithm {oid}"
+    )))
 }
 
-fn pss_algorithm(algorithm: &AlgorithmIdentifier<'_>) -> Result<&'static dyn VerificationAlgorithm, SignatureProblem> {
-    use x509_parser::oid_registry::{OID_NIST_HASH_SHA256, OID_NIST_HASH_SHA384, OID_NIST_HASH_SHA512};
+fn pss_algorithm(
+    algorithm: &AlgorithmIdentifier<'_>,
+) -> Result<&'static dyn VerificationAlgorithm, SignatureProblem> {
+    use x509_parser::oid_registry::{
+        OID_NIST_HASH_SHA256, OID_NIST_HASH_SHA384, OID_NIST_HASH_SHA512,
+    };
     let unsupported = || SignatureProblem::Unsupported("RSA-PSS parameters".to_owned());
     let Ok(SignatureAlgorithm::RSASSA_PSS(params)) = SignatureAlgorithm::try_from(algorithm) else {
         return Err(unsupported());
     };
     let hash = params.hash_algorithm_oid();
-    let mgf_hash_matches = params.mask_gen_algorithm().is_ok_and(|mgf| mgf.hash == *hash);
-    let (verifier, salt): (&'static dyn VerificationAlgorithm, u32) = if *hash == OID_NIST_HASH_SHA256 {
-        (&signature::RSA_PSS_2048_8192_SHA256, 32)
-    } else if *hash == OID_NIST_HASH_SHA384 {
-        (&signature::RSA_PSS_2048_8192_SHA384, 48)
-    } else if *hash == OID_NIST_HASH_SHA512 {
-        (&signature::RSA_PSS_2048_8192_SHA512, 64)
-    } else {
-        return Err(unsupported());
-    };
+    let mgf_hash_matches = params
+        .mask_gen_algorithm()
+        .is_ok_and(|mgf| mgf.hash == *hash);
+    let (verifier, salt): (&'static dyn VerificationAlgorithm, u32) =
+        if *hash == OID_NIST_HASH_SHA256 {
+            (&signature::RSA_PSS_2048_8192_SHA256, 32)
+        } else if *hash == OID_NIST_HASH_SHA384 {
+            (&signature::RSA_PSS_2048_8192_SHA384, 48)
+        } else if *hash == OID_NIST_HASH_SHA512 {
+            (&signature::RSA_PSS_2048_8192_SHA512, 64)
+        } else {
+            return Err(unsupported());
+        };
     if !mgf_hash_matches || params.salt_length() != salt {
         return Err(unsupported());
     }
@@ -199,18 +214,24 @@ pub(crate) fn verify_certificate_signature(
     if cert.signature_algorithm != cert.tbs_certificate.signature {
         return Err(SignatureProblem::Invalid);
     }
-    verify_signature(issuer_spki, &cert.signature_algorithm, &cert.signature_value.data, cert.tbs_certificate.as_ref())
+    verify_signature(
+        issuer_spki,
+        &cert.signature_algorithm,
+        &cert.signature_value.data,
+        cert.tbs_certificate.as_ref(),
+    )
 }
 
 /// True when the certificate names itself as issuer and its own key verifies it.
 pub(crate) fn is_self_signed(cert: &X509Certificate<'_>) -> bool {
-    cert.issuer().as_raw() == cert.subject().as_raw() && verify_certificate_signature(cert, cert.public_key()).is_ok()
+    cert.issuer().as_raw() == cert.subject().as_raw()
+        && verify_certificate_signature(cert, cert.public_key()).is_ok()
 }
 
 /// Decodes one DER element, refusing trailing bytes (used by the PKCS#12 pre-scan).
 pub(crate) fn single_der_element(bytes: &[u8]) -> Option<Any<'_>> {
     match Any::from_der(bytes) {
-        Ok((rest, any)) if rest.is_empty() => Some(any),
+        Ok(([], any)) => Some(any),
         _ => None,
     }
 }

@@ -19,7 +19,7 @@ pub enum RandomPurpose {
 }
 
 /// A source of random bytes.
-pub trait Entropy: Send {
+pub trait Entropy: Send + Sync {
     fn fill(&mut self, purpose: RandomPurpose, out: &mut [u8]);
 }
 

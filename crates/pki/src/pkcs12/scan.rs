@@ -46,7 +46,11 @@ pub(super) fn prescan(bytes: &[u8]) -> Result<(), ScanError> {
     if version.header.tag() != Tag::Integer || version.data != [3] || !is_sequence(auth_safe) {
         return Err(ScanError::NotPkcs12);
     }
-    let content_type = children(auth_safe.data).and_then(|c| c.first().filter(|o| o.header.tag() == Tag::Oid).map(|o| o.data));
+    let content_type = children(auth_safe.data).and_then(|c| {
+        c.first()
+            .filter(|o| o.header.tag() == Tag::Oid)
+            .map(|o| o.data)
+    });
     if content_type != Some(OID_PKCS7_DATA) {
         return Err(ScanError::NotPkcs12);
     }
@@ -100,7 +104,8 @@ fn check_algorithm_identifier(kids: &[Any<'_>]) -> Result<(), ScanError> {
         return Ok(());
     }
     let is_pbkdf2 = oid.data == OID_PBKDF2;
-    let is_pkcs12_pbe = oid.data.len() == OID_PKCS12_PBE_PREFIX.len() + 1 && oid.data.starts_with(OID_PKCS12_PBE_PREFIX);
+    let is_pkcs12_pbe = oid.data.len() == OID_PKCS12_PBE_PREFIX.len() + 1
+        && oid.data.starts_with(OID_PKCS12_PBE_PREFIX);
     if !(is_pbkdf2 || is_pkcs12_pbe) || !is_sequence(params) {
         return Ok(());
     }
@@ -133,15 +138,21 @@ fn integer_value(data: &[u8]) -> Option<u64> {
     if digits.len() > 8 {
         return Some(u64::MAX);
     }
-    Some(digits.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+    Some(
+        digits
+            .iter()
+            .fold(0u64, |acc, b| (acc << 8) | u64::from(*b)),
+    )
 }
 
 fn is_sequence(node: &Any<'_>) -> bool {
-    node.header.class() == Class::Universal && node.header.tag() == Tag::Sequence && node.header.is_constructed()
+    node.header.class() == Class::Universal
+        && node.header.tag() == Tag::Sequence
+        && node.header.is_constructed()
 }
 
 /// The elements of a constructed value's contents, or `None` if they do not parse.
-fn children<'a>(mut data: &'a [u8]) -> Option<Vec<Any<'a>>> {
+fn children(mut data: &[u8]) -> Option<Vec<Any<'_>>> {
     let mut out = Vec::new();
     while !data.is_empty() {
         let (rest, any) = Any::from_der(data).ok()?;
@@ -162,7 +173,11 @@ mod tests {
         if len < 0x80 {
             out.push(len as u8);
         } else {
-            let bytes: Vec<u8> = len.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
+            let bytes: Vec<u8> = len
+                .to_be_bytes()
+                .into_iter()
+                .skip_while(|b| *b == 0)
+                .collect();
             out.push(0x80 | bytes.len() as u8);
             out.extend(bytes);
         }
@@ -175,7 +190,11 @@ mod tests {
     }
 
     fn int(value: u64) -> Vec<u8> {
-        let mut bytes: Vec<u8> = value.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
+        let mut bytes: Vec<u8> = value
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
         if bytes.first().is_none_or(|b| b & 0x80 != 0) {
             bytes.insert(0, 0);
         }
@@ -185,18 +204,32 @@ mod tests {
     /// A PFX whose single SafeContents holds one shrouded key bag with a
     /// PBES2/PBKDF2 parameter block of `kdf_iterations`, MAC over `mac_iterations`.
     fn pfx(kdf_iterations: u64, mac_iterations: u64) -> Vec<u8> {
-        let pbkdf2 = seq(&[tlv(0x06, OID_PBKDF2), seq(&[tlv(0x04, &[1; 8]), int(kdf_iterations)])]);
+        let pbkdf2 = seq(&[
+            tlv(0x06, OID_PBKDF2),
+            seq(&[tlv(0x04, &[1; 8]), int(kdf_iterations)]),
+        ]);
         let pbes2_oid = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0d];
         let pbes2 = seq(&[tlv(0x06, &pbes2_oid), seq(&[pbkdf2])]);
         let encrypted_key_info = seq(&[pbes2, tlv(0x04, &[0; 16])]);
-        let shrouded_oid = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x0c, 0x0a, 0x01, 0x02];
+        let shrouded_oid = [
+            0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x0c, 0x0a, 0x01, 0x02,
+        ];
         let bag = seq(&[tlv(0x06, &shrouded_oid), tlv(0xa0, &encrypted_key_info)]);
         let safe_contents = seq(&[bag]);
-        let inner_info = seq(&[tlv(0x06, OID_PKCS7_DATA), tlv(0xa0, &tlv(0x04, &safe_contents))]);
+        let inner_info = seq(&[
+            tlv(0x06, OID_PKCS7_DATA),
+            tlv(0xa0, &tlv(0x04, &safe_contents)),
+        ]);
         let auth_safe_seq = seq(&[inner_info]);
-        let auth_safe = seq(&[tlv(0x06, OID_PKCS7_DATA), tlv(0xa0, &tlv(0x04, &auth_safe_seq))]);
+        let auth_safe = seq(&[
+            tlv(0x06, OID_PKCS7_DATA),
+            tlv(0xa0, &tlv(0x04, &auth_safe_seq)),
+        ]);
         let sha256 = [0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01];
-        let digest_info = seq(&[seq(&[tlv(0x06, &sha256), vec![0x05, 0x00]]), tlv(0x04, &[0; 32])]);
+        let digest_info = seq(&[
+            seq(&[tlv(0x06, &sha256), vec![0x05, 0x00]]),
+            tlv(0x04, &[0; 32]),
+        ]);
         let mac_data = seq(&[digest_info, tlv(0x04, &[2; 8]), int(mac_iterations)]);
         seq(&[int(3), auth_safe, mac_data])
     }
@@ -209,17 +242,28 @@ mod tests {
 
     #[test]
     fn a_huge_kdf_count_inside_a_key_bag_is_found() {
-        assert_eq!(prescan(&pfx(20_000_000, 2048)), Err(ScanError::TooManyIterations(20_000_000)));
+        assert_eq!(
+            prescan(&pfx(20_000_000, 2048)),
+            Err(ScanError::TooManyIterations(20_000_000))
+        );
     }
 
     #[test]
     fn a_huge_mac_count_is_found() {
-        assert_eq!(prescan(&pfx(2048, u64::MAX)), Err(ScanError::TooManyIterations(u64::MAX)));
+        assert_eq!(
+            prescan(&pfx(2048, u64::MAX)),
+            Err(ScanError::TooManyIterations(u64::MAX))
+        );
     }
 
     #[test]
     fn other_data_is_not_pkcs12() {
-        for bad in [&b""[..], b"hello", &seq(&[int(3)]), &seq(&[int(2), seq(&[])])] {
+        for bad in [
+            &b""[..],
+            b"hello",
+            &seq(&[int(3)]),
+            &seq(&[int(2), seq(&[])]),
+        ] {
             assert_eq!(prescan(bad), Err(ScanError::NotPkcs12), "{bad:?}");
         }
     }

@@ -82,6 +82,13 @@ impl Responder {
         }
     }
 
+    /// Ends the handshake from outside (a framing error, a timeout): returns the
+    /// alert to send, plain or under the current key as the protocol says.
+    pub fn abort(&mut self, alert: AlertCode, reason: &str) -> Step {
+        self.state = State::Done;
+        self.core.fail(HandshakeError::local(alert, reason))
+    }
+
     fn step(&mut self, frame: &Frame, now_unix: i64) -> Result<Step, HandshakeError> {
         let message = self.core.receive(frame)?.bytes;
         let state = std::mem::replace(&mut self.state, State::Done);

@@ -1,0 +1,461 @@
+//! The agent: a listener and a dialer, one task per session, the outbox with
+//! exactly-once delivery, and a bounded stream of [`AgentEvent`]s for whoever
+//! drives it (sixchat-cli prints them; the desktop app draws them).
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use sixchat_proto::session::SessionEvent;
+use sixchat_proto::{AlertCode, AppMessage, Config, Established, LocalIdentity, TrustLevel, UserId};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+
+use crate::conn::{self, Conn, ConnError};
+use crate::limits::{FailureLimiter, Limits, MinuteBudget};
+use crate::profile::UnlockedIdentity;
+use crate::store::{DeliveryState, Store, StoreError};
+
+/// Something that happened, for the person.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum AgentEvent {
+    Listening { addr: String },
+    SessionStarted { peer: String, name: String, level: String, sas: String, addr: String, inbound: bool },
+    SessionEnded { peer: String, reason: String },
+    HandshakeFailed { addr: String, inbound: bool, reason: String },
+    Chat { from: String, id: String, sent: String, text: String },
+    Delivered { to: String, id: String },
+    Read { to: String, id: String },
+    Typing { from: String, active: bool },
+    PeerError { from: String, reference: String, reason: String },
+}
+
+/// What the agent may be told to do with a live session.
+#[derive(Debug)]
+pub enum SessionCommand {
+    /// Send what waits in the outbox for this peer (in order).
+    Flush,
+    /// Say `bye` and close.
+    Close,
+}
+
+/// Options a person sets.
+#[derive(Debug, Clone, Default)]
+pub struct AgentOptions {
+    /// Let self-signed, unpinned peers through to the person (who compares the code).
+    pub admit_new: bool,
+    /// Accept anonymous callers.
+    pub allow_anonymous: bool,
+    pub limits: Limits,
+}
+
+/// Why a dial did not give a session.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("cannot reach {addr}: {source}")]
+    Unreachable { addr: String, source: std::io::Error },
+    #[error("{0}")]
+    Failed(ConnError),
+}
+
+struct Inner {
+    store: Mutex<Store>,
+    config: Arc<Config>,
+    options: AgentOptions,
+    events: mpsc::Sender<AgentEvent>,
+    handshake_slots: Arc<Semaphore>,
+    failures: Mutex<FailureLimiter>,
+    unverified: Mutex<MinuteBudget>,
+    live: Mutex<HashMap<UserId, mpsc::Sender<SessionCommand>>>,
+}
+
+/// The headless User Agent. Cheap to clone.
+#[derive(Clone)]
+pub struct Agent {
+    inner: Arc<Inner>,
+}
+
+/// A live outbound session; dropping it ends the session task.
+pub struct SessionHandle {
+    pub peer: UserId,
+    pub level: TrustLevel,
+    pub sas: String,
+    commands: mpsc::Sender<SessionCommand>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl SessionHandle {
+    /// Asks the session to send what waits in the outbox.
+    pub async fn flush(&self) {
+        let _ = self.commands.send(SessionCommand::Flush).await;
+    }
+
+    /// Says `bye`, closes, and waits (briefly) for the task to end.
+    pub async fn close(mut self) {
+        let _ = self.commands.send(SessionCommand::Close).await;
+        if let Some(task) = self.task.take() {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(std::time::Duration::from_secs(2), task).await.is_err() {
+                abort.abort();
+            }
+        }
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.task.as_ref().is_none_or(tokio::task::JoinHandle::is_finished)
+    }
+}
+
+impl Drop for SessionHandle {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding one of these locks is a bug; the data stays usable.
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The current time as RFC 3339 UTC, to the second.
+pub fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+impl Agent {
+    /// Builds an agent for an unlocked identity; returns it and its event stream.
+    pub fn new(
+        identity: UnlockedIdentity,
+        store: Store,
+        policy: Arc<dyn sixchat_proto::CertificatePolicy>,
+        options: AgentOptions,
+    ) -> (Self, mpsc::Receiver<AgentEvent>) {
+        let local = LocalIdentity {
+            user_id: identity.info.user_id.clone(),
+            name: identity.info.name.clone(),
+            chain: identity.chain,
+            signer: Arc::new(identity.key),
+        };
+        let mut config = Config::new(local, policy);
+        config.admit_new = options.admit_new;
+        config.allow_anonymous_callers = options.allow_anonymous;
+        let (events, receiver) = mpsc::channel(4096);
+        let inner = Inner {
+            store: Mutex::new(store),
+            config: Arc::new(config),
+            handshake_slots: Arc::new(Semaphore::new(options.limits.max_pending_handshakes)),
+            options,
+            events,
+            failures: Mutex::new(FailureLimiter::default()),
+            unverified: Mutex::new(MinuteBudget::default()),
+            live: Mutex::new(HashMap::new()),
+        };
+        (Self { inner: Arc::new(inner) }, receiver)
+    }
+
+    pub fn user_id(&self) -> &UserId {
+        &self.inner.config.identity.user_id
+    }
+
+    async fn emit(&self, event: AgentEvent) {
+        let _ = self.inner.events.send(event).await;
+    }
+
+    /// Stores a chat in the outbox (before anything goes out) and returns its id.
+    pub fn queue_chat(&self, peer: &UserId, text: &str) -> Result<String, StoreError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        lock(&self.inner.store).queue_outgoing(peer.as_str(), &id, &now_rfc3339(), text)?;
+        Ok(id)
+    }
+
+    pub fn undelivered(&self, peer: &UserId) -> Result<usize, StoreError> {
+        Ok(lock(&self.inner.store).undelivered(peer.as_str())?.len())
+    }
+
+    /// Runs `f` on the store.
+    pub fn with_store<T>(&self, f: impl FnOnce(&Store) -> T) -> T {
+        f(&lock(&self.inner.store))
+    }
+
+    /// Tells a live session with `peer`, if there is one, to flush its outbox.
+    pub async fn flush(&self, peer: &UserId) -> bool {
+        let sender = lock(&self.inner.live).get(peer).cloned();
+        match sender {
+            Some(sender) => sender.send(SessionCommand::Flush).await.is_ok(),
+            None => false,
+        }
+    }
+
+    /// Dials `addr`, completes the handshake as initiator to `peer`, and starts
+    /// the session task (which first delivers the outbox, in order).
+    pub async fn connect(&self, peer: &UserId, addr: &str) -> Result<SessionHandle, ConnectError> {
+        let unreachable = |source| ConnectError::Unreachable { addr: addr.to_owned(), source };
+        let stream = tokio::time::timeout(self.inner.options.limits.handshake_timeout, TcpStream::connect(addr))
+            .await
+            .map_err(|_| unreachable(std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")))?
+            .map_err(unreachable)?;
+        let mut conn = Conn::new(stream);
+        let timeout = self.inner.options.limits.handshake_timeout;
+        let established = match conn::initiate(&mut conn, self.inner.config.clone(), peer.clone(), false, timeout).await {
+            Ok(established) => established,
+            Err(err) => {
+                self.emit(AgentEvent::HandshakeFailed { addr: addr.to_owned(), inbound: false, reason: err.to_string() }).await;
+                return Err(ConnectError::Failed(err));
+            }
+        };
+        let _ = lock(&self.inner.store).remember_address(peer.as_str(), addr);
+        let level = established.peer.level;
+        let sas = established.sas.clone();
+        let (commands, receiver) = mpsc::channel(64);
+        self.announce(&established, addr, false).await;
+        let agent = self.clone();
+        let task = tokio::spawn(async move { agent.run_session(conn, established, receiver).await });
+        Ok(SessionHandle { peer: peer.clone(), level, sas, commands, task: Some(task) })
+    }
+
+    async fn announce(&self, established: &Established, addr: &str, inbound: bool) {
+        self.emit(AgentEvent::SessionStarted {
+            peer: established.peer.user_id.to_string(),
+            name: established.peer.name.clone(),
+            level: established.peer.level.to_string(),
+            sas: established.sas.clone(),
+            addr: addr.to_owned(),
+            inbound,
+        })
+        .await;
+    }
+
+    /// Accepts connections until `shutdown` completes, then ends every session.
+    pub async fn serve(&self, listener: TcpListener, shutdown: impl std::future::Future<Output = ()>) {
+        if let Ok(addr) = listener.local_addr() {
+            self.emit(AgentEvent::Listening { addr: addr.to_string() }).await;
+        }
+        let mut tasks = JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                accepted = listener.accept() => {
+                    let Ok((stream, source)) = accepted else { continue };
+                    if let Some(agent) = self.admit(source) {
+                        let permit = self.inner.handshake_slots.clone().try_acquire_owned();
+                        if let Ok(permit) = permit {
+                            tasks.spawn(async move { agent.accept(stream, source, permit).await });
+                        }
+                    }
+                }
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            }
+        }
+        let senders: Vec<_> = lock(&self.inner.live).values().cloned().collect();
+        for sender in senders {
+            let _ = sender.try_send(SessionCommand::Close);
+        }
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async { while tasks.join_next().await.is_some() {} }).await;
+        tasks.abort_all();
+    }
+
+    fn admit(&self, source: SocketAddr) -> Option<Self> {
+        let blocked = lock(&self.inner.failures).is_blocked(source.ip(), self.inner.options.limits.max_failures_per_minute, Instant::now());
+        (!blocked).then(|| self.clone())
+    }
+
+    async fn accept(self, stream: TcpStream, source: SocketAddr, permit: tokio::sync::OwnedSemaphorePermit) {
+        let mut conn = Conn::new(stream);
+        let timeout = self.inner.options.limits.handshake_timeout;
+        let result = conn::respond(&mut conn, self.inner.config.clone(), timeout).await;
+        drop(permit);
+        let established = match result {
+            Ok(established) => established,
+            Err(err) => {
+                lock(&self.inner.failures).record_failure(source.ip(), Instant::now());
+                tracing::info!(%source, "inbound handshake failed: {err}");
+                self.emit(AgentEvent::HandshakeFailed { addr: source.to_string(), inbound: true, reason: err.to_string() }).await;
+                return;
+            }
+        };
+        if established.peer.level.needs_sas_confirmation() {
+            let admitted = lock(&self.inner.unverified).try_take(self.inner.options.limits.max_unverified_sessions_per_minute, Instant::now());
+            if !admitted {
+                let mut established = established;
+                let _ = conn.write(&established.session.seal_alert(AlertCode::UserDeclined)).await;
+                return;
+            }
+        }
+        self.announce(&established, &source.to_string(), true).await;
+        let (commands, receiver) = mpsc::channel(64);
+        drop(commands);
+        self.run_session(conn, established, receiver).await;
+    }
+
+    /// One session: delivers the outbox, stores what arrives, answers receipts.
+    async fn run_session(self, mut conn: Conn, mut established: Box<Established>, mut commands: mpsc::Receiver<SessionCommand>) {
+        let peer = established.peer.user_id.clone();
+        // Register for flushes from elsewhere (a queued chat, the desktop app).
+        let (own_sender, mut own_receiver) = mpsc::channel(64);
+        lock(&self.inner.live).insert(peer.clone(), own_sender);
+        let mut sent_here: HashSet<String> = HashSet::new();
+        let reason = if let Err(e) = self.flush_outbox(&mut conn, &mut established, &mut sent_here).await {
+            e
+        } else {
+            let idle = self.inner.options.limits.idle_timeout;
+            let mut commands_open = true;
+            loop {
+                let command = tokio::select! {
+                    frame = tokio::time::timeout(idle, conn.next_frame()) => {
+                        match frame {
+                            Err(_) => {
+                                let _ = conn.write(&established.session.seal_alert(AlertCode::CloseNotify)).await;
+                                break "idle".into();
+                            }
+                            Ok(Ok(Some(frame))) => {
+                                match self.on_frame(&mut conn, &mut established, &frame).await {
+                                    Ok(true) => continue,
+                                    Ok(false) => break "the peer closed the session".into(),
+                                    Err(e) => break e,
+                                }
+                            }
+                            Ok(Ok(None)) => break "the peer closed the connection".into(),
+                            Ok(Err(e)) => {
+                                if matches!(e, ConnError::Frame(_)) {
+                                    let _ = conn.write(&established.session.seal_alert(AlertCode::DecodeError)).await;
+                                }
+                                break e.to_string();
+                            }
+                        }
+                    }
+                    command = commands.recv(), if commands_open => {
+                        if command.is_none() { commands_open = false; continue; }
+                        command
+                    }
+                    command = own_receiver.recv() => command,
+                };
+                match command {
+                    Some(SessionCommand::Flush) => {
+                        if let Err(e) = self.flush_outbox(&mut conn, &mut established, &mut sent_here).await {
+                            break e;
+                        }
+                    }
+                    Some(SessionCommand::Close) | None => {
+                        let bye = AppMessage::Bye { id: uuid::Uuid::new_v4().to_string() };
+                        if let Ok(bytes) = established.session.seal_application(&bye.to_xml()) {
+                            let _ = conn.write(&bytes).await;
+                        }
+                        let _ = conn.write(&established.session.seal_alert(AlertCode::CloseNotify)).await;
+                        break "closed".into();
+                    }
+                }
+            }
+        };
+        conn.shutdown().await;
+        {
+            let mut live = lock(&self.inner.live);
+            if live.get(&peer).is_some_and(mpsc::Sender::is_closed) {
+                live.remove(&peer);
+            }
+        }
+        lock(&self.inner.live).remove(&peer);
+        self.emit(AgentEvent::SessionEnded { peer: peer.to_string(), reason }).await;
+    }
+
+    /// Sends every outbox message for this peer not yet sent on this session, in order.
+    async fn flush_outbox(&self, conn: &mut Conn, established: &mut Established, sent_here: &mut HashSet<String>) -> Result<(), String> {
+        if !established.session.is_confirmed() || !established.session.has_capability("chat") {
+            return Ok(());
+        }
+        let peer = established.peer.user_id.to_string();
+        let pending = lock(&self.inner.store).undelivered(&peer).map_err(|e| e.to_string())?;
+        let unsent: Vec<_> = pending.into_iter().filter(|m| !sent_here.contains(&m.id)).collect();
+        for message in unsent {
+            let chat = AppMessage::Chat { id: message.id.clone(), sent: message.sent, body: message.body };
+            let bytes = established.session.seal_application(&chat.to_xml()).map_err(|e| e.to_string())?;
+            conn.write(&bytes).await.map_err(|e| e.to_string())?;
+            let _ = lock(&self.inner.store).mark(&peer, &message.id, DeliveryState::Sent);
+            sent_here.insert(message.id);
+        }
+        Ok(())
+    }
+
+    /// Handles one frame; `Ok(false)` when the peer ended the session cleanly.
+    async fn on_frame(&self, conn: &mut Conn, established: &mut Established, frame: &sixchat_proto::frame::Frame) -> Result<bool, String> {
+        let event = match established.session.handle(frame) {
+            Ok(Some(event)) => event,
+            Ok(None) => return Ok(true),
+            Err(e) => {
+                let _ = conn.write(&established.session.seal_alert(e.alert)).await;
+                return Err(e.to_string());
+            }
+        };
+        match event {
+            SessionEvent::Application(xml) => self.on_application(conn, established, &xml).await,
+            SessionEvent::KeyUpdated | SessionEvent::Bulk { .. } => Ok(true),
+            SessionEvent::Closed => Ok(false),
+            SessionEvent::PeerAlert(alert) => Err(format!("the peer ended the session: {}", alert.describe())),
+        }
+    }
+
+    async fn on_application(&self, conn: &mut Conn, established: &mut Established, xml: &[u8]) -> Result<bool, String> {
+        let peer = established.peer.user_id.to_string();
+        let reply = |session: &mut sixchat_proto::Session, message: AppMessage| session.seal_application(&message.to_xml());
+        let message = match AppMessage::parse(xml) {
+            Ok(message) => message,
+            Err(e) => {
+                let error = AppMessage::Error { id: uuid::Uuid::new_v4().to_string(), reference: e.id.unwrap_or_default(), reason: e.reason };
+                let bytes = reply(&mut established.session, error).map_err(|e| e.to_string())?;
+                conn.write(&bytes).await.map_err(|e| e.to_string())?;
+                return Ok(true);
+            }
+        };
+        let missing = message.required_capabilities().iter().find(|c| !established.session.has_capability(c));
+        if let Some(capability) = missing {
+            let error = AppMessage::Error {
+                id: uuid::Uuid::new_v4().to_string(),
+                reference: message.id().to_owned(),
+                reason: format!("{capability} was not agreed"),
+            };
+            let bytes = reply(&mut established.session, error).map_err(|e| e.to_string())?;
+            conn.write(&bytes).await.map_err(|e| e.to_string())?;
+            return Ok(true);
+        }
+        match message {
+            AppMessage::Chat { id, sent, body } => {
+                // Stored before the receipt goes out; a duplicate is acknowledged again, not delivered twice.
+                let fresh = lock(&self.inner.store).store_incoming(&peer, &id, &sent, &body).map_err(|e| e.to_string())?;
+                let ack = AppMessage::Ack { id: uuid::Uuid::new_v4().to_string(), reference: id.clone() };
+                let bytes = reply(&mut established.session, ack).map_err(|e| e.to_string())?;
+                conn.write(&bytes).await.map_err(|e| e.to_string())?;
+                if fresh {
+                    self.emit(AgentEvent::Chat { from: peer, id, sent, text: body }).await;
+                }
+            }
+            AppMessage::Ack { reference, .. } => {
+                if lock(&self.inner.store).mark(&peer, &reference, DeliveryState::Delivered).map_err(|e| e.to_string())? {
+                    self.emit(AgentEvent::Delivered { to: peer, id: reference }).await;
+                }
+            }
+            AppMessage::Read { reference, .. } => {
+                if lock(&self.inner.store).mark(&peer, &reference, DeliveryState::Read).map_err(|e| e.to_string())? {
+                    self.emit(AgentEvent::Read { to: peer, id: reference }).await;
+                }
+            }
+            AppMessage::Typing { active, .. } => self.emit(AgentEvent::Typing { from: peer, active }).await,
+            AppMessage::Ping { id } => {
+                let pong = AppMessage::Pong { id: uuid::Uuid::new_v4().to_string(), reference: id };
+                let bytes = reply(&mut established.session, pong).map_err(|e| e.to_string())?;
+                conn.write(&bytes).await.map_err(|e| e.to_string())?;
+            }
+            AppMessage::Error { reference, reason, .. } => {
+                self.emit(AgentEvent::PeerError { from: peer, reference, reason }).await;
+            }
+            AppMessage::Pong { .. } => {}
+            AppMessage::Bye { .. } => return Ok(false),
+        }
+        Ok(true)
+    }
+}

@@ -1,0 +1,141 @@
+//! `chat` and `history`.
+
+use std::time::Duration;
+
+use clap::Args;
+use serde_json::json;
+use sixchat_agent::conn::ConnError;
+use sixchat_agent::store::{Direction, DeliveryState};
+use sixchat_agent::{AgentEvent, AgentOptions, ConnectError};
+use sixchat_proto::handshake::Origin;
+use sixchat_proto::{AlertCode, UserId};
+use tokio::io::AsyncBufReadExt as _;
+
+use crate::run::{open_agent, print_event, runtime};
+use crate::{Context, EXIT_QUEUED, EXIT_REFUSED};
+
+#[derive(Args)]
+pub struct ChatArgs {
+    /// The peer's UserID.
+    user_id: String,
+    /// Where the peer's agent listens (HOST:PORT, e.g. [2001:db8::1]:4605 or 127.0.0.1:4605).
+    #[arg(long, value_name = "HOST:PORT")]
+    addr: String,
+    /// The message (words are joined with spaces), or `-` to send each line of stdin as one message.
+    #[arg(required = true, num_args = 1.., value_name = "TEXT")]
+    text: Vec<String>,
+    /// How long to wait for delivery receipts after the last message.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    wait_secs: u64,
+}
+
+/// A line that names why the peer refused us, or why we refused it.
+fn refusal(peer: &UserId, err: &ConnError, own_fingerprint: &str) -> String {
+    match err.alert() {
+        Some((AlertCode::UnknownCa, Origin::Peer)) => format!(
+            "untrusted certificate: {peer} does not trust ours (ask them to pin {own_fingerprint}, or enroll in a shared directory)"
+        ),
+        Some((alert, Origin::Peer)) => format!("{peer} refused the session: {}", alert.describe()),
+        _ => err.to_string(),
+    }
+}
+
+pub fn chat(ctx: &Context, args: ChatArgs) -> anyhow::Result<u8> {
+    let peer = UserId::parse(&args.user_id)?;
+    let from_stdin = args.text.len() == 1 && args.text[0] == "-";
+    let (agent, mut events) = open_agent(ctx, AgentOptions::default())?;
+    let own_fingerprint = ctx.profile.public_identity().map(|(_, info)| info.fingerprint.to_hex()).unwrap_or_default();
+    let rt = runtime()?;
+    rt.block_on(async {
+        if !from_stdin {
+            agent.queue_chat(&peer, &args.text.join(" "))?;
+        }
+        let mut lines = from_stdin.then(|| tokio::io::BufReader::new(tokio::io::stdin()).lines());
+        let mut handle = match agent.connect(&peer, &args.addr).await {
+            Ok(handle) => Some(handle),
+            Err(ConnectError::Failed(err)) if err.alert().is_some() => {
+                let line = refusal(&peer, &err, &own_fingerprint);
+                ctx.out.print(&line, &json!({ "refused": line, "peer": peer.as_str() }));
+                return Ok(EXIT_REFUSED);
+            }
+            Err(err) => {
+                tracing::info!("{err}");
+                ctx.out.print(&format!("{err}"), &json!({ "unreachable": err.to_string() }));
+                None
+            }
+        };
+        if let Some(h) = &handle {
+            ctx.out.print(
+                &format!("session {} trust={} code={}", h.peer, h.level, h.sas),
+                &json!({ "event": "session_started", "peer": h.peer.as_str(), "level": h.level.as_str(), "sas": h.sas }),
+            );
+        }
+        // Queue each line as it arrives; a live session sends it at once.
+        if let Some(lines) = lines.as_mut() {
+            loop {
+                tokio::select! {
+                    line = lines.next_line() => {
+                        let Some(line) = line? else { break };
+                        agent.queue_chat(&peer, &line)?;
+                        if let Some(h) = &handle {
+                            h.flush().await;
+                        }
+                    }
+                    Some(event) = events.recv() => {
+                        if matches!(event, AgentEvent::SessionEnded { .. }) {
+                            handle = None;
+                        }
+                        if matches!(event, AgentEvent::Delivered { .. } | AgentEvent::SessionEnded { .. }) && ctx.out.is_json() {
+                            print_event(ctx, &event);
+                        }
+                    }
+                }
+            }
+        }
+        // Wait for every receipt, or for the session to end.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(args.wait_secs);
+        while handle.is_some() && agent.undelivered(&peer)? > 0 {
+            match tokio::time::timeout_at(deadline, events.recv()).await {
+                Ok(Some(event)) => {
+                    if matches!(event, AgentEvent::SessionEnded { .. }) {
+                        handle = None;
+                    }
+                    if ctx.out.is_json() && matches!(event, AgentEvent::Delivered { .. } | AgentEvent::SessionEnded { .. }) {
+                        print_event(ctx, &event);
+                    }
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+        if let Some(h) = handle.take() {
+            h.close().await;
+        }
+        let waiting = agent.undelivered(&peer)?;
+        if waiting > 0 {
+            let line = format!("{waiting} message(s) queued for {peer}; they will be sent first by the next `chat` to {peer} or by `run`");
+            ctx.out.print(&line, &json!({ "queued": waiting, "peer": peer.as_str() }));
+            return Ok(EXIT_QUEUED);
+        }
+        ctx.out.print(&format!("delivered to {peer}"), &json!({ "delivered": true, "peer": peer.as_str() }));
+        Ok::<u8, anyhow::Error>(0)
+    })
+}
+
+pub fn history(ctx: &Context, user_id: &str) -> anyhow::Result<u8> {
+    let peer = UserId::parse(user_id)?;
+    let store = ctx.profile.open_store()?;
+    for m in store.history(peer.as_str())? {
+        let direction = match m.direction {
+            Direction::In => "in",
+            Direction::Out => "out",
+        };
+        let state = match m.state {
+            DeliveryState::Queued => "queued",
+            DeliveryState::Sent => "sent",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Read => "read",
+        };
+        ctx.out.print(&format!("{direction}\t{}\t{}\t{state}\t{}", m.id, m.sent, m.body), &serde_json::to_value(&m)?);
+    }
+    Ok(0)
+}

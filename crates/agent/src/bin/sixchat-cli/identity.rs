@@ -1,0 +1,177 @@
+//! `id …` and `trust …`.
+
+use anyhow::{Context as _, bail};
+use clap::Subcommand;
+use serde_json::json;
+use sixchat_pki::cert::{self, CertInfo};
+use sixchat_pki::keys::IdentityKey;
+use sixchat_pki::pkcs12;
+use sixchat_pki::trust::TrustStore;
+use sixchat_proto::{Fingerprint, UserId};
+use std::path::PathBuf;
+
+use crate::{Context, secret};
+
+#[derive(Subcommand)]
+pub enum IdCommand {
+    /// Make a new RSA key and a self-signed certificate for a UserID.
+    New {
+        /// The UserID, local@domain in lowercase (e.g. alice@example.org).
+        #[arg(long)]
+        user: String,
+        /// The display name shown to peers (the certificate's CN).
+        #[arg(long)]
+        name: String,
+        /// RSA key size: 2048, 3072 or 4096.
+        #[arg(long, default_value_t = 2048)]
+        bits: usize,
+        /// How long the certificate is valid.
+        #[arg(long, default_value_t = 730)]
+        days: u32,
+    },
+    /// Import an identity (one RSA key and its certificates) from a PKCS#12 file.
+    /// The file's password also becomes the profile's passphrase.
+    Import {
+        /// A .p12/.pfx file made by OpenSSL, Java keytool, a browser or SixChat.
+        file: PathBuf,
+    },
+    /// Export this identity as a PKCS#12 file (AES-256, PBKDF2-SHA256 600 000 iterations)
+    /// protected by the profile's passphrase.
+    Export {
+        /// Where to write it (created with mode 0600).
+        file: PathBuf,
+    },
+    /// Show the UserID, name, fingerprint, validity and issuer (no passphrase needed).
+    Show,
+}
+
+#[derive(Subcommand)]
+pub enum TrustCommand {
+    /// Trust a directory's root certificate, for one domain only.
+    AddRoot {
+        /// The root certificate, PEM or DER.
+        file: PathBuf,
+        /// The domain whose UserIDs this root may vouch for.
+        #[arg(long)]
+        domain: String,
+    },
+    /// Pin a peer's certificate by its SHA-256 fingerprint (as `id show` prints it).
+    Pin {
+        user_id: String,
+        /// 64 hex digits, colons allowed.
+        fingerprint: String,
+    },
+    /// Remove a pin.
+    Unpin { user_id: String },
+    /// List trusted roots and pins.
+    List,
+}
+
+fn rfc3339(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| unix.to_string())
+}
+
+fn show_info(ctx: &Context, info: &CertInfo, verb: &str) {
+    let value = json!({
+        "user_id": info.user_id.as_str(),
+        "name": info.name,
+        "fingerprint": info.fingerprint.to_hex(),
+        "not_before": rfc3339(info.not_before_unix),
+        "not_after": rfc3339(info.not_after_unix),
+        "issuer": info.issuer,
+        "self_signed": info.is_self_signed,
+        "key_bits": info.key_bits,
+    });
+    let human = format!(
+        "{verb}UserID:      {}\nName:        {}\nFingerprint: {}\nValid:       {} to {}\nIssuer:      {}{}\nKey:         RSA {} bits",
+        info.user_id,
+        info.name,
+        info.fingerprint,
+        rfc3339(info.not_before_unix),
+        rfc3339(info.not_after_unix),
+        info.issuer,
+        if info.is_self_signed { " (self-signed)" } else { "" },
+        info.key_bits,
+    );
+    ctx.out.print(&human, &value);
+}
+
+pub fn id(ctx: &Context, command: IdCommand) -> anyhow::Result<u8> {
+    match command {
+        IdCommand::New { user, name, bits, days } => {
+            let user_id = UserId::parse(&user)?;
+            if name.trim().is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
+                bail!("--name must be 1-128 printable characters");
+            }
+            if let Ok((_, existing)) = ctx.profile.public_identity() {
+                bail!("profile {:?} already has an identity ({}); use another --profile", ctx.profile.name, existing.user_id);
+            }
+            let passphrase = secret::passphrase(ctx, "New passphrase for this profile: ", true)?;
+            let key = IdentityKey::generate(bits)?;
+            let der = cert::self_signed_identity(&key, &user_id, &name, days)?;
+            let info = ctx.profile.save_identity(&key, &[der], &passphrase)?;
+            show_info(ctx, &info, "Created a new identity.\n");
+        }
+        IdCommand::Import { file } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let passphrase = secret::passphrase(ctx, &format!("Password of {}: ", file.display()), false)?;
+            let imported = pkcs12::import(&bytes, &passphrase).with_context(|| format!("importing {}", file.display()))?;
+            let info = ctx.profile.save_identity(&imported.key, &imported.chain, &passphrase)?;
+            show_info(ctx, &info, "Imported.\n");
+        }
+        IdCommand::Export { file } => {
+            let passphrase = secret::passphrase(ctx, "Passphrase: ", false)?;
+            let unlocked = ctx.profile.unlock(&passphrase)?;
+            let bytes = pkcs12::export(&unlocked.key, &unlocked.chain, &passphrase)?;
+            sixchat_agent::profile::write_atomically(&file, &bytes, 0o600)?;
+            ctx.out.print(&format!("Exported {} to {}", unlocked.info.user_id, file.display()), &json!({ "exported": file }));
+        }
+        IdCommand::Show => {
+            let (_, info) = ctx.profile.public_identity()?;
+            show_info(ctx, &info, "");
+        }
+    }
+    Ok(0)
+}
+
+pub fn trust(ctx: &Context, command: TrustCommand) -> anyhow::Result<u8> {
+    let store = ctx.profile.open_store()?;
+    match command {
+        TrustCommand::AddRoot { file, domain } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let der = cert::certificate_from_pem_or_der(&bytes)?;
+            // Checked by the trust store before it is kept.
+            TrustStore::new().add_root(&domain, &der)?;
+            let fp = Fingerprint::of_der(&der);
+            store.add_root(&domain, &der, &fp.to_hex())?;
+            ctx.out.print(&format!("Trusting root {fp} for {domain}"), &json!({ "domain": domain, "fingerprint": fp.to_hex() }));
+        }
+        TrustCommand::Pin { user_id, fingerprint } => {
+            let user = UserId::parse(&user_id)?;
+            let Some(fp) = Fingerprint::parse_hex(&fingerprint) else {
+                bail!("{fingerprint:?} is not a SHA-256 fingerprint (64 hex digits)");
+            };
+            store.pin(user.as_str(), &fp.to_hex())?;
+            ctx.out.print(&format!("Pinned {user} to {fp}"), &json!({ "user_id": user.as_str(), "fingerprint": fp.to_hex() }));
+        }
+        TrustCommand::Unpin { user_id } => {
+            let removed = store.unpin(&user_id)?;
+            if !removed {
+                bail!("{user_id} is not pinned");
+            }
+            ctx.out.print(&format!("Unpinned {user_id}"), &json!({ "unpinned": user_id }));
+        }
+        TrustCommand::List => {
+            for (domain, _, fp) in store.roots()? {
+                ctx.out.print(&format!("root\t{domain}\t{fp}"), &json!({ "root": fp, "domain": domain }));
+            }
+            for (user, fp) in store.pins()? {
+                ctx.out.print(&format!("pin\t{user}\t{fp}"), &json!({ "pin": fp, "user_id": user }));
+            }
+        }
+    }
+    Ok(0)
+}

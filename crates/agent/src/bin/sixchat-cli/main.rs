@@ -1,0 +1,109 @@
+//! sixchat-cli: the headless SixChat User Agent.
+//!
+//! The command names and options here are an interface that scripts rely on.
+
+mod chat;
+mod identity;
+mod output;
+mod run;
+mod secret;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use sixchat_agent::Profile;
+
+/// Exit status for a refused handshake.
+pub const EXIT_REFUSED: u8 = 1;
+/// Exit status for a local error (bad input, wrong passphrase, unreadable file).
+pub const EXIT_ERROR: u8 = 2;
+/// Exit status when messages stay queued because the peer could not be reached.
+pub const EXIT_QUEUED: u8 = 3;
+
+#[derive(Parser)]
+#[command(
+    name = "sixchat-cli",
+    version,
+    about = "SixChat from a terminal: identities, trust, a listening agent, and direct chat",
+    long_about = "SixChat from a terminal: identities, trust, a listening agent, and direct chat.\n\n\
+Each profile is one identity with its own folder (the platform data folder, or --data-dir). \
+The private key is stored only inside an encrypted PKCS#12 file; commands that need it ask for \
+the passphrase (from --password-file, the SIXCHAT_PASSWORD variable, or a prompt).",
+    after_help = "Quick start on one machine:\n  \
+sixchat-cli --profile alice id new --user alice@a.example --name Alice\n  \
+sixchat-cli --profile bob id new --user bob@b.example --name Bob\n  \
+sixchat-cli --profile alice trust pin bob@b.example <bob's fingerprint from `id show`>\n  \
+sixchat-cli --profile bob trust pin alice@a.example <alice's fingerprint>\n  \
+sixchat-cli --profile alice run --listen 127.0.0.1:4605 &\n  \
+sixchat-cli --profile bob chat alice@a.example --addr 127.0.0.1:4605 hello\n\n\
+Exit status: 0 done, 1 the handshake was refused (the line says why), 2 a local error, \
+3 messages stay queued in the outbox (the peer could not be reached)."
+)]
+struct Cli {
+    /// Which profile (identity and its data) to use.
+    #[arg(long, global = true, default_value = "default", value_name = "NAME")]
+    profile: String,
+    /// Keep profiles under DIR instead of the platform data folder.
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Print one JSON object per line on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Read the passphrase from the first line of FILE (else SIXCHAT_PASSWORD, else a prompt).
+    #[arg(long, global = true, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create, import, export or show this profile's identity.
+    #[command(subcommand)]
+    Id(identity::IdCommand),
+    /// Trust a directory root for a domain, pin a peer's certificate, or list both.
+    #[command(subcommand)]
+    Trust(identity::TrustCommand),
+    /// Run the agent: accept sessions and print chats as they arrive, until SIGINT/SIGTERM.
+    Run(run::RunArgs),
+    /// Send a chat: dial, authenticate, send, wait for each delivery receipt.
+    Chat(chat::ChatArgs),
+    /// Print the stored conversation with a peer.
+    History {
+        /// The peer's UserID.
+        user_id: String,
+    },
+}
+
+/// What the command line sees: context shared by every command.
+pub struct Context {
+    pub profile: Profile,
+    pub out: output::Output,
+    pub password_file: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SIXCHAT_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let out = output::Output::new(cli.json);
+    let profile = match Profile::locate(&cli.profile, cli.data_dir.as_deref()) {
+        Ok(profile) => profile,
+        Err(e) => return out.fail(EXIT_ERROR, &e.to_string()),
+    };
+    let ctx = Context { profile, out, password_file: cli.password_file };
+    let result = match cli.command {
+        Command::Id(cmd) => identity::id(&ctx, cmd),
+        Command::Trust(cmd) => identity::trust(&ctx, cmd),
+        Command::Run(args) => run::run(&ctx, args),
+        Command::Chat(args) => chat::chat(&ctx, args),
+        Command::History { user_id } => chat::history(&ctx, &user_id),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => ctx.out.fail(EXIT_ERROR, &format!("{e:#}")),
+    }
+}

@@ -1,0 +1,175 @@
+//! A profile: one person's folder under the platform data directory (or
+//! `--data-dir`), holding the encrypted identity, its public certificate chain
+//! and the SQLite store.
+//!
+//! ```text
+//! <data dir>/<profile>/identity.p12   key + chain, PKCS#12 (PBES2, AES-256-CBC, PBKDF2-SHA256 600 000)
+//!                     /identity.pem   the public chain, so `id show` needs no passphrase
+//!                     /sixchat.db     messages, outbox, trust roots, pins, peer addresses
+//! ```
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use sixchat_pki::cert::{self, CertInfo};
+use sixchat_pki::keys::IdentityKey;
+use sixchat_pki::protect;
+
+use crate::store::{Store, StoreError};
+
+/// A profile-level failure, worded for the person at the terminal.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("profile name {0:?} may hold only letters, digits, '.', '_' and '-' (1-64)")]
+    BadName(String),
+    #[error("no platform data folder could be found; pass --data-dir")]
+    NoDataDir,
+    #[error("profile {0:?} has no identity yet: run `sixchat-cli id new` or `id import`")]
+    NoIdentity(String),
+    #[error("profile {0:?} already has an identity ({1}); use another --profile")]
+    IdentityExists(String, String),
+    #[error("wrong passphrase for profile {0:?}")]
+    WrongPassphrase(String),
+    #[error("the stored identity is damaged: {0}")]
+    Damaged(String),
+    #[error(transparent)]
+    Protect(#[from] protect::ProtectError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ProfileError + '_ {
+    move |source| ProfileError::Io { path: path.to_owned(), source }
+}
+
+/// The unlocked identity of a profile.
+pub struct UnlockedIdentity {
+    pub key: IdentityKey,
+    pub chain: Vec<Vec<u8>>,
+    pub info: CertInfo,
+}
+
+/// A located profile folder.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub name: String,
+    pub dir: PathBuf,
+}
+
+impl Profile {
+    /// Finds profile `name` under `data_dir`, or under the platform data folder.
+    pub fn locate(name: &str, data_dir: Option<&Path>) -> Result<Self, ProfileError> {
+        let name_ok = (1..=64).contains(&name.len())
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+            && !name.starts_with('.');
+        if !name_ok {
+            return Err(ProfileError::BadName(name.chars().take(80).collect()));
+        }
+        let root = match data_dir {
+            Some(dir) => dir.to_owned(),
+            None => directories::ProjectDirs::from("org", "SixChat", "SixChat")
+                .ok_or(ProfileError::NoDataDir)?
+                .data_dir()
+                .join("profiles"),
+        };
+        Ok(Self { name: name.to_owned(), dir: root.join(name) })
+    }
+
+    fn ensure_dir(&self) -> Result<(), ProfileError> {
+        std::fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700)).map_err(io_err(&self.dir))?;
+        }
+        Ok(())
+    }
+
+    pub fn identity_path(&self) -> PathBuf {
+        self.dir.join("identity.p12")
+    }
+
+    pub fn chain_path(&self) -> PathBuf {
+        self.dir.join("identity.pem")
+    }
+
+    /// Opens (creating) the profile's store.
+    pub fn open_store(&self) -> Result<Store, ProfileError> {
+        self.ensure_dir()?;
+        Ok(Store::open(&self.dir.join("sixchat.db"))?)
+    }
+
+    /// The public chain, leaf first, and what the leaf says.
+    pub fn public_identity(&self) -> Result<(Vec<Vec<u8>>, CertInfo), ProfileError> {
+        let path = self.chain_path();
+        let pem = match std::fs::read(&path) {
+            Ok(pem) => pem,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ProfileError::NoIdentity(self.name.clone())),
+            Err(e) => return Err(io_err(&path)(e)),
+        };
+        let chain = cert::certificates_from_pem_or_der(&pem).map_err(|e| ProfileError::Damaged(e.to_string()))?;
+        let leaf = chain.first().ok_or_else(|| ProfileError::Damaged("empty chain".into()))?;
+        let info = CertInfo::parse(leaf).map_err(|e| ProfileError::Damaged(e.to_string()))?;
+        Ok((chain, info))
+    }
+
+    /// Stores a new identity, encrypted under `passphrase`; refuses to replace one.
+    pub fn save_identity(&self, key: &IdentityKey, chain: &[Vec<u8>], passphrase: &str) -> Result<CertInfo, ProfileError> {
+        if let Ok((_, existing)) = self.public_identity() {
+            return Err(ProfileError::IdentityExists(self.name.clone(), existing.user_id.to_string()));
+        }
+        let leaf = chain.first().ok_or_else(|| ProfileError::Damaged("empty chain".into()))?;
+        let info = CertInfo::parse(leaf).map_err(|e| ProfileError::Damaged(e.to_string()))?;
+        self.ensure_dir()?;
+        let sealed = protect::seal_identity(key, chain, passphrase)?;
+        write_atomically(&self.identity_path(), &sealed, 0o600)?;
+        let pem: String = chain.iter().map(|der| cert::to_pem("CERTIFICATE", der)).collect();
+        write_atomically(&self.chain_path(), pem.as_bytes(), 0o644)?;
+        Ok(info)
+    }
+
+    /// Unlocks the identity with `passphrase`.
+    pub fn unlock(&self, passphrase: &str) -> Result<UnlockedIdentity, ProfileError> {
+        let path = self.identity_path();
+        let sealed = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ProfileError::NoIdentity(self.name.clone())),
+            Err(e) => return Err(io_err(&path)(e)),
+        };
+        let opened = protect::open_identity(&sealed, passphrase).map_err(|e| match e {
+            protect::ProtectError::WrongPassphrase => ProfileError::WrongPassphrase(self.name.clone()),
+            other => ProfileError::Protect(other),
+        })?;
+        let leaf = opened.chain.first().ok_or_else(|| ProfileError::Damaged("no certificate".into()))?;
+        let info = CertInfo::parse(leaf).map_err(|e| ProfileError::Damaged(e.to_string()))?;
+        Ok(UnlockedIdentity { key: opened.key, chain: opened.chain, info })
+    }
+}
+
+/// Writes `bytes` to a temporary file beside `path`, syncs it, and renames it
+/// into place, so a crash leaves either the old file or the new one.
+pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), ProfileError> {
+    let tmp = path.with_extension("tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(mode);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut file = options.open(&tmp).map_err(io_err(&tmp))?;
+    file.write_all(bytes).map_err(io_err(&tmp))?;
+    file.sync_all().map_err(io_err(&tmp))?;
+    drop(file);
+    std::fs::rename(&tmp, path).map_err(io_err(path))?;
+    if let Some(parent) = path.parent() {
+        if let Ok(dir) = std::fs::File::open(parent) {
+            let _ = dir.sync_all();
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,294 @@
+//! The profile's SQLite store: conversations (with the outbox), trust roots
+//! and pins, and known peer addresses. Versioned migrations; WAL with
+//! `synchronous=FULL`, so a write that returned survives a crash.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension as _, params};
+
+/// Direction of a stored message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    In,
+    Out,
+}
+
+/// Delivery state of an outgoing message (incoming ones are `Delivered` once stored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryState {
+    /// Stored in the outbox, not yet written to a session.
+    Queued,
+    /// Written to a session, no receipt yet.
+    Sent,
+    /// The peer stored it and sent its `ack`.
+    Delivered,
+    /// The peer showed it to its person.
+    Read,
+}
+
+impl DeliveryState {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Sent => "sent",
+            Self::Delivered => "delivered",
+            Self::Read => "read",
+        }
+    }
+
+    fn parse(text: &str) -> Self {
+        match text {
+            "sent" => Self::Sent,
+            "delivered" => Self::Delivered,
+            "read" => Self::Read,
+            _ => Self::Queued,
+        }
+    }
+}
+
+/// One stored chat message.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StoredMessage {
+    pub peer: String,
+    pub direction: Direction,
+    pub id: String,
+    /// RFC 3339, as the sender wrote it.
+    pub sent: String,
+    pub state: DeliveryState,
+    pub body: String,
+}
+
+/// A storage failure (a local fault, never the peer's).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("message store: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("message store was written by a newer SixChat (schema {0})")]
+    TooNew(i64),
+}
+
+/// Each migration takes the schema from version `index` to `index + 1`.
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE messages (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        peer TEXT NOT NULL,
+        direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+        id TEXT NOT NULL,
+        sent TEXT NOT NULL,
+        stored_at INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        body TEXT NOT NULL,
+        UNIQUE (peer, direction, id)
+     );
+     CREATE INDEX messages_outbox ON messages (peer, direction, state);
+     CREATE TABLE trust_roots (domain TEXT NOT NULL, der BLOB NOT NULL, fingerprint TEXT NOT NULL, PRIMARY KEY (domain, fingerprint));
+     CREATE TABLE pins (user_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL);
+     CREATE TABLE peers (user_id TEXT PRIMARY KEY, last_addr TEXT, last_seen INTEGER);",
+];
+
+/// The open store.
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the store at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mut store = Self { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let version: i64 = self.conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew(version));
+        }
+        for (index, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0)) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", index as i64 + 1)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Puts an outgoing message in the outbox (state `queued`) before it goes out.
+    pub fn queue_outgoing(&self, peer: &str, id: &str, sent: &str, body: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO messages (peer, direction, id, sent, stored_at, state, body) VALUES (?1, 'out', ?2, ?3, ?4, 'queued', ?5)",
+            params![peer, id, sent, now_unix(), body],
+        )?;
+        Ok(())
+    }
+
+    /// Outgoing messages to `peer` not yet acknowledged, oldest first.
+    pub fn undelivered(&self, peer: &str) -> Result<Vec<StoredMessage>, StoreError> {
+        self.select("WHERE peer = ?1 AND direction = 'out' AND state IN ('queued', 'sent') ORDER BY seq", params![peer])
+    }
+
+    /// Peers with messages waiting in the outbox.
+    pub fn peers_with_outbox(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT DISTINCT peer FROM messages WHERE direction = 'out' AND state IN ('queued', 'sent') ORDER BY peer")?;
+        let rows = stmt.query_map([], |row| row.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Moves an outgoing message forward (never backward) in its delivery state.
+    pub fn mark(&self, peer: &str, id: &str, state: DeliveryState) -> Result<bool, StoreError> {
+        let allowed_from = match state {
+            DeliveryState::Queued => "('queued')",
+            DeliveryState::Sent => "('queued')",
+            DeliveryState::Delivered => "('queued', 'sent')",
+            DeliveryState::Read => "('queued', 'sent', 'delivered')",
+        };
+        let changed = self.conn.execute(
+            &format!("UPDATE messages SET state = ?3 WHERE peer = ?1 AND direction = 'out' AND id = ?2 AND state IN {allowed_from}"),
+            params![peer, id, state.as_str()],
+        )?;
+        Ok(changed > 0)
+    }
+
+    /// Stores an incoming chat; false if this id from this peer is already held
+    /// (a duplicate, to be acknowledged again but not delivered twice).
+    pub fn store_incoming(&self, peer: &str, id: &str, sent: &str, body: &str) -> Result<bool, StoreError> {
+        let inserted = self.conn.execute(
+            "INSERT OR IGNORE INTO messages (peer, direction, id, sent, stored_at, state, body) VALUES (?1, 'in', ?2, ?3, ?4, 'delivered', ?5)",
+            params![peer, id, sent, now_unix(), body],
+        )?;
+        Ok(inserted > 0)
+    }
+
+    /// The conversation with `peer`, in the order it was stored.
+    pub fn history(&self, peer: &str) -> Result<Vec<StoredMessage>, StoreError> {
+        self.select("WHERE peer = ?1 ORDER BY seq", params![peer])
+    }
+
+    fn select(&self, clause: &str, params: impl rusqlite::Params) -> Result<Vec<StoredMessage>, StoreError> {
+        let mut stmt = self.conn.prepare(&format!("SELECT peer, direction, id, sent, state, body FROM messages {clause}"))?;
+        let rows = stmt.query_map(params, |row| {
+            let direction: String = row.get(1)?;
+            let state: String = row.get(4)?;
+            Ok(StoredMessage {
+                peer: row.get(0)?,
+                direction: if direction == "in" { Direction::In } else { Direction::Out },
+                id: row.get(2)?,
+                sent: row.get(3)?,
+                state: DeliveryState::parse(&state),
+                body: row.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Changes when another connection commits (SQLite's `data_version`).
+    pub fn data_version(&self) -> Result<i64, StoreError> {
+        Ok(self.conn.pragma_query_value(None, "data_version", |row| row.get(0))?)
+    }
+
+    pub fn add_root(&self, domain: &str, der: &[u8], fingerprint: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO trust_roots (domain, der, fingerprint) VALUES (?1, ?2, ?3)",
+            params![domain, der, fingerprint],
+        )?;
+        Ok(())
+    }
+
+    /// (domain, DER, fingerprint hex) of every trusted root.
+    pub fn roots(&self) -> Result<Vec<(String, Vec<u8>, String)>, StoreError> {
+        let mut stmt = self.conn.prepare("SELECT domain, der, fingerprint FROM trust_roots ORDER BY domain, fingerprint")?;
+        let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn pin(&self, user_id: &str, fingerprint_hex: &str) -> Result<(), StoreError> {
+        self.conn.execute("INSERT OR REPLACE INTO pins (user_id, fingerprint) VALUES (?1, ?2)", params![user_id, fingerprint_hex])?;
+        Ok(())
+    }
+
+    pub fn unpin(&self, user_id: &str) -> Result<bool, StoreError> {
+        Ok(self.conn.execute("DELETE FROM pins WHERE user_id = ?1", params![user_id])? > 0)
+    }
+
+    /// (UserID, fingerprint hex) of every pin.
+    pub fn pins(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self.conn.prepare("SELECT user_id, fingerprint FROM pins ORDER BY user_id")?;
+        let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Remembers the address at which `peer` was last reached.
+    pub fn remember_address(&self, peer: &str, addr: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO peers (user_id, last_addr, last_seen) VALUES (?1, ?2, ?3)
+             ON CONFLICT (user_id) DO UPDATE SET last_addr = excluded.last_addr, last_seen = excluded.last_seen",
+            params![peer, addr, now_unix()],
+        )?;
+        Ok(())
+    }
+
+    pub fn last_address(&self, peer: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT last_addr FROM peers WHERE user_id = ?1", params![peer], |row| row.get(0))
+            .optional()?
+            .flatten())
+    }
+}
+
+pub fn now_unix() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn outbox_moves_forward_only() {
+        let (_dir, store) = open();
+        store.queue_outgoing("b@x.org", "1", "t", "one").unwrap();
+        store.queue_outgoing("b@x.org", "2", "t", "two").unwrap();
+        assert_eq!(store.undelivered("b@x.org").unwrap().len(), 2);
+        assert!(store.mark("b@x.org", "1", DeliveryState::Sent).unwrap());
+        assert!(store.mark("b@x.org", "1", DeliveryState::Delivered).unwrap());
+        assert!(!store.mark("b@x.org", "1", DeliveryState::Sent).unwrap());
+        let left = store.undelivered("b@x.org").unwrap();
+        assert_eq!(left.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["two"]);
+        assert_eq!(store.peers_with_outbox().unwrap(), ["b@x.org"]);
+    }
+
+    #[test]
+    fn incoming_duplicates_are_stored_once() {
+        let (_dir, store) = open();
+        assert!(store.store_incoming("a@x.org", "m1", "t", "hi").unwrap());
+        assert!(!store.store_incoming("a@x.org", "m1", "t", "hi").unwrap());
+        assert_eq!(store.history("a@x.org").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn reopening_keeps_everything_and_refuses_newer_schemas() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        Store::open(&path).unwrap().queue_outgoing("b@x.org", "1", "t", "kept").unwrap();
+        assert_eq!(Store::open(&path).unwrap().history("b@x.org").unwrap()[0].body, "kept");
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+        assert!(matches!(Store::open(&path), Err(StoreError::TooNew(99))));
+    }
+}

@@ -1,0 +1,367 @@
+//! The certificate policy of handshake steps 5 and 8 (protocol.md,
+//! "Certificate policy"), in the order the checks run:
+//!
+//! 1. The chain: 1 to 4 readable DER certificates.
+//! 2. The leaf's identity: exactly one rfc822Name equal to the UserID, exactly
+//!    one CN equal to the name.
+//! 3. The leaf's key: RSA of exactly 2048, 3072 or 4096 bits.
+//! 4. The leaf's usage: keyUsage (when present) allows digitalSignature;
+//!    extendedKeyUsage (when present) includes clientAuth.
+//! 5. The leaf's validity window.
+//! 6. A pin for the UserID must match the leaf (constant-time compare).
+//! 7. The chain's links: names chain, signatures verify, issuers are CAs
+//!    allowed to sign certificates, within their validity and path length;
+//!    no certificate carries a critical extension we do not understand.
+//! 8. The anchor: the top of the chain is a trusted root, or was issued by
+//!    one. A root trusted only for other domains is refused; a root's CRL
+//!    past its nextUpdate is refused; a revoked serial is refused.
+//!
+//! The level is `Verified` when step 8 anchored the chain for the UserID's
+//! domain, else `Known` when a pin matched, else `New`.
+
+use sixchat_proto::{CertRejection, Fingerprint, PeerCertificate, TrustLevel, UserId};
+use x509_parser::certificate::X509Certificate;
+use x509_parser::extensions::ParsedExtension;
+
+use super::{TrustStore, TrustedRoot};
+use crate::keys::ALLOWED_KEY_BITS;
+use crate::x509::{self, KeyKind, SignatureProblem, Single};
+
+/// Most certificates accepted in a peer's chain, leaf included.
+pub const MAX_CHAIN_LEN: usize = 4;
+
+pub(super) fn check_peer(
+    store: &TrustStore,
+    user_id: &UserId,
+    name: &str,
+    chain: &[Vec<u8>],
+    now_unix: i64,
+) -> Result<PeerCertificate, CertRejection> {
+    let (Some(leaf_der), Some(top_der)) = (chain.first(), chain.last()) else {
+        return Err(CertRejection::BadCertificate(
+            "no certificate was presented".to_owned(),
+        ));
+    };
+    if chain.len() > MAX_CHAIN_LEN {
+        return Err(CertRejection::BadCertificate(format!(
+            "a chain of {} certificates; at most {MAX_CHAIN_LEN} are accepted",
+            chain.len()
+        )));
+    }
+    let certs = chain
+        .iter()
+        .enumerate()
+        .map(|(i, der)| {
+            x509::parse_certificate(der).ok_or_else(|| {
+                CertRejection::BadCertificate(format!(
+                    "certificate {} of the chain is unreadable",
+                    i + 1
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let leaf = &certs[0];
+    check_identity(leaf, user_id, name)?;
+    let key_bits = check_leaf_key(leaf)?;
+    check_leaf_usage(leaf)?;
+    check_validity(leaf, now_unix)?;
+    for (i, cert) in certs.iter().enumerate() {
+        check_critical_extensions(cert, i)?;
+    }
+
+    let fingerprint = Fingerprint::of_der(leaf_der);
+    let pinned = store.pinned(user_id);
+    if let Some(pin) = pinned {
+        if !pin.ct_eq(&fingerprint) {
+            return Err(CertRejection::PinMismatch(user_id.to_string()));
+        }
+    }
+
+    check_links(&certs, now_unix)?;
+    let self_issued = leaf.issuer().as_raw() == leaf.subject().as_raw();
+    let self_signed = certs.len() == 1 && self_issued && x509::is_self_signed(leaf);
+    if certs.len() == 1 && self_issued && !self_signed {
+        return Err(CertRejection::BadCertificate(
+            "its self-signature does not verify".to_owned(),
+        ));
+    }
+    let verified = check_anchor(store, &certs, top_der, user_id, now_unix)?;
+    let level = if verified {
+        TrustLevel::Verified
+    } else if pinned.is_some() {
+        TrustLevel::Known
+    } else {
+        TrustLevel::New
+    };
+    Ok(PeerCertificate {
+        level,
+        public_key_spki_der: leaf.public_key().raw.to_vec(),
+        key_bits,
+        fingerprint,
+        self_signed,
+        issuer: leaf.issuer().to_string(),
+        not_before_unix: x509::unix(leaf.validity().not_before),
+        not_after_unix: x509::unix(leaf.validity().not_after),
+    })
+}
+
+fn check_identity(
+    leaf: &X509Certificate<'_>,
+    user_id: &UserId,
+    name: &str,
+) -> Result<(), CertRejection> {
+    let mismatch = CertRejection::UserIdMismatch;
+    match x509::single_rfc822_name(leaf) {
+        Single::One(found) if found == user_id.as_str() => {}
+        Single::One(found) => {
+            return Err(mismatch(format!(
+                "certificate is for {found}, not {user_id}"
+            )));
+        }
+        Single::None => {
+            return Err(mismatch(format!(
+                "certificate names no UserID; expected {user_id}"
+            )));
+        }
+        Single::Several(n) => {
+            return Err(mismatch(format!(
+                "certificate names {n} UserIDs; exactly one is allowed"
+            )));
+        }
+        Single::Unreadable => {
+            return Err(mismatch(
+                "certificate's UserID could not be read".to_owned(),
+            ));
+        }
+    }
+    match x509::single_common_name(leaf) {
+        Single::One(found) if found == name => Ok(()),
+        Single::One(found) => Err(mismatch(format!(
+            "certificate is for the name {found:?}, not {name:?}"
+        ))),
+        Single::None => Err(mismatch(format!(
+            "certificate has no common name; expected {name:?}"
+        ))),
+        Single::Several(n) => Err(mismatch(format!(
+            "certificate has {n} common names; exactly one is allowed"
+        ))),
+        Single::Unreadable => Err(mismatch(
+            "certificate's common name could not be read".to_owned(),
+        )),
+    }
+}
+
+fn check_leaf_key(leaf: &X509Certificate<'_>) -> Result<usize, CertRejection> {
+    match x509::key_kind(leaf.public_key()) {
+        KeyKind::Rsa(bits) if ALLOWED_KEY_BITS.contains(&bits) => Ok(bits),
+        KeyKind::Rsa(bits) if bits < ALLOWED_KEY_BITS[0] => Err(CertRejection::KeyTooSmall(bits)),
+        KeyKind::Rsa(bits) => Err(CertRejection::UnsupportedKey(format!(
+            "an RSA key of {bits} bits; 2048, 3072 or 4096 bits are accepted"
+        ))),
+        KeyKind::Other(what) => Err(CertRejection::UnsupportedKey(format!(
+            "{what}; SixChat identities are RSA"
+        ))),
+    }
+}
+
+fn check_leaf_usage(leaf: &X509Certificate<'_>) -> Result<(), CertRejection> {
+    let unreadable = |what: &str| {
+        CertRejection::BadCertificate(format!("its {what} extension is duplicated or unreadable"))
+    };
+    match leaf.key_usage() {
+        Ok(Some(ku)) if !ku.value.digital_signature() => {
+            return Err(CertRejection::WrongKeyUsage(
+                "keyUsage does not allow digitalSignature".to_owned(),
+            ));
+        }
+        Ok(_) => {}
+        Err(_) => return Err(unreadable("keyUsage")),
+    }
+    match leaf.extended_key_usage() {
+        Ok(Some(eku)) if !eku.value.client_auth => Err(CertRejection::WrongKeyUsage(
+            "extendedKeyUsage does not include clientAuth".to_owned(),
+        )),
+        Ok(_) => Ok(()),
+        Err(_) => Err(unreadable("extendedKeyUsage")),
+    }
+}
+
+fn check_validity(cert: &X509Certificate<'_>, now_unix: i64) -> Result<(), CertRejection> {
+    if now_unix < x509::unix(cert.validity().not_before) {
+        return Err(CertRejection::NotYetValid);
+    }
+    if now_unix > x509::unix(cert.validity().not_after) {
+        return Err(CertRejection::Expired);
+    }
+    Ok(())
+}
+
+/// A critical extension we do not act on would change the certificate's
+/// meaning behind our back (RFC 5280, 4.2): refuse it.
+fn check_critical_extensions(
+    cert: &X509Certificate<'_>,
+    index: usize,
+) -> Result<(), CertRejection> {
+    for ext in cert.extensions() {
+        let understood = matches!(
+            ext.parsed_extension(),
+            ParsedExtension::BasicConstraints(_)
+                | ParsedExtension::KeyUsage(_)
+                | ParsedExtension::ExtendedKeyUsage(_)
+                | ParsedExtension::SubjectAlternativeName(_)
+                | ParsedExtension::SubjectKeyIdentifier(_)
+                | ParsedExtension::AuthorityKeyIdentifier(_)
+        );
+        if ext.critical && !understood {
+            return Err(CertRejection::BadCertificate(format!(
+                "certificate {} has a critical extension that is not understood ({})",
+                index + 1,
+                ext.oid
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Each certificate is issued by the next one in the chain.
+fn check_links(certs: &[X509Certificate<'_>], now_unix: i64) -> Result<(), CertRejection> {
+    for (i, pair) in certs.windows(2).enumerate() {
+        let [child, parent] = pair else { continue };
+        let (child_no, parent_no) = (i + 1, i + 2);
+        if child.issuer().as_raw() != parent.subject().as_raw() {
+            return Err(CertRejection::BadCertificate(format!(
+                "certificate {child_no} was not issued by certificate {parent_no} of the chain"
+            )));
+        }
+        check_issuer(parent, parent_no, i)?;
+        check_signed_by(child, parent, child_no)?;
+        check_validity(parent, now_unix)?;
+    }
+    Ok(())
+}
+
+/// `parent` may sign certificates, with `intermediates_below` CA certificates
+/// between it and the leaf.
+fn check_issuer(
+    parent: &X509Certificate<'_>,
+    number: usize,
+    intermediates_below: usize,
+) -> Result<(), CertRejection> {
+    match parent.basic_constraints() {
+        Ok(Some(bc)) if bc.value.ca => {
+            if let Some(max) = bc.value.path_len_constraint {
+                if intermediates_below > max as usize {
+                    return Err(CertRejection::BadCertificate(format!(
+                        "certificate {number} allows {max} intermediate CAs below it, the chain has {intermediates_below}"
+                    )));
+                }
+            }
+        }
+        _ => {
+            return Err(CertRejection::BadCertificate(format!(
+                "certificate {number} is not a CA but issued another"
+            )));
+        }
+    }
+    match parent.key_usage() {
+        Ok(Some(ku)) if !ku.value.key_cert_sign() => Err(CertRejection::WrongKeyUsage(format!(
+            "certificate {number} is not allowed to sign certificates (no keyCertSign)"
+        ))),
+        Ok(_) => Ok(()),
+        Err(_) => Err(CertRejection::BadCertificate(format!(
+            "certificate {number} has an unreadable keyUsage"
+        ))),
+    }
+}
+
+fn check_signed_by(
+    child: &X509Certificate<'_>,
+    parent: &X509Certificate<'_>,
+    number: usize,
+) -> Result<(), CertRejection> {
+    match x509::verify_certificate_signature(child, parent.public_key()) {
+        Ok(()) => Ok(()),
+        Err(SignatureProblem::Invalid) => Err(CertRejection::BadCertificate(format!(
+            "the signature on certificate {number} does not verify"
+        ))),
+        Err(SignatureProblem::Unsupported(what)) => Err(CertRejection::BadCertificate(format!(
+            "certificate {number} is signed with an algorithm that is not accepted ({what})"
+        ))),
+    }
+}
+
+/// Finds the trusted root of the chain and applies the domain and CRL rules.
+/// `Ok(false)` when no trusted root anchors the chain.
+fn check_anchor(
+    store: &TrustStore,
+    certs: &[X509Certificate<'_>],
+    top_der: &[u8],
+    user_id: &UserId,
+    now_unix: i64,
+) -> Result<bool, CertRejection> {
+    let Some(top) = certs.last() else {
+        return Ok(false);
+    };
+    let top_fingerprint = Fingerprint::of_der(top_der);
+    // The root is in the chain; the certificate it issued sits just below it.
+    let (anchor, issued_by_anchor) = if store.roots.iter().any(|r| r.fingerprint == top_fingerprint)
+    {
+        (top_fingerprint, certs.len().checked_sub(2))
+    } else {
+        match root_that_issued(store, top, now_unix)? {
+            Some(fingerprint) => (fingerprint, Some(certs.len() - 1)),
+            None => return Ok(false),
+        }
+    };
+    let for_anchor: Vec<&TrustedRoot> = store
+        .roots
+        .iter()
+        .filter(|r| r.fingerprint == anchor)
+        .collect();
+    let domain = user_id.domain();
+    if !for_anchor.iter().any(|r| r.domain == domain) {
+        let domains: Vec<&str> = for_anchor.iter().map(|r| r.domain.as_str()).collect();
+        let subject = for_anchor.first().map_or("?", |r| r.subject.as_str());
+        return Err(CertRejection::CaNotTrustedForDomain(format!(
+            "root {subject} is trusted for {}, not {domain}",
+            domains.join(", ")
+        )));
+    }
+    if let Some(crl) = store.crl_for(&anchor) {
+        if now_unix > crl.next_update_unix {
+            return Err(CertRejection::StaleCrl(domain.to_owned()));
+        }
+        if let Some(index) = issued_by_anchor {
+            let serial = x509::normalized_serial(certs[index].raw_serial());
+            if crl
+                .revoked_serials
+                .iter()
+                .any(|revoked| revoked.as_slice() == serial)
+            {
+                return Err(CertRejection::Revoked);
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// A trusted root (not in the chain) whose name and key issued `top`.
+fn root_that_issued(
+    store: &TrustStore,
+    top: &X509Certificate<'_>,
+    now_unix: i64,
+) -> Result<Option<Fingerprint>, CertRejection> {
+    for root in &store.roots {
+        let Some(root_cert) = x509::parse_certificate(&root.cert_der) else {
+            continue;
+        };
+        if root_cert.subject().as_raw() != top.issuer().as_raw() {
+            continue;
+        }
+        if x509::verify_certificate_signature(top, root_cert.public_key()).is_ok() {
+            check_validity(&root_cert, now_unix)?;
+            return Ok(Some(root.fingerprint));
+        }
+    }
+    Ok(None)
+}
