@@ -8,6 +8,8 @@
 
 mod policy;
 
+pub use policy::MAX_CHAIN_LEN;
+
 use std::collections::BTreeMap;
 
 use sixchat_proto::{
