@@ -10,7 +10,11 @@ use clap::Parser;
 use eframe::egui;
 
 #[derive(Parser)]
-#[command(name = "sixchat", version, about = "SixChat: secure, direct, peer-to-peer chat")]
+#[command(
+    name = "sixchat",
+    version,
+    about = "SixChat: secure, direct, peer-to-peer chat"
+)]
 struct Args {
     /// Which profile (identity and its data) to open.
     #[arg(long, default_value = "default", value_name = "NAME")]
@@ -54,19 +58,35 @@ impl eframe::App for SixChatApp {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let mut summary = ProfileSummary { profile: args.profile.clone(), identity: None, note: None };
+    let mut summary = ProfileSummary {
+        profile: args.profile.clone(),
+        identity: None,
+        note: None,
+    };
     match sixchat_agent::Profile::locate(&args.profile, args.data_dir.as_deref()) {
         Ok(profile) => match profile.public_identity() {
-            Ok((_, info)) => summary.identity = Some((info.user_id.to_string(), info.name, info.fingerprint.to_hex())),
+            Ok((_, info)) => {
+                summary.identity = Some((
+                    info.user_id.to_string(),
+                    info.name,
+                    info.fingerprint.to_hex(),
+                ));
+            }
             Err(sixchat_agent::ProfileError::NoIdentity(_)) => {}
             Err(e) => summary.note = Some(e.to_string()),
         },
         Err(e) => summary.note = Some(e.to_string()),
     }
     let options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default().with_title("SixChat").with_inner_size([720.0, 480.0]),
+        viewport: egui::ViewportBuilder::default()
+            .with_title("SixChat")
+            .with_inner_size([720.0, 480.0]),
         ..Default::default()
     };
-    eframe::run_native("SixChat", options, Box::new(|_cc| Ok(Box::new(SixChatApp { summary }))))
-        .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+    eframe::run_native(
+        "SixChat",
+        options,
+        Box::new(|_cc| Ok(Box::new(SixChatApp { summary }))),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
 }

@@ -15,7 +15,12 @@ fn now() -> i64 {
 
 fn handshake(alice: &common::Side, bob: &common::Side, suite: CipherSuite) {
     let (ci, cr) = common::configs(alice, bob, suite);
-    let (mut i, first) = Initiator::start(ci, UserId::parse("bob@b.example").expect("uid"), false, Box::new(OsEntropy));
+    let (mut i, first) = Initiator::start(
+        ci,
+        UserId::parse("bob@b.example").expect("uid"),
+        false,
+        Box::new(OsEntropy),
+    );
     let mut r = Responder::new(cr, Box::new(OsEntropy));
     let mut to_r = first;
     loop {
@@ -55,18 +60,32 @@ fn bench_records(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(size as u64));
         for suite in CipherSuite::ALL {
             let mut writer = RecordWriter::new(suite, secret.clone());
-            group.bench_with_input(BenchmarkId::new("seal", suite.token()), &content, |b, content| {
-                b.iter(|| writer.seal(ContentType::Application, content, &mut OsEntropy).expect("seal"));
-            });
+            group.bench_with_input(
+                BenchmarkId::new("seal", suite.token()),
+                &content,
+                |b, content| {
+                    b.iter(|| {
+                        writer
+                            .seal(ContentType::Application, content, &mut OsEntropy)
+                            .expect("seal")
+                    });
+                },
+            );
             // Open: a fresh reader (set up outside the timing) opens record 0.
-            let sealed = RecordWriter::new(suite, secret.clone()).seal(ContentType::Application, &content, &mut OsEntropy).expect("seal");
-            group.bench_with_input(BenchmarkId::new("open", suite.token()), &sealed, |b, sealed| {
-                b.iter_batched(
-                    || RecordReader::new(suite, secret.clone()),
-                    |mut reader| reader.open(&sealed[HEADER_BYTES..]).expect("open"),
-                    criterion::BatchSize::SmallInput,
-                );
-            });
+            let sealed = RecordWriter::new(suite, secret.clone())
+                .seal(ContentType::Application, &content, &mut OsEntropy)
+                .expect("seal");
+            group.bench_with_input(
+                BenchmarkId::new("open", suite.token()),
+                &sealed,
+                |b, sealed| {
+                    b.iter_batched(
+                        || RecordReader::new(suite, secret.clone()),
+                        |mut reader| reader.open(&sealed[HEADER_BYTES..]).expect("open"),
+                        criterion::BatchSize::SmallInput,
+                    );
+                },
+            );
         }
         group.finish();
     }

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use sixchat_proto::session::SessionEvent;
-use sixchat_proto::{AlertCode, AppMessage, Config, Established, LocalIdentity, TrustLevel, UserId};
+use sixchat_proto::{
+    AlertCode, AppMessage, Config, Established, LocalIdentity, TrustLevel, UserId,
+};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
@@ -22,15 +24,49 @@ use crate::store::{DeliveryState, Store, StoreError};
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum AgentEvent {
-    Listening { addr: String },
-    SessionStarted { peer: String, name: String, level: String, sas: String, addr: String, inbound: bool },
-    SessionEnded { peer: String, reason: String },
-    HandshakeFailed { addr: String, inbound: bool, reason: String },
-    Chat { from: String, id: String, sent: String, text: String },
-    Delivered { to: String, id: String },
-    Read { to: String, id: String },
-    Typing { from: String, active: bool },
-    PeerError { from: String, reference: String, reason: String },
+    Listening {
+        addr: String,
+    },
+    SessionStarted {
+        peer: String,
+        name: String,
+        level: String,
+        sas: String,
+        addr: String,
+        inbound: bool,
+    },
+    SessionEnded {
+        peer: String,
+        reason: String,
+    },
+    HandshakeFailed {
+        addr: String,
+        inbound: bool,
+        reason: String,
+    },
+    Chat {
+        from: String,
+        id: String,
+        sent: String,
+        text: String,
+    },
+    Delivered {
+        to: String,
+        id: String,
+    },
+    Read {
+        to: String,
+        id: String,
+    },
+    Typing {
+        from: String,
+        active: bool,
+    },
+    PeerError {
+        from: String,
+        reference: String,
+        reason: String,
+    },
 }
 
 /// What the agent may be told to do with a live session.
@@ -56,7 +92,10 @@ pub struct AgentOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     #[error("cannot reach {addr}: {source}")]
-    Unreachable { addr: String, source: std::io::Error },
+    Unreachable {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Failed(ConnError),
 }
@@ -98,14 +137,19 @@ impl SessionHandle {
         let _ = self.commands.send(SessionCommand::Close).await;
         if let Some(task) = self.task.take() {
             let abort = task.abort_handle();
-            if tokio::time::timeout(std::time::Duration::from_secs(2), task).await.is_err() {
+            if tokio::time::timeout(std::time::Duration::from_secs(2), task)
+                .await
+                .is_err()
+            {
                 abort.abort();
             }
         }
     }
 
     pub fn is_finished(&self) -> bool {
-        self.task.as_ref().is_none_or(tokio::task::JoinHandle::is_finished)
+        self.task
+            .as_ref()
+            .is_none_or(tokio::task::JoinHandle::is_finished)
     }
 }
 
@@ -119,13 +163,18 @@ impl Drop for SessionHandle {
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding one of these locks is a bug; the data stays usable.
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The current time as RFC 3339 UTC, to the second.
 pub fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| time::OffsetDateTime::now_utc());
-    now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 impl Agent {
@@ -156,7 +205,12 @@ impl Agent {
             unverified: Mutex::new(MinuteBudget::default()),
             live: Mutex::new(HashMap::new()),
         };
-        (Self { inner: Arc::new(inner) }, receiver)
+        (
+            Self {
+                inner: Arc::new(inner),
+            },
+            receiver,
+        )
     }
 
     pub fn user_id(&self) -> &UserId {
@@ -195,17 +249,41 @@ impl Agent {
     /// Dials `addr`, completes the handshake as initiator to `peer`, and starts
     /// the session task (which first delivers the outbox, in order).
     pub async fn connect(&self, peer: &UserId, addr: &str) -> Result<SessionHandle, ConnectError> {
-        let unreachable = |source| ConnectError::Unreachable { addr: addr.to_owned(), source };
-        let stream = tokio::time::timeout(self.inner.options.limits.handshake_timeout, TcpStream::connect(addr))
-            .await
-            .map_err(|_| unreachable(std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")))?
-            .map_err(unreachable)?;
+        let unreachable = |source| ConnectError::Unreachable {
+            addr: addr.to_owned(),
+            source,
+        };
+        let stream = tokio::time::timeout(
+            self.inner.options.limits.handshake_timeout,
+            TcpStream::connect(addr),
+        )
+        .await
+        .map_err(|_| {
+            unreachable(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "connect timed out",
+            ))
+        })?
+        .map_err(unreachable)?;
         let mut conn = Conn::new(stream);
         let timeout = self.inner.options.limits.handshake_timeout;
-        let established = match conn::initiate(&mut conn, self.inner.config.clone(), peer.clone(), false, timeout).await {
+        let established = match conn::initiate(
+            &mut conn,
+            self.inner.config.clone(),
+            peer.clone(),
+            false,
+            timeout,
+        )
+        .await
+        {
             Ok(established) => established,
             Err(err) => {
-                self.emit(AgentEvent::HandshakeFailed { addr: addr.to_owned(), inbound: false, reason: err.to_string() }).await;
+                self.emit(AgentEvent::HandshakeFailed {
+                    addr: addr.to_owned(),
+                    inbound: false,
+                    reason: err.to_string(),
+                })
+                .await;
                 return Err(ConnectError::Failed(err));
             }
         };
@@ -215,8 +293,15 @@ impl Agent {
         let (commands, receiver) = mpsc::channel(64);
         self.announce(&established, addr, false).await;
         let agent = self.clone();
-        let task = tokio::spawn(async move { agent.run_session(conn, established, receiver).await });
-        Ok(SessionHandle { peer: peer.clone(), level, sas, commands, task: Some(task) })
+        let task =
+            tokio::spawn(async move { agent.run_session(conn, established, receiver).await });
+        Ok(SessionHandle {
+            peer: peer.clone(),
+            level,
+            sas,
+            commands,
+            task: Some(task),
+        })
     }
 
     async fn announce(&self, established: &Established, addr: &str, inbound: bool) {
@@ -232,9 +317,16 @@ impl Agent {
     }
 
     /// Accepts connections until `shutdown` completes, then ends every session.
-    pub async fn serve(&self, listener: TcpListener, shutdown: impl std::future::Future<Output = ()>) {
+    pub async fn serve(
+        &self,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
         if let Ok(addr) = listener.local_addr() {
-            self.emit(AgentEvent::Listening { addr: addr.to_string() }).await;
+            self.emit(AgentEvent::Listening {
+                addr: addr.to_string(),
+            })
+            .await;
         }
         let mut tasks = JoinSet::new();
         tokio::pin!(shutdown);
@@ -257,16 +349,28 @@ impl Agent {
         for sender in senders {
             let _ = sender.try_send(SessionCommand::Close);
         }
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async { while tasks.join_next().await.is_some() {} }).await;
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
         tasks.abort_all();
     }
 
     fn admit(&self, source: SocketAddr) -> Option<Self> {
-        let blocked = lock(&self.inner.failures).is_blocked(source.ip(), self.inner.options.limits.max_failures_per_minute, Instant::now());
+        let blocked = lock(&self.inner.failures).is_blocked(
+            source.ip(),
+            self.inner.options.limits.max_failures_per_minute,
+            Instant::now(),
+        );
         (!blocked).then(|| self.clone())
     }
 
-    async fn accept(self, stream: TcpStream, source: SocketAddr, permit: tokio::sync::OwnedSemaphorePermit) {
+    async fn accept(
+        self,
+        stream: TcpStream,
+        source: SocketAddr,
+        permit: tokio::sync::OwnedSemaphorePermit,
+    ) {
         let mut conn = Conn::new(stream);
         let timeout = self.inner.options.limits.handshake_timeout;
         let result = conn::respond(&mut conn, self.inner.config.clone(), timeout).await;
@@ -276,15 +380,25 @@ impl Agent {
             Err(err) => {
                 lock(&self.inner.failures).record_failure(source.ip(), Instant::now());
                 tracing::info!(%source, "inbound handshake failed: {err}");
-                self.emit(AgentEvent::HandshakeFailed { addr: source.to_string(), inbound: true, reason: err.to_string() }).await;
+                self.emit(AgentEvent::HandshakeFailed {
+                    addr: source.to_string(),
+                    inbound: true,
+                    reason: err.to_string(),
+                })
+                .await;
                 return;
             }
         };
         if established.peer.level.needs_sas_confirmation() {
-            let admitted = lock(&self.inner.unverified).try_take(self.inner.options.limits.max_unverified_sessions_per_minute, Instant::now());
+            let admitted = lock(&self.inner.unverified).try_take(
+                self.inner.options.limits.max_unverified_sessions_per_minute,
+                Instant::now(),
+            );
             if !admitted {
                 let mut established = established;
-                let _ = conn.write(&established.session.seal_alert(AlertCode::UserDeclined)).await;
+                let _ = conn
+                    .write(&established.session.seal_alert(AlertCode::UserDeclined))
+                    .await;
                 return;
             }
         }
@@ -295,13 +409,21 @@ impl Agent {
     }
 
     /// One session: delivers the outbox, stores what arrives, answers receipts.
-    async fn run_session(self, mut conn: Conn, mut established: Box<Established>, mut commands: mpsc::Receiver<SessionCommand>) {
+    async fn run_session(
+        self,
+        mut conn: Conn,
+        mut established: Box<Established>,
+        mut commands: mpsc::Receiver<SessionCommand>,
+    ) {
         let peer = established.peer.user_id.clone();
         // Register for flushes from elsewhere (a queued chat, the desktop app).
         let (own_sender, mut own_receiver) = mpsc::channel(64);
         lock(&self.inner.live).insert(peer.clone(), own_sender);
         let mut sent_here: HashSet<String> = HashSet::new();
-        let reason = if let Err(e) = self.flush_outbox(&mut conn, &mut established, &mut sent_here).await {
+        let reason = if let Err(e) = self
+            .flush_outbox(&mut conn, &mut established, &mut sent_here)
+            .await
+        {
             e
         } else {
             let idle = self.inner.options.limits.idle_timeout;
@@ -338,16 +460,23 @@ impl Agent {
                 };
                 match command {
                     Some(SessionCommand::Flush) => {
-                        if let Err(e) = self.flush_outbox(&mut conn, &mut established, &mut sent_here).await {
+                        if let Err(e) = self
+                            .flush_outbox(&mut conn, &mut established, &mut sent_here)
+                            .await
+                        {
                             break e;
                         }
                     }
                     Some(SessionCommand::Close) | None => {
-                        let bye = AppMessage::Bye { id: uuid::Uuid::new_v4().to_string() };
+                        let bye = AppMessage::Bye {
+                            id: uuid::Uuid::new_v4().to_string(),
+                        };
                         if let Ok(bytes) = established.session.seal_application(&bye.to_xml()) {
                             let _ = conn.write(&bytes).await;
                         }
-                        let _ = conn.write(&established.session.seal_alert(AlertCode::CloseNotify)).await;
+                        let _ = conn
+                            .write(&established.session.seal_alert(AlertCode::CloseNotify))
+                            .await;
                         break "closed".into();
                     }
                 }
@@ -361,20 +490,41 @@ impl Agent {
             }
         }
         lock(&self.inner.live).remove(&peer);
-        self.emit(AgentEvent::SessionEnded { peer: peer.to_string(), reason }).await;
+        self.emit(AgentEvent::SessionEnded {
+            peer: peer.to_string(),
+            reason,
+        })
+        .await;
     }
 
     /// Sends every outbox message for this peer not yet sent on this session, in order.
-    async fn flush_outbox(&self, conn: &mut Conn, established: &mut Established, sent_here: &mut HashSet<String>) -> Result<(), String> {
+    async fn flush_outbox(
+        &self,
+        conn: &mut Conn,
+        established: &mut Established,
+        sent_here: &mut HashSet<String>,
+    ) -> Result<(), String> {
         if !established.session.is_confirmed() || !established.session.has_capability("chat") {
             return Ok(());
         }
         let peer = established.peer.user_id.to_string();
-        let pending = lock(&self.inner.store).undelivered(&peer).map_err(|e| e.to_string())?;
-        let unsent: Vec<_> = pending.into_iter().filter(|m| !sent_here.contains(&m.id)).collect();
+        let pending = lock(&self.inner.store)
+            .undelivered(&peer)
+            .map_err(|e| e.to_string())?;
+        let unsent: Vec<_> = pending
+            .into_iter()
+            .filter(|m| !sent_here.contains(&m.id))
+            .collect();
         for message in unsent {
-            let chat = AppMessage::Chat { id: message.id.clone(), sent: message.sent, body: message.body };
-            let bytes = established.session.seal_application(&chat.to_xml()).map_err(|e| e.to_string())?;
+            let chat = AppMessage::Chat {
+                id: message.id.clone(),
+                sent: message.sent,
+                body: message.body,
+            };
+            let bytes = established
+                .session
+                .seal_application(&chat.to_xml())
+                .map_err(|e| e.to_string())?;
             conn.write(&bytes).await.map_err(|e| e.to_string())?;
             let _ = lock(&self.inner.store).mark(&peer, &message.id, DeliveryState::Sent);
             sent_here.insert(message.id);
@@ -383,7 +533,12 @@ impl Agent {
     }
 
     /// Handles one frame; `Ok(false)` when the peer ended the session cleanly.
-    async fn on_frame(&self, conn: &mut Conn, established: &mut Established, frame: &sixchat_proto::frame::Frame) -> Result<bool, String> {
+    async fn on_frame(
+        &self,
+        conn: &mut Conn,
+        established: &mut Established,
+        frame: &sixchat_proto::frame::Frame,
+    ) -> Result<bool, String> {
         let event = match established.session.handle(frame) {
             Ok(Some(event)) => event,
             Ok(None) => return Ok(true),
@@ -396,23 +551,39 @@ impl Agent {
             SessionEvent::Application(xml) => self.on_application(conn, established, &xml).await,
             SessionEvent::KeyUpdated | SessionEvent::Bulk { .. } => Ok(true),
             SessionEvent::Closed => Ok(false),
-            SessionEvent::PeerAlert(alert) => Err(format!("the peer ended the session: {}", alert.describe())),
+            SessionEvent::PeerAlert(alert) => {
+                Err(format!("the peer ended the session: {}", alert.describe()))
+            }
         }
     }
 
-    async fn on_application(&self, conn: &mut Conn, established: &mut Established, xml: &[u8]) -> Result<bool, String> {
+    async fn on_application(
+        &self,
+        conn: &mut Conn,
+        established: &mut Established,
+        xml: &[u8],
+    ) -> Result<bool, String> {
         let peer = established.peer.user_id.to_string();
-        let reply = |session: &mut sixchat_proto::Session, message: AppMessage| session.seal_application(&message.to_xml());
+        let reply = |session: &mut sixchat_proto::Session, message: AppMessage| {
+            session.seal_application(&message.to_xml())
+        };
         let message = match AppMessage::parse(xml) {
             Ok(message) => message,
             Err(e) => {
-                let error = AppMessage::Error { id: uuid::Uuid::new_v4().to_string(), reference: e.id.unwrap_or_default(), reason: e.reason };
+                let error = AppMessage::Error {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    reference: e.id.unwrap_or_default(),
+                    reason: e.reason,
+                };
                 let bytes = reply(&mut established.session, error).map_err(|e| e.to_string())?;
                 conn.write(&bytes).await.map_err(|e| e.to_string())?;
                 return Ok(true);
             }
         };
-        let missing = message.required_capabilities().iter().find(|c| !established.session.has_capability(c));
+        let missing = message
+            .required_capabilities()
+            .iter()
+            .find(|c| !established.session.has_capability(c));
         if let Some(capability) = missing {
             let error = AppMessage::Error {
                 id: uuid::Uuid::new_v4().to_string(),
@@ -426,32 +597,69 @@ impl Agent {
         match message {
             AppMessage::Chat { id, sent, body } => {
                 // Stored before the receipt goes out; a duplicate is acknowledged again, not delivered twice.
-                let fresh = lock(&self.inner.store).store_incoming(&peer, &id, &sent, &body).map_err(|e| e.to_string())?;
-                let ack = AppMessage::Ack { id: uuid::Uuid::new_v4().to_string(), reference: id.clone() };
+                let fresh = lock(&self.inner.store)
+                    .store_incoming(&peer, &id, &sent, &body)
+                    .map_err(|e| e.to_string())?;
+                let ack = AppMessage::Ack {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    reference: id.clone(),
+                };
                 let bytes = reply(&mut established.session, ack).map_err(|e| e.to_string())?;
                 conn.write(&bytes).await.map_err(|e| e.to_string())?;
                 if fresh {
-                    self.emit(AgentEvent::Chat { from: peer, id, sent, text: body }).await;
+                    self.emit(AgentEvent::Chat {
+                        from: peer,
+                        id,
+                        sent,
+                        text: body,
+                    })
+                    .await;
                 }
             }
             AppMessage::Ack { reference, .. } => {
-                if lock(&self.inner.store).mark(&peer, &reference, DeliveryState::Delivered).map_err(|e| e.to_string())? {
-                    self.emit(AgentEvent::Delivered { to: peer, id: reference }).await;
+                if lock(&self.inner.store)
+                    .mark(&peer, &reference, DeliveryState::Delivered)
+                    .map_err(|e| e.to_string())?
+                {
+                    self.emit(AgentEvent::Delivered {
+                        to: peer,
+                        id: reference,
+                    })
+                    .await;
                 }
             }
             AppMessage::Read { reference, .. } => {
-                if lock(&self.inner.store).mark(&peer, &reference, DeliveryState::Read).map_err(|e| e.to_string())? {
-                    self.emit(AgentEvent::Read { to: peer, id: reference }).await;
+                if lock(&self.inner.store)
+                    .mark(&peer, &reference, DeliveryState::Read)
+                    .map_err(|e| e.to_string())?
+                {
+                    self.emit(AgentEvent::Read {
+                        to: peer,
+                        id: reference,
+                    })
+                    .await;
                 }
             }
-            AppMessage::Typing { active, .. } => self.emit(AgentEvent::Typing { from: peer, active }).await,
+            AppMessage::Typing { active, .. } => {
+                self.emit(AgentEvent::Typing { from: peer, active }).await;
+            }
             AppMessage::Ping { id } => {
-                let pong = AppMessage::Pong { id: uuid::Uuid::new_v4().to_string(), reference: id };
+                let pong = AppMessage::Pong {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    reference: id,
+                };
                 let bytes = reply(&mut established.session, pong).map_err(|e| e.to_string())?;
                 conn.write(&bytes).await.map_err(|e| e.to_string())?;
             }
-            AppMessage::Error { reference, reason, .. } => {
-                self.emit(AgentEvent::PeerError { from: peer, reference, reason }).await;
+            AppMessage::Error {
+                reference, reason, ..
+            } => {
+                self.emit(AgentEvent::PeerError {
+                    from: peer,
+                    reference,
+                    reason,
+                })
+                .await;
             }
             AppMessage::Pong { .. } => {}
             AppMessage::Bye { .. } => return Ok(false),

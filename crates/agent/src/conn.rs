@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use sixchat_proto::frame::{Frame, FrameReader};
 use sixchat_proto::handshake::Origin;
-use sixchat_proto::{AlertCode, Config, Established, HandshakeError, Initiator, OsEntropy, Responder, Step, UserId};
+use sixchat_proto::{
+    AlertCode, Config, Established, HandshakeError, Initiator, OsEntropy, Responder, Step, UserId,
+};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
@@ -49,7 +51,11 @@ pub struct Conn {
 impl Conn {
     pub fn new(stream: TcpStream) -> Self {
         let _ = stream.set_nodelay(true);
-        Self { stream, reader: FrameReader::new(), buf: vec![0; READ_CHUNK_BYTES] }
+        Self {
+            stream,
+            reader: FrameReader::new(),
+            buf: vec![0; READ_CHUNK_BYTES],
+        }
     }
 
     pub fn peer_addr(&self) -> Option<std::net::SocketAddr> {
@@ -65,7 +71,11 @@ impl Conn {
             }
             let n = self.stream.read(&mut self.buf).await?;
             if n == 0 {
-                return if self.reader.buffered_bytes() == 0 { Ok(None) } else { Err(ConnError::Closed) };
+                return if self.reader.buffered_bytes() == 0 {
+                    Ok(None)
+                } else {
+                    Err(ConnError::Closed)
+                };
             }
             self.reader.push(&self.buf[..n]);
         }
@@ -109,18 +119,33 @@ fn now_unix() -> i64 {
 }
 
 /// Dials nothing: runs the initiator's handshake on a connected stream.
-pub async fn initiate(conn: &mut Conn, config: Arc<Config>, peer: UserId, anonymous: bool, timeout: Duration) -> Result<Box<Established>, ConnError> {
+pub async fn initiate(
+    conn: &mut Conn,
+    config: Arc<Config>,
+    peer: UserId,
+    anonymous: bool,
+    timeout: Duration,
+) -> Result<Box<Established>, ConnError> {
     let (machine, first) = Initiator::start(config, peer, anonymous, Box::new(OsEntropy));
     drive(conn, Machine::Initiator(machine), first, timeout).await
 }
 
 /// Runs the responder's handshake on an accepted stream.
-pub async fn respond(conn: &mut Conn, config: Arc<Config>, timeout: Duration) -> Result<Box<Established>, ConnError> {
+pub async fn respond(
+    conn: &mut Conn,
+    config: Arc<Config>,
+    timeout: Duration,
+) -> Result<Box<Established>, ConnError> {
     let machine = Responder::new(config, Box::new(OsEntropy));
     drive(conn, Machine::Responder(machine), Vec::new(), timeout).await
 }
 
-async fn drive(conn: &mut Conn, mut machine: Machine, first: Vec<u8>, timeout: Duration) -> Result<Box<Established>, ConnError> {
+async fn drive(
+    conn: &mut Conn,
+    mut machine: Machine,
+    first: Vec<u8>,
+    timeout: Duration,
+) -> Result<Box<Established>, ConnError> {
     let result = tokio::time::timeout(timeout, async {
         conn.write(&first).await?;
         loop {
@@ -128,7 +153,9 @@ async fn drive(conn: &mut Conn, mut machine: Machine, first: Vec<u8>, timeout: D
                 Ok(Some(frame)) => frame,
                 Ok(None) => return Err(ConnError::Closed),
                 Err(ConnError::Frame(e)) => {
-                    if let Step::Failed(alert, _) = machine.abort(AlertCode::DecodeError, &e.to_string()) {
+                    if let Step::Failed(alert, _) =
+                        machine.abort(AlertCode::DecodeError, &e.to_string())
+                    {
                         let _ = conn.write(&alert).await;
                     }
                     return Err(ConnError::Frame(e));
@@ -150,14 +177,15 @@ async fn drive(conn: &mut Conn, mut machine: Machine, first: Vec<u8>, timeout: D
         }
     })
     .await;
-    match result {
-        Ok(outcome) => outcome,
-        Err(_) => {
-            if let Step::Failed(alert, _) = machine.abort(AlertCode::HandshakeFailure, "handshake timed out") {
-                let _ = conn.write(&alert).await;
-            }
-            conn.shutdown().await;
-            Err(ConnError::Timeout(timeout.as_secs()))
-        }
+    if let Ok(outcome) = result {
+        return outcome;
     }
+    if let Step::Failed(alert, _) =
+        machine.abort(AlertCode::HandshakeFailure, "handshake timed out")
+    {
+        // A stalled peer may not read: give the alert a moment, no more.
+        let _ = tokio::time::timeout(Duration::from_secs(1), conn.write(&alert)).await;
+    }
+    conn.shutdown().await;
+    Err(ConnError::Timeout(timeout.as_secs()))
 }

@@ -45,8 +45,13 @@ pub struct FailureLimiter {
 impl FailureLimiter {
     /// True when `source` has failed too often in the last minute.
     pub fn is_blocked(&mut self, source: IpAddr, max: u32, now: Instant) -> bool {
-        let Some(times) = self.per_source.get_mut(&source) else { return false };
-        while times.front().is_some_and(|t| now.duration_since(*t) > WINDOW) {
+        let Some(times) = self.per_source.get_mut(&source) else {
+            return false;
+        };
+        while times
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > WINDOW)
+        {
             times.pop_front();
         }
         times.len() >= max as usize
@@ -55,7 +60,11 @@ impl FailureLimiter {
     pub fn record_failure(&mut self, source: IpAddr, now: Instant) {
         // Keep the table bounded: forget quiet sources when it grows.
         if self.per_source.len() > 10_000 {
-            self.per_source.retain(|_, times| times.back().is_some_and(|t| now.duration_since(*t) <= WINDOW));
+            self.per_source.retain(|_, times| {
+                times
+                    .back()
+                    .is_some_and(|t| now.duration_since(*t) <= WINDOW)
+            });
         }
         self.per_source.entry(source).or_default().push_back(now);
     }
@@ -69,7 +78,11 @@ pub struct MinuteBudget {
 
 impl MinuteBudget {
     pub fn try_take(&mut self, max: usize, now: Instant) -> bool {
-        while self.times.front().is_some_and(|t| now.duration_since(*t) > WINDOW) {
+        while self
+            .times
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > WINDOW)
+        {
             self.times.pop_front();
         }
         if self.times.len() >= max {

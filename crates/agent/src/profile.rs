@@ -37,11 +37,17 @@ pub enum ProfileError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ProfileError + '_ {
-    move |source| ProfileError::Io { path: path.to_owned(), source }
+    move |source| ProfileError::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 /// The unlocked identity of a profile.
@@ -62,7 +68,9 @@ impl Profile {
     /// Finds profile `name` under `data_dir`, or under the platform data folder.
     pub fn locate(name: &str, data_dir: Option<&Path>) -> Result<Self, ProfileError> {
         let name_ok = (1..=64).contains(&name.len())
-            && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
             && !name.starts_with('.');
         if !name_ok {
             return Err(ProfileError::BadName(name.chars().take(80).collect()));
@@ -74,7 +82,10 @@ impl Profile {
                 .data_dir()
                 .join("profiles"),
         };
-        Ok(Self { name: name.to_owned(), dir: root.join(name) })
+        Ok(Self {
+            name: name.to_owned(),
+            dir: root.join(name),
+        })
     }
 
     fn ensure_dir(&self) -> Result<(), ProfileError> {
@@ -82,7 +93,8 @@ impl Profile {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700)).map_err(io_err(&self.dir))?;
+            std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(io_err(&self.dir))?;
         }
         Ok(())
     }
@@ -106,26 +118,44 @@ impl Profile {
         let path = self.chain_path();
         let pem = match std::fs::read(&path) {
             Ok(pem) => pem,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ProfileError::NoIdentity(self.name.clone())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ProfileError::NoIdentity(self.name.clone()));
+            }
             Err(e) => return Err(io_err(&path)(e)),
         };
-        let chain = cert::certificates_from_pem_or_der(&pem).map_err(|e| ProfileError::Damaged(e.to_string()))?;
-        let leaf = chain.first().ok_or_else(|| ProfileError::Damaged("empty chain".into()))?;
+        let chain = cert::certificates_from_pem_or_der(&pem)
+            .map_err(|e| ProfileError::Damaged(e.to_string()))?;
+        let leaf = chain
+            .first()
+            .ok_or_else(|| ProfileError::Damaged("empty chain".into()))?;
         let info = CertInfo::parse(leaf).map_err(|e| ProfileError::Damaged(e.to_string()))?;
         Ok((chain, info))
     }
 
     /// Stores a new identity, encrypted under `passphrase`; refuses to replace one.
-    pub fn save_identity(&self, key: &IdentityKey, chain: &[Vec<u8>], passphrase: &str) -> Result<CertInfo, ProfileError> {
+    pub fn save_identity(
+        &self,
+        key: &IdentityKey,
+        chain: &[Vec<u8>],
+        passphrase: &str,
+    ) -> Result<CertInfo, ProfileError> {
         if let Ok((_, existing)) = self.public_identity() {
-            return Err(ProfileError::IdentityExists(self.name.clone(), existing.user_id.to_string()));
+            return Err(ProfileError::IdentityExists(
+                self.name.clone(),
+                existing.user_id.to_string(),
+            ));
         }
-        let leaf = chain.first().ok_or_else(|| ProfileError::Damaged("empty chain".into()))?;
+        let leaf = chain
+            .first()
+            .ok_or_else(|| ProfileError::Damaged("empty chain".into()))?;
         let info = CertInfo::parse(leaf).map_err(|e| ProfileError::Damaged(e.to_string()))?;
         self.ensure_dir()?;
         let sealed = protect::seal_identity(key, chain, passphrase)?;
         write_atomically(&self.identity_path(), &sealed, 0o600)?;
-        let pem: String = chain.iter().map(|der| cert::to_pem("CERTIFICATE", der)).collect();
+        let pem: String = chain
+            .iter()
+            .map(|der| cert::to_pem("CERTIFICATE", der))
+            .collect();
         write_atomically(&self.chain_path(), pem.as_bytes(), 0o644)?;
         Ok(info)
     }
@@ -135,16 +165,27 @@ impl Profile {
         let path = self.identity_path();
         let sealed = match std::fs::read(&path) {
             Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ProfileError::NoIdentity(self.name.clone())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ProfileError::NoIdentity(self.name.clone()));
+            }
             Err(e) => return Err(io_err(&path)(e)),
         };
         let opened = protect::open_identity(&sealed, passphrase).map_err(|e| match e {
-            protect::ProtectError::WrongPassphrase => ProfileError::WrongPassphrase(self.name.clone()),
+            protect::ProtectError::WrongPassphrase => {
+                ProfileError::WrongPassphrase(self.name.clone())
+            }
             other => ProfileError::Protect(other),
         })?;
-        let leaf = opened.chain.first().ok_or_else(|| ProfileError::Damaged("no certificate".into()))?;
+        let leaf = opened
+            .chain
+            .first()
+            .ok_or_else(|| ProfileError::Damaged("no certificate".into()))?;
         let info = CertInfo::parse(leaf).map_err(|e| ProfileError::Damaged(e.to_string()))?;
-        Ok(UnlockedIdentity { key: opened.key, chain: opened.chain, info })
+        Ok(UnlockedIdentity {
+            key: opened.key,
+            chain: opened.chain,
+            info,
+        })
     }
 }
 

@@ -107,22 +107,38 @@ impl Store {
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
-        let version: i64 = self.conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
-        let known = MIGRATIONS.len() as i64;
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))?;
+        let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
         if version > known {
             return Err(StoreError::TooNew(version));
         }
-        for (index, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0)) {
+        for (index, sql) in MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(usize::try_from(version).unwrap_or(0))
+        {
             let tx = self.conn.transaction()?;
             tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", index as i64 + 1)?;
+            tx.pragma_update(
+                None,
+                "user_version",
+                i64::try_from(index + 1).unwrap_or(i64::MAX),
+            )?;
             tx.commit()?;
         }
         Ok(())
     }
 
     /// Puts an outgoing message in the outbox (state `queued`) before it goes out.
-    pub fn queue_outgoing(&self, peer: &str, id: &str, sent: &str, body: &str) -> Result<(), StoreError> {
+    pub fn queue_outgoing(
+        &self,
+        peer: &str,
+        id: &str,
+        sent: &str,
+        body: &str,
+    ) -> Result<(), StoreError> {
         self.conn.execute(
             "INSERT INTO messages (peer, direction, id, sent, stored_at, state, body) VALUES (?1, 'out', ?2, ?3, ?4, 'queued', ?5)",
             params![peer, id, sent, now_unix(), body],
@@ -132,7 +148,10 @@ impl Store {
 
     /// Outgoing messages to `peer` not yet acknowledged, oldest first.
     pub fn undelivered(&self, peer: &str) -> Result<Vec<StoredMessage>, StoreError> {
-        self.select("WHERE peer = ?1 AND direction = 'out' AND state IN ('queued', 'sent') ORDER BY seq", params![peer])
+        self.select(
+            "WHERE peer = ?1 AND direction = 'out' AND state IN ('queued', 'sent') ORDER BY seq",
+            params![peer],
+        )
     }
 
     /// Peers with messages waiting in the outbox.
@@ -147,8 +166,7 @@ impl Store {
     /// Moves an outgoing message forward (never backward) in its delivery state.
     pub fn mark(&self, peer: &str, id: &str, state: DeliveryState) -> Result<bool, StoreError> {
         let allowed_from = match state {
-            DeliveryState::Queued => "('queued')",
-            DeliveryState::Sent => "('queued')",
+            DeliveryState::Queued | DeliveryState::Sent => "('queued')",
             DeliveryState::Delivered => "('queued', 'sent')",
             DeliveryState::Read => "('queued', 'sent', 'delivered')",
         };
@@ -161,7 +179,13 @@ impl Store {
 
     /// Stores an incoming chat; false if this id from this peer is already held
     /// (a duplicate, to be acknowledged again but not delivered twice).
-    pub fn store_incoming(&self, peer: &str, id: &str, sent: &str, body: &str) -> Result<bool, StoreError> {
+    pub fn store_incoming(
+        &self,
+        peer: &str,
+        id: &str,
+        sent: &str,
+        body: &str,
+    ) -> Result<bool, StoreError> {
         let inserted = self.conn.execute(
             "INSERT OR IGNORE INTO messages (peer, direction, id, sent, stored_at, state, body) VALUES (?1, 'in', ?2, ?3, ?4, 'delivered', ?5)",
             params![peer, id, sent, now_unix(), body],
@@ -174,14 +198,24 @@ impl Store {
         self.select("WHERE peer = ?1 ORDER BY seq", params![peer])
     }
 
-    fn select(&self, clause: &str, params: impl rusqlite::Params) -> Result<Vec<StoredMessage>, StoreError> {
-        let mut stmt = self.conn.prepare(&format!("SELECT peer, direction, id, sent, state, body FROM messages {clause}"))?;
+    fn select(
+        &self,
+        clause: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT peer, direction, id, sent, state, body FROM messages {clause}"
+        ))?;
         let rows = stmt.query_map(params, |row| {
             let direction: String = row.get(1)?;
             let state: String = row.get(4)?;
             Ok(StoredMessage {
                 peer: row.get(0)?,
-                direction: if direction == "in" { Direction::In } else { Direction::Out },
+                direction: if direction == "in" {
+                    Direction::In
+                } else {
+                    Direction::Out
+                },
                 id: row.get(2)?,
                 sent: row.get(3)?,
                 state: DeliveryState::parse(&state),
@@ -193,7 +227,9 @@ impl Store {
 
     /// Changes when another connection commits (SQLite's `data_version`).
     pub fn data_version(&self) -> Result<i64, StoreError> {
-        Ok(self.conn.pragma_query_value(None, "data_version", |row| row.get(0))?)
+        Ok(self
+            .conn
+            .pragma_query_value(None, "data_version", |row| row.get(0))?)
     }
 
     pub fn add_root(&self, domain: &str, der: &[u8], fingerprint: &str) -> Result<(), StoreError> {
@@ -206,23 +242,33 @@ impl Store {
 
     /// (domain, DER, fingerprint hex) of every trusted root.
     pub fn roots(&self) -> Result<Vec<(String, Vec<u8>, String)>, StoreError> {
-        let mut stmt = self.conn.prepare("SELECT domain, der, fingerprint FROM trust_roots ORDER BY domain, fingerprint")?;
+        let mut stmt = self.conn.prepare(
+            "SELECT domain, der, fingerprint FROM trust_roots ORDER BY domain, fingerprint",
+        )?;
         let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn pin(&self, user_id: &str, fingerprint_hex: &str) -> Result<(), StoreError> {
-        self.conn.execute("INSERT OR REPLACE INTO pins (user_id, fingerprint) VALUES (?1, ?2)", params![user_id, fingerprint_hex])?;
+        self.conn.execute(
+            "INSERT OR REPLACE INTO pins (user_id, fingerprint) VALUES (?1, ?2)",
+            params![user_id, fingerprint_hex],
+        )?;
         Ok(())
     }
 
     pub fn unpin(&self, user_id: &str) -> Result<bool, StoreError> {
-        Ok(self.conn.execute("DELETE FROM pins WHERE user_id = ?1", params![user_id])? > 0)
+        Ok(self
+            .conn
+            .execute("DELETE FROM pins WHERE user_id = ?1", params![user_id])?
+            > 0)
     }
 
     /// (UserID, fingerprint hex) of every pin.
     pub fn pins(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let mut stmt = self.conn.prepare("SELECT user_id, fingerprint FROM pins ORDER BY user_id")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT user_id, fingerprint FROM pins ORDER BY user_id")?;
         let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -240,7 +286,11 @@ impl Store {
     pub fn last_address(&self, peer: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .conn
-            .query_row("SELECT last_addr FROM peers WHERE user_id = ?1", params![peer], |row| row.get(0))
+            .query_row(
+                "SELECT last_addr FROM peers WHERE user_id = ?1",
+                params![peer],
+                |row| row.get(0),
+            )
             .optional()?
             .flatten())
     }
@@ -267,10 +317,17 @@ mod tests {
         store.queue_outgoing("b@x.org", "2", "t", "two").unwrap();
         assert_eq!(store.undelivered("b@x.org").unwrap().len(), 2);
         assert!(store.mark("b@x.org", "1", DeliveryState::Sent).unwrap());
-        assert!(store.mark("b@x.org", "1", DeliveryState::Delivered).unwrap());
+        assert!(
+            store
+                .mark("b@x.org", "1", DeliveryState::Delivered)
+                .unwrap()
+        );
         assert!(!store.mark("b@x.org", "1", DeliveryState::Sent).unwrap());
         let left = store.undelivered("b@x.org").unwrap();
-        assert_eq!(left.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["two"]);
+        assert_eq!(
+            left.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+            ["two"]
+        );
         assert_eq!(store.peers_with_outbox().unwrap(), ["b@x.org"]);
     }
 
@@ -286,9 +343,18 @@ mod tests {
     fn reopening_keeps_everything_and_refuses_newer_schemas() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
-        Store::open(&path).unwrap().queue_outgoing("b@x.org", "1", "t", "kept").unwrap();
-        assert_eq!(Store::open(&path).unwrap().history("b@x.org").unwrap()[0].body, "kept");
-        Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+        Store::open(&path)
+            .unwrap()
+            .queue_outgoing("b@x.org", "1", "t", "kept")
+            .unwrap();
+        assert_eq!(
+            Store::open(&path).unwrap().history("b@x.org").unwrap()[0].body,
+            "kept"
+        );
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
         assert!(matches!(Store::open(&path), Err(StoreError::TooNew(99))));
     }
 }

@@ -20,11 +20,17 @@ pub enum TrustLoadError {
 pub fn load(store: &Store) -> Result<TrustStore, TrustLoadError> {
     let mut trust = TrustStore::new();
     for (domain, der, _) in store.roots()? {
-        trust.add_root(&domain, &der).map_err(|e| TrustLoadError::Root { domain: domain.clone(), reason: e.to_string() })?;
+        trust
+            .add_root(&domain, &der)
+            .map_err(|e| TrustLoadError::Root {
+                domain: domain.clone(),
+                reason: e.to_string(),
+            })?;
     }
     for (user, fingerprint) in store.pins()? {
         let user_id = UserId::parse(&user).map_err(|_| TrustLoadError::Pin(user.clone()))?;
-        let fp = Fingerprint::parse_hex(&fingerprint).ok_or_else(|| TrustLoadError::Pin(user.clone()))?;
+        let fp = Fingerprint::parse_hex(&fingerprint)
+            .ok_or_else(|| TrustLoadError::Pin(user.clone()))?;
         trust.pin(user_id, fp);
     }
     Ok(trust)
@@ -41,15 +47,24 @@ pub struct LiveTrust {
 impl LiveTrust {
     /// Takes its own connection to the profile's store.
     pub fn new(store: Store) -> Result<Self, TrustLoadError> {
-        let live = Self { store: std::sync::Mutex::new(store), cached: std::sync::Mutex::new(None) };
+        let live = Self {
+            store: std::sync::Mutex::new(store),
+            cached: std::sync::Mutex::new(None),
+        };
         live.current()?;
         Ok(live)
     }
 
     fn current(&self) -> Result<std::sync::Arc<TrustStore>, TrustLoadError> {
-        let store = self.store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let store = self
+            .store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let version = store.data_version()?;
-        let mut cached = self.cached.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut cached = self
+            .cached
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some((seen, trust)) = cached.as_ref() {
             if *seen == version {
                 return Ok(trust.clone());
@@ -69,7 +84,9 @@ impl sixchat_proto::CertificatePolicy for LiveTrust {
         chain: &[Vec<u8>],
         now_unix: i64,
     ) -> Result<sixchat_proto::PeerCertificate, sixchat_proto::CertRejection> {
-        let trust = self.current().map_err(|e| sixchat_proto::CertRejection::BadCertificate(format!("local trust store: {e}")))?;
+        let trust = self.current().map_err(|e| {
+            sixchat_proto::CertRejection::BadCertificate(format!("local trust store: {e}"))
+        })?;
         trust.check_peer(user_id, name, chain, now_unix)
     }
 }

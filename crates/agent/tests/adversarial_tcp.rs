@@ -19,9 +19,14 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../pki/tests/fixtur
 fn identity(key_file: &str, user: &str, name: &str) -> UnlockedIdentity {
     let der = std::fs::read(format!("{FIXTURES}/{key_file}.pk8")).expect("fixture");
     let key = IdentityKey::from_pkcs8_der(&der).expect("key");
-    let cert = cert::self_signed_identity(&key, &UserId::parse(user).expect("uid"), name, 30).expect("cert");
+    let cert = cert::self_signed_identity(&key, &UserId::parse(user).expect("uid"), name, 30)
+        .expect("cert");
     let info = CertInfo::parse(&cert).expect("info");
-    UnlockedIdentity { key, chain: vec![cert], info }
+    UnlockedIdentity {
+        key,
+        chain: vec![cert],
+        info,
+    }
 }
 
 struct Pair {
@@ -32,20 +37,35 @@ struct Pair {
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
-async fn pair(handshake_timeout: Duration) -> Pair {
+fn pair(handshake_timeout: Duration) -> Pair {
     let dir = tempfile::tempdir().expect("tmp");
     let alice_id = identity("rsa2048-a", "alice@a.example", "Alice A");
     let bob_id = identity("rsa2048-b", "bob@b.example", "Bob B");
     let mut alice_trust = TrustStore::new();
-    alice_trust.pin(bob_id.info.user_id.clone(), Fingerprint::of_der(&bob_id.chain[0]));
+    alice_trust.pin(
+        bob_id.info.user_id.clone(),
+        Fingerprint::of_der(&bob_id.chain[0]),
+    );
     let mut bob_trust = TrustStore::new();
-    bob_trust.pin(alice_id.info.user_id.clone(), Fingerprint::of_der(&alice_id.chain[0]));
+    bob_trust.pin(
+        alice_id.info.user_id.clone(),
+        Fingerprint::of_der(&alice_id.chain[0]),
+    );
     let mut options = AgentOptions::default();
     options.limits.handshake_timeout = handshake_timeout;
     options.limits.max_failures_per_minute = 1000;
-    let (alice, alice_events) =
-        Agent::new(alice_id, Store::open(&dir.path().join("a.db")).expect("store"), Arc::new(alice_trust), options.clone());
-    let (bob, _bob_events) = Agent::new(bob_id, Store::open(&dir.path().join("b.db")).expect("store"), Arc::new(bob_trust), options);
+    let (alice, alice_events) = Agent::new(
+        alice_id,
+        Store::open(&dir.path().join("a.db")).expect("store"),
+        Arc::new(alice_trust),
+        options.clone(),
+    );
+    let (bob, _bob_events) = Agent::new(
+        bob_id,
+        Store::open(&dir.path().join("b.db")).expect("store"),
+        Arc::new(bob_trust),
+        options,
+    );
     let listener = sixchat_agent::listen::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
     let alice_addr = listener.local_addr().expect("addr").to_string();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -56,14 +76,24 @@ async fn pair(handshake_timeout: Duration) -> Pair {
             })
             .await;
     });
-    Pair { _dir: dir, alice_addr, bob, alice_events, _stop: stop }
+    Pair {
+        _dir: dir,
+        alice_addr,
+        bob,
+        alice_events,
+        _stop: stop,
+    }
 }
 
 /// Bob sends one chat; Alice's agent must store it and report it.
 async fn honest_chat_works(pair: &mut Pair, text: &str) {
     let alice = UserId::parse("alice@a.example").expect("uid");
     pair.bob.queue_chat(&alice, text).expect("queued");
-    let handle = pair.bob.connect(&alice, &pair.alice_addr).await.expect("honest peer is served");
+    let handle = pair
+        .bob
+        .connect(&alice, &pair.alice_addr)
+        .await
+        .expect("honest peer is served");
     let got = tokio::time::timeout(Duration::from_secs(10), async {
         while let Some(event) = pair.alice_events.recv().await {
             if let AgentEvent::Chat { text: got, .. } = event {
@@ -93,12 +123,14 @@ fn plain_alert(answer: &[u8]) -> Option<String> {
     let mut reader = frame::FrameReader::new();
     reader.push(answer);
     let frame = reader.next_frame().ok()??;
-    sixchat_proto::messages::parse_alert(&frame.body).ok().map(|a| a.name().to_owned())
+    sixchat_proto::messages::parse_alert(&frame.body)
+        .ok()
+        .map(|a| a.name().to_owned())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn byte_level_attacks_get_alerts_and_the_agent_keeps_serving() {
-    let mut pair = pair(Duration::from_secs(2)).await;
+    let mut pair = pair(Duration::from_secs(2));
     honest_chat_works(&mut pair, "before").await;
 
     // Random bytes: an unknown frame kind.
@@ -125,10 +157,14 @@ async fn byte_level_attacks_get_alerts_and_the_agent_keeps_serving() {
         nonce: [3; 32],
         key_commit: [4; 32],
     };
-    staller.write_all(&frame::encode(KIND_PLAIN, &offer.to_xml())).await.expect("write");
+    staller
+        .write_all(&frame::encode(KIND_PLAIN, &offer.to_xml()))
+        .await
+        .expect("write");
     honest_chat_works(&mut pair, "while one stalls").await;
     let mut answer = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(10), staller.read_to_end(&mut answer)).await;
+    let read =
+        tokio::time::timeout(Duration::from_secs(10), staller.read_to_end(&mut answer)).await;
     assert!(read.is_ok(), "the stalled handshake was never ended");
     // Message 2, then the plain alert at the deadline.
     let mut reader = frame::FrameReader::new();

@@ -11,7 +11,9 @@ const PASSWORD: &str = "correct horse battery staple";
 
 fn cli() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_sixchat-cli"));
-    command.env("SIXCHAT_PASSWORD", PASSWORD).env_remove("SIXCHAT_LOG");
+    command
+        .env("SIXCHAT_PASSWORD", PASSWORD)
+        .env_remove("SIXCHAT_LOG");
     command
 }
 
@@ -21,7 +23,9 @@ struct Env {
 
 impl Env {
     fn new() -> Self {
-        Self { dir: tempfile::tempdir().expect("temp dir") }
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
     fn data(&self) -> &Path {
@@ -30,13 +34,22 @@ impl Env {
 
     fn run(&self, profile: &str, args: &[&str]) -> Output {
         let mut command = cli();
-        command.arg("--data-dir").arg(self.data()).arg("--profile").arg(profile).args(args);
+        command
+            .arg("--data-dir")
+            .arg(self.data())
+            .arg("--profile")
+            .arg(profile)
+            .args(args);
         command.output().expect("sixchat-cli runs")
     }
 
     fn ok(&self, profile: &str, args: &[&str]) -> String {
         let out = self.run(profile, args);
-        assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -44,7 +57,10 @@ impl Env {
         self.ok(profile, &["id", "new", "--user", user, "--name", name]);
         let shown = self.ok(profile, &["--json", "id", "show"]);
         let value: serde_json::Value = serde_json::from_str(shown.trim()).expect("json");
-        value["fingerprint"].as_str().expect("fingerprint").to_owned()
+        value["fingerprint"]
+            .as_str()
+            .expect("fingerprint")
+            .to_owned()
     }
 
     /// Starts `run` on a free loopback port; the child is killed when dropped.
@@ -68,12 +84,19 @@ impl Env {
                 }
             }
         });
-        let agent = Agent { child, lines, seen: Vec::new() };
+        let agent = Agent {
+            child,
+            lines,
+            seen: Vec::new(),
+        };
         agent.wait_for("listening on", Duration::from_secs(20))
     }
 
     fn history(&self, profile: &str, peer: &str) -> Vec<Vec<String>> {
-        self.ok(profile, &["history", peer]).lines().map(|l| l.split('\t').map(str::to_owned).collect()).collect()
+        self.ok(profile, &["history", peer])
+            .lines()
+            .map(|l| l.split('\t').map(str::to_owned).collect())
+            .collect()
     }
 }
 
@@ -90,7 +113,9 @@ impl Agent {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok(line) => self.seen.push(line),
-                Err(_) => panic!("agent never printed {needle:?}; it printed {:?}", self.seen),
+                Err(mpsc::RecvTimeoutError::Timeout | mpsc::RecvTimeoutError::Disconnected) => {
+                    panic!("agent never printed {needle:?}; it printed {:?}", self.seen)
+                }
             }
         }
         self
@@ -110,7 +135,11 @@ impl Drop for Agent {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 fn stdout(out: &Output) -> String {
@@ -126,32 +155,70 @@ fn chat_is_refused_with_a_reason_until_both_pin_then_delivered() {
     let addr = format!("127.0.0.1:{port}");
     let alice = env.start_agent("alice", port);
 
-    let refused = env.run("bob", &["chat", "alice@a.example", "--addr", &addr, "hello", "alice"]);
+    let refused = env.run(
+        "bob",
+        &["chat", "alice@a.example", "--addr", &addr, "hello", "alice"],
+    );
     assert_eq!(refused.status.code(), Some(1), "{}", stdout(&refused));
     let line = stdout(&refused);
-    assert!(line.contains("untrusted certificate") && line.contains(&bob_fp), "{line}");
+    assert!(
+        line.contains("untrusted certificate") && line.contains(&bob_fp),
+        "{line}"
+    );
 
     // Alice pins Bob, but Bob has not pinned Alice: now Bob's side refuses, naming why.
     env.ok("alice", &["trust", "pin", "bob@b.example", &bob_fp]);
-    let refused = env.run("bob", &["chat", "alice@a.example", "--addr", &addr, "hello", "alice"]);
+    let refused = env.run(
+        "bob",
+        &["chat", "alice@a.example", "--addr", &addr, "hello", "alice"],
+    );
     assert_eq!(refused.status.code(), Some(1));
     let line = stdout(&refused);
-    assert!(line.contains("alice@a.example is self-signed and not pinned"), "{line}");
+    assert!(
+        line.contains("alice@a.example is self-signed and not pinned"),
+        "{line}"
+    );
 
-    env.ok("bob", &["trust", "pin", "alice@a.example", &alice_fp.to_uppercase()]);
-    let sent = env.ok("bob", &["chat", "alice@a.example", "--addr", &addr, "hello", "alice"]);
+    env.ok(
+        "bob",
+        &["trust", "pin", "alice@a.example", &alice_fp.to_uppercase()],
+    );
+    let sent = env.ok(
+        "bob",
+        &["chat", "alice@a.example", "--addr", &addr, "hello", "alice"],
+    );
     assert!(sent.contains("trust=known"), "{sent}");
     let alice = alice.wait_for("hello alice", Duration::from_secs(10));
-    assert!(alice.seen.iter().any(|l| l.starts_with("session bob@b.example (Bob B) trust=known")), "{:?}", alice.seen);
-    let chat_line = alice.seen.iter().find(|l| l.starts_with("chat bob@b.example ")).expect("chat printed");
+    assert!(
+        alice
+            .seen
+            .iter()
+            .any(|l| l.starts_with("session bob@b.example (Bob B) trust=known")),
+        "{:?}",
+        alice.seen
+    );
+    let chat_line = alice
+        .seen
+        .iter()
+        .find(|l| l.starts_with("chat bob@b.example "))
+        .expect("chat printed");
     assert!(chat_line.ends_with(": hello alice"), "{chat_line}");
 
     // The two refused attempts stayed in the outbox and were delivered first, in order.
     let history = env.history("alice", "bob@b.example");
     assert_eq!(history.len(), 3, "{history:?}");
-    assert!(history.iter().all(|m| m[0] == "in" && m[3] == "delivered" && m[4] == "hello alice"));
+    assert!(
+        history
+            .iter()
+            .all(|m| m[0] == "in" && m[3] == "delivered" && m[4] == "hello alice")
+    );
     let bob_side = env.history("bob", "alice@a.example");
-    assert!(bob_side.iter().all(|m| m[0] == "out" && m[3] == "delivered"), "{bob_side:?}");
+    assert!(
+        bob_side
+            .iter()
+            .all(|m| m[0] == "out" && m[3] == "delivered"),
+        "{bob_side:?}"
+    );
 }
 
 #[test]
@@ -168,7 +235,15 @@ fn kill9_halfway_loses_nothing_and_duplicates_nothing() {
     let mut bob = cli()
         .arg("--data-dir")
         .arg(env.data())
-        .args(["--profile", "bob", "chat", "alice@a.example", "--addr", &addr, "-"])
+        .args([
+            "--profile",
+            "bob",
+            "chat",
+            "alice@a.example",
+            "--addr",
+            &addr,
+            "-",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -187,17 +262,28 @@ fn kill9_halfway_loses_nothing_and_duplicates_nothing() {
     drop(stdin);
     let out = bob.wait_with_output().expect("chat ends");
     assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
-    assert!(stdout(&out).contains("queued for alice@a.example"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("queued for alice@a.example"),
+        "{}",
+        stdout(&out)
+    );
 
     let _alice = env.start_agent("alice", port);
-    let again = env.ok("bob", &["chat", "alice@a.example", "--addr", &addr, "message", "201"]);
+    let again = env.ok(
+        "bob",
+        &["chat", "alice@a.example", "--addr", &addr, "message", "201"],
+    );
     assert!(again.contains("delivered"), "{again}");
 
     let history = env.history("alice", "bob@b.example");
     let bodies: Vec<&str> = history.iter().map(|m| m[4].as_str()).collect();
     let expected: Vec<String> = (1..=201).map(|i| format!("message {i}")).collect();
     assert_eq!(bodies, expected, "every message exactly once, in order");
-    assert!(env.history("bob", "alice@a.example").iter().all(|m| m[3] == "delivered"));
+    assert!(
+        env.history("bob", "alice@a.example")
+            .iter()
+            .all(|m| m[3] == "delivered")
+    );
 }
 
 #[test]
@@ -205,12 +291,28 @@ fn unreachable_peer_keeps_the_message_queued() {
     let env = Env::new();
     env.new_identity("bob", "bob@b.example", "Bob B");
     let port = free_port();
-    let out = env.run("bob", &["chat", "alice@a.example", "--addr", &format!("127.0.0.1:{port}"), "are you there?"]);
+    let out = env.run(
+        "bob",
+        &[
+            "chat",
+            "alice@a.example",
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+            "are you there?",
+        ],
+    );
     assert_eq!(out.status.code(), Some(3));
-    assert!(stdout(&out).contains("1 message(s) queued"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("1 message(s) queued"),
+        "{}",
+        stdout(&out)
+    );
     let history = env.history("bob", "alice@a.example");
     assert_eq!(history.len(), 1);
-    assert_eq!((history[0][3].as_str(), history[0][4].as_str()), ("queued", "are you there?"));
+    assert_eq!(
+        (history[0][3].as_str(), history[0][4].as_str()),
+        ("queued", "are you there?")
+    );
 }
 
 #[test]
@@ -226,17 +328,32 @@ fn wrong_passphrase_and_bad_input_get_clear_errors() {
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("wrong passphrase"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("wrong passphrase"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = env.run("bob", &["trust", "pin", "Carol@x", "abcd"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a valid UserID"));
-    let out = env.run("bob", &["id", "new", "--user", "bob2@b.example", "--name", "Bob"]);
-    assert_eq!(out.status.code(), Some(2), "a profile keeps its one identity");
+    let out = env.run(
+        "bob",
+        &["id", "new", "--user", "bob2@b.example", "--name", "Bob"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a profile keeps its one identity"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("already has an identity"));
 }
 
 fn openssl(args: &[&str], dir: &Path) {
-    let status = Command::new("openssl").args(args).current_dir(dir).status().expect("openssl runs");
+    let status = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .expect("openssl runs");
     assert!(status.success(), "openssl {args:?}");
 }
 
@@ -248,24 +365,80 @@ fn identities_move_in_and_out_as_pkcs12_that_openssl_reads() {
     openssl(&["genrsa", "-out", "k.pem", "2048"], &work);
     openssl(
         &[
-            "req", "-new", "-x509", "-key", "k.pem", "-out", "c.pem", "-days", "30", "-subj", "/CN=Carol C",
-            "-addext", "subjectAltName=email:carol@c.example", "-addext", "extendedKeyUsage=clientAuth",
-            "-addext", "keyUsage=critical,digitalSignature",
+            "req",
+            "-new",
+            "-x509",
+            "-key",
+            "k.pem",
+            "-out",
+            "c.pem",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=Carol C",
+            "-addext",
+            "subjectAltName=email:carol@c.example",
+            "-addext",
+            "extendedKeyUsage=clientAuth",
+            "-addext",
+            "keyUsage=critical,digitalSignature",
         ],
         &work,
     );
-    openssl(&["pkcs12", "-export", "-inkey", "k.pem", "-in", "c.pem", "-out", "carol.p12", "-passout", &format!("pass:{PASSWORD}")], &work);
-    let imported = env.ok("carol", &["id", "import", work.join("carol.p12").to_str().expect("utf-8")]);
-    assert!(imported.contains("carol@c.example") && imported.contains("Carol C"), "{imported}");
+    openssl(
+        &[
+            "pkcs12",
+            "-export",
+            "-inkey",
+            "k.pem",
+            "-in",
+            "c.pem",
+            "-out",
+            "carol.p12",
+            "-passout",
+            &format!("pass:{PASSWORD}"),
+        ],
+        &work,
+    );
+    let imported = env.ok(
+        "carol",
+        &[
+            "id",
+            "import",
+            work.join("carol.p12").to_str().expect("utf-8"),
+        ],
+    );
+    assert!(
+        imported.contains("carol@c.example") && imported.contains("Carol C"),
+        "{imported}"
+    );
     let exported = work.join("back.p12");
-    env.ok("carol", &["id", "export", exported.to_str().expect("utf-8")]);
+    env.ok(
+        "carol",
+        &["id", "export", exported.to_str().expect("utf-8")],
+    );
     let info = Command::new("openssl")
-        .args(["pkcs12", "-info", "-noout", "-in", exported.to_str().expect("utf-8"), "-passin", &format!("pass:{PASSWORD}")])
+        .args([
+            "pkcs12",
+            "-info",
+            "-noout",
+            "-in",
+            exported.to_str().expect("utf-8"),
+            "-passin",
+            &format!("pass:{PASSWORD}"),
+        ])
         .output()
         .expect("openssl runs");
-    assert!(info.status.success(), "{}", String::from_utf8_lossy(&info.stderr));
+    assert!(
+        info.status.success(),
+        "{}",
+        String::from_utf8_lossy(&info.stderr)
+    );
     let text = String::from_utf8_lossy(&info.stderr);
-    assert!(text.contains("PBES2") && text.contains("AES-256-CBC"), "{text}");
+    assert!(
+        text.contains("PBES2") && text.contains("AES-256-CBC"),
+        "{text}"
+    );
     // The profile keeps no key in the clear.
     for entry in std::fs::read_dir(env.data().join("carol")).expect("profile dir") {
         let bytes = std::fs::read(entry.expect("entry").path()).unwrap_or_default();

@@ -6,14 +6,38 @@ use crate::xml::{self, Element, NAMESPACE, Writer};
 /// One application message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppMessage {
-    Chat { id: String, sent: String, body: String },
-    Ack { id: String, reference: String },
-    Read { id: String, reference: String },
-    Typing { id: String, active: bool },
-    Error { id: String, reference: String, reason: String },
-    Ping { id: String },
-    Pong { id: String, reference: String },
-    Bye { id: String },
+    Chat {
+        id: String,
+        sent: String,
+        body: String,
+    },
+    Ack {
+        id: String,
+        reference: String,
+    },
+    Read {
+        id: String,
+        reference: String,
+    },
+    Typing {
+        id: String,
+        active: bool,
+    },
+    Error {
+        id: String,
+        reference: String,
+        reason: String,
+    },
+    Ping {
+        id: String,
+    },
+    Pong {
+        id: String,
+        reference: String,
+    },
+    Bye {
+        id: String,
+    },
 }
 
 /// Why an application message could not be used; answered with `error`
@@ -29,7 +53,10 @@ pub struct AppError {
 const MAX_ID_CHARS: usize = 64;
 
 fn valid_id(id: &str) -> bool {
-    (1..=MAX_ID_CHARS).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic() && b != b'<' && b != b'&')
+    (1..=MAX_ID_CHARS).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'<' && b != b'&')
 }
 
 impl AppMessage {
@@ -72,18 +99,33 @@ impl AppMessage {
         let w = Writer::message(self.type_name(), Some(self.id()));
         match self {
             Self::Chat { sent, body, .. } => w.child("sent", sent).child("body", body),
-            Self::Ack { reference, .. } | Self::Read { reference, .. } | Self::Pong { reference, .. } => w.child("ref", reference),
-            Self::Typing { active, .. } => w.child("state", if *active { "active" } else { "paused" }),
-            Self::Error { reference, reason, .. } => w.child("ref", reference).child("reason", reason),
+            Self::Ack { reference, .. }
+            | Self::Read { reference, .. }
+            | Self::Pong { reference, .. } => w.child("ref", reference),
+            Self::Typing { active, .. } => {
+                w.child("state", if *active { "active" } else { "paused" })
+            }
+            Self::Error {
+                reference, reason, ..
+            } => w.child("ref", reference).child("reason", reason),
             Self::Ping { .. } | Self::Bye { .. } => w,
         }
         .finish()
     }
 
     pub fn parse(bytes: &[u8]) -> Result<Self, AppError> {
-        let root = xml::parse(bytes).map_err(|e| AppError { id: None, reason: e.to_string() })?;
-        let id = root.attribute("id").filter(|id| valid_id(id)).map(str::to_owned);
-        let fail = |reason: String| AppError { id: id.clone(), reason };
+        let root = xml::parse(bytes).map_err(|e| AppError {
+            id: None,
+            reason: e.to_string(),
+        })?;
+        let id = root
+            .attribute("id")
+            .filter(|id| valid_id(id))
+            .map(str::to_owned);
+        let fail = |reason: String| AppError {
+            id: id.clone(),
+            reason,
+        };
         if root.name != "message" || root.attribute("xmlns") != Some(NAMESPACE) {
             return Err(fail("not a Direct message".into()));
         }
@@ -94,24 +136,56 @@ impl AppMessage {
             return Err(fail("missing or invalid id".into()));
         };
         let text = |name: &str| -> Result<String, AppError> {
-            let child: &Element = root.child(name).ok_or_else(|| fail(format!("missing <{name}>")))?;
+            let child: &Element = root
+                .child(name)
+                .ok_or_else(|| fail(format!("missing <{name}>")))?;
             Ok(child.text.clone())
         };
-        let reference = || text("ref").and_then(|r| if valid_id(&r) { Ok(r) } else { Err(fail("invalid <ref>".into())) });
+        let reference = || {
+            text("ref").and_then(|r| {
+                if valid_id(&r) {
+                    Ok(r)
+                } else {
+                    Err(fail("invalid <ref>".into()))
+                }
+            })
+        };
         Ok(match root.attribute("type").unwrap_or_default() {
-            "chat" => Self::Chat { id, sent: text("sent")?, body: text("body")? },
-            "ack" => Self::Ack { id, reference: reference()? },
-            "read" => Self::Read { id, reference: reference()? },
+            "chat" => Self::Chat {
+                id,
+                sent: text("sent")?,
+                body: text("body")?,
+            },
+            "ack" => Self::Ack {
+                id,
+                reference: reference()?,
+            },
+            "read" => Self::Read {
+                id,
+                reference: reference()?,
+            },
             "typing" => match text("state")?.as_str() {
                 "active" => Self::Typing { id, active: true },
                 "paused" => Self::Typing { id, active: false },
                 _ => return Err(fail("typing state is neither active nor paused".into())),
             },
-            "error" => Self::Error { id, reference: text("ref")?, reason: text("reason")? },
+            "error" => Self::Error {
+                id,
+                reference: text("ref")?,
+                reason: text("reason")?,
+            },
             "ping" => Self::Ping { id },
-            "pong" => Self::Pong { id, reference: reference()? },
+            "pong" => Self::Pong {
+                id,
+                reference: reference()?,
+            },
             "bye" => Self::Bye { id },
-            other => return Err(fail(format!("unknown message type {:?}", other.chars().take(32).collect::<String>()))),
+            other => {
+                return Err(fail(format!(
+                    "unknown message type {:?}",
+                    other.chars().take(32).collect::<String>()
+                )));
+            }
         })
     }
 }
@@ -122,18 +196,31 @@ mod tests {
 
     #[test]
     fn round_trips_and_ignores_unknown_children() {
-        let chat = AppMessage::Chat { id: "00000000-0000-4000-8000-000000000001".into(), sent: "2026-01-01T12:00:00Z".into(), body: "Hello Bob, grüße ✓".into() };
+        let chat = AppMessage::Chat {
+            id: "00000000-0000-4000-8000-000000000001".into(),
+            sent: "2026-01-01T12:00:00Z".into(),
+            body: "Hello Bob, grüße ✓".into(),
+        };
         assert_eq!(AppMessage::parse(&chat.to_xml()).unwrap(), chat);
-        let extended = String::from_utf8(chat.to_xml()).unwrap().replace("<body>", "<future>x</future><body>");
+        let extended = String::from_utf8(chat.to_xml())
+            .unwrap()
+            .replace("<body>", "<future>x</future><body>");
         assert_eq!(AppMessage::parse(extended.as_bytes()).unwrap(), chat);
     }
 
     #[test]
     fn unusable_messages_name_their_id() {
-        let unknown = br#"<message xmlns="urn:sixchat:direct" version="2" type="teleport" id="abc"/>"#;
-        assert_eq!(AppMessage::parse(unknown).unwrap_err().id.as_deref(), Some("abc"));
+        let unknown =
+            br#"<message xmlns="urn:sixchat:direct" version="2" type="teleport" id="abc"/>"#;
+        assert_eq!(
+            AppMessage::parse(unknown).unwrap_err().id.as_deref(),
+            Some("abc")
+        );
         let old = br#"<message xmlns="urn:sixchat:direct" version="1" type="ping" id="abc"/>"#;
-        assert_eq!(AppMessage::parse(old).unwrap_err().reason, "unsupported version");
+        assert_eq!(
+            AppMessage::parse(old).unwrap_err().reason,
+            "unsupported version"
+        );
         let no_body = br#"<message xmlns="urn:sixchat:direct" version="2" type="chat" id="abc"><sent>t</sent></message>"#;
         assert!(AppMessage::parse(no_body).is_err());
     }

@@ -24,7 +24,10 @@ pub enum FrameError {
     #[error("unknown frame kind 0x{0:02x}")]
     UnknownKind(u8),
     #[error("frame of {size_bytes} bytes is over the {limit_bytes}-byte limit")]
-    TooLarge { size_bytes: usize, limit_bytes: usize },
+    TooLarge {
+        size_bytes: usize,
+        limit_bytes: usize,
+    },
 }
 
 /// Writes a frame header for `kind` and a body of `len` bytes.
@@ -76,7 +79,10 @@ impl FrameReader {
         };
         let size_bytes = u32::from_be_bytes([a, b, c, d]) as usize;
         if size_bytes > limit_bytes {
-            return Err(FrameError::TooLarge { size_bytes, limit_bytes });
+            return Err(FrameError::TooLarge {
+                size_bytes,
+                limit_bytes,
+            });
         }
         if self.buffer.len() < HEADER_BYTES + size_bytes {
             return Ok(None);
@@ -104,7 +110,13 @@ mod tests {
             }
         }
         assert_eq!(frames.len(), 2);
-        assert_eq!(frames[0], Frame { kind: KIND_PLAIN, body: b"hello".to_vec() });
+        assert_eq!(
+            frames[0],
+            Frame {
+                kind: KIND_PLAIN,
+                body: b"hello".to_vec()
+            }
+        );
         assert_eq!(frames[1].body.len(), 300);
         assert_eq!(reader.buffered_bytes(), 0);
     }
@@ -113,10 +125,16 @@ mod tests {
     fn oversized_and_unknown_frames_are_refused_from_the_header() {
         let mut reader = FrameReader::new();
         reader.push(&header(KIND_PLAIN, MAX_PLAIN_BYTES + 1));
-        assert!(matches!(reader.next_frame(), Err(FrameError::TooLarge { .. })));
+        assert!(matches!(
+            reader.next_frame(),
+            Err(FrameError::TooLarge { .. })
+        ));
         let mut reader = FrameReader::new();
         reader.push(&header(KIND_RECORD, MAX_RECORD_BYTES + 1));
-        assert!(matches!(reader.next_frame(), Err(FrameError::TooLarge { .. })));
+        assert!(matches!(
+            reader.next_frame(),
+            Err(FrameError::TooLarge { .. })
+        ));
         let mut reader = FrameReader::new();
         reader.push(&[0x42, 0, 0, 0, 0]);
         assert_eq!(reader.next_frame(), Err(FrameError::UnknownKind(0x42)));

@@ -21,7 +21,9 @@ impl UserId {
         let (local, domain) = text.split_once('@').ok_or_else(bad)?;
         let local_ok = (1..=64).contains(&local.len())
             && local.bytes().all(|b| {
-                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'+' | b'-')
+                b.is_ascii_lowercase()
+                    || b.is_ascii_digit()
+                    || matches!(b, b'.' | b'_' | b'+' | b'-')
             });
         if !local_ok || !is_dns_name(domain) {
             return Err(bad());
@@ -51,7 +53,9 @@ pub fn is_dns_name(name: &str) -> bool {
             (1..=63).contains(&label.len())
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         })
 }
 
@@ -218,9 +222,10 @@ impl CertRejection {
         match self {
             Self::Expired | Self::NotYetValid => A::CertificateExpired,
             Self::Revoked => A::CertificateRevoked,
-            Self::UnknownCa(_) | Self::CaNotTrustedForDomain(_) | Self::NotTrusted(_) | Self::StaleCrl(_) => {
-                A::UnknownCa
-            }
+            Self::UnknownCa(_)
+            | Self::CaNotTrustedForDomain(_)
+            | Self::NotTrusted(_)
+            | Self::StaleCrl(_) => A::UnknownCa,
             Self::UserIdMismatch(_) => A::UserIdMismatch,
             Self::KeyTooSmall(_)
             | Self::UnsupportedKey(_)
@@ -270,7 +275,17 @@ mod tests {
     fn user_ids_follow_the_grammar() {
         assert!(UserId::parse("alice@example.org").is_ok());
         assert!(UserId::parse("a.b_c+d-e@xn--bcher-kva.example").is_ok());
-        for bad in ["", "alice", "Alice@example.org", "alice@Example.org", "@example.org", "alice@", "al ice@x.org", "alice@-x.org", "alice@x..org"] {
+        for bad in [
+            "",
+            "alice",
+            "Alice@example.org",
+            "alice@Example.org",
+            "@example.org",
+            "alice@",
+            "al ice@x.org",
+            "alice@-x.org",
+            "alice@x..org",
+        ] {
             assert!(UserId::parse(bad).is_err(), "{bad:?} accepted");
         }
         assert!(UserId::parse(&format!("{}@x.org", "a".repeat(65))).is_err());
@@ -283,7 +298,10 @@ mod tests {
         let fp = Fingerprint::of_der(b"x");
         assert_eq!(Fingerprint::parse_hex(&fp.to_hex()), Some(fp));
         let colons: Vec<String> = fp.0.iter().map(|b| format!("{b:02X}")).collect();
-        assert_eq!(Fingerprint::parse_hex(&colons.join(":").to_lowercase()), Some(fp));
+        assert_eq!(
+            Fingerprint::parse_hex(&colons.join(":").to_lowercase()),
+            Some(fp)
+        );
         assert_eq!(Fingerprint::parse_hex("abcd"), None);
     }
 }

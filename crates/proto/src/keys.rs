@@ -18,7 +18,13 @@ pub fn label(secret: &[u8], label: &str, context: &[u8], n: usize) -> Zeroizing<
 }
 
 /// `Label` with another prefix, so RFC 8448's `"tls13 "` values can be checked.
-pub fn label_with_prefix(secret: &[u8], prefix: &str, label: &str, context: &[u8], n: usize) -> Zeroizing<Vec<u8>> {
+pub fn label_with_prefix(
+    secret: &[u8],
+    prefix: &str,
+    label: &str,
+    context: &[u8],
+    n: usize,
+) -> Zeroizing<Vec<u8>> {
     let full_label = [prefix.as_bytes(), label.as_bytes()].concat();
     let mut info = Vec::with_capacity(4 + full_label.len() + context.len());
     info.extend_from_slice(&(n as u16).to_be_bytes());
@@ -30,7 +36,8 @@ pub fn label_with_prefix(secret: &[u8], prefix: &str, label: &str, context: &[u8
     // A PRK shorter than the hash is refused by HKDF; every secret here is 32 bytes,
     // and n <= 32 is far below HKDF's 255 * 32 output limit.
     let hkdf = Hkdf::<Sha256>::from_prk(secret).expect("secrets in the schedule are 32 bytes");
-    hkdf.expand(&info, &mut out).expect("outputs in the schedule are at most 32 bytes");
+    hkdf.expand(&info, &mut out)
+        .expect("outputs in the schedule are at most 32 bytes");
     out
 }
 
@@ -98,7 +105,16 @@ impl HandshakeSecrets {
         let ms = extract(&derived[..], &[0u8; 32]);
         let fk_fin_i = label32(&ms[..], "i finished", b"");
         let fk_fin_r = label32(&ms[..], "r finished", b"");
-        Self { hs, i_hs, r_hs, fk_i, fk_r, ms, fk_fin_i, fk_fin_r }
+        Self {
+            hs,
+            i_hs,
+            r_hs,
+            fk_i,
+            fk_r,
+            ms,
+            fk_fin_i,
+            fk_fin_r,
+        }
     }
 
     /// `i_ap`, `r_ap` and `exp` once TH(11) is known.
@@ -154,7 +170,10 @@ mod tests {
     use super::*;
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     /// RFC 8448 section 3: with the `"tls13 "` prefix the same Label reproduces
@@ -162,10 +181,16 @@ mod tests {
     #[test]
     fn label_reproduces_rfc8448() {
         let early = extract(&[0u8; 32], &[0u8; 32]);
-        assert_eq!(early.to_vec(), hex("33ad0a1c607ec03b09e6cd9893680ce210adf300aa1f2660e1b22e10f170f92a"));
+        assert_eq!(
+            early.to_vec(),
+            hex("33ad0a1c607ec03b09e6cd9893680ce210adf300aa1f2660e1b22e10f170f92a")
+        );
         let empty_hash = sha256(&[]);
         let derived = label_with_prefix(&early[..], "tls13 ", "derived", &empty_hash, 32);
-        assert_eq!(derived.to_vec(), hex("6f2615a108c702c5678f54fc9dbab69716c076189c48250cebeac3576c3611ba"));
+        assert_eq!(
+            derived.to_vec(),
+            hex("6f2615a108c702c5678f54fc9dbab69716c076189c48250cebeac3576c3611ba")
+        );
     }
 
     #[test]

@@ -33,10 +33,12 @@ pub mod xml;
 pub use alert::AlertCode;
 pub use app::AppMessage;
 pub use entropy::{Entropy, OsEntropy, RandomPurpose};
-pub use handshake::{Config, Established, HandshakeError, Initiator, LocalIdentity, PeerIdentity, Responder, Step};
+pub use handshake::{
+    Config, Established, HandshakeError, Initiator, LocalIdentity, PeerIdentity, Responder, Step,
+};
 pub use identity::{
-    CertRejection, CertificatePolicy, Fingerprint, HandshakeSigner, InvalidUserId, PeerCertificate, SignError,
-    TrustLevel, UserId,
+    CertRejection, CertificatePolicy, Fingerprint, HandshakeSigner, InvalidUserId, PeerCertificate,
+    SignError, TrustLevel, UserId,
 };
 pub use record::{CipherSuite, ContentType};
 pub use session::{Session, SessionEvent};

@@ -56,14 +56,26 @@ struct ChildSpec {
 }
 
 const fn spec(name: &'static str, occurs: Occurs) -> ChildSpec {
-    ChildSpec { name, occurs, attribute: None }
+    ChildSpec {
+        name,
+        occurs,
+        attribute: None,
+    }
 }
 
-const KEY_SHARE: ChildSpec = ChildSpec { name: "key-share", occurs: Occurs::One, attribute: Some(("group", "X25519")) };
+const KEY_SHARE: ChildSpec = ChildSpec {
+    name: "key-share",
+    occurs: Occurs::One,
+    attribute: Some(("group", "X25519")),
+};
 
 /// Parses a handshake document of type `expected` whose children follow `specs`
 /// exactly, and returns the children grouped per spec row.
-fn parse_strict<'a>(root: &'a Element, expected: &'static str, specs: &[ChildSpec]) -> Result<Vec<Vec<&'a Element>>, MessageError> {
+fn parse_strict<'a>(
+    root: &'a Element,
+    expected: &'static str,
+    specs: &[ChildSpec],
+) -> Result<Vec<Vec<&'a Element>>, MessageError> {
     check_root(root, expected)?;
     let mut groups: Vec<Vec<&Element>> = specs.iter().map(|_| Vec::new()).collect();
     let mut children = root.children.iter().peekable();
@@ -95,15 +107,25 @@ fn check_root(root: &Element, expected: &'static str) -> Result<(), MessageError
         return Err(shape("root is not <message xmlns=\"urn:sixchat:direct\">"));
     }
     let got = root.attribute("type").unwrap_or_default();
-    if root.attributes.len() != 3 || root.attribute("version").is_none() || root.attribute("type").is_none() {
+    if root.attributes.len() != 3
+        || root.attribute("version").is_none()
+        || root.attribute("type").is_none()
+    {
         return Err(shape(format!("{got}: root attributes")));
     }
     match root.attribute("version") {
         Some("2") => {}
-        other => return Err(MessageError::Version(other.unwrap_or_default().chars().take(16).collect())),
+        other => {
+            return Err(MessageError::Version(
+                other.unwrap_or_default().chars().take(16).collect(),
+            ));
+        }
     }
     if got != expected {
-        return Err(MessageError::UnexpectedType { expected, got: got.chars().take(32).collect() });
+        return Err(MessageError::UnexpectedType {
+            expected,
+            got: got.chars().take(32).collect(),
+        });
     }
     Ok(())
 }
@@ -126,7 +148,9 @@ fn check_leaf(child: &Element, spec: &ChildSpec) -> Result<(), MessageError> {
 }
 
 fn bytes32(element: &Element, name: &'static str) -> Result<[u8; 32], MessageError> {
-    let bytes = BASE64.decode(&element.text).map_err(|_| MessageError::Base64(name))?;
+    let bytes = BASE64
+        .decode(&element.text)
+        .map_err(|_| MessageError::Base64(name))?;
     bytes.try_into().map_err(|_| MessageError::Size(name))
 }
 
@@ -134,7 +158,9 @@ fn tokens(elements: &[&Element]) -> Result<Vec<String>, MessageError> {
     let mut out: Vec<String> = Vec::with_capacity(elements.len());
     for element in elements {
         if out.contains(&element.text) {
-            return Err(MessageError::Duplicate(element.text.chars().take(32).collect()));
+            return Err(MessageError::Duplicate(
+                element.text.chars().take(32).collect(),
+            ));
         }
         out.push(element.text.clone());
     }
@@ -213,20 +239,48 @@ pub struct SessionReady {
 impl CapabilitiesOffer {
     pub fn parse(bytes: &[u8]) -> Result<Self, MessageError> {
         let root = xml::parse(bytes)?;
-        let g = parse_strict(&root, "Capabilities_Offer", &[spec("capability", Occurs::OneOrMore), spec("nonce", Occurs::One), spec("key-commit", Occurs::One)])?;
-        Ok(Self { capabilities: tokens(&g[0])?, nonce: bytes32(g[1][0], "nonce")?, key_commit: bytes32(g[2][0], "key-commit")? })
+        let g = parse_strict(
+            &root,
+            "Capabilities_Offer",
+            &[
+                spec("capability", Occurs::OneOrMore),
+                spec("nonce", Occurs::One),
+                spec("key-commit", Occurs::One),
+            ],
+        )?;
+        Ok(Self {
+            capabilities: tokens(&g[0])?,
+            nonce: bytes32(g[1][0], "nonce")?,
+            key_commit: bytes32(g[2][0], "key-commit")?,
+        })
     }
 
     pub fn to_xml(&self) -> Vec<u8> {
-        let w = self.capabilities.iter().fold(Writer::message("Capabilities_Offer", None), |w, c| w.child("capability", c));
-        w.child("nonce", &b64(&self.nonce)).child("key-commit", &b64(&self.key_commit)).finish()
+        let w = self
+            .capabilities
+            .iter()
+            .fold(Writer::message("Capabilities_Offer", None), |w, c| {
+                w.child("capability", c)
+            });
+        w.child("nonce", &b64(&self.nonce))
+            .child("key-commit", &b64(&self.key_commit))
+            .finish()
     }
 }
 
 impl CapabilitiesAccept {
     pub fn parse(bytes: &[u8]) -> Result<Self, MessageError> {
         let root = xml::parse(bytes)?;
-        let g = parse_strict(&root, "Capabilities_Accept", &[spec("capability", Occurs::OneOrMore), spec("nonce", Occurs::One), KEY_SHARE, spec("sas-commit", Occurs::One)])?;
+        let g = parse_strict(
+            &root,
+            "Capabilities_Accept",
+            &[
+                spec("capability", Occurs::OneOrMore),
+                spec("nonce", Occurs::One),
+                KEY_SHARE,
+                spec("sas-commit", Occurs::One),
+            ],
+        )?;
         Ok(Self {
             capabilities: tokens(&g[0])?,
             nonce: bytes32(g[1][0], "nonce")?,
@@ -236,7 +290,12 @@ impl CapabilitiesAccept {
     }
 
     pub fn to_xml(&self) -> Vec<u8> {
-        let w = self.capabilities.iter().fold(Writer::message("Capabilities_Accept", None), |w, c| w.child("capability", c));
+        let w = self
+            .capabilities
+            .iter()
+            .fold(Writer::message("Capabilities_Accept", None), |w, c| {
+                w.child("capability", c)
+            });
         w.child("nonce", &b64(&self.nonce))
             .child_attr("key-share", "group", "X25519", &b64(&self.key_share))
             .child("sas-commit", &b64(&self.sas_commit))
@@ -247,25 +306,49 @@ impl CapabilitiesAccept {
 impl CryptoSuiteOffer {
     pub fn parse(bytes: &[u8]) -> Result<Self, MessageError> {
         let root = xml::parse(bytes)?;
-        let g = parse_strict(&root, "CryptoSuite_Offer", &[spec("algorithm", Occurs::OneOrMore), KEY_SHARE])?;
-        Ok(Self { algorithms: tokens(&g[0])?, key_share: bytes32(g[1][0], "key-share")? })
+        let g = parse_strict(
+            &root,
+            "CryptoSuite_Offer",
+            &[spec("algorithm", Occurs::OneOrMore), KEY_SHARE],
+        )?;
+        Ok(Self {
+            algorithms: tokens(&g[0])?,
+            key_share: bytes32(g[1][0], "key-share")?,
+        })
     }
 
     pub fn to_xml(&self) -> Vec<u8> {
-        let w = self.algorithms.iter().fold(Writer::message("CryptoSuite_Offer", None), |w, a| w.child("algorithm", a));
-        w.child_attr("key-share", "group", "X25519", &b64(&self.key_share)).finish()
+        let w = self
+            .algorithms
+            .iter()
+            .fold(Writer::message("CryptoSuite_Offer", None), |w, a| {
+                w.child("algorithm", a)
+            });
+        w.child_attr("key-share", "group", "X25519", &b64(&self.key_share))
+            .finish()
     }
 }
 
 impl CryptoSuiteAccept {
     pub fn parse(bytes: &[u8]) -> Result<Self, MessageError> {
         let root = xml::parse(bytes)?;
-        let g = parse_strict(&root, "CryptoSuite_Accept", &[spec("algorithm", Occurs::OneOrMore)])?;
-        Ok(Self { algorithms: tokens(&g[0])? })
+        let g = parse_strict(
+            &root,
+            "CryptoSuite_Accept",
+            &[spec("algorithm", Occurs::OneOrMore)],
+        )?;
+        Ok(Self {
+            algorithms: tokens(&g[0])?,
+        })
     }
 
     pub fn to_xml(&self) -> Vec<u8> {
-        self.algorithms.iter().fold(Writer::message("CryptoSuite_Accept", None), |w, a| w.child("algorithm", a)).finish()
+        self.algorithms
+            .iter()
+            .fold(Writer::message("CryptoSuite_Accept", None), |w, a| {
+                w.child("algorithm", a)
+            })
+            .finish()
     }
 }
 
@@ -288,7 +371,11 @@ impl UserInfo {
         }
         let certificates = certs
             .iter()
-            .map(|c| BASE64.decode(&c.text).map_err(|_| MessageError::Base64("certificate")))
+            .map(|c| {
+                BASE64
+                    .decode(&c.text)
+                    .map_err(|_| MessageError::Base64("certificate"))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             user_id: g[0][0].text.clone(),
@@ -299,11 +386,16 @@ impl UserInfo {
     }
 
     pub fn to_xml(&self) -> Vec<u8> {
-        let mut w = Writer::message("User_Info", None).child("user-id", &self.user_id).child("name", &self.name);
+        let mut w = Writer::message("User_Info", None)
+            .child("user-id", &self.user_id)
+            .child("name", &self.name);
         if let Some(peer) = &self.peer_id {
             w = w.child("peer-id", peer);
         }
-        self.certificates.iter().fold(w, |w, c| w.child("certificate", &b64(c))).finish()
+        self.certificates
+            .iter()
+            .fold(w, |w, c| w.child("certificate", &b64(c)))
+            .finish()
     }
 }
 
@@ -311,23 +403,41 @@ impl CryptoChallenge {
     pub fn parse(bytes: &[u8]) -> Result<Self, MessageError> {
         let root = xml::parse(bytes)?;
         let g = parse_strict(&root, "Crypto_Challenge", &[spec("challenge", Occurs::One)])?;
-        Ok(Self { challenge: bytes32(g[0][0], "challenge")? })
+        Ok(Self {
+            challenge: bytes32(g[0][0], "challenge")?,
+        })
     }
 
     pub fn to_xml(&self) -> Vec<u8> {
-        Writer::message("Crypto_Challenge", None).child("challenge", &b64(&self.challenge)).finish()
+        Writer::message("Crypto_Challenge", None)
+            .child("challenge", &b64(&self.challenge))
+            .finish()
     }
 }
 
 impl ChallengeResponse {
     pub fn parse(bytes: &[u8]) -> Result<Self, MessageError> {
         let root = xml::parse(bytes)?;
-        let g = parse_strict(&root, "Challenge_Response", &[spec("signature", Occurs::Optional), spec("mac", Occurs::One)])?;
+        let g = parse_strict(
+            &root,
+            "Challenge_Response",
+            &[
+                spec("signature", Occurs::Optional),
+                spec("mac", Occurs::One),
+            ],
+        )?;
         let signature = match g[0].first() {
-            Some(s) => Some(BASE64.decode(&s.text).map_err(|_| MessageError::Base64("signature"))?),
+            Some(s) => Some(
+                BASE64
+                    .decode(&s.text)
+                    .map_err(|_| MessageError::Base64("signature"))?,
+            ),
             None => None,
         };
-        Ok(Self { signature, mac: bytes32(g[1][0], "mac")? })
+        Ok(Self {
+            signature,
+            mac: bytes32(g[1][0], "mac")?,
+        })
     }
 
     pub fn to_xml(&self) -> Vec<u8> {
@@ -343,30 +453,53 @@ impl KeyExchange {
     pub fn parse(bytes: &[u8]) -> Result<Self, MessageError> {
         let root = xml::parse(bytes)?;
         let g = parse_strict(&root, "Key_Exchange", &[spec("finished", Occurs::One)])?;
-        Ok(Self { finished: bytes32(g[0][0], "finished")? })
+        Ok(Self {
+            finished: bytes32(g[0][0], "finished")?,
+        })
     }
 
     pub fn to_xml(&self) -> Vec<u8> {
-        Writer::message("Key_Exchange", None).child("finished", &b64(&self.finished)).finish()
+        Writer::message("Key_Exchange", None)
+            .child("finished", &b64(&self.finished))
+            .finish()
     }
 }
 
 impl SessionReady {
     pub fn parse(bytes: &[u8]) -> Result<Self, MessageError> {
         let root = xml::parse(bytes)?;
-        let g = parse_strict(&root, "Session_Ready", &[spec("finished", Occurs::One), spec("sas-reveal", Occurs::One)])?;
-        Ok(Self { finished: bytes32(g[0][0], "finished")?, sas_reveal: bytes32(g[1][0], "sas-reveal")? })
+        let g = parse_strict(
+            &root,
+            "Session_Ready",
+            &[
+                spec("finished", Occurs::One),
+                spec("sas-reveal", Occurs::One),
+            ],
+        )?;
+        Ok(Self {
+            finished: bytes32(g[0][0], "finished")?,
+            sas_reveal: bytes32(g[1][0], "sas-reveal")?,
+        })
     }
 
     pub fn to_xml(&self) -> Vec<u8> {
-        Writer::message("Session_Ready", None).child("finished", &b64(&self.finished)).child("sas-reveal", &b64(&self.sas_reveal)).finish()
+        Writer::message("Session_Ready", None)
+            .child("finished", &b64(&self.finished))
+            .child("sas-reveal", &b64(&self.sas_reveal))
+            .finish()
     }
 }
 
 /// The plain Alert message: `<alert level="fatal">NAME</alert>`.
 pub fn alert_to_xml(alert: AlertCode) -> Vec<u8> {
-    let level = if alert.level() == 1 { "warning" } else { "fatal" };
-    Writer::message("Alert", None).child_attr("alert", "level", level, alert.name()).finish()
+    let level = if alert.level() == 1 {
+        "warning"
+    } else {
+        "fatal"
+    };
+    Writer::message("Alert", None)
+        .child_attr("alert", "level", level, alert.name())
+        .finish()
 }
 
 /// Reads a plain Alert; an unknown name reads as `handshake_failure`.
@@ -393,13 +526,31 @@ mod tests {
 
     #[test]
     fn handshake_messages_round_trip() {
-        let offer = CapabilitiesOffer { capabilities: vec!["cert-auth".into(), "dh-kex".into()], nonce: [1; 32], key_commit: [2; 32] };
+        let offer = CapabilitiesOffer {
+            capabilities: vec!["cert-auth".into(), "dh-kex".into()],
+            nonce: [1; 32],
+            key_commit: [2; 32],
+        };
         assert_eq!(CapabilitiesOffer::parse(&offer.to_xml()).unwrap(), offer);
-        let info = UserInfo { user_id: "a@b.c".into(), name: "A & B".into(), peer_id: Some("x@y.z".into()), certificates: vec![vec![1, 2, 3]] };
+        let info = UserInfo {
+            user_id: "a@b.c".into(),
+            name: "A & B".into(),
+            peer_id: Some("x@y.z".into()),
+            certificates: vec![vec![1, 2, 3]],
+        };
         assert_eq!(UserInfo::parse(&info.to_xml(), true).unwrap(), info);
-        let response = ChallengeResponse { signature: None, mac: [3; 32] };
-        assert_eq!(ChallengeResponse::parse(&response.to_xml()).unwrap(), response);
-        assert_eq!(parse_alert(&alert_to_xml(AlertCode::UnknownCa)).unwrap(), AlertCode::UnknownCa);
+        let response = ChallengeResponse {
+            signature: None,
+            mac: [3; 32],
+        };
+        assert_eq!(
+            ChallengeResponse::parse(&response.to_xml()).unwrap(),
+            response
+        );
+        assert_eq!(
+            parse_alert(&alert_to_xml(AlertCode::UnknownCa)).unwrap(),
+            AlertCode::UnknownCa
+        );
     }
 
     #[test]
@@ -407,25 +558,57 @@ mod tests {
         let good = CryptoChallenge { challenge: [7; 32] }.to_xml();
         let text = String::from_utf8(good.clone()).unwrap();
         let variants = [
-            (text.replace("version=\"2\"", "version=\"3\""), AlertCode::HandshakeFailure),
-            (text.replace("Crypto_Challenge", "Key_Exchange"), AlertCode::HandshakeFailure),
-            (text.replace("<challenge>", "<challenge> "), AlertCode::DecodeError),
-            (text.replace("<challenge>", "<challenge x=\"1\">"), AlertCode::DecodeError),
-            (text.replace("</challenge>", "</challenge><challenge>AA==</challenge>"), AlertCode::DecodeError),
+            (
+                text.replace("version=\"2\"", "version=\"3\""),
+                AlertCode::HandshakeFailure,
+            ),
+            (
+                text.replace("Crypto_Challenge", "Key_Exchange"),
+                AlertCode::HandshakeFailure,
+            ),
+            (
+                text.replace("<challenge>", "<challenge> "),
+                AlertCode::DecodeError,
+            ),
+            (
+                text.replace("<challenge>", "<challenge x=\"1\">"),
+                AlertCode::DecodeError,
+            ),
+            (
+                text.replace("</challenge>", "</challenge><challenge>AA==</challenge>"),
+                AlertCode::DecodeError,
+            ),
             (text.replace("BwcH", "Bwc"), AlertCode::DecodeError),
-            (text.replace("\" type", "\" extra=\"1\" type"), AlertCode::DecodeError),
+            (
+                text.replace("\" type", "\" extra=\"1\" type"),
+                AlertCode::DecodeError,
+            ),
         ];
         for (doc, alert) in variants {
             let err = CryptoChallenge::parse(doc.as_bytes()).unwrap_err();
             assert_eq!(err.alert(), alert, "{doc}: {err}");
         }
         // Whitespace between elements is allowed.
-        let spaced = text.replace("<challenge>", "\n  <challenge>").replace("</message>", "\n</message>");
-        assert_eq!(CryptoChallenge::parse(spaced.as_bytes()).unwrap().challenge, [7; 32]);
+        let spaced = text
+            .replace("<challenge>", "\n  <challenge>")
+            .replace("</message>", "\n</message>");
+        assert_eq!(
+            CryptoChallenge::parse(spaced.as_bytes()).unwrap().challenge,
+            [7; 32]
+        );
         // Wrong size and duplicate tokens.
         let short = text.replace(&b64(&[7; 32]), &b64(&[7; 31]));
-        assert_eq!(CryptoChallenge::parse(short.as_bytes()).unwrap_err(), MessageError::Size("challenge"));
-        let dup = CryptoSuiteAccept { algorithms: vec!["X25519".into(), "X25519".into()] }.to_xml();
-        assert!(matches!(CryptoSuiteAccept::parse(&dup), Err(MessageError::Duplicate(_))));
+        assert_eq!(
+            CryptoChallenge::parse(short.as_bytes()).unwrap_err(),
+            MessageError::Size("challenge")
+        );
+        let dup = CryptoSuiteAccept {
+            algorithms: vec!["X25519".into(), "X25519".into()],
+        }
+        .to_xml();
+        assert!(matches!(
+            CryptoSuiteAccept::parse(&dup),
+            Err(MessageError::Duplicate(_))
+        ));
     }
 }

@@ -3,7 +3,9 @@
 //! direction and key.
 
 use aws_lc_rs::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
-use cbc::cipher::{BlockDecryptMut as _, BlockEncryptMut as _, KeyIvInit as _, block_padding::Pkcs7};
+use cbc::cipher::{
+    BlockDecryptMut as _, BlockEncryptMut as _, KeyIvInit as _, block_padding::Pkcs7,
+};
 use zeroize::Zeroizing;
 
 use crate::entropy::{Entropy, RandomPurpose};
@@ -31,7 +33,12 @@ pub enum CipherSuite {
 }
 
 impl CipherSuite {
-    pub const ALL: [Self; 4] = [Self::Aes256Gcm, Self::Aes128Gcm, Self::Aes256Cbc, Self::Aes128Cbc];
+    pub const ALL: [Self; 4] = [
+        Self::Aes256Gcm,
+        Self::Aes128Gcm,
+        Self::Aes256Cbc,
+        Self::Aes128Cbc,
+    ];
 
     pub fn token(self) -> &'static str {
         match self {
@@ -107,8 +114,14 @@ pub enum RecordError {
 
 /// Keys derived from one traffic secret.
 enum Keys {
-    Gcm { key: LessSafeKey, iv: [u8; 12] },
-    Cbc { enc: Zeroizing<Vec<u8>>, mac: Secret },
+    Gcm {
+        key: LessSafeKey,
+        iv: [u8; 12],
+    },
+    Cbc {
+        enc: Zeroizing<Vec<u8>>,
+        mac: Secret,
+    },
 }
 
 impl Keys {
@@ -120,9 +133,15 @@ impl Keys {
         } else {
             let key = keys::label(&secret[..], "key", b"", suite.key_bytes());
             let iv_bytes = keys::label(&secret[..], "iv", b"", 12);
-            let algorithm = if suite == CipherSuite::Aes256Gcm { &aead::AES_256_GCM } else { &aead::AES_128_GCM };
+            let algorithm = if suite == CipherSuite::Aes256Gcm {
+                &aead::AES_256_GCM
+            } else {
+                &aead::AES_128_GCM
+            };
             // The key length is the algorithm's own (derived just above).
-            let key = LessSafeKey::new(UnboundKey::new(algorithm, &key).expect("key length matches the suite"));
+            let key = LessSafeKey::new(
+                UnboundKey::new(algorithm, &key).expect("key length matches the suite"),
+            );
             let mut iv = [0u8; 12];
             iv.copy_from_slice(&iv_bytes);
             Self::Gcm { key, iv }
@@ -150,7 +169,13 @@ struct Direction {
 impl Direction {
     fn new(suite: CipherSuite, secret: Secret) -> Self {
         let keys = Keys::derive(suite, &secret);
-        Self { suite, secret, keys, seq: 0, bytes_under_key: 0 }
+        Self {
+            suite,
+            secret,
+            keys,
+            seq: 0,
+            bytes_under_key: 0,
+        }
     }
 
     fn update(&mut self) {
@@ -195,7 +220,12 @@ impl RecordWriter {
     }
 
     /// Seals `content` as one whole frame (`0x17 ‖ len ‖ body`).
-    pub fn seal(&mut self, content_type: ContentType, content: &[u8], entropy: &mut dyn Entropy) -> Result<Vec<u8>, RecordError> {
+    pub fn seal(
+        &mut self,
+        content_type: ContentType,
+        content: &[u8],
+        entropy: &mut dyn Entropy,
+    ) -> Result<Vec<u8>, RecordError> {
         if content.len() > MAX_CONTENT_BYTES {
             return Err(RecordError::TooLarge);
         }
@@ -211,7 +241,11 @@ impl RecordWriter {
                 out.extend_from_slice(content);
                 out.push(content_type.byte());
                 let tag = key
-                    .seal_in_place_separate_tag(gcm_nonce(iv, seq), Aad::from(header), &mut out[HEADER_BYTES..])
+                    .seal_in_place_separate_tag(
+                        gcm_nonce(iv, seq),
+                        Aad::from(header),
+                        &mut out[HEADER_BYTES..],
+                    )
                     .map_err(|_| RecordError::BadRecordMac)?;
                 out.extend_from_slice(tag.as_ref());
                 Ok(out)
@@ -230,7 +264,10 @@ impl RecordWriter {
                 out.push(content_type.byte());
                 out.resize(c_start + padded_len, 0);
                 cbc_encrypt(self.0.suite, enc, &iv, &mut out[c_start..], inner_len)?;
-                let tag = keys::hmac(&mac[..], &[&seq.to_be_bytes(), &header, &out[HEADER_BYTES..]]);
+                let tag = keys::hmac(
+                    &mac[..],
+                    &[&seq.to_be_bytes(), &header, &out[HEADER_BYTES..]],
+                );
                 out.extend_from_slice(&tag);
                 Ok(out)
             }
@@ -238,7 +275,13 @@ impl RecordWriter {
     }
 }
 
-fn cbc_encrypt(suite: CipherSuite, key: &[u8], iv: &[u8; 16], buf: &mut [u8], msg_len: usize) -> Result<(), RecordError> {
+fn cbc_encrypt(
+    suite: CipherSuite,
+    key: &[u8],
+    iv: &[u8; 16],
+    buf: &mut [u8],
+    msg_len: usize,
+) -> Result<(), RecordError> {
     let result = if suite == CipherSuite::Aes256Cbc {
         cbc::Encryptor::<aes::Aes256>::new_from_slices(key, iv)
             .map_err(|_| RecordError::BadRecordMac)?
@@ -253,7 +296,12 @@ fn cbc_encrypt(suite: CipherSuite, key: &[u8], iv: &[u8; 16], buf: &mut [u8], ms
     result.map_err(|_| RecordError::BadRecordMac)
 }
 
-fn cbc_decrypt(suite: CipherSuite, key: &[u8], iv: &[u8], buf: &mut [u8]) -> Result<usize, RecordError> {
+fn cbc_decrypt(
+    suite: CipherSuite,
+    key: &[u8],
+    iv: &[u8],
+    buf: &mut [u8],
+) -> Result<usize, RecordError> {
     let result = if suite == CipherSuite::Aes256Cbc {
         cbc::Decryptor::<aes::Aes256>::new_from_slices(key, iv)
             .map_err(|_| RecordError::BadRecordMac)?
@@ -319,7 +367,8 @@ impl RecordReader {
         // Only an authenticated record moves the sequence number.
         self.0.next_seq()?;
         let type_byte = inner.pop().ok_or(RecordError::BadRecordMac)?;
-        let content_type = ContentType::from_byte(type_byte).ok_or(RecordError::UnknownContentType)?;
+        let content_type =
+            ContentType::from_byte(type_byte).ok_or(RecordError::UnknownContentType)?;
         if inner.len() > MAX_CONTENT_BYTES {
             return Err(RecordError::TooLarge);
         }
@@ -335,29 +384,56 @@ mod tests {
 
     fn pair(suite: CipherSuite) -> (RecordWriter, RecordReader) {
         let secret = Zeroizing::new([9u8; 32]);
-        (RecordWriter::new(suite, secret.clone()), RecordReader::new(suite, secret))
+        (
+            RecordWriter::new(suite, secret.clone()),
+            RecordReader::new(suite, secret),
+        )
     }
 
     #[test]
     fn every_suite_round_trips_and_refuses_tampering() {
         for suite in CipherSuite::ALL {
             let (mut w, mut r) = pair(suite);
-            for content in [&b""[..], b"x", &[5u8; 15], &[6u8; 16], &vec![7u8; MAX_CONTENT_BYTES]] {
-                let frame = w.seal(ContentType::Application, content, &mut OsEntropy).unwrap();
-                assert!(frame.len() - HEADER_BYTES <= frame::MAX_RECORD_BYTES, "{suite:?}");
+            for content in [
+                &b""[..],
+                b"x",
+                &[5u8; 15],
+                &[6u8; 16],
+                &vec![7u8; MAX_CONTENT_BYTES],
+            ] {
+                let frame = w
+                    .seal(ContentType::Application, content, &mut OsEntropy)
+                    .unwrap();
+                assert!(
+                    frame.len() - HEADER_BYTES <= frame::MAX_RECORD_BYTES,
+                    "{suite:?}"
+                );
                 let (kind, got) = r.open(&frame[HEADER_BYTES..]).unwrap();
-                assert_eq!((kind, got.as_slice()), (ContentType::Application, content), "{suite:?}");
+                assert_eq!(
+                    (kind, got.as_slice()),
+                    (ContentType::Application, content),
+                    "{suite:?}"
+                );
             }
-            let frame = w.seal(ContentType::Application, b"hello", &mut OsEntropy).unwrap();
+            let frame = w
+                .seal(ContentType::Application, b"hello", &mut OsEntropy)
+                .unwrap();
             for bit in [0, 7, 8 * (frame.len() - HEADER_BYTES) - 1] {
                 let mut bad = frame[HEADER_BYTES..].to_vec();
                 bad[bit / 8] ^= 1 << (bit % 8);
-                assert_eq!(r.open(&bad), Err(RecordError::BadRecordMac), "{suite:?} bit {bit}");
+                assert_eq!(
+                    r.open(&bad),
+                    Err(RecordError::BadRecordMac),
+                    "{suite:?} bit {bit}"
+                );
             }
             // The good record still opens: a failure does not move the sequence.
             assert!(r.open(&frame[HEADER_BYTES..]).is_ok());
             // A replay does not.
-            assert_eq!(r.open(&frame[HEADER_BYTES..]), Err(RecordError::BadRecordMac));
+            assert_eq!(
+                r.open(&frame[HEADER_BYTES..]),
+                Err(RecordError::BadRecordMac)
+            );
         }
     }
 
@@ -367,9 +443,14 @@ mod tests {
             let (mut w, mut r) = pair(suite);
             let update = w.seal(ContentType::KeyUpdate, b"", &mut OsEntropy).unwrap();
             w.update_key();
-            assert_eq!(r.open(&update[HEADER_BYTES..]).unwrap().0, ContentType::KeyUpdate);
+            assert_eq!(
+                r.open(&update[HEADER_BYTES..]).unwrap().0,
+                ContentType::KeyUpdate
+            );
             r.update_key();
-            let frame = w.seal(ContentType::Application, b"after", &mut OsEntropy).unwrap();
+            let frame = w
+                .seal(ContentType::Application, b"after", &mut OsEntropy)
+                .unwrap();
             assert_eq!(w.seq(), 1);
             assert_eq!(r.open(&frame[HEADER_BYTES..]).unwrap().1, b"after");
         }
@@ -379,7 +460,11 @@ mod tests {
     fn cbc_lengths_are_checked_before_decrypting() {
         let (_, mut r) = pair(CipherSuite::Aes256Cbc);
         for len in [0, 16, 47, 63, 65, 16 + 16 + 31] {
-            assert_eq!(r.open(&vec![0u8; len]), Err(RecordError::BadRecordMac), "len {len}");
+            assert_eq!(
+                r.open(&vec![0u8; len]),
+                Err(RecordError::BadRecordMac),
+                "len {len}"
+            );
         }
     }
 }

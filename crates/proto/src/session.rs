@@ -25,7 +25,11 @@ pub enum SessionEvent {
     /// One application XML message (parse it with [`crate::app::AppMessage::parse`]).
     Application(Vec<u8>),
     /// File data: stream id, offset, bytes.
-    Bulk { stream_id: u32, offset: u64, bytes: Vec<u8> },
+    Bulk {
+        stream_id: u32,
+        offset: u64,
+        bytes: Vec<u8>,
+    },
     /// The peer updated its key; nothing for the application to do.
     KeyUpdated,
     /// The peer closed cleanly (close_notify).
@@ -44,7 +48,10 @@ pub struct SessionError {
 
 impl SessionError {
     fn new(alert: AlertCode, reason: impl Into<String>) -> Self {
-        Self { alert, reason: reason.into() }
+        Self {
+            alert,
+            reason: reason.into(),
+        }
     }
 }
 
@@ -74,7 +81,16 @@ impl Session {
         capabilities: Vec<String>,
         level: TrustLevel,
     ) -> Self {
-        Self { role, writer, reader, handshake_reader, entropy, capabilities, confirmed: !level.needs_sas_confirmation(), held: VecDeque::new() }
+        Self {
+            role,
+            writer,
+            reader,
+            handshake_reader,
+            entropy,
+            capabilities,
+            confirmed: !level.needs_sas_confirmation(),
+            held: VecDeque::new(),
+        }
     }
 
     pub fn role(&self) -> Role {
@@ -105,15 +121,26 @@ impl Session {
     /// Seals one application XML message (with a key update first when due).
     pub fn seal_application(&mut self, xml: &[u8]) -> Result<Vec<u8>, SessionError> {
         if !self.confirmed {
-            return Err(SessionError::new(AlertCode::InternalError, "the peer's code has not been confirmed"));
+            return Err(SessionError::new(
+                AlertCode::InternalError,
+                "the peer's code has not been confirmed",
+            ));
         }
         self.seal_with_update(ContentType::Application, xml)
     }
 
     /// Seals a chunk of file data.
-    pub fn seal_bulk(&mut self, stream_id: u32, offset: u64, bytes: &[u8]) -> Result<Vec<u8>, SessionError> {
+    pub fn seal_bulk(
+        &mut self,
+        stream_id: u32,
+        offset: u64,
+        bytes: &[u8],
+    ) -> Result<Vec<u8>, SessionError> {
         if !self.confirmed {
-            return Err(SessionError::new(AlertCode::InternalError, "the peer's code has not been confirmed"));
+            return Err(SessionError::new(
+                AlertCode::InternalError,
+                "the peer's code has not been confirmed",
+            ));
         }
         let mut content = Vec::with_capacity(12 + bytes.len());
         content.extend_from_slice(&stream_id.to_be_bytes());
@@ -131,10 +158,15 @@ impl Session {
 
     /// Seals an alert (close_notify to end cleanly).
     pub fn seal_alert(&mut self, alert: AlertCode) -> Vec<u8> {
-        self.seal(ContentType::Alert, &[alert.level(), alert.code()]).unwrap_or_default()
+        self.seal(ContentType::Alert, &[alert.level(), alert.code()])
+            .unwrap_or_default()
     }
 
-    fn seal_with_update(&mut self, content_type: ContentType, content: &[u8]) -> Result<Vec<u8>, SessionError> {
+    fn seal_with_update(
+        &mut self,
+        content_type: ContentType,
+        content: &[u8],
+    ) -> Result<Vec<u8>, SessionError> {
         let mut out = Vec::new();
         if self.writer.needs_key_update() {
             out = self.update_key()?;
@@ -144,14 +176,19 @@ impl Session {
     }
 
     fn seal(&mut self, content_type: ContentType, content: &[u8]) -> Result<Vec<u8>, SessionError> {
-        self.writer.seal(content_type, content, self.entropy.as_mut()).map_err(|e| SessionError::new(AlertCode::InternalError, e.to_string()))
+        self.writer
+            .seal(content_type, content, self.entropy.as_mut())
+            .map_err(|e| SessionError::new(AlertCode::InternalError, e.to_string()))
     }
 
     /// Handles one frame from the peer. `Ok(None)` when the event is being held
     /// until the peer is confirmed.
     pub fn handle(&mut self, frame: &Frame) -> Result<Option<SessionEvent>, SessionError> {
         if frame.kind != KIND_RECORD {
-            return Err(SessionError::new(AlertCode::UnexpectedMessage, "plain frame after the handshake"));
+            return Err(SessionError::new(
+                AlertCode::UnexpectedMessage,
+                "plain frame after the handshake",
+            ));
         }
         let (content_type, content) = match self.reader.open(&frame.body) {
             Ok(opened) => {
@@ -164,10 +201,16 @@ impl Session {
             ContentType::Application => SessionEvent::Application(content),
             ContentType::Bulk => {
                 if !self.has_capability("file-transfer") {
-                    return Err(SessionError::new(AlertCode::UnexpectedMessage, "file data without file-transfer"));
+                    return Err(SessionError::new(
+                        AlertCode::UnexpectedMessage,
+                        "file data without file-transfer",
+                    ));
                 }
                 let (Some(stream), Some(offset)) = (content.get(..4), content.get(4..12)) else {
-                    return Err(SessionError::new(AlertCode::DecodeError, "short bulk record"));
+                    return Err(SessionError::new(
+                        AlertCode::DecodeError,
+                        "short bulk record",
+                    ));
                 };
                 SessionEvent::Bulk {
                     stream_id: u32::from_be_bytes(stream.try_into().unwrap_or_default()),
@@ -177,7 +220,10 @@ impl Session {
             }
             ContentType::KeyUpdate => {
                 if !content.is_empty() {
-                    return Err(SessionError::new(AlertCode::DecodeError, "key update with content"));
+                    return Err(SessionError::new(
+                        AlertCode::DecodeError,
+                        "key update with content",
+                    ));
                 }
                 self.reader.update_key();
                 SessionEvent::KeyUpdated
@@ -186,11 +232,24 @@ impl Session {
                 AlertCode::CloseNotify => SessionEvent::Closed,
                 alert => SessionEvent::PeerAlert(alert),
             },
-            ContentType::Handshake => return Err(SessionError::new(AlertCode::UnexpectedMessage, "handshake message after Session_Ready")),
+            ContentType::Handshake => {
+                return Err(SessionError::new(
+                    AlertCode::UnexpectedMessage,
+                    "handshake message after Session_Ready",
+                ));
+            }
         };
-        if !self.confirmed && matches!(event, SessionEvent::Application(_) | SessionEvent::Bulk { .. }) {
+        if !self.confirmed
+            && matches!(
+                event,
+                SessionEvent::Application(_) | SessionEvent::Bulk { .. }
+            )
+        {
             if self.held.len() >= MAX_HELD_MESSAGES {
-                return Err(SessionError::new(AlertCode::UnexpectedMessage, "too much data before the code was confirmed"));
+                return Err(SessionError::new(
+                    AlertCode::UnexpectedMessage,
+                    "too much data before the code was confirmed",
+                ));
             }
             self.held.push_back(event);
             return Ok(None);
@@ -198,13 +257,23 @@ impl Session {
         Ok(Some(event))
     }
 
-    fn try_handshake_alert(&mut self, body: &[u8], err: RecordError) -> Result<Option<SessionEvent>, SessionError> {
+    fn try_handshake_alert(
+        &mut self,
+        body: &[u8],
+        err: RecordError,
+    ) -> Result<Option<SessionEvent>, SessionError> {
         if let Some(reader) = self.handshake_reader.as_mut() {
             if let Ok((ContentType::Alert, content)) = reader.open(body) {
-                return Ok(Some(SessionEvent::PeerAlert(core_alert_from_record(&content))));
+                return Ok(Some(SessionEvent::PeerAlert(core_alert_from_record(
+                    &content,
+                ))));
             }
         }
-        let alert = if err == RecordError::UnknownContentType { AlertCode::UnexpectedMessage } else { AlertCode::BadRecordMac };
+        let alert = if err == RecordError::UnknownContentType {
+            AlertCode::UnexpectedMessage
+        } else {
+            AlertCode::BadRecordMac
+        };
         Err(SessionError::new(alert, err.to_string()))
     }
 }

@@ -55,7 +55,10 @@ pub struct Element {
 
 impl Element {
     pub fn attribute(&self, name: &str) -> Option<&str> {
-        self.attributes.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+        self.attributes
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
     }
 
     pub fn child(&self, name: &str) -> Option<&Element> {
@@ -69,7 +72,10 @@ fn malformed(err: impl std::fmt::Display) -> XmlError {
 
 /// Parses one document strictly (see the module docs).
 pub fn parse(bytes: &[u8]) -> Result<Element, XmlError> {
-    if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) || bytes.starts_with(&[0xFE, 0xFF]) || bytes.starts_with(&[0xFF, 0xFE]) {
+    if bytes.starts_with(&[0xEF, 0xBB, 0xBF])
+        || bytes.starts_with(&[0xFE, 0xFF])
+        || bytes.starts_with(&[0xFF, 0xFE])
+    {
         return Err(XmlError::ByteOrderMark);
     }
     let text = std::str::from_utf8(bytes).map_err(|_| XmlError::Malformed("not UTF-8".into()))?;
@@ -111,7 +117,11 @@ pub fn parse(bytes: &[u8]) -> Result<Element, XmlError> {
             }
             Event::Empty(start) => {
                 if root.is_some() || stack.len() >= MAX_DEPTH {
-                    return Err(if root.is_some() { XmlError::Structure } else { XmlError::TooDeep });
+                    return Err(if root.is_some() {
+                        XmlError::Structure
+                    } else {
+                        XmlError::TooDeep
+                    });
                 }
                 let element = open_element(&start)?;
                 close_element(&mut stack, &mut root, element)?;
@@ -129,17 +139,18 @@ pub fn parse(bytes: &[u8]) -> Result<Element, XmlError> {
                 push_text(&mut stack, &content)?;
             }
             Event::GeneralRef(reference) => {
-                let resolved = match reference.resolve_char_ref().map_err(malformed)? {
-                    Some(ch) => ch,
-                    None => {
-                        let name = reference.decode().map_err(malformed)?;
-                        match name.as_ref() {
-                            "amp" => '&',
-                            "lt" => '<',
-                            "gt" => '>',
-                            "apos" => '\'',
-                            "quot" => '"',
-                            other => return Err(XmlError::Entity(other.chars().take(32).collect())),
+                let resolved = if let Some(ch) = reference.resolve_char_ref().map_err(malformed)? {
+                    ch
+                } else {
+                    let name = reference.decode().map_err(malformed)?;
+                    match name.as_ref() {
+                        "amp" => '&',
+                        "lt" => '<',
+                        "gt" => '>',
+                        "apos" => '\'',
+                        "quot" => '"',
+                        other => {
+                            return Err(XmlError::Entity(other.chars().take(32).collect()));
                         }
                     }
                 };
@@ -168,16 +179,21 @@ fn push_text(stack: &mut [Element], content: &str) -> Result<(), XmlError> {
 }
 
 fn open_element(start: &BytesStart<'_>) -> Result<Element, XmlError> {
-    let name = std::str::from_utf8(start.name().into_inner()).map_err(malformed)?.to_owned();
+    let name = std::str::from_utf8(start.name().into_inner())
+        .map_err(malformed)?
+        .to_owned();
     let mut attributes = Vec::new();
     let mut counted = 0usize;
     for attribute in start.attributes().with_checks(true) {
         let attribute = attribute.map_err(malformed)?;
-        let key = std::str::from_utf8(attribute.key.into_inner()).map_err(malformed)?.to_owned();
+        let key = std::str::from_utf8(attribute.key.into_inner())
+            .map_err(malformed)?
+            .to_owned();
         let value = attribute.unescape_value().map_err(|e| match e {
-            quick_xml::Error::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(_, entity)) => {
-                XmlError::Entity(entity.chars().take(32).collect())
-            }
+            quick_xml::Error::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(
+                _,
+                entity,
+            )) => XmlError::Entity(entity.chars().take(32).collect()),
             other => malformed(other),
         })?;
         if key != "xmlns" && !key.starts_with("xmlns:") {
@@ -188,10 +204,19 @@ fn open_element(start: &BytesStart<'_>) -> Result<Element, XmlError> {
         }
         attributes.push((key, value.into_owned()));
     }
-    Ok(Element { name, attributes, children: Vec::new(), text: String::new() })
+    Ok(Element {
+        name,
+        attributes,
+        children: Vec::new(),
+        text: String::new(),
+    })
 }
 
-fn close_element(stack: &mut [Element], root: &mut Option<Element>, mut element: Element) -> Result<(), XmlError> {
+fn close_element(
+    stack: &mut [Element],
+    root: &mut Option<Element>,
+    mut element: Element,
+) -> Result<(), XmlError> {
     if !element.children.is_empty() {
         if !element.text.chars().all(|c| c.is_ascii_whitespace()) {
             return Err(XmlError::MixedContent(element.name));
@@ -231,12 +256,14 @@ impl Writer {
     }
 
     /// Adds `<name>text</name>`.
+    #[must_use]
     pub fn child(mut self, name: &str, text: &str) -> Self {
         self.child_with_attribute(name, None, text);
         self
     }
 
     /// Adds `<name key="value">text</name>`.
+    #[must_use]
     pub fn child_attr(mut self, name: &str, key: &str, value: &str, text: &str) -> Self {
         self.child_with_attribute(name, Some((key, value)), text);
         self
@@ -293,20 +320,34 @@ mod tests {
     #[test]
     fn refuses_what_the_protocol_refuses() {
         let cases: &[(&[u8], XmlError)] = &[
-            (b"<!DOCTYPE m [<!ENTITY x \"y\">]><m>&x;</m>", XmlError::Doctype),
+            (
+                b"<!DOCTYPE m [<!ENTITY x \"y\">]><m>&x;</m>",
+                XmlError::Doctype,
+            ),
             (b"<m>&x;</m>", XmlError::Entity("x".into())),
             (b"<?pi x?><m/>", XmlError::ProcessingInstruction),
             (b"<m><!-- c --></m>", XmlError::Comment),
             (b"\xEF\xBB\xBF<m/>", XmlError::ByteOrderMark),
-            (b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><m/>", XmlError::Encoding),
+            (
+                b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><m/>",
+                XmlError::Encoding,
+            ),
             (b"<m>text<c/></m>", XmlError::MixedContent("m".into())),
             (b"<m/><n/>", XmlError::Structure),
         ];
         for (doc, expected) in cases {
-            assert_eq!(parse(doc).as_ref(), Err(expected), "{}", String::from_utf8_lossy(doc));
+            assert_eq!(
+                parse(doc).as_ref(),
+                Err(expected),
+                "{}",
+                String::from_utf8_lossy(doc)
+            );
         }
         assert!(parse(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><m/>").is_ok());
-        assert!(matches!(parse(b"<m a=\"1\" a=\"2\"/>"), Err(XmlError::Malformed(_))));
+        assert!(matches!(
+            parse(b"<m a=\"1\" a=\"2\"/>"),
+            Err(XmlError::Malformed(_))
+        ));
         assert!(matches!(parse(b"<m><n></m>"), Err(XmlError::Malformed(_))));
         assert!(matches!(parse(b"<m>"), Err(XmlError::Malformed(_))));
     }
@@ -316,14 +357,27 @@ mod tests {
         let deep = |n: usize| format!("{}{}", "<a>".repeat(n), "</a>".repeat(n));
         assert!(parse(deep(8).as_bytes()).is_ok());
         assert_eq!(parse(deep(9).as_bytes()), Err(XmlError::TooDeep));
-        let attrs = |n: usize| format!("<m xmlns=\"u\" {}/>", (0..n).map(|i| format!("a{i}=\"1\"")).collect::<Vec<_>>().join(" "));
+        let attrs = |n: usize| {
+            format!(
+                "<m xmlns=\"u\" {}/>",
+                (0..n)
+                    .map(|i| format!("a{i}=\"1\""))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )
+        };
         assert!(parse(attrs(64).as_bytes()).is_ok());
-        assert_eq!(parse(attrs(65).as_bytes()), Err(XmlError::TooManyAttributes("m".into())));
+        assert_eq!(
+            parse(attrs(65).as_bytes()),
+            Err(XmlError::TooManyAttributes("m".into()))
+        );
     }
 
     #[test]
     fn writer_escapes_and_round_trips() {
-        let bytes = Writer::message("chat", Some("id-1")).child("body", "<&>\"\r\n").finish();
+        let bytes = Writer::message("chat", Some("id-1"))
+            .child("body", "<&>\"\r\n")
+            .finish();
         let root = parse(&bytes).unwrap();
         assert_eq!(root.child("body").unwrap().text, "<&>\"\r\n");
     }

@@ -33,11 +33,19 @@ pub struct HandshakeError {
 
 impl HandshakeError {
     pub fn local(alert: AlertCode, reason: impl Into<String>) -> Self {
-        Self { alert, origin: Origin::Local, reason: reason.into() }
+        Self {
+            alert,
+            origin: Origin::Local,
+            reason: reason.into(),
+        }
     }
 
     pub fn peer(alert: AlertCode) -> Self {
-        Self { alert, origin: Origin::Peer, reason: format!("peer refused the session: {}", alert.describe()) }
+        Self {
+            alert,
+            origin: Origin::Peer,
+            reason: format!("peer refused the session: {}", alert.describe()),
+        }
     }
 }
 
@@ -96,7 +104,14 @@ pub(super) struct Core {
 
 impl Core {
     pub fn new(config: Arc<Config>, entropy: Box<dyn Entropy>) -> Self {
-        Self { config, entropy, transcript: Transcript::default(), writer: None, reader: None, received_record: false }
+        Self {
+            config,
+            entropy,
+            transcript: Transcript::default(),
+            writer: None,
+            reader: None,
+            received_record: false,
+        }
     }
 
     pub fn random32(&mut self, purpose: RandomPurpose) -> [u8; 32] {
@@ -117,8 +132,15 @@ impl Core {
         self.seal(ContentType::Handshake, xml)
     }
 
-    fn seal(&mut self, content_type: ContentType, content: &[u8]) -> Result<Vec<u8>, HandshakeError> {
-        let writer = self.writer.as_mut().ok_or_else(|| HandshakeError::local(AlertCode::InternalError, "no write key"))?;
+    fn seal(
+        &mut self,
+        content_type: ContentType,
+        content: &[u8],
+    ) -> Result<Vec<u8>, HandshakeError> {
+        let writer = self
+            .writer
+            .as_mut()
+            .ok_or_else(|| HandshakeError::local(AlertCode::InternalError, "no write key"))?;
         writer
             .seal(content_type, content, self.entropy.as_mut())
             .map_err(|e| HandshakeError::local(AlertCode::InternalError, e.to_string()))
@@ -133,30 +155,47 @@ impl Core {
                     return Err(HandshakeError::peer(messages::parse_alert(&frame.body)?));
                 }
                 if self.writer.is_some() || self.received_record {
-                    return Err(HandshakeError::local(AlertCode::HandshakeFailure, "plain message after the keys were set"));
+                    return Err(HandshakeError::local(
+                        AlertCode::HandshakeFailure,
+                        "plain message after the keys were set",
+                    ));
                 }
-                Ok(Received { bytes: frame.body.clone() })
+                Ok(Received {
+                    bytes: frame.body.clone(),
+                })
             }
             KIND_RECORD => {
-                let reader = self
-                    .reader
-                    .as_mut()
-                    .ok_or_else(|| HandshakeError::local(AlertCode::HandshakeFailure, "record before the keys were set"))?;
-                let (content_type, content) =
-                    reader.open(&frame.body).map_err(|_| HandshakeError::local(AlertCode::BadRecordMac, "bad record MAC"))?;
+                let reader = self.reader.as_mut().ok_or_else(|| {
+                    HandshakeError::local(
+                        AlertCode::HandshakeFailure,
+                        "record before the keys were set",
+                    )
+                })?;
+                let (content_type, content) = reader.open(&frame.body).map_err(|_| {
+                    HandshakeError::local(AlertCode::BadRecordMac, "bad record MAC")
+                })?;
                 self.received_record = true;
                 Self::handshake_content(content_type, content)
             }
-            other => Err(HandshakeError::local(AlertCode::DecodeError, format!("unknown frame kind 0x{other:02x}"))),
+            other => Err(HandshakeError::local(
+                AlertCode::DecodeError,
+                format!("unknown frame kind 0x{other:02x}"),
+            )),
         }
     }
 
     /// Interprets an opened record during the handshake.
-    pub fn handshake_content(content_type: ContentType, content: Vec<u8>) -> Result<Received, HandshakeError> {
+    pub fn handshake_content(
+        content_type: ContentType,
+        content: Vec<u8>,
+    ) -> Result<Received, HandshakeError> {
         match content_type {
             ContentType::Handshake => Ok(Received { bytes: content }),
             ContentType::Alert => Err(HandshakeError::peer(alert_from_record(&content))),
-            _ => Err(HandshakeError::local(AlertCode::HandshakeFailure, "application data during the handshake")),
+            _ => Err(HandshakeError::local(
+                AlertCode::HandshakeFailure,
+                "application data during the handshake",
+            )),
         }
     }
 
@@ -168,7 +207,8 @@ impl Core {
             return Step::Failed(Vec::new(), err);
         }
         let bytes = if self.writer.is_some() {
-            self.seal(ContentType::Alert, &[err.alert.level(), err.alert.code()]).unwrap_or_default()
+            self.seal(ContentType::Alert, &[err.alert.level(), err.alert.code()])
+                .unwrap_or_default()
         } else {
             frame::encode(KIND_PLAIN, &messages::alert_to_xml(err.alert))
         };
@@ -198,7 +238,10 @@ pub fn x25519(private: &[u8; 32], peer_public: &[u8; 32]) -> Result<[u8; 32], Ha
     let secret = x25519_dalek::StaticSecret::from(*private);
     let shared = secret.diffie_hellman(&x25519_dalek::PublicKey::from(*peer_public));
     if !shared.was_contributory() {
-        return Err(HandshakeError::local(AlertCode::HandshakeFailure, "X25519 result is all zero"));
+        return Err(HandshakeError::local(
+            AlertCode::HandshakeFailure,
+            "X25519 result is all zero",
+        ));
     }
     Ok(shared.to_bytes())
 }
@@ -210,7 +253,9 @@ pub fn x25519_public(private: &[u8; 32]) -> [u8; 32] {
 /// Verifies a peer's RSA-PSS-SHA256 (salt 32) signature against its SPKI.
 pub fn verify_pss(spki_der: &[u8], message: &[u8], signature: &[u8]) -> bool {
     use aws_lc_rs::signature::{RSA_PSS_2048_8192_SHA256, UnparsedPublicKey};
-    UnparsedPublicKey::new(&RSA_PSS_2048_8192_SHA256, spki_der).verify(message, signature).is_ok()
+    UnparsedPublicKey::new(&RSA_PSS_2048_8192_SHA256, spki_der)
+        .verify(message, signature)
+        .is_ok()
 }
 
 /// The certificate policy of steps 5 and 8 as both roles apply it: the PKI's
@@ -223,32 +268,64 @@ pub(super) fn check_peer_info(
     accepted_algorithms: &[String],
     now_unix: i64,
 ) -> Result<PeerIdentity, HandshakeError> {
-    let user_id = UserId::parse(&info.user_id).map_err(|e| HandshakeError::local(AlertCode::DecodeError, e.to_string()))?;
+    let user_id = UserId::parse(&info.user_id)
+        .map_err(|e| HandshakeError::local(AlertCode::DecodeError, e.to_string()))?;
     if anonymous {
         if !info.certificates.is_empty() {
-            return Err(HandshakeError::local(AlertCode::HandshakeFailure, "certificate sent in an anonymous session"));
+            return Err(HandshakeError::local(
+                AlertCode::HandshakeFailure,
+                "certificate sent in an anonymous session",
+            ));
         }
-        return Ok(PeerIdentity { user_id, name: info.name.clone(), level: TrustLevel::Anonymous, certificate: None });
+        return Ok(PeerIdentity {
+            user_id,
+            name: info.name.clone(),
+            level: TrustLevel::Anonymous,
+            certificate: None,
+        });
     }
     if info.certificates.is_empty() {
-        return Err(HandshakeError::local(AlertCode::BadCertificate, format!("{user_id} sent no certificate")));
+        return Err(HandshakeError::local(
+            AlertCode::BadCertificate,
+            format!("{user_id} sent no certificate"),
+        ));
     }
     let cert = config
         .policy
         .check_peer(&user_id, &info.name, &info.certificates, now_unix)
-        .map_err(|rejection| HandshakeError::local(rejection.alert(), format!("{rejection} ({user_id})")))?;
+        .map_err(|rejection| {
+            HandshakeError::local(rejection.alert(), format!("{rejection} ({user_id})"))
+        })?;
     let Some(size_token) = super::negotiate::rsa_size_token(cert.key_bits) else {
-        return Err(HandshakeError::local(AlertCode::BadCertificate, format!("{user_id}'s key has {} bits", cert.key_bits)));
+        return Err(HandshakeError::local(
+            AlertCode::BadCertificate,
+            format!("{user_id}'s key has {} bits", cert.key_bits),
+        ));
     };
     if !accepted_algorithms.iter().any(|a| a == size_token) {
-        return Err(HandshakeError::local(AlertCode::InsufficientSecurity, format!("{size_token} was not agreed")));
-    }
-    if cert.level == TrustLevel::New && !config.admit_new {
-        let how = if cert.self_signed { "self-signed" } else { "from an unknown CA" };
         return Err(HandshakeError::local(
-            AlertCode::UnknownCa,
-            format!("untrusted certificate: {user_id} is {how} and not pinned (fingerprint {})", cert.fingerprint),
+            AlertCode::InsufficientSecurity,
+            format!("{size_token} was not agreed"),
         ));
     }
-    Ok(PeerIdentity { user_id, name: info.name.clone(), level: cert.level, certificate: Some(cert) })
+    if cert.level == TrustLevel::New && !config.admit_new {
+        let how = if cert.self_signed {
+            "self-signed"
+        } else {
+            "from an unknown CA"
+        };
+        return Err(HandshakeError::local(
+            AlertCode::UnknownCa,
+            format!(
+                "untrusted certificate: {user_id} is {how} and not pinned (fingerprint {})",
+                cert.fingerprint
+            ),
+        ));
+    }
+    Ok(PeerIdentity {
+        user_id,
+        name: info.name.clone(),
+        level: cert.level,
+        certificate: Some(cert),
+    })
 }

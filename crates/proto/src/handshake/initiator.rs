@@ -10,8 +10,8 @@ use crate::frame::Frame;
 use crate::identity::UserId;
 use crate::keys::{self, HandshakeSecrets};
 use crate::messages::{
-    CapabilitiesAccept, CapabilitiesOffer, ChallengeResponse, CryptoChallenge, CryptoSuiteAccept, CryptoSuiteOffer, KeyExchange,
-    SessionReady, UserInfo,
+    CapabilitiesAccept, CapabilitiesOffer, ChallengeResponse, CryptoChallenge, CryptoSuiteAccept,
+    CryptoSuiteOffer, KeyExchange, SessionReady, UserInfo,
 };
 use crate::record::{CipherSuite, RecordReader, RecordWriter};
 use crate::session::{Role, Session};
@@ -71,16 +71,36 @@ pub struct Initiator {
 
 impl Initiator {
     /// Starts a handshake to `peer_id`; returns the machine and message 1 to send.
-    pub fn start(config: Arc<Config>, peer_id: UserId, anonymous: bool, entropy: Box<dyn Entropy>) -> (Self, Vec<u8>) {
+    pub fn start(
+        config: Arc<Config>,
+        peer_id: UserId,
+        anonymous: bool,
+        entropy: Box<dyn Entropy>,
+    ) -> (Self, Vec<u8>) {
         let mut core = Core::new(config, entropy);
         let x25519_private = core.random32(RandomPurpose::X25519Private);
         let nonce = core.random32(RandomPurpose::Nonce);
         let pub_i = core::x25519_public(&x25519_private);
         let offered = negotiate::capability_offer(anonymous, &core.config.app_capabilities);
-        let offer = CapabilitiesOffer { capabilities: offered.clone(), nonce, key_commit: keys::sha256(&[&pub_i]) };
+        let offer = CapabilitiesOffer {
+            capabilities: offered.clone(),
+            nonce,
+            key_commit: keys::sha256(&[&pub_i]),
+        };
         let bytes = core.send_plain(&offer.to_xml());
-        let state = State::Capabilities(ExpectCapabilities { x25519_private, offered });
-        (Self { core, state, peer_id, anonymous }, bytes)
+        let state = State::Capabilities(ExpectCapabilities {
+            x25519_private,
+            offered,
+        });
+        (
+            Self {
+                core,
+                state,
+                peer_id,
+                anonymous,
+            },
+            bytes,
+        )
     }
 
     /// Handles one frame from R.
@@ -108,26 +128,37 @@ impl Initiator {
         }
         let message = self.core.receive(frame)?.bytes;
         let (next, out) = match state {
-            State::Capabilities(s) => self.on_capabilities(s, &message)?,
+            State::Capabilities(s) => self.on_capabilities(&s, &message)?,
             State::Suite(s) => self.on_suite(s, &message)?,
             State::Challenge(s) => self.on_challenge(s, &message)?,
             State::UserInfo(s) => self.on_user_info(s, &message, now_unix)?,
             State::Response(s) => self.on_response(s, &message)?,
             State::Ready(_) | State::Done => {
-                return Err(HandshakeError::local(AlertCode::HandshakeFailure, "message after the handshake ended"));
+                return Err(HandshakeError::local(
+                    AlertCode::HandshakeFailure,
+                    "message after the handshake ended",
+                ));
             }
         };
         self.state = next;
         Ok(Step::Continue(out))
     }
 
-    fn on_capabilities(&mut self, s: ExpectCapabilities, message: &[u8]) -> Result<(State, Vec<u8>), HandshakeError> {
+    fn on_capabilities(
+        &mut self,
+        s: &ExpectCapabilities,
+        message: &[u8],
+    ) -> Result<(State, Vec<u8>), HandshakeError> {
         let accept = CapabilitiesAccept::parse(message)?;
         negotiate::check_capability_accept(&s.offered, &accept.capabilities, self.anonymous)?;
         self.core.transcript.add(message);
         let pub_i = core::x25519_public(&s.x25519_private);
-        let offered = negotiate::algorithm_offer(self.anonymous, &self.core.config.cipher_preference);
-        let offer = CryptoSuiteOffer { algorithms: offered.clone(), key_share: pub_i };
+        let offered =
+            negotiate::algorithm_offer(self.anonymous, &self.core.config.cipher_preference);
+        let offer = CryptoSuiteOffer {
+            algorithms: offered.clone(),
+            key_share: pub_i,
+        };
         let out = self.core.send_plain(&offer.to_xml());
         let next = ExpectSuite {
             x25519_private: s.x25519_private,
@@ -139,10 +170,19 @@ impl Initiator {
         Ok((State::Suite(next), out))
     }
 
-    fn on_suite(&mut self, s: ExpectSuite, message: &[u8]) -> Result<(State, Vec<u8>), HandshakeError> {
+    fn on_suite(
+        &mut self,
+        s: ExpectSuite,
+        message: &[u8],
+    ) -> Result<(State, Vec<u8>), HandshakeError> {
         let accept = CryptoSuiteAccept::parse(message)?;
         let own_bits = self.core.config.identity.signer.key_bits();
-        let suite = negotiate::check_algorithm_accept(&s.offered, &accept.algorithms, self.anonymous, own_bits)?;
+        let suite = negotiate::check_algorithm_accept(
+            &s.offered,
+            &accept.algorithms,
+            self.anonymous,
+            own_bits,
+        )?;
         let dh = core::x25519(&s.x25519_private, &s.pub_r)?;
         self.core.transcript.add(message);
         let secrets = HandshakeSecrets::derive(&dh, &self.core.transcript.current());
@@ -153,7 +193,11 @@ impl Initiator {
             user_id: identity.user_id.to_string(),
             name: identity.name.clone(),
             peer_id: Some(self.peer_id.to_string()),
-            certificates: if self.anonymous { Vec::new() } else { identity.chain.clone() },
+            certificates: if self.anonymous {
+                Vec::new()
+            } else {
+                identity.chain.clone()
+            },
         };
         let out = self.core.send_record(&info.to_xml())?;
         let pub_i = core::x25519_public(&s.x25519_private);
@@ -169,7 +213,11 @@ impl Initiator {
         Ok((State::Challenge(ExpectChallenge(negotiated)), out))
     }
 
-    fn on_challenge(&mut self, s: ExpectChallenge, message: &[u8]) -> Result<(State, Vec<u8>), HandshakeError> {
+    fn on_challenge(
+        &mut self,
+        s: ExpectChallenge,
+        message: &[u8],
+    ) -> Result<(State, Vec<u8>), HandshakeError> {
         CryptoChallenge::parse(message)?;
         self.core.transcript.add(message);
         let th6 = self.core.transcript.current();
@@ -178,16 +226,36 @@ impl Initiator {
         } else {
             let proof = core::signed_proof("sixchat initiator proof", &th6);
             let signer = &self.core.config.identity.signer;
-            Some(signer.sign_pss_sha256(&proof).map_err(|e| HandshakeError::local(AlertCode::InternalError, e.to_string()))?)
+            Some(
+                signer
+                    .sign_pss_sha256(&proof)
+                    .map_err(|e| HandshakeError::local(AlertCode::InternalError, e.to_string()))?,
+            )
         };
-        let mac = keys::hmac(&s.0.secrets.fk_i[..], &[&th6, signature.as_deref().unwrap_or_default()]);
-        let out = self.core.send_record(&ChallengeResponse { signature, mac }.to_xml())?;
+        let mac = keys::hmac(
+            &s.0.secrets.fk_i[..],
+            &[&th6, signature.as_deref().unwrap_or_default()],
+        );
+        let out = self
+            .core
+            .send_record(&ChallengeResponse { signature, mac }.to_xml())?;
         Ok((State::UserInfo(ExpectUserInfo(s.0)), out))
     }
 
-    fn on_user_info(&mut self, s: ExpectUserInfo, message: &[u8], now_unix: i64) -> Result<(State, Vec<u8>), HandshakeError> {
+    fn on_user_info(
+        &mut self,
+        s: ExpectUserInfo,
+        message: &[u8],
+        now_unix: i64,
+    ) -> Result<(State, Vec<u8>), HandshakeError> {
         let info = UserInfo::parse(message, false)?;
-        let peer = core::check_peer_info(&self.core.config, &info, self.anonymous, &s.0.algorithms, now_unix)?;
+        let peer = core::check_peer_info(
+            &self.core.config,
+            &info,
+            self.anonymous,
+            &s.0.algorithms,
+            now_unix,
+        )?;
         if peer.user_id != self.peer_id {
             return Err(HandshakeError::local(
                 AlertCode::UserIdMismatch,
@@ -196,15 +264,27 @@ impl Initiator {
         }
         self.core.transcript.add(message);
         let challenge = self.core.random32(RandomPurpose::Challenge);
-        let out = self.core.send_record(&CryptoChallenge { challenge }.to_xml())?;
+        let out = self
+            .core
+            .send_record(&CryptoChallenge { challenge }.to_xml())?;
         Ok((State::Response(ExpectResponse(s.0, peer, challenge)), out))
     }
 
-    fn on_response(&mut self, s: ExpectResponse, message: &[u8]) -> Result<(State, Vec<u8>), HandshakeError> {
+    fn on_response(
+        &mut self,
+        s: ExpectResponse,
+        message: &[u8],
+    ) -> Result<(State, Vec<u8>), HandshakeError> {
         let ExpectResponse(negotiated, peer, _challenge) = s;
         let response = ChallengeResponse::parse(message)?;
         let th9 = self.core.transcript.current();
-        verify_response(&response, &peer, &negotiated.secrets.fk_r[..], &th9, "sixchat responder proof")?;
+        verify_response(
+            &response,
+            &peer,
+            &negotiated.secrets.fk_r[..],
+            &th9,
+            "sixchat responder proof",
+        )?;
         self.core.transcript.add(message);
         let th10 = self.core.transcript.current();
         let finished = keys::hmac(&negotiated.secrets.fk_fin_i[..], &[&th10]);
@@ -220,30 +300,53 @@ impl Initiator {
         let ExpectReady(negotiated, peer, mut ap_reader) = s;
         if frame.kind != crate::frame::KIND_RECORD {
             self.core.receive(frame)?;
-            return Err(HandshakeError::local(AlertCode::HandshakeFailure, "plain message instead of Session_Ready"));
+            return Err(HandshakeError::local(
+                AlertCode::HandshakeFailure,
+                "plain message instead of Session_Ready",
+            ));
         }
-        let message = match ap_reader.open(&frame.body) {
-            Ok((content_type, content)) => Core::handshake_content(content_type, content)?.bytes,
-            Err(_) => {
-                // Not under r_ap: R may have failed and sent an alert under r_hs.
-                self.core.receive(frame)?;
-                return Err(HandshakeError::local(AlertCode::HandshakeFailure, "handshake message instead of Session_Ready"));
-            }
+        let Ok((content_type, content)) = ap_reader.open(&frame.body) else {
+            // Not under r_ap: R may have failed and sent an alert under r_hs.
+            self.core.receive(frame)?;
+            return Err(HandshakeError::local(
+                AlertCode::HandshakeFailure,
+                "handshake message instead of Session_Ready",
+            ));
         };
+        let message = Core::handshake_content(content_type, content)?.bytes;
         let ready = SessionReady::parse(&message)?;
         let th11 = self.core.transcript.current();
         let expected = keys::hmac(&negotiated.secrets.fk_fin_r[..], &[&th11]);
         if !keys::ct_eq(&expected, &ready.finished) {
-            return Err(HandshakeError::local(AlertCode::HandshakeFailure, "Session_Ready finished does not verify"));
+            return Err(HandshakeError::local(
+                AlertCode::HandshakeFailure,
+                "Session_Ready finished does not verify",
+            ));
         }
         if !keys::ct_eq(&keys::sha256(&[&ready.sas_reveal]), &negotiated.sas_commit) {
-            return Err(HandshakeError::local(AlertCode::HandshakeFailure, "sas-reveal does not match sas-commit"));
+            return Err(HandshakeError::local(
+                AlertCode::HandshakeFailure,
+                "sas-reveal does not match sas-commit",
+            ));
         }
         let app = negotiated.secrets.application(&th11);
-        let sas = keys::sas_display(negotiated.secrets.sas_bytes(&negotiated.pub_i, &negotiated.pub_r, &ready.sas_reveal));
+        let sas = keys::sas_display(negotiated.secrets.sas_bytes(
+            &negotiated.pub_i,
+            &negotiated.pub_r,
+            &ready.sas_reveal,
+        ));
         let writer = RecordWriter::new(negotiated.suite, app.i_ap);
-        let entropy = std::mem::replace(&mut self.core.entropy, Box::new(crate::entropy::OsEntropy));
-        let session = Session::new(Role::Initiator, writer, ap_reader, None, entropy, negotiated.capabilities.clone(), peer.level);
+        let entropy =
+            std::mem::replace(&mut self.core.entropy, Box::new(crate::entropy::OsEntropy));
+        let session = Session::new(
+            Role::Initiator,
+            writer,
+            ap_reader,
+            None,
+            entropy,
+            negotiated.capabilities.clone(),
+            peer.level,
+        );
         let established = Established {
             session,
             peer,
@@ -268,16 +371,27 @@ pub(super) fn verify_response(
         (Some(cert), Some(signature)) => {
             let proof = core::signed_proof(context, transcript_hash);
             if !core::verify_pss(&cert.public_key_spki_der, &proof, signature) {
-                return Err(HandshakeError::local(AlertCode::HandshakeFailure, "the peer's signature does not verify"));
+                return Err(HandshakeError::local(
+                    AlertCode::HandshakeFailure,
+                    "the peer's signature does not verify",
+                ));
             }
             signature.as_slice()
         }
         (None, None) => &[],
-        _ => return Err(HandshakeError::local(AlertCode::HandshakeFailure, "signature presence does not match the mode")),
+        _ => {
+            return Err(HandshakeError::local(
+                AlertCode::HandshakeFailure,
+                "signature presence does not match the mode",
+            ));
+        }
     };
     let expected = keys::hmac(finished_key, &[transcript_hash, signature]);
     if !keys::ct_eq(&expected, &response.mac) {
-        return Err(HandshakeError::local(AlertCode::HandshakeFailure, "the peer's Challenge_Response MAC does not verify"));
+        return Err(HandshakeError::local(
+            AlertCode::HandshakeFailure,
+            "the peer's Challenge_Response MAC does not verify",
+        ));
     }
     Ok(())
 }

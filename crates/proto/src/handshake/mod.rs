@@ -14,12 +14,12 @@ mod responder;
 
 use std::sync::Arc;
 
+pub use self::core::Origin;
+pub use self::core::alert_from_record as core_alert_from_record;
 pub use self::core::{Established, HandshakeError, PeerIdentity, Step};
 pub use initiator::Initiator;
 pub use negotiate::{ALL_CIPHERS, APP_CAPABILITIES};
 pub use responder::Responder;
-pub use self::core::alert_from_record as core_alert_from_record;
-pub use self::core::Origin;
 
 use crate::identity::{CertificatePolicy, HandshakeSigner, UserId};
 use crate::record::CipherSuite;

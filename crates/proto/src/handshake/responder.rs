@@ -11,8 +11,8 @@ use crate::entropy::{Entropy, RandomPurpose};
 use crate::frame::Frame;
 use crate::keys::{self, HandshakeSecrets};
 use crate::messages::{
-    CapabilitiesAccept, CapabilitiesOffer, ChallengeResponse, CryptoChallenge, CryptoSuiteAccept, CryptoSuiteOffer, KeyExchange,
-    SessionReady, UserInfo,
+    CapabilitiesAccept, CapabilitiesOffer, ChallengeResponse, CryptoChallenge, CryptoSuiteAccept,
+    CryptoSuiteOffer, KeyExchange, SessionReady, UserInfo,
 };
 use crate::record::{CipherSuite, RecordReader, RecordWriter};
 use crate::session::{Role, Session};
@@ -68,7 +68,10 @@ pub struct Responder {
 
 impl Responder {
     pub fn new(config: Arc<Config>, entropy: Box<dyn Entropy>) -> Self {
-        Self { core: Core::new(config, entropy), state: State::Offer(ExpectOffer) }
+        Self {
+            core: Core::new(config, entropy),
+            state: State::Offer(ExpectOffer),
+        }
     }
 
     /// Handles one frame from I.
@@ -99,7 +102,12 @@ impl Responder {
             State::Response(s) => self.on_response(s, &message)?,
             State::Challenge(s) => self.on_challenge(s, &message)?,
             State::KeyExchange(s) => return self.on_key_exchange(s, &message),
-            State::Done => return Err(HandshakeError::local(AlertCode::HandshakeFailure, "message after the handshake ended")),
+            State::Done => {
+                return Err(HandshakeError::local(
+                    AlertCode::HandshakeFailure,
+                    "message after the handshake ended",
+                ));
+            }
         };
         self.state = next;
         Ok(Step::Continue(out))
@@ -108,8 +116,11 @@ impl Responder {
     fn on_offer(&mut self, message: &[u8]) -> Result<(State, Vec<u8>), HandshakeError> {
         let offer = CapabilitiesOffer::parse(message)?;
         let config = &self.core.config;
-        let (capabilities, anonymous) =
-            negotiate::accept_capabilities(&offer.capabilities, &config.app_capabilities, config.allow_anonymous_callers)?;
+        let (capabilities, anonymous) = negotiate::accept_capabilities(
+            &offer.capabilities,
+            &config.app_capabilities,
+            config.allow_anonymous_callers,
+        )?;
         self.core.transcript.add(message);
         let x25519_private = self.core.random32(RandomPurpose::X25519Private);
         let nonce = self.core.random32(RandomPurpose::Nonce);
@@ -121,21 +132,43 @@ impl Responder {
             sas_commit: keys::sha256(&[&s_r]),
         };
         let out = self.core.send_plain(&accept.to_xml());
-        let next = ExpectSuite { x25519_private, key_commit: offer.key_commit, s_r, capabilities, anonymous };
+        let next = ExpectSuite {
+            x25519_private,
+            key_commit: offer.key_commit,
+            s_r,
+            capabilities,
+            anonymous,
+        };
         Ok((State::Suite(next), out))
     }
 
-    fn on_suite(&mut self, s: ExpectSuite, message: &[u8]) -> Result<(State, Vec<u8>), HandshakeError> {
+    fn on_suite(
+        &mut self,
+        s: ExpectSuite,
+        message: &[u8],
+    ) -> Result<(State, Vec<u8>), HandshakeError> {
         let offer = CryptoSuiteOffer::parse(message)?;
         if !keys::ct_eq(&keys::sha256(&[&offer.key_share]), &s.key_commit) {
-            return Err(HandshakeError::local(AlertCode::HandshakeFailure, "key-share does not match key-commit"));
+            return Err(HandshakeError::local(
+                AlertCode::HandshakeFailure,
+                "key-share does not match key-commit",
+            ));
         }
         let dh = core::x25519(&s.x25519_private, &offer.key_share)?;
         let own_bits = self.core.config.identity.signer.key_bits();
-        let (algorithms, suite) =
-            negotiate::accept_algorithms(&offer.algorithms, &self.core.config.cipher_preference, s.anonymous, own_bits)?;
+        let (algorithms, suite) = negotiate::accept_algorithms(
+            &offer.algorithms,
+            &self.core.config.cipher_preference,
+            s.anonymous,
+            own_bits,
+        )?;
         self.core.transcript.add(message);
-        let out = self.core.send_plain(&CryptoSuiteAccept { algorithms: algorithms.clone() }.to_xml());
+        let out = self.core.send_plain(
+            &CryptoSuiteAccept {
+                algorithms: algorithms.clone(),
+            }
+            .to_xml(),
+        );
         let secrets = HandshakeSecrets::derive(&dh, &self.core.transcript.current());
         self.core.writer = Some(RecordWriter::new(suite, secrets.r_hs.clone()));
         self.core.reader = Some(RecordReader::new(suite, secrets.i_hs.clone()));
@@ -152,38 +185,72 @@ impl Responder {
         Ok((State::UserInfo(ExpectUserInfo(negotiated)), out))
     }
 
-    fn on_user_info(&mut self, s: ExpectUserInfo, message: &[u8], now_unix: i64) -> Result<(State, Vec<u8>), HandshakeError> {
+    fn on_user_info(
+        &mut self,
+        s: ExpectUserInfo,
+        message: &[u8],
+        now_unix: i64,
+    ) -> Result<(State, Vec<u8>), HandshakeError> {
         let n = s.0;
         let info = UserInfo::parse(message, true)?;
-        let peer = core::check_peer_info(&self.core.config, &info, n.anonymous, &n.algorithms, now_unix)?;
+        let peer = core::check_peer_info(
+            &self.core.config,
+            &info,
+            n.anonymous,
+            &n.algorithms,
+            now_unix,
+        )?;
         let own = &self.core.config.identity.user_id;
         if info.peer_id.as_deref() != Some(own.as_str()) {
-            return Err(HandshakeError::local(AlertCode::UnknownRecipient, format!("the caller wanted someone other than {own}")));
+            return Err(HandshakeError::local(
+                AlertCode::UnknownRecipient,
+                format!("the caller wanted someone other than {own}"),
+            ));
         }
         self.core.transcript.add(message);
         let challenge = self.core.random32(RandomPurpose::Challenge);
-        let out = self.core.send_record(&CryptoChallenge { challenge }.to_xml())?;
+        let out = self
+            .core
+            .send_record(&CryptoChallenge { challenge }.to_xml())?;
         Ok((State::Response(ExpectResponse(n, peer)), out))
     }
 
-    fn on_response(&mut self, s: ExpectResponse, message: &[u8]) -> Result<(State, Vec<u8>), HandshakeError> {
+    fn on_response(
+        &mut self,
+        s: ExpectResponse,
+        message: &[u8],
+    ) -> Result<(State, Vec<u8>), HandshakeError> {
         let ExpectResponse(n, peer) = s;
         let response = ChallengeResponse::parse(message)?;
         let th6 = self.core.transcript.current();
-        verify_response(&response, &peer, &n.secrets.fk_i[..], &th6, "sixchat initiator proof")?;
+        verify_response(
+            &response,
+            &peer,
+            &n.secrets.fk_i[..],
+            &th6,
+            "sixchat initiator proof",
+        )?;
         self.core.transcript.add(message);
         let identity = &self.core.config.identity;
         let info = UserInfo {
             user_id: identity.user_id.to_string(),
             name: identity.name.clone(),
             peer_id: None,
-            certificates: if n.anonymous { Vec::new() } else { identity.chain.clone() },
+            certificates: if n.anonymous {
+                Vec::new()
+            } else {
+                identity.chain.clone()
+            },
         };
         let out = self.core.send_record(&info.to_xml())?;
         Ok((State::Challenge(ExpectChallenge(n, peer)), out))
     }
 
-    fn on_challenge(&mut self, s: ExpectChallenge, message: &[u8]) -> Result<(State, Vec<u8>), HandshakeError> {
+    fn on_challenge(
+        &mut self,
+        s: ExpectChallenge,
+        message: &[u8],
+    ) -> Result<(State, Vec<u8>), HandshakeError> {
         let ExpectChallenge(n, peer) = s;
         CryptoChallenge::parse(message)?;
         self.core.transcript.add(message);
@@ -194,36 +261,75 @@ impl Responder {
         } else {
             let proof = core::signed_proof("sixchat responder proof", &th9);
             let signer = &self.core.config.identity.signer;
-            Some(signer.sign_pss_sha256(&proof).map_err(|e| HandshakeError::local(AlertCode::InternalError, e.to_string()))?)
+            Some(
+                signer
+                    .sign_pss_sha256(&proof)
+                    .map_err(|e| HandshakeError::local(AlertCode::InternalError, e.to_string()))?,
+            )
         };
-        let mac = keys::hmac(&n.secrets.fk_r[..], &[&th9, signature.as_deref().unwrap_or_default()]);
-        let out = self.core.send_record(&ChallengeResponse { signature, mac }.to_xml())?;
+        let mac = keys::hmac(
+            &n.secrets.fk_r[..],
+            &[&th9, signature.as_deref().unwrap_or_default()],
+        );
+        let out = self
+            .core
+            .send_record(&ChallengeResponse { signature, mac }.to_xml())?;
         Ok((State::KeyExchange(ExpectKeyExchange(n, peer)), out))
     }
 
-    fn on_key_exchange(&mut self, s: ExpectKeyExchange, message: &[u8]) -> Result<Step, HandshakeError> {
+    fn on_key_exchange(
+        &mut self,
+        s: ExpectKeyExchange,
+        message: &[u8],
+    ) -> Result<Step, HandshakeError> {
         let ExpectKeyExchange(n, peer) = s;
         let exchange = KeyExchange::parse(message)?;
         let th10 = self.core.transcript.current();
         let expected = keys::hmac(&n.secrets.fk_fin_i[..], &[&th10]);
         if !keys::ct_eq(&expected, &exchange.finished) {
-            return Err(HandshakeError::local(AlertCode::HandshakeFailure, "Key_Exchange finished does not verify"));
+            return Err(HandshakeError::local(
+                AlertCode::HandshakeFailure,
+                "Key_Exchange finished does not verify",
+            ));
         }
         self.core.transcript.add(message);
         let th11 = self.core.transcript.current();
         let app = n.secrets.application(&th11);
-        let ready = SessionReady { finished: keys::hmac(&n.secrets.fk_fin_r[..], &[&th11]), sas_reveal: n.s_r };
+        let ready = SessionReady {
+            finished: keys::hmac(&n.secrets.fk_fin_r[..], &[&th11]),
+            sas_reveal: n.s_r,
+        };
         // Session_Ready is the first record under r_ap.
         let mut writer = RecordWriter::new(n.suite, app.r_ap.clone());
         let out = writer
-            .seal(crate::record::ContentType::Handshake, &ready.to_xml(), self.core.entropy.as_mut())
+            .seal(
+                crate::record::ContentType::Handshake,
+                &ready.to_xml(),
+                self.core.entropy.as_mut(),
+            )
             .map_err(|e| HandshakeError::local(AlertCode::InternalError, e.to_string()))?;
         let sas = keys::sas_display(n.secrets.sas_bytes(&n.pub_i, &n.pub_r, &n.s_r));
         let reader = RecordReader::new(n.suite, app.i_ap);
         let fallback = self.core.reader.take();
-        let entropy = std::mem::replace(&mut self.core.entropy, Box::new(crate::entropy::OsEntropy));
-        let session = Session::new(Role::Responder, writer, reader, fallback, entropy, n.capabilities.clone(), peer.level);
-        let established = Established { session, peer, sas, capabilities: n.capabilities, suite: n.suite, exporter: app.exporter };
+        let entropy =
+            std::mem::replace(&mut self.core.entropy, Box::new(crate::entropy::OsEntropy));
+        let session = Session::new(
+            Role::Responder,
+            writer,
+            reader,
+            fallback,
+            entropy,
+            n.capabilities.clone(),
+            peer.level,
+        );
+        let established = Established {
+            session,
+            peer,
+            sas,
+            capabilities: n.capabilities,
+            suite: n.suite,
+            exporter: app.exporter,
+        };
         Ok(Step::Complete(out, Box::new(established)))
     }
 }

@@ -4,15 +4,15 @@
 #![allow(dead_code)]
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use rsa::pkcs8::{DecodePrivateKey as _, EncodePublicKey as _};
 use rsa::signature::{RandomizedSigner as _, SignatureEncoding as _};
 use serde_json::Value;
 use sixchat_proto::{
-    CertRejection, CertificatePolicy, Entropy, Fingerprint, HandshakeSigner, PeerCertificate, RandomPurpose, SignError, TrustLevel,
-    UserId,
+    CertRejection, CertificatePolicy, Entropy, Fingerprint, HandshakeSigner, PeerCertificate,
+    RandomPurpose, SignError, TrustLevel, UserId,
 };
 
 pub fn vectors() -> Value {
@@ -44,7 +44,11 @@ impl FixedEntropy {
 
 impl Entropy for FixedEntropy {
     fn fill(&mut self, purpose: RandomPurpose, out: &mut [u8]) {
-        let value = self.queues.get_mut(&purpose).and_then(VecDeque::pop_front).unwrap_or_else(|| panic!("no injected {purpose:?}"));
+        let value = self
+            .queues
+            .get_mut(&purpose)
+            .and_then(VecDeque::pop_front)
+            .unwrap_or_else(|| panic!("no injected {purpose:?}"));
         out.copy_from_slice(&value);
     }
 }
@@ -86,11 +90,20 @@ pub struct TestSigner {
 impl TestSigner {
     pub fn from_pem(pem: &str, salt: Option<[u8; 32]>) -> Self {
         let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem).expect("vector key parses");
-        Self { key, salt: Mutex::new(salt), signatures: AtomicUsize::new(0) }
+        Self {
+            key,
+            salt: Mutex::new(salt),
+            signatures: AtomicUsize::new(0),
+        }
     }
 
     pub fn spki(&self) -> Vec<u8> {
-        self.key.to_public_key().to_public_key_der().expect("encodes").as_bytes().to_vec()
+        self.key
+            .to_public_key()
+            .to_public_key_der()
+            .expect("encodes")
+            .as_bytes()
+            .to_vec()
     }
 }
 
@@ -121,7 +134,8 @@ impl PinPolicy {
     pub fn pin(mut self, user: &str, name: &str, cert_der: &[u8], spki: Vec<u8>) -> Self {
         let fp = Fingerprint::of_der(cert_der);
         self.known_keys.insert(fp, spki.clone());
-        self.pins.insert(user.to_owned(), (name.to_owned(), fp, spki));
+        self.pins
+            .insert(user.to_owned(), (name.to_owned(), fp, spki));
         self
     }
 
@@ -133,11 +147,19 @@ impl PinPolicy {
 }
 
 impl CertificatePolicy for PinPolicy {
-    fn check_peer(&self, user_id: &UserId, name: &str, chain: &[Vec<u8>], _now: i64) -> Result<PeerCertificate, CertRejection> {
-        let leaf = chain.first().ok_or_else(|| CertRejection::BadCertificate("empty chain".into()))?;
+    fn check_peer(
+        &self,
+        user_id: &UserId,
+        name: &str,
+        chain: &[Vec<u8>],
+        _now: i64,
+    ) -> Result<PeerCertificate, CertRejection> {
+        let leaf = chain
+            .first()
+            .ok_or_else(|| CertRejection::BadCertificate("empty chain".into()))?;
         let fp = Fingerprint::of_der(leaf);
-        let (level, spki) = match self.pins.get(user_id.as_str()) {
-            Some((pinned_name, pinned, spki)) => {
+        let (level, spki) =
+            if let Some((pinned_name, pinned, spki)) = self.pins.get(user_id.as_str()) {
                 if !pinned.ct_eq(&fp) {
                     return Err(CertRejection::PinMismatch(user_id.to_string()));
                 }
@@ -145,12 +167,14 @@ impl CertificatePolicy for PinPolicy {
                     return Err(CertRejection::UserIdMismatch(format!("name {name:?}")));
                 }
                 (TrustLevel::Known, spki.clone())
-            }
-            None => {
-                let spki = self.known_keys.get(&fp).cloned().ok_or_else(|| CertRejection::BadCertificate("unparsable".into()))?;
+            } else {
+                let spki = self
+                    .known_keys
+                    .get(&fp)
+                    .cloned()
+                    .ok_or_else(|| CertRejection::BadCertificate("unparsable".into()))?;
                 (TrustLevel::New, spki)
-            }
-        };
+            };
         Ok(PeerCertificate {
             level,
             public_key_spki_der: spki,

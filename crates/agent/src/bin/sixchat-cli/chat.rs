@@ -5,7 +5,7 @@ use std::time::Duration;
 use clap::Args;
 use serde_json::json;
 use sixchat_agent::conn::ConnError;
-use sixchat_agent::store::{Direction, DeliveryState};
+use sixchat_agent::store::{DeliveryState, Direction};
 use sixchat_agent::{AgentEvent, AgentOptions, ConnectError};
 use sixchat_proto::handshake::Origin;
 use sixchat_proto::{AlertCode, UserId};
@@ -40,11 +40,15 @@ fn refusal(peer: &UserId, err: &ConnError, own_fingerprint: &str) -> String {
     }
 }
 
-pub fn chat(ctx: &Context, args: ChatArgs) -> anyhow::Result<u8> {
+pub fn chat(ctx: &Context, args: &ChatArgs) -> anyhow::Result<u8> {
     let peer = UserId::parse(&args.user_id)?;
     let from_stdin = args.text.len() == 1 && args.text[0] == "-";
     let (agent, mut events) = open_agent(ctx, AgentOptions::default())?;
-    let own_fingerprint = ctx.profile.public_identity().map(|(_, info)| info.fingerprint.to_hex()).unwrap_or_default();
+    let own_fingerprint = ctx
+        .profile
+        .public_identity()
+        .map(|(_, info)| info.fingerprint.to_hex())
+        .unwrap_or_default();
     let rt = runtime()?;
     rt.block_on(async {
         if !from_stdin {
@@ -135,7 +139,10 @@ pub fn history(ctx: &Context, user_id: &str) -> anyhow::Result<u8> {
             DeliveryState::Delivered => "delivered",
             DeliveryState::Read => "read",
         };
-        ctx.out.print(&format!("{direction}\t{}\t{}\t{state}\t{}", m.id, m.sent, m.body), &serde_json::to_value(&m)?);
+        ctx.out.print(
+            &format!("{direction}\t{}\t{}\t{state}\t{}", m.id, m.sent, m.body),
+            &serde_json::to_value(&m)?,
+        );
     }
     Ok(0)
 }

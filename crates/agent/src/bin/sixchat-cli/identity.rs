@@ -70,7 +70,10 @@ pub enum TrustCommand {
 fn rfc3339(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| unix.to_string())
 }
 
@@ -93,7 +96,11 @@ fn show_info(ctx: &Context, info: &CertInfo, verb: &str) {
         rfc3339(info.not_before_unix),
         rfc3339(info.not_after_unix),
         info.issuer,
-        if info.is_self_signed { " (self-signed)" } else { "" },
+        if info.is_self_signed {
+            " (self-signed)"
+        } else {
+            ""
+        },
         info.key_bits,
     );
     ctx.out.print(&human, &value);
@@ -101,13 +108,22 @@ fn show_info(ctx: &Context, info: &CertInfo, verb: &str) {
 
 pub fn id(ctx: &Context, command: IdCommand) -> anyhow::Result<u8> {
     match command {
-        IdCommand::New { user, name, bits, days } => {
+        IdCommand::New {
+            user,
+            name,
+            bits,
+            days,
+        } => {
             let user_id = UserId::parse(&user)?;
             if name.trim().is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
                 bail!("--name must be 1-128 printable characters");
             }
             if let Ok((_, existing)) = ctx.profile.public_identity() {
-                bail!("profile {:?} already has an identity ({}); use another --profile", ctx.profile.name, existing.user_id);
+                bail!(
+                    "profile {:?} already has an identity ({}); use another --profile",
+                    ctx.profile.name,
+                    existing.user_id
+                );
             }
             let passphrase = secret::passphrase(ctx, "New passphrase for this profile: ", true)?;
             let key = IdentityKey::generate(bits)?;
@@ -116,10 +132,15 @@ pub fn id(ctx: &Context, command: IdCommand) -> anyhow::Result<u8> {
             show_info(ctx, &info, "Created a new identity.\n");
         }
         IdCommand::Import { file } => {
-            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let passphrase = secret::passphrase(ctx, &format!("Password of {}: ", file.display()), false)?;
-            let imported = pkcs12::import(&bytes, &passphrase).with_context(|| format!("importing {}", file.display()))?;
-            let info = ctx.profile.save_identity(&imported.key, &imported.chain, &passphrase)?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let passphrase =
+                secret::passphrase(ctx, &format!("Password of {}: ", file.display()), false)?;
+            let imported = pkcs12::import(&bytes, &passphrase)
+                .with_context(|| format!("importing {}", file.display()))?;
+            let info = ctx
+                .profile
+                .save_identity(&imported.key, &imported.chain, &passphrase)?;
             show_info(ctx, &info, "Imported.\n");
         }
         IdCommand::Export { file } => {
@@ -127,7 +148,10 @@ pub fn id(ctx: &Context, command: IdCommand) -> anyhow::Result<u8> {
             let unlocked = ctx.profile.unlock(&passphrase)?;
             let bytes = pkcs12::export(&unlocked.key, &unlocked.chain, &passphrase)?;
             sixchat_agent::profile::write_atomically(&file, &bytes, 0o600)?;
-            ctx.out.print(&format!("Exported {} to {}", unlocked.info.user_id, file.display()), &json!({ "exported": file }));
+            ctx.out.print(
+                &format!("Exported {} to {}", unlocked.info.user_id, file.display()),
+                &json!({ "exported": file }),
+            );
         }
         IdCommand::Show => {
             let (_, info) = ctx.profile.public_identity()?;
@@ -141,35 +165,54 @@ pub fn trust(ctx: &Context, command: TrustCommand) -> anyhow::Result<u8> {
     let store = ctx.profile.open_store()?;
     match command {
         TrustCommand::AddRoot { file, domain } => {
-            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let der = cert::certificate_from_pem_or_der(&bytes)?;
             // Checked by the trust store before it is kept.
             TrustStore::new().add_root(&domain, &der)?;
             let fp = Fingerprint::of_der(&der);
             store.add_root(&domain, &der, &fp.to_hex())?;
-            ctx.out.print(&format!("Trusting root {fp} for {domain}"), &json!({ "domain": domain, "fingerprint": fp.to_hex() }));
+            ctx.out.print(
+                &format!("Trusting root {fp} for {domain}"),
+                &json!({ "domain": domain, "fingerprint": fp.to_hex() }),
+            );
         }
-        TrustCommand::Pin { user_id, fingerprint } => {
+        TrustCommand::Pin {
+            user_id,
+            fingerprint,
+        } => {
             let user = UserId::parse(&user_id)?;
             let Some(fp) = Fingerprint::parse_hex(&fingerprint) else {
                 bail!("{fingerprint:?} is not a SHA-256 fingerprint (64 hex digits)");
             };
             store.pin(user.as_str(), &fp.to_hex())?;
-            ctx.out.print(&format!("Pinned {user} to {fp}"), &json!({ "user_id": user.as_str(), "fingerprint": fp.to_hex() }));
+            ctx.out.print(
+                &format!("Pinned {user} to {fp}"),
+                &json!({ "user_id": user.as_str(), "fingerprint": fp.to_hex() }),
+            );
         }
         TrustCommand::Unpin { user_id } => {
             let removed = store.unpin(&user_id)?;
             if !removed {
                 bail!("{user_id} is not pinned");
             }
-            ctx.out.print(&format!("Unpinned {user_id}"), &json!({ "unpinned": user_id }));
+            ctx.out.print(
+                &format!("Unpinned {user_id}"),
+                &json!({ "unpinned": user_id }),
+            );
         }
         TrustCommand::List => {
             for (domain, _, fp) in store.roots()? {
-                ctx.out.print(&format!("root\t{domain}\t{fp}"), &json!({ "root": fp, "domain": domain }));
+                ctx.out.print(
+                    &format!("root\t{domain}\t{fp}"),
+                    &json!({ "root": fp, "domain": domain }),
+                );
             }
             for (user, fp) in store.pins()? {
-                ctx.out.print(&format!("pin\t{user}\t{fp}"), &json!({ "pin": fp, "user_id": user }));
+                ctx.out.print(
+                    &format!("pin\t{user}\t{fp}"),
+                    &json!({ "pin": fp, "user_id": user }),
+                );
             }
         }
     }

@@ -86,7 +86,10 @@ pub struct Context {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SIXCHAT_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SIXCHAT_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let out = output::Output::new(cli.json);
@@ -94,12 +97,16 @@ fn main() -> ExitCode {
         Ok(profile) => profile,
         Err(e) => return out.fail(EXIT_ERROR, &e.to_string()),
     };
-    let ctx = Context { profile, out, password_file: cli.password_file };
+    let ctx = Context {
+        profile,
+        out,
+        password_file: cli.password_file,
+    };
     let result = match cli.command {
         Command::Id(cmd) => identity::id(&ctx, cmd),
         Command::Trust(cmd) => identity::trust(&ctx, cmd),
-        Command::Run(args) => run::run(&ctx, args),
-        Command::Chat(args) => chat::chat(&ctx, args),
+        Command::Run(args) => run::run(&ctx, &args),
+        Command::Chat(args) => chat::chat(&ctx, &args),
         Command::History { user_id } => chat::history(&ctx, &user_id),
     };
     match result {

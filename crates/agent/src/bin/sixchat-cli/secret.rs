@@ -8,10 +8,15 @@ use crate::Context;
 /// The passphrase, from the first line of the file, the variable, or the terminal.
 pub fn passphrase(ctx: &Context, prompt: &str, confirm: bool) -> anyhow::Result<Zeroizing<String>> {
     if let Some(path) = &ctx.password_file {
-        let text = Zeroizing::new(std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?);
+        let text = Zeroizing::new(
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+        );
         let line = text.lines().next().unwrap_or_default();
         if line.is_empty() {
-            bail!("{} is empty: it should hold the passphrase on its first line", path.display());
+            bail!(
+                "{} is empty: it should hold the passphrase on its first line",
+                path.display()
+            );
         }
         return Ok(Zeroizing::new(line.to_owned()));
     }
@@ -21,10 +26,9 @@ pub fn passphrase(ctx: &Context, prompt: &str, confirm: bool) -> anyhow::Result<
         }
         return Ok(Zeroizing::new(value));
     }
-    let first = Zeroizing::new(
-        rpassword::prompt_password(prompt)
-            .context("no passphrase: pass --password-file FILE or set SIXCHAT_PASSWORD (no terminal to ask on)")?,
-    );
+    let first = Zeroizing::new(rpassword::prompt_password(prompt).context(
+        "no passphrase: pass --password-file FILE or set SIXCHAT_PASSWORD (no terminal to ask on)",
+    )?);
     if first.is_empty() {
         bail!("the passphrase may not be empty");
     }
