@@ -418,7 +418,7 @@ impl Agent {
         let peer = established.peer.user_id.clone();
         // Register for flushes from elsewhere (a queued chat, the desktop app).
         let (own_sender, mut own_receiver) = mpsc::channel(64);
-        lock(&self.inner.live).insert(peer.clone(), own_sender);
+        lock(&self.inner.live).insert(peer.clone(), own_sender.clone());
         let mut sent_here: HashSet<String> = HashSet::new();
         let reason = if let Err(e) = self
             .flush_outbox(&mut conn, &mut established, &mut sent_here)
@@ -484,12 +484,15 @@ impl Agent {
         };
         conn.shutdown().await;
         {
+            // Unregister, unless a newer session with the same peer took the slot.
             let mut live = lock(&self.inner.live);
-            if live.get(&peer).is_some_and(mpsc::Sender::is_closed) {
+            if live
+                .get(&peer)
+                .is_some_and(|sender| sender.same_channel(&own_sender))
+            {
                 live.remove(&peer);
             }
         }
-        lock(&self.inner.live).remove(&peer);
         self.emit(AgentEvent::SessionEnded {
             peer: peer.to_string(),
             reason,

@@ -16,9 +16,6 @@ pub struct RunArgs {
     /// Address and port to accept sessions on; `[::]` takes IPv6 and IPv4.
     #[arg(long, default_value = "[::]:4605", value_name = "ADDR:PORT")]
     listen: SocketAddr,
-    /// Also accept self-signed peers nobody pinned (their sessions wait for you to compare the code).
-    #[arg(long)]
-    allow_new: bool,
 }
 
 /// Unlocks the profile and builds its agent.
@@ -112,11 +109,8 @@ async fn shutdown_signal() {
 }
 
 pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
-    let options = AgentOptions {
-        admit_new: args.allow_new,
-        ..AgentOptions::default()
-    };
-    let (agent, mut events) = open_agent(ctx, options)?;
+    // A terminal has no one to compare codes with: only known and verified peers get through.
+    let (agent, mut events) = open_agent(ctx, AgentOptions::default())?;
     let rt = runtime()?;
     rt.block_on(async {
         let listener = sixchat_agent::listen::bind(args.listen)
