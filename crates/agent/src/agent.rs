@@ -290,11 +290,15 @@ impl Agent {
         let _ = lock(&self.inner.store).remember_address(peer.as_str(), addr);
         let level = established.peer.level;
         let sas = established.sas.clone();
-        let (commands, receiver) = mpsc::channel(64);
+        let (commands, receiver) = self.register(peer);
         self.announce(&established, addr, false).await;
         let agent = self.clone();
-        let task =
-            tokio::spawn(async move { agent.run_session(conn, established, receiver).await });
+        let own_sender = commands.clone();
+        let task = tokio::spawn(async move {
+            agent
+                .run_session(conn, established, own_sender, receiver)
+                .await;
+        });
         Ok(SessionHandle {
             peer: peer.clone(),
             level,
@@ -403,9 +407,20 @@ impl Agent {
             }
         }
         self.announce(&established, &source.to_string(), true).await;
-        let (commands, receiver) = mpsc::channel(64);
-        drop(commands);
-        self.run_session(conn, established, receiver).await;
+        let (commands, receiver) = self.register(&established.peer.user_id);
+        self.run_session(conn, established, commands, receiver)
+            .await;
+    }
+
+    /// Makes a session's command channel and registers it as the live session
+    /// with `peer`, so flushes from elsewhere (a queued chat, the desktop app) reach it.
+    fn register(
+        &self,
+        peer: &UserId,
+    ) -> (mpsc::Sender<SessionCommand>, mpsc::Receiver<SessionCommand>) {
+        let (sender, receiver) = mpsc::channel(64);
+        lock(&self.inner.live).insert(peer.clone(), sender.clone());
+        (sender, receiver)
     }
 
     /// One session: delivers the outbox, stores what arrives, answers receipts.
@@ -413,12 +428,10 @@ impl Agent {
         self,
         mut conn: Conn,
         mut established: Box<Established>,
+        own_sender: mpsc::Sender<SessionCommand>,
         mut commands: mpsc::Receiver<SessionCommand>,
     ) {
         let peer = established.peer.user_id.clone();
-        // Register for flushes from elsewhere (a queued chat, the desktop app).
-        let (own_sender, mut own_receiver) = mpsc::channel(64);
-        lock(&self.inner.live).insert(peer.clone(), own_sender.clone());
         let mut sent_here: HashSet<String> = HashSet::new();
         let reason = if let Err(e) = self
             .flush_outbox(&mut conn, &mut established, &mut sent_here)
@@ -427,7 +440,6 @@ impl Agent {
             e
         } else {
             let idle = self.inner.options.limits.idle_timeout;
-            let mut commands_open = true;
             loop {
                 let command = tokio::select! {
                     frame = tokio::time::timeout(idle, conn.next_frame()) => {
@@ -452,11 +464,7 @@ impl Agent {
                             }
                         }
                     }
-                    command = commands.recv(), if commands_open => {
-                        if command.is_none() { commands_open = false; continue; }
-                        command
-                    }
-                    command = own_receiver.recv() => command,
+                    command = commands.recv() => command,
                 };
                 match command {
                     Some(SessionCommand::Flush) => {
