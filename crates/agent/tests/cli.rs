@@ -32,15 +32,22 @@ impl Env {
         self.dir.path()
     }
 
-    fn run(&self, profile: &str, args: &[&str]) -> Output {
+    /// `sixchat-cli --data-dir <this env> --profile <profile>`, ready for more arguments.
+    fn command(&self, profile: &str) -> Command {
         let mut command = cli();
         command
             .arg("--data-dir")
             .arg(self.data())
             .arg("--profile")
-            .arg(profile)
-            .args(args);
-        command.output().expect("sixchat-cli runs")
+            .arg(profile);
+        command
+    }
+
+    fn run(&self, profile: &str, args: &[&str]) -> Output {
+        self.command(profile)
+            .args(args)
+            .output()
+            .expect("sixchat-cli runs")
     }
 
     fn ok(&self, profile: &str, args: &[&str]) -> String {
@@ -65,12 +72,8 @@ impl Env {
 
     /// Starts `run` on a free loopback port; the child is killed when dropped.
     fn start_agent(&self, profile: &str, port: u16) -> Agent {
-        let mut command = cli();
+        let mut command = self.command(profile);
         command
-            .arg("--data-dir")
-            .arg(self.data())
-            .arg("--profile")
-            .arg(profile)
             .args(["run", "--listen", &format!("127.0.0.1:{port}")])
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
@@ -232,18 +235,9 @@ fn kill9_halfway_loses_nothing_and_duplicates_nothing() {
     let addr = format!("127.0.0.1:{port}");
     let alice = env.start_agent("alice", port);
 
-    let mut bob = cli()
-        .arg("--data-dir")
-        .arg(env.data())
-        .args([
-            "--profile",
-            "bob",
-            "chat",
-            "alice@a.example",
-            "--addr",
-            &addr,
-            "-",
-        ])
+    let mut bob = env
+        .command("bob")
+        .args(["chat", "alice@a.example", "--addr", &addr, "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -319,12 +313,10 @@ fn unreachable_peer_keeps_the_message_queued() {
 fn wrong_passphrase_and_bad_input_get_clear_errors() {
     let env = Env::new();
     env.new_identity("bob", "bob@b.example", "Bob B");
-    let mut command = cli();
-    let out = command
+    let out = env
+        .command("bob")
         .env("SIXCHAT_PASSWORD", "not it")
-        .arg("--data-dir")
-        .arg(env.data())
-        .args(["--profile", "bob", "id", "export", "/dev/null"])
+        .args(["id", "export", "/dev/null"])
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(2));

@@ -120,6 +120,11 @@ impl Core {
         out
     }
 
+    /// Hands the entropy source on to the established session.
+    pub fn take_entropy(&mut self) -> Box<dyn Entropy> {
+        std::mem::replace(&mut self.entropy, Box::new(crate::entropy::OsEntropy))
+    }
+
     /// Sends a plain handshake message (1-4) and adds it to the transcript.
     pub fn send_plain(&mut self, xml: &[u8]) -> Vec<u8> {
         self.transcript.add(xml);

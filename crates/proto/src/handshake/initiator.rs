@@ -336,8 +336,7 @@ impl Initiator {
             &ready.sas_reveal,
         ));
         let writer = RecordWriter::new(negotiated.suite, app.i_ap);
-        let entropy =
-            std::mem::replace(&mut self.core.entropy, Box::new(crate::entropy::OsEntropy));
+        let entropy = self.core.take_entropy();
         let session = Session::new(
             Role::Initiator,
             writer,

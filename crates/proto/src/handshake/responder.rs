@@ -311,8 +311,7 @@ impl Responder {
         let sas = keys::sas_display(n.secrets.sas_bytes(&n.pub_i, &n.pub_r, &n.s_r));
         let reader = RecordReader::new(n.suite, app.i_ap);
         let fallback = self.core.reader.take();
-        let entropy =
-            std::mem::replace(&mut self.core.entropy, Box::new(crate::entropy::OsEntropy));
+        let entropy = self.core.take_entropy();
         let session = Session::new(
             Role::Responder,
             writer,
