@@ -17,6 +17,8 @@
 //! - [`identity`]: UserIDs, trust levels, fingerprints, and the two seams to
 //!   the PKI ([`CertificatePolicy`], [`HandshakeSigner`]).
 //! - [`alert`]: alert codes.
+//! - [`irp`]: IRP (irp.md), the DIR protocol: framing, requests and
+//!   responses, error codes, the signed address record.
 
 pub mod alert;
 pub mod app;
@@ -24,6 +26,7 @@ pub mod entropy;
 pub mod frame;
 pub mod handshake;
 pub mod identity;
+pub mod irp;
 pub mod keys;
 pub mod messages;
 pub mod record;
