@@ -130,6 +130,7 @@ impl Header {
     }
 
     /// The header of the response to a request with this header.
+    #[must_use]
     pub fn reply(&self) -> Self {
         Self {
             sender: self.recipient.clone(),
