@@ -3,8 +3,9 @@
 //! that chains longer than one can be tested.
 
 use rcgen::{
-    BasicConstraints, CertificateParams, CertificateRevocationListParams, DnType, IsCa, Issuer,
-    KeyIdMethod, KeyUsagePurpose, RevokedCertParams, SerialNumber, SubjectPublicKeyInfo,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, DnType,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyUsagePurpose, RevokedCertParams,
+    SanType, SerialNumber, SubjectPublicKeyInfo,
 };
 use sixchat_proto::{UserId, identity::is_dns_name};
 use time::OffsetDateTime;
@@ -278,6 +279,44 @@ impl CertificateAuthority {
             .to_vec())
     }
 
+    /// Issues a TLS server certificate for `host` (a DNS name or an IP
+    /// address): CN and subjectAltName `host`, serverAuth, valid from an
+    /// hour ago for `valid_days`.
+    pub fn issue_server(
+        &self,
+        host: &str,
+        spki_der: &[u8],
+        valid_days: u32,
+        serial: u64,
+    ) -> Result<Vec<u8>, CaError> {
+        let san = match host.parse::<std::net::IpAddr>() {
+            Ok(ip) => SanType::IpAddress(ip),
+            Err(_) if is_dns_name(host) => SanType::DnsName(
+                host.try_into()
+                    .map_err(|_| CaError::BadDomain(host.chars().take(80).collect()))?,
+            ),
+            Err(_) => return Err(CaError::BadDomain(host.chars().take(80).collect())),
+        };
+        let public_key = SubjectPublicKeyInfo::from_der(spki_der)
+            .map_err(|_| CaError::BadKey("unreadable".to_owned()))?;
+        let (not_before, not_after) = Validity::days_from_now(valid_days)?.to_times()?;
+        let mut params = CertificateParams::default();
+        params.distinguished_name = cert::common_name(host)?;
+        params.subject_alt_names = vec![san];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.not_before = not_before;
+        params.not_after = not_after;
+        params.serial_number = Some(SerialNumber::from(serial));
+        params.use_authority_key_identifier_extension = true;
+        Ok(params
+            .signed_by(&public_key, &self.issuer()?)
+            .map_err(sign_error)?
+            .der()
+            .to_vec())
+    }
+
     /// Issues a CRL listing `revoked_serials`, dated `this_update_unix`, next
     /// due at `next_update_unix`.
     pub fn issue_crl(
@@ -321,6 +360,32 @@ fn check_domain(domain: &str) -> Result<(), CaError> {
     } else {
         Err(CaError::BadDomain(domain.chars().take(80).collect()))
     }
+}
+
+/// What a certificate signing request asks for, read once its
+/// self-signature (proof of possession) has been checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsrInfo {
+    /// The requested key, a DER SubjectPublicKeyInfo.
+    pub spki_der: Vec<u8>,
+    pub user_id: UserId,
+    /// The common name (display name).
+    pub name: String,
+    /// The RSA modulus size, if the key is RSA.
+    pub key_bits: Option<usize>,
+}
+
+/// Reads a PKCS#10 request: checks its self-signature and takes its key, its
+/// single rfc822Name and its single CN.
+pub fn read_csr_info(csr_der: &[u8]) -> Result<CsrInfo, CaError> {
+    let (spki_der, user_id, name) = read_csr(csr_der)?;
+    let key_bits = x509::rsa_bits_of_spki_der(&spki_der);
+    Ok(CsrInfo {
+        spki_der,
+        user_id,
+        name,
+        key_bits,
+    })
 }
 
 /// Reads a CSR: checks its self-signature, takes its key, single rfc822Name and CN.

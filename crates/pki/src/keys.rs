@@ -104,9 +104,11 @@ impl IdentityKey {
         &self.rsa_public_key_der
     }
 
-    /// The private key's PKCS#8 DER. Kept inside the crate: the key leaves
-    /// only inside an encrypted PKCS#12 (see [`crate::pkcs12::export`]).
-    pub(crate) fn pkcs8_der(&self) -> &[u8] {
+    /// The private key's PKCS#8 DER, for handing to an in-process TLS stack
+    /// (rustls client authentication to the DIR). Never write it anywhere:
+    /// on disk the key lives only inside an encrypted PKCS#12 (see
+    /// [`crate::pkcs12::export`]).
+    pub fn pkcs8_der(&self) -> &[u8] {
         &self.pkcs8_der
     }
 

@@ -62,6 +62,7 @@ pub mod cert;
 pub mod keys;
 pub mod pkcs12;
 pub mod protect;
+pub mod sealed;
 pub mod trust;
 mod x509;
 

@@ -224,11 +224,18 @@ pub enum Response {
         waiting: u64,
     },
     /// `<certificate>` per chain element.
-    Issue { chain: Vec<Vec<u8>> },
+    Issue {
+        chain: Vec<Vec<u8>>,
+    },
     /// `<serial>`.
-    Revoke { serial_hex: String },
+    Revoke {
+        serial_hex: String,
+    },
     /// `<sequence>`, `<expires>`.
-    Register { sequence: u64, expires_unix: i64 },
+    Register {
+        sequence: u64,
+        expires_unix: i64,
+    },
     /// `<user_id>`, `<name>`, optional `<email>`, `<certificate>`s,
     /// `<status>`, optional `<record>` + `<signature>`, optional `<last_seen>`.
     Lookup(Box<LookupResult>),
@@ -240,7 +247,9 @@ pub enum Response {
     /// No body.
     BackupPut,
     /// `<pkcs12>`.
-    BackupGet { pkcs12: Vec<u8> },
+    BackupGet {
+        pkcs12: Vec<u8>,
+    },
     /// `<envelope_id>`, `<expires>`.
     StorePut {
         envelope_id: String,
@@ -252,7 +261,9 @@ pub enum Response {
         more: bool,
     },
     /// `<deleted>`.
-    StoreAck { deleted: u64 },
+    StoreAck {
+        deleted: u64,
+    },
     Error(ErrorResponse),
 }
 
@@ -465,7 +476,10 @@ fn boolean(body: &Body<'_>, name: &str) -> Result<bool, IrpError> {
     match body.text(name)?.trim() {
         "true" => Ok(true),
         "false" => Ok(false),
-        _ => Err(malformed(body.message, format!("<{name}> is not a boolean"))),
+        _ => Err(malformed(
+            body.message,
+            format!("<{name}> is not a boolean"),
+        )),
     }
 }
 
@@ -833,7 +847,9 @@ mod tests {
                 backup_stored: true,
                 waiting: 3,
             },
-            Response::Issue { chain: vec![vec![1]] },
+            Response::Issue {
+                chain: vec![vec![1]],
+            },
             Response::Revoke {
                 serial_hex: "0a".into(),
             },

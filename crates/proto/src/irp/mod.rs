@@ -11,9 +11,13 @@
 //! - this file: limits, the frame header, [`Header`], [`IrpError`], the writer.
 //! - [`messages`]: [`Request`] and [`Response`], to and from XML.
 //! - [`record`]: the [`AddressRecord`] and its canonical bytes.
+//! - [`invite`]: the invite string.
 
+pub mod invite;
 pub mod messages;
 pub mod record;
+
+pub use invite::{Invite, InviteError};
 
 pub use messages::{
     CertState, CertStatus, ErrorCode, ErrorResponse, LookupResult, Request, Response,
