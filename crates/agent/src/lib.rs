@@ -16,6 +16,7 @@
 
 pub mod agent;
 pub mod conn;
+pub mod irp;
 pub mod limits;
 pub mod listen;
 pub mod profile;

@@ -86,6 +86,13 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE trust_roots (domain TEXT NOT NULL, der BLOB NOT NULL, fingerprint TEXT NOT NULL, PRIMARY KEY (domain, fingerprint));
      CREATE TABLE pins (user_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL);
      CREATE TABLE peers (user_id TEXT PRIMARY KEY, last_addr TEXT, last_seen INTEGER);",
+    // Version 2: the DIR of each domain the profile enrolled with, CRLs, the
+    // last address registration, and which outgoing messages were left in a
+    // peer's DIR store.
+    "CREATE TABLE dirs (domain TEXT PRIMARY KEY, address TEXT NOT NULL, root_der BLOB NOT NULL);
+     CREATE TABLE crls (domain TEXT PRIMARY KEY, der BLOB NOT NULL, fetched INTEGER NOT NULL);
+     CREATE TABLE registration (id INTEGER PRIMARY KEY CHECK (id = 1), sequence INTEGER NOT NULL, addresses TEXT NOT NULL, expires INTEGER NOT NULL);
+     ALTER TABLE messages ADD COLUMN relayed_at INTEGER;",
 ];
 
 /// The open store.
@@ -293,6 +300,118 @@ impl Store {
             )
             .optional()?
             .flatten())
+    }
+}
+
+/// The DIR of a domain, as the profile knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirRecord {
+    pub domain: String,
+    /// `host:port`.
+    pub address: String,
+    pub root_der: Vec<u8>,
+}
+
+/// The last address registration the agent made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    pub sequence: u64,
+    /// The addresses, space-separated, as registered.
+    pub addresses: String,
+    pub expires_unix: i64,
+}
+
+impl Store {
+    /// Records (or replaces) the DIR of `domain`.
+    pub fn set_dir(&self, dir: &DirRecord) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO dirs (domain, address, root_der) VALUES (?1, ?2, ?3)",
+            params![dir.domain, dir.address, dir.root_der],
+        )?;
+        Ok(())
+    }
+
+    pub fn dir(&self, domain: &str) -> Result<Option<DirRecord>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT domain, address, root_der FROM dirs WHERE domain = ?1",
+                params![domain],
+                |row| {
+                    Ok(DirRecord {
+                        domain: row.get(0)?,
+                        address: row.get(1)?,
+                        root_der: row.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Stores a CRL already checked against the domain's root.
+    pub fn set_crl(&self, domain: &str, der: &[u8]) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO crls (domain, der, fetched) VALUES (?1, ?2, ?3)
+             ON CONFLICT (domain) DO UPDATE SET der = excluded.der, fetched = excluded.fetched
+             WHERE crls.der != excluded.der",
+            params![domain, der, now_unix()],
+        )?;
+        Ok(())
+    }
+
+    /// (domain, DER) of every stored CRL.
+    pub fn crls(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT domain, der FROM crls ORDER BY domain")?;
+        let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn registration(&self) -> Result<Option<Registration>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT sequence, addresses, expires FROM registration WHERE id = 1",
+                [],
+                |row| {
+                    Ok(Registration {
+                        sequence: u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
+                        addresses: row.get(1)?,
+                        expires_unix: row.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    pub fn set_registration(&self, registration: &Registration) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO registration (id, sequence, addresses, expires) VALUES (1, ?1, ?2, ?3)",
+            params![
+                i64::try_from(registration.sequence).unwrap_or(i64::MAX),
+                registration.addresses,
+                registration.expires_unix
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Outgoing messages to `peer` still queued and not yet left in its DIR store.
+    pub fn unrelayed(&self, peer: &str) -> Result<Vec<StoredMessage>, StoreError> {
+        self.select(
+            "WHERE peer = ?1 AND direction = 'out' AND state = 'queued' AND relayed_at IS NULL ORDER BY seq",
+            params![peer],
+        )
+    }
+
+    /// Notes that a queued message now waits in the peer's DIR store.
+    pub fn mark_relayed(&self, peer: &str, id: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE messages SET relayed_at = ?3 WHERE peer = ?1 AND direction = 'out' AND id = ?2",
+            params![peer, id, now_unix()],
+        )?;
+        Ok(())
     }
 }
 

@@ -14,6 +14,8 @@ pub enum TrustLoadError {
     Root { domain: String, reason: String },
     #[error("stored pin for {0} is unusable")]
     Pin(String),
+    #[error("stored CRL for {domain} is unusable: {reason}")]
+    Crl { domain: String, reason: String },
 }
 
 /// The trust store the profile describes.
@@ -32,6 +34,12 @@ pub fn load(store: &Store) -> Result<TrustStore, TrustLoadError> {
         let fp = Fingerprint::parse_hex(&fingerprint)
             .ok_or_else(|| TrustLoadError::Pin(user.clone()))?;
         trust.pin(user_id, fp);
+    }
+    for (domain, der) in store.crls()? {
+        trust.set_crl(&der).map_err(|e| TrustLoadError::Crl {
+            domain: domain.clone(),
+            reason: e.to_string(),
+        })?;
     }
     Ok(trust)
 }

@@ -248,6 +248,12 @@ impl CertInfo {
     }
 }
 
+/// The certificate's public key as a DER SubjectPublicKeyInfo.
+pub fn public_key_spki_der(der: &[u8]) -> Result<Vec<u8>, CertError> {
+    let cert = x509::parse_certificate(der).ok_or(CertError::Unparseable)?;
+    Ok(cert.public_key().raw.to_vec())
+}
+
 /// Reads every certificate from PEM text (any `CERTIFICATE` blocks) or from a
 /// single DER certificate. The certificates are checked to parse.
 pub fn certificates_from_pem_or_der(bytes: &[u8]) -> Result<Vec<Vec<u8>>, CertError> {

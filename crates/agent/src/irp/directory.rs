@@ -1,0 +1,350 @@
+//! What the agent asks of its DIR, one function per IRP request, with the
+//! checks the agent makes on every answer.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use sixchat_pki::cert::{self, CertInfo};
+use sixchat_pki::keys::IdentityKey;
+use sixchat_pki::trust::TrustStore;
+use sixchat_proto::irp::record::MAX_LIFETIME_SECS;
+use sixchat_proto::irp::{
+    AddressRecord, ErrorCode, Invite, LookupResult, Request, Response, SignedRecord,
+    StoredEnvelope,
+};
+use sixchat_proto::{Fingerprint, HandshakeSigner as _, UserId};
+
+use super::client::{IrpClient, IrpClientError, unexpected};
+use super::tls::{ClientAuth, DirTrust};
+use crate::store::DirRecord;
+
+/// Why a DIR operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DirError {
+    #[error(transparent)]
+    Client(#[from] IrpClientError),
+    #[error("the enrolment waits for the DIR administrator's approval")]
+    Pending,
+    #[error("the DIR's answer does not check out: {0}")]
+    BadAnswer(String),
+    #[error("local failure: {0}")]
+    Local(String),
+}
+
+impl DirError {
+    /// The DIR's error code, if it refused.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            Self::Client(e) => e.refusal().map(|r| r.code),
+            _ => None,
+        }
+    }
+}
+
+fn bad(reason: impl Into<String>) -> DirError {
+    DirError::BadAnswer(reason.into())
+}
+
+/// What `enroll` gave: the new key, the chain (leaf first) and the DIR root.
+pub struct Enrolled {
+    pub key: IdentityKey,
+    pub chain: Vec<Vec<u8>>,
+    pub root_der: Vec<u8>,
+}
+
+/// Checks that `chain`'s leaf certifies `key` for `user_id` and verifies to `root_der`.
+fn check_issued(
+    chain: &[Vec<u8>],
+    key: &IdentityKey,
+    user_id: &UserId,
+    root_der: &[u8],
+) -> Result<CertInfo, DirError> {
+    let leaf = chain.first().ok_or_else(|| bad("no certificate"))?;
+    let info = CertInfo::parse(leaf).map_err(|e| bad(e.to_string()))?;
+    if &info.user_id != user_id {
+        return Err(bad(format!("the certificate is for {}", info.user_id)));
+    }
+    let leaf_spki = cert::public_key_spki_der(leaf).map_err(|e| bad(e.to_string()))?;
+    if leaf_spki != key.public_key_spki_der() {
+        return Err(bad("the certificate is not for our key"));
+    }
+    let mut trust = TrustStore::new();
+    trust
+        .add_root(user_id.domain(), root_der)
+        .map_err(|e| bad(e.to_string()))?;
+    sixchat_proto::CertificatePolicy::check_peer(
+        &trust,
+        user_id,
+        &info.name,
+        chain,
+        crate::store::now_unix(),
+    )
+    .map_err(|e| bad(format!("the certificate does not verify to the DIR root: {e}")))?;
+    Ok(info)
+}
+
+/// Enrols with an invite: makes a `key_bits` RSA key and a CSR for `name`,
+/// sends it, and checks what comes back (the root must be the one the invite
+/// names; the leaf must certify our key for our UserID).
+pub async fn enroll(
+    invite: &Invite,
+    name: &str,
+    key: IdentityKey,
+    wait_for_approval: std::time::Duration,
+) -> Result<Enrolled, DirError> {
+    let csr_der =
+        cert::csr_for(&key, &invite.user_id, name).map_err(|e| DirError::Local(e.to_string()))?;
+    let request = Request::Enroll {
+        user_id: invite.user_id.clone(),
+        secret: invite.secret.clone(),
+        csr_der,
+    };
+    let deadline = tokio::time::Instant::now() + wait_for_approval;
+    let response = loop {
+        let mut client = IrpClient::connect_with(
+            &invite.dir_address,
+            DirTrust::Fingerprint(invite.root_fingerprint),
+            None,
+        )
+        .await?;
+        match client.call(&request).await {
+            Err(e) if e.refusal().map(|r| r.code) == Some(ErrorCode::Pending) => {
+                client.close().await;
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(DirError::Pending);
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            }
+            other => break other?,
+        }
+    };
+    let Response::Enroll { chain, root_der } = response else {
+        return Err(unexpected(&request, &response).into());
+    };
+    if !Fingerprint::of_der(&root_der).ct_eq(&invite.root_fingerprint) {
+        return Err(bad("the root is not the one the invite names"));
+    }
+    check_issued(&chain, &key, &invite.user_id, &root_der)?;
+    Ok(Enrolled {
+        key,
+        chain,
+        root_der,
+    })
+}
+
+/// The profile's own DIR, reached with its certificate.
+#[derive(Clone)]
+pub struct Directory {
+    pub dir: DirRecord,
+    pub auth: ClientAuth,
+}
+
+impl std::fmt::Debug for Directory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Directory")
+            .field("domain", &self.dir.domain)
+            .field("address", &self.dir.address)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Directory {
+    pub fn new(dir: DirRecord, chain: Vec<Vec<u8>>, key: Arc<IdentityKey>) -> Self {
+        Self {
+            dir,
+            auth: ClientAuth { chain, key },
+        }
+    }
+
+    /// A fresh authenticated connection.
+    pub async fn connect(&self) -> Result<IrpClient, DirError> {
+        Ok(IrpClient::connect(&self.dir.address, &self.dir.root_der, Some(self.auth.clone())).await?)
+    }
+
+    async fn one(&self, request: &Request) -> Result<Response, DirError> {
+        let mut client = self.connect().await?;
+        let response = client.call(request).await;
+        client.close().await;
+        Ok(response?)
+    }
+
+    fn user_id(&self) -> Result<UserId, DirError> {
+        let leaf = self.auth.chain.first().ok_or_else(|| bad("no certificate"))?;
+        Ok(CertInfo::parse(leaf)
+            .map_err(|e| DirError::Local(e.to_string()))?
+            .user_id)
+    }
+
+    /// Signs and registers an address record; returns its expiry.
+    pub async fn register(
+        &self,
+        addresses: &[SocketAddr],
+        sequence: u64,
+        lifetime_secs: i64,
+    ) -> Result<i64, DirError> {
+        let record = AddressRecord {
+            user_id: self.user_id()?,
+            sequence,
+            expires_unix: crate::store::now_unix() + lifetime_secs.clamp(60, MAX_LIFETIME_SECS),
+            addresses: addresses.to_vec(),
+        };
+        let bytes = record.to_bytes();
+        let signature = self
+            .auth
+            .key
+            .sign_pss_sha256(&AddressRecord::signed_data(&bytes))
+            .map_err(|e| DirError::Local(e.to_string()))?;
+        let request = Request::Register {
+            record: SignedRecord { bytes, signature },
+        };
+        match self.one(&request).await? {
+            Response::Register { expires_unix, .. } => Ok(expires_unix),
+            other => Err(unexpected(&request, &other).into()),
+        }
+    }
+
+    /// Looks a user up.
+    pub async fn lookup(&self, user_id: &UserId) -> Result<LookupResult, DirError> {
+        let request = Request::Lookup {
+            user_id: user_id.clone(),
+        };
+        match self.one(&request).await? {
+            Response::Lookup(found) if &found.user_id == user_id => Ok(*found),
+            Response::Lookup(_) => Err(bad("the answer is about another user")),
+            other => Err(unexpected(&request, &other).into()),
+        }
+    }
+
+    /// The current CRL, checked against the root before it is returned.
+    pub async fn crl(&self) -> Result<Vec<u8>, DirError> {
+        let request = Request::Crl;
+        let Response::Crl { crl_der, .. } = self.one(&request).await? else {
+            return Err(bad("not a CRL response"));
+        };
+        let mut trust = TrustStore::new();
+        trust
+            .add_root(&self.dir.domain, &self.dir.root_der)
+            .and_then(|()| trust.set_crl(&crl_der))
+            .map_err(|e| bad(format!("the CRL does not check out: {e}")))?;
+        Ok(crl_der)
+    }
+
+    /// Renewal (`issue`) for `key`, which may be the current key or a new one.
+    pub async fn renew(&self, key: &IdentityKey, name: &str) -> Result<Vec<Vec<u8>>, DirError> {
+        let user_id = self.user_id()?;
+        let csr_der =
+            cert::csr_for(key, &user_id, name).map_err(|e| DirError::Local(e.to_string()))?;
+        let request = Request::Issue { csr_der };
+        let Response::Issue { chain } = self.one(&request).await? else {
+            return Err(bad("not an issue response"));
+        };
+        check_issued(&chain, key, &user_id, &self.dir.root_der)?;
+        Ok(chain)
+    }
+
+    /// Revokes one of our own keys by its SKI.
+    pub async fn revoke(&self, ski_hex: &str, reason: &str) -> Result<String, DirError> {
+        let request = Request::Revoke {
+            ski_hex: ski_hex.to_owned(),
+            reason: reason.to_owned(),
+        };
+        match self.one(&request).await? {
+            Response::Revoke { serial_hex } => Ok(serial_hex),
+            other => Err(unexpected(&request, &other).into()),
+        }
+    }
+
+    pub async fn backup_put(&self, pkcs12: Vec<u8>, recovery_secret: &str) -> Result<(), DirError> {
+        let request = Request::BackupPut {
+            pkcs12,
+            recovery_secret: recovery_secret.to_owned(),
+        };
+        match self.one(&request).await? {
+            Response::BackupPut => Ok(()),
+            other => Err(unexpected(&request, &other).into()),
+        }
+    }
+
+    /// Leaves a sealed envelope for `to` (a user of this DIR's domain).
+    pub async fn store_put(&self, to: &UserId, envelope: Vec<u8>) -> Result<String, DirError> {
+        let request = Request::StorePut {
+            to: to.clone(),
+            envelope,
+            expires_days: None,
+        };
+        match self.one(&request).await? {
+            Response::StorePut { envelope_id, .. } => Ok(envelope_id),
+            other => Err(unexpected(&request, &other).into()),
+        }
+    }
+
+    /// One page of waiting envelopes, oldest first, and whether more wait.
+    pub async fn store_fetch(
+        &self,
+        client: &mut IrpClient,
+        limit: u32,
+    ) -> Result<(Vec<StoredEnvelope>, bool), DirError> {
+        let request = Request::StoreFetch { limit };
+        match client.call(&request).await? {
+            Response::StoreFetch { envelopes, more } => Ok((envelopes, more)),
+            other => Err(unexpected(&request, &other).into()),
+        }
+    }
+
+    pub async fn store_ack(
+        &self,
+        client: &mut IrpClient,
+        envelope_ids: Vec<String>,
+    ) -> Result<u64, DirError> {
+        let request = Request::StoreAck { envelope_ids };
+        match client.call(&request).await? {
+            Response::StoreAck { deleted } => Ok(deleted),
+            other => Err(unexpected(&request, &other).into()),
+        }
+    }
+}
+
+/// Fetches a backup with a recovery secret (no client certificate).
+pub async fn backup_get(
+    dir_address: &str,
+    trust: DirTrust<'_>,
+    user_id: &UserId,
+    recovery_secret: &str,
+) -> Result<Vec<u8>, DirError> {
+    let mut client = IrpClient::connect_with(dir_address, trust, None).await?;
+    let request = Request::BackupGet {
+        user_id: user_id.clone(),
+        recovery_secret: recovery_secret.to_owned(),
+    };
+    let response = client.call(&request).await?;
+    client.close().await;
+    match response {
+        Response::BackupGet { pkcs12 } => Ok(pkcs12),
+        other => Err(unexpected(&request, &other).into()),
+    }
+}
+
+/// Verifies a looked-up address record: signed by the key of the looked-up
+/// certificate `leaf_spki_der`, about the same user, not expired.
+pub fn verify_record(
+    record: &SignedRecord,
+    user_id: &UserId,
+    leaf_spki_der: &[u8],
+    now_unix: i64,
+) -> Result<AddressRecord, String> {
+    if !sixchat_pki::keys::verify_pss_sha256(
+        leaf_spki_der,
+        &AddressRecord::signed_data(&record.bytes),
+        &record.signature,
+    ) {
+        return Err("the address record's signature does not verify (forged record)".into());
+    }
+    let parsed = record.record().map_err(|e| e.to_string())?;
+    if &parsed.user_id != user_id {
+        return Err(format!("the address record is for {}", parsed.user_id));
+    }
+    if !parsed.is_current(now_unix) {
+        return Err("the address record has expired".into());
+    }
+    Ok(parsed)
+}
