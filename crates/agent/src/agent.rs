@@ -67,6 +67,25 @@ pub enum AgentEvent {
         reference: String,
         reason: String,
     },
+    /// The agent's addresses were registered with its DIR.
+    Registered {
+        addresses: String,
+        expires: i64,
+    },
+    /// The certificate was renewed by the DIR.
+    Renewed {
+        not_after: i64,
+    },
+    /// Messages for an unreachable peer were left in its DIR's store.
+    Relayed {
+        to: String,
+        count: usize,
+    },
+    /// Something done with the DIR failed (it is retried later).
+    DirProblem {
+        what: String,
+        reason: String,
+    },
 }
 
 /// What the agent may be told to do with a live session.
@@ -102,7 +121,8 @@ pub enum ConnectError {
 
 struct Inner {
     store: Mutex<Store>,
-    config: Arc<Config>,
+    config: std::sync::RwLock<Arc<Config>>,
+    key: Arc<sixchat_pki::keys::IdentityKey>,
     options: AgentOptions,
     events: mpsc::Sender<AgentEvent>,
     handshake_slots: Arc<Semaphore>,
@@ -185,11 +205,12 @@ impl Agent {
         policy: Arc<dyn sixchat_proto::CertificatePolicy>,
         options: AgentOptions,
     ) -> (Self, mpsc::Receiver<AgentEvent>) {
+        let key = Arc::new(identity.key);
         let local = LocalIdentity {
             user_id: identity.info.user_id.clone(),
             name: identity.info.name.clone(),
             chain: identity.chain,
-            signer: Arc::new(identity.key),
+            signer: key.clone(),
         };
         let mut config = Config::new(local, policy);
         config.admit_new = options.admit_new;
@@ -197,7 +218,8 @@ impl Agent {
         let (events, receiver) = mpsc::channel(4096);
         let inner = Inner {
             store: Mutex::new(store),
-            config: Arc::new(config),
+            config: std::sync::RwLock::new(Arc::new(config)),
+            key,
             handshake_slots: Arc::new(Semaphore::new(options.limits.max_pending_handshakes)),
             options,
             events,
@@ -213,11 +235,42 @@ impl Agent {
         )
     }
 
-    pub fn user_id(&self) -> &UserId {
-        &self.inner.config.identity.user_id
+    pub fn user_id(&self) -> UserId {
+        self.config().identity.user_id.clone()
     }
 
-    async fn emit(&self, event: AgentEvent) {
+    fn config(&self) -> Arc<Config> {
+        self.inner
+            .config
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The identity key (for the DIR's TLS and for sealed envelopes).
+    pub fn key(&self) -> Arc<sixchat_pki::keys::IdentityKey> {
+        self.inner.key.clone()
+    }
+
+    /// The certificate chain the agent presents, leaf first.
+    pub fn chain(&self) -> Vec<Vec<u8>> {
+        self.config().identity.chain.clone()
+    }
+
+    /// Presents `chain` (a renewed certificate for the same key) from the
+    /// next handshake on.
+    pub fn replace_chain(&self, chain: Vec<Vec<u8>>) {
+        let mut slot = self
+            .inner
+            .config
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut config = (**slot).clone();
+        config.identity.chain = chain;
+        *slot = Arc::new(config);
+    }
+
+    pub(crate) async fn emit(&self, event: AgentEvent) {
         let _ = self.inner.events.send(event).await;
     }
 
@@ -265,11 +318,44 @@ impl Agent {
             ))
         })?
         .map_err(unreachable)?;
+        self.connect_stream(peer, stream, addr).await
+    }
+
+    /// Dials every address (IPv6 first, alternating families, each started
+    /// [`crate::dial::ATTEMPT_DELAY`] after the last unless it failed sooner:
+    /// Happy Eyeballs), keeps the first TCP connection, and runs the handshake
+    /// on it.
+    pub async fn connect_any(
+        &self,
+        peer: &UserId,
+        addrs: &[SocketAddr],
+    ) -> Result<SessionHandle, ConnectError> {
+        let (stream, addr) =
+            crate::dial::happy_eyeballs(addrs, self.inner.options.limits.handshake_timeout)
+                .await
+                .map_err(|source| ConnectError::Unreachable {
+                    addr: addrs
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    source,
+                })?;
+        self.connect_stream(peer, stream, &addr.to_string()).await
+    }
+
+    /// Runs the initiator's handshake on a connected stream.
+    pub async fn connect_stream(
+        &self,
+        peer: &UserId,
+        stream: TcpStream,
+        addr: &str,
+    ) -> Result<SessionHandle, ConnectError> {
         let mut conn = Conn::new(stream);
         let timeout = self.inner.options.limits.handshake_timeout;
         let established = match conn::initiate(
             &mut conn,
-            self.inner.config.clone(),
+            self.config(),
             peer.clone(),
             false,
             timeout,
@@ -377,7 +463,7 @@ impl Agent {
     ) {
         let mut conn = Conn::new(stream);
         let timeout = self.inner.options.limits.handshake_timeout;
-        let result = conn::respond(&mut conn, self.inner.config.clone(), timeout).await;
+        let result = conn::respond(&mut conn, self.config(), timeout).await;
         drop(permit);
         let established = match result {
             Ok(established) => established,
@@ -568,6 +654,52 @@ impl Agent {
         }
     }
 
+    /// Takes a chat or a receipt from `peer`, however it came (a session, or
+    /// a sealed envelope from the DIR store). A chat is stored before its
+    /// receipt is returned; a duplicate is acknowledged again, not delivered
+    /// twice. Returns the receipt to send back, if any.
+    pub async fn receive(
+        &self,
+        peer: &str,
+        message: AppMessage,
+    ) -> Result<Option<AppMessage>, String> {
+        match message {
+            AppMessage::Chat { id, sent, body } => {
+                let fresh = lock(&self.inner.store)
+                    .store_incoming(peer, &id, &sent, &body)
+                    .map_err(|e| e.to_string())?;
+                let ack = AppMessage::Ack {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    reference: id.clone(),
+                };
+                if fresh {
+                    self.emit(AgentEvent::Chat {
+                        from: peer.to_owned(),
+                        id,
+                        sent,
+                        text: body,
+                    })
+                    .await;
+                }
+                Ok(Some(ack))
+            }
+            AppMessage::Ack { reference, .. } => {
+                if lock(&self.inner.store)
+                    .mark(peer, &reference, DeliveryState::Delivered)
+                    .map_err(|e| e.to_string())?
+                {
+                    self.emit(AgentEvent::Delivered {
+                        to: peer.to_owned(),
+                        id: reference,
+                    })
+                    .await;
+                }
+                Ok(None)
+            }
+            _ => Ok(None),
+        }
+    }
+
     async fn on_application(
         &self,
         conn: &mut Conn,
@@ -606,37 +738,11 @@ impl Agent {
             return Ok(true);
         }
         match message {
-            AppMessage::Chat { id, sent, body } => {
-                // Stored before the receipt goes out; a duplicate is acknowledged again, not delivered twice.
-                let fresh = lock(&self.inner.store)
-                    .store_incoming(&peer, &id, &sent, &body)
-                    .map_err(|e| e.to_string())?;
-                let ack = AppMessage::Ack {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    reference: id.clone(),
-                };
-                let bytes = reply(&mut established.session, ack).map_err(|e| e.to_string())?;
-                conn.write(&bytes).await.map_err(|e| e.to_string())?;
-                if fresh {
-                    self.emit(AgentEvent::Chat {
-                        from: peer,
-                        id,
-                        sent,
-                        text: body,
-                    })
-                    .await;
-                }
-            }
-            AppMessage::Ack { reference, .. } => {
-                if lock(&self.inner.store)
-                    .mark(&peer, &reference, DeliveryState::Delivered)
-                    .map_err(|e| e.to_string())?
-                {
-                    self.emit(AgentEvent::Delivered {
-                        to: peer,
-                        id: reference,
-                    })
-                    .await;
+            AppMessage::Chat { .. } | AppMessage::Ack { .. } => {
+                if let Some(receipt) = self.receive(&peer, message).await? {
+                    let bytes =
+                        reply(&mut established.session, receipt).map_err(|e| e.to_string())?;
+                    conn.write(&bytes).await.map_err(|e| e.to_string())?;
                 }
             }
             AppMessage::Read { reference, .. } => {

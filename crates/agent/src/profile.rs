@@ -145,6 +145,17 @@ impl Profile {
                 existing.user_id.to_string(),
             ));
         }
+        self.replace_identity(key, chain, passphrase)
+    }
+
+    /// Replaces the stored identity (a renewal, or a restore), encrypted under
+    /// `passphrase`. Each file is replaced atomically.
+    pub fn replace_identity(
+        &self,
+        key: &IdentityKey,
+        chain: &[Vec<u8>],
+        passphrase: &str,
+    ) -> Result<CertInfo, ProfileError> {
         let leaf = chain
             .first()
             .ok_or_else(|| ProfileError::Damaged("empty chain".into()))?;

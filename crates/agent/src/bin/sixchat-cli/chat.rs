@@ -6,12 +6,13 @@ use clap::Args;
 use serde_json::json;
 use sixchat_agent::conn::ConnError;
 use sixchat_agent::store::{DeliveryState, Direction};
+use sixchat_agent::relay::ReachError;
 use sixchat_agent::{AgentEvent, AgentOptions, ConnectError};
 use sixchat_proto::handshake::Origin;
 use sixchat_proto::{AlertCode, UserId};
 use tokio::io::AsyncBufReadExt as _;
 
-use crate::run::{open_agent, print_event, runtime};
+use crate::run::{Opened, open_agent, open_relay, print_event, runtime};
 use crate::{Context, EXIT_QUEUED, EXIT_REFUSED};
 
 #[derive(Args)]
@@ -19,8 +20,10 @@ pub struct ChatArgs {
     /// The peer's UserID.
     user_id: String,
     /// Where the peer's agent listens (HOST:PORT, e.g. [2001:db8::1]:4605 or 127.0.0.1:4605).
+    /// Without it: the last address that worked, else the peer's record at the DIR
+    /// (IPv6 first, Happy Eyeballs); an offline peer gets the messages through its DIR's store.
     #[arg(long, value_name = "HOST:PORT")]
-    addr: String,
+    addr: Option<String>,
     /// The message (words are joined with spaces), or `-` to send each line of stdin as one message.
     #[arg(required = true, num_args = 1.., value_name = "TEXT")]
     text: Vec<String>,
@@ -43,7 +46,11 @@ fn refusal(peer: &UserId, err: &ConnError, own_fingerprint: &str) -> String {
 pub fn chat(ctx: &Context, args: &ChatArgs) -> anyhow::Result<u8> {
     let peer = UserId::parse(&args.user_id)?;
     let from_stdin = args.text.len() == 1 && args.text[0] == "-";
-    let (agent, mut events) = open_agent(ctx, AgentOptions::default())?;
+    let opened = open_agent(ctx, AgentOptions::default())?;
+    let relay = open_relay(ctx, &opened)?;
+    let Opened {
+        agent, mut events, ..
+    } = opened;
     let own_fingerprint = ctx
         .profile
         .public_identity()
@@ -55,14 +62,35 @@ pub fn chat(ctx: &Context, args: &ChatArgs) -> anyhow::Result<u8> {
             agent.queue_chat(&peer, &args.text.join(" "))?;
         }
         let mut lines = from_stdin.then(|| tokio::io::BufReader::new(tokio::io::stdin()).lines());
-        let mut handle = match agent.connect(&peer, &args.addr).await {
+        let last = agent.with_store(|s| s.last_address(peer.as_str()).ok().flatten());
+        // The peer's certificate, if the DIR gave it: offline messages are sealed to it.
+        let mut peer_cert = None;
+        let reached = if let (None, Some(relay)) = (&args.addr, &relay) {
+            relay.reach(&peer).await
+        } else if let Some(addr) = args.addr.as_ref().or(last.as_ref()) {
+            agent.connect(&peer, addr).await.map_err(|e| match e {
+                ConnectError::Unreachable { .. } => ReachError::Unreachable {
+                    reason: e.to_string(),
+                    peer_cert: None,
+                },
+                refused => ReachError::Refused(refused),
+            })
+        } else {
+            anyhow::bail!(
+                "no address for {peer}: pass --addr HOST:PORT, or enroll this profile with a DIR"
+            )
+        };
+        let mut handle = match reached {
             Ok(handle) => Some(handle),
-            Err(ConnectError::Failed(err)) if err.alert().is_some() => {
+            Err(ReachError::Refused(ConnectError::Failed(err))) if err.alert().is_some() => {
                 let line = refusal(&peer, &err, &own_fingerprint);
                 ctx.out.print(&line, &json!({ "refused": line, "peer": peer.as_str() }));
                 return Ok(EXIT_REFUSED);
             }
             Err(err) => {
+                if let ReachError::Unreachable { peer_cert: cert, .. } = &err {
+                    peer_cert.clone_from(cert);
+                }
                 tracing::info!("{err}");
                 ctx.out.print(&format!("{err}"), &json!({ "unreachable": err.to_string() }));
                 None
@@ -115,6 +143,26 @@ pub fn chat(ctx: &Context, args: &ChatArgs) -> anyhow::Result<u8> {
             h.close().await;
         }
         let waiting = agent.undelivered(&peer)?;
+        if waiting > 0 {
+            if let Some(relay) = &relay {
+                let cert = match peer_cert {
+                    Some(cert) => Some(cert),
+                    None => relay.lookup(&peer).await.ok().map(|(_, leaf)| leaf),
+                };
+                if let Some(cert) = cert {
+                    match relay.relay_outbox(&peer, &cert).await {
+                        Ok(_) => {
+                            let line = format!("{waiting} message(s) queued for {peer} at its DIR; they arrive when {peer} next runs");
+                            ctx.out.print(&line, &json!({ "queued": waiting, "peer": peer.as_str(), "at_dir": true }));
+                            return Ok(EXIT_QUEUED);
+                        }
+                        Err(e) => {
+                            ctx.out.print(&format!("could not leave the messages at the DIR: {e}"), &json!({ "relay_failed": e.to_string() }));
+                        }
+                    }
+                }
+            }
+        }
         if waiting > 0 {
             let line = format!("{waiting} message(s) queued for {peer}; they will be sent first by the next `chat` to {peer} or by `run`");
             ctx.out.print(&line, &json!({ "queued": waiting, "peer": peer.as_str() }));

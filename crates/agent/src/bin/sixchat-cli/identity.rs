@@ -43,6 +43,37 @@ pub enum IdCommand {
     },
     /// Show the UserID, name, fingerprint, validity and issuer (no passphrase needed).
     Show,
+    /// Store this identity, encrypted here, in the DIR's key backup (`backup_put`).
+    /// Prints a new recovery code unless one is given; the DIR never sees the code.
+    Backup {
+        /// Read the recovery code from the first line of FILE (else SIXCHAT_RECOVERY_CODE,
+        /// else a new one is made and printed once).
+        #[arg(long, value_name = "FILE")]
+        recovery_code_file: Option<PathBuf>,
+    },
+    /// Fetch an identity from its DIR's key backup into this (empty) profile (`backup_get`).
+    Restore {
+        /// The UserID to restore.
+        user_id: String,
+        /// The DIR, HOST:PORT (as in the invite), if this profile does not know it.
+        #[arg(long, value_name = "HOST:PORT")]
+        dir: Option<String>,
+        /// The SHA-256 of the DIR root (the last field of the invite), if this profile does not know it.
+        #[arg(long, value_name = "HEX")]
+        root_sha256: Option<String>,
+        /// Read the recovery code from FILE (else SIXCHAT_RECOVERY_CODE, else a prompt).
+        #[arg(long, value_name = "FILE")]
+        recovery_code_file: Option<PathBuf>,
+    },
+    /// Ask the DIR for a new certificate for the same key (`issue`); `run` does this by itself
+    /// once two thirds of the certificate's lifetime have passed.
+    Renew,
+    /// Revoke this identity's certificate at the DIR (`revoke`); peers refuse it from their next CRL.
+    Revoke {
+        /// unspecified, keyCompromise, affiliationChanged, superseded or cessationOfOperation.
+        #[arg(long, default_value = "unspecified")]
+        reason: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -67,7 +98,7 @@ pub enum TrustCommand {
     List,
 }
 
-fn rfc3339(unix: i64) -> String {
+pub(crate) fn rfc3339(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()
         .and_then(|t| {
@@ -157,6 +188,25 @@ pub fn id(ctx: &Context, command: IdCommand) -> anyhow::Result<u8> {
             let (_, info) = ctx.profile.public_identity()?;
             show_info(ctx, &info, "");
         }
+        IdCommand::Backup { recovery_code_file } => {
+            return crate::dir::backup(ctx, recovery_code_file.as_ref());
+        }
+        IdCommand::Restore {
+            user_id,
+            dir,
+            root_sha256,
+            recovery_code_file,
+        } => {
+            return crate::dir::restore(
+                ctx,
+                &user_id,
+                dir.as_deref(),
+                root_sha256.as_deref(),
+                recovery_code_file.as_ref(),
+            );
+        }
+        IdCommand::Renew => return crate::dir::renew(ctx),
+        IdCommand::Revoke { reason } => return crate::dir::revoke(ctx, &reason),
     }
     Ok(0)
 }

@@ -3,6 +3,7 @@
 //! The command names and options here are an interface that scripts rely on.
 
 mod chat;
+mod dir;
 mod identity;
 mod output;
 mod run;
@@ -37,6 +38,10 @@ sixchat-cli --profile alice trust pin bob@b.example <bob's fingerprint from `id 
 sixchat-cli --profile bob trust pin alice@a.example <alice's fingerprint>\n  \
 sixchat-cli --profile alice run --listen 127.0.0.1:4605 &\n  \
 sixchat-cli --profile bob chat alice@a.example --addr 127.0.0.1:4605 hello\n\n\
+With a DIR (see `sixchat-dir`), each profile enrolls with its invite instead of `id new`, \
+and `chat` needs no --addr: the peer is looked up, and reached through the DIR's store if offline:\n  \
+sixchat-cli --profile alice enroll 'sixchat-invite:1:…'\n  \
+sixchat-cli --profile bob chat alice@example.org hello\n\n\
 Exit status: 0 done, 1 the handshake was refused (the line says why), 2 a local error, \
 3 messages stay queued in the outbox (the peer could not be reached)."
 )]
@@ -65,7 +70,25 @@ enum Command {
     /// Trust a directory root for a domain, pin a peer's certificate, or list both.
     #[command(subcommand)]
     Trust(identity::TrustCommand),
+    /// Get a certificate from a domain's DIR with an invite; the profile then uses the DIR
+    /// (address registration, lookups, renewal, the offline store).
+    Enroll {
+        /// The invite string from the DIR administrator:
+        /// sixchat-invite:1:<dir host:port>:<user id>:<secret>:<root sha256>.
+        invite: String,
+        /// The display name in the certificate (default: the UserID's local part).
+        #[arg(long)]
+        name: Option<String>,
+        /// RSA key size: 2048, 3072 or 4096.
+        #[arg(long, default_value_t = 2048)]
+        bits: usize,
+        /// If the DIR holds the request for approval, keep asking this long.
+        #[arg(long, default_value_t = 0, value_name = "SECONDS")]
+        wait_approval_secs: u64,
+    },
     /// Run the agent: accept sessions and print chats as they arrive, until SIGINT/SIGTERM.
+    /// With a DIR it also registers its addresses, renews its certificate, refreshes the CRL,
+    /// fetches messages left for it while offline, and retries its outbox.
     Run(run::RunArgs),
     /// Send a chat: dial, authenticate, send, wait for each delivery receipt.
     Chat(chat::ChatArgs),
@@ -105,6 +128,12 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Id(cmd) => identity::id(&ctx, cmd),
         Command::Trust(cmd) => identity::trust(&ctx, cmd),
+        Command::Enroll {
+            invite,
+            name,
+            bits,
+            wait_approval_secs,
+        } => dir::enroll(&ctx, &invite, name, bits, wait_approval_secs),
         Command::Run(args) => run::run(&ctx, &args),
         Command::Chat(args) => chat::chat(&ctx, &args),
         Command::History { user_id } => chat::history(&ctx, &user_id),

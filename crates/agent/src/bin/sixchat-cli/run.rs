@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use clap::Args;
 use serde_json::json;
+use sixchat_agent::presence::{self, PresenceOptions};
+use sixchat_agent::relay::Relay;
 use sixchat_agent::{Agent, AgentEvent, AgentOptions, trust};
 use sixchat_proto::UserId;
 use tokio::sync::mpsc;
@@ -13,21 +15,49 @@ use crate::{Context, secret};
 
 #[derive(Args)]
 pub struct RunArgs {
-    /// Address and port to accept sessions on; `[::]` takes IPv6 and IPv4.
+    /// Address and port to accept sessions on; `[::]` takes IPv6 and IPv4. This exact
+    /// address is registered with the DIR, or for `[::]`/`0.0.0.0` the machine's own addresses.
     #[arg(long, default_value = "[::]:4605", value_name = "ADDR:PORT")]
     listen: SocketAddr,
+    /// How often to fetch messages left at the DIR and retry the outbox.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    poll_secs: u64,
+    /// How often to fetch the DIR's CRL (revocations count from the next fetch).
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    crl_secs: u64,
+    /// Lifetime of the registered address record (at most 86400); it is renewed a third before.
+    #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+    record_secs: i64,
+}
+
+/// An unlocked agent, its events, its policy and the passphrase that unlocked it.
+pub struct Opened {
+    pub agent: Agent,
+    pub events: mpsc::Receiver<AgentEvent>,
+    pub policy: Arc<dyn sixchat_proto::CertificatePolicy>,
+    pub passphrase: zeroize::Zeroizing<String>,
 }
 
 /// Unlocks the profile and builds its agent.
-pub fn open_agent(
-    ctx: &Context,
-    options: AgentOptions,
-) -> anyhow::Result<(Agent, mpsc::Receiver<AgentEvent>)> {
+pub fn open_agent(ctx: &Context, options: AgentOptions) -> anyhow::Result<Opened> {
     let passphrase = secret::passphrase(ctx, "Passphrase: ", false)?;
     let identity = ctx.profile.unlock(&passphrase)?;
     let store = ctx.profile.open_store()?;
-    let policy = Arc::new(trust::LiveTrust::new(ctx.profile.open_store()?)?);
-    Ok(Agent::new(identity, store, policy, options))
+    let policy: Arc<dyn sixchat_proto::CertificatePolicy> =
+        Arc::new(trust::LiveTrust::new(ctx.profile.open_store()?)?);
+    let (agent, events) = Agent::new(identity, store, policy.clone(), options);
+    Ok(Opened {
+        agent,
+        events,
+        policy,
+        passphrase,
+    })
+}
+
+/// The agent's relay through its DIR, if the profile enrolled with one.
+pub fn open_relay(ctx: &Context, opened: &Opened) -> anyhow::Result<Option<Arc<Relay>>> {
+    Ok(crate::dir::agent_dir(ctx, &opened.agent)?
+        .map(|directory| Arc::new(Relay::new(opened.agent.clone(), directory, opened.policy.clone()))))
 }
 
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -79,6 +109,17 @@ pub fn print_event(ctx: &Context, event: &AgentEvent) {
             reference,
             reason,
         } => format!("error from {from} about {reference}: {reason}"),
+        AgentEvent::Registered { addresses, expires } => {
+            format!("registered {addresses} until {}", crate::identity::rfc3339(*expires))
+        }
+        AgentEvent::Renewed { not_after } => format!(
+            "certificate renewed, valid until {}",
+            crate::identity::rfc3339(*not_after)
+        ),
+        AgentEvent::Relayed { to, count } => {
+            format!("{count} message(s) for {to} left at its DIR")
+        }
+        AgentEvent::DirProblem { what, reason } => format!("dir {what}: {reason}"),
     };
     ctx.out.print(
         &human,
@@ -110,32 +151,46 @@ async fn shutdown_signal() {
 
 pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
     // A terminal has no one to compare codes with: only known and verified peers get through.
-    let (agent, mut events) = open_agent(ctx, AgentOptions::default())?;
+    let opened = open_agent(ctx, AgentOptions::default())?;
+    let relay = open_relay(ctx, &opened)?;
+    let Opened {
+        agent,
+        mut events,
+        passphrase,
+        ..
+    } = opened;
     let rt = runtime()?;
     rt.block_on(async {
         let listener = sixchat_agent::listen::bind(args.listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
-        // Deliver what waits in the outbox to peers whose last address is known.
-        let waiting = agent.with_store(|s| s.peers_with_outbox().unwrap_or_default());
-        for peer in waiting {
-            let Ok(peer) = UserId::parse(&peer) else {
-                continue;
-            };
-            let Some(addr) = agent.with_store(|s| s.last_address(peer.as_str()).ok().flatten())
-            else {
-                continue;
-            };
-            let agent = agent.clone();
-            tokio::spawn(async move {
-                if let Ok(handle) = agent.connect(&peer, &addr).await {
-                    // Keep the session until its outbox is empty, then close it.
-                    while agent.undelivered(&peer).unwrap_or(0) > 0 && !handle.is_finished() {
-                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                    }
-                    handle.close().await;
-                }
-            });
-        }
+        // With port 0 the system picks one: register the real one.
+        let listen = listener.local_addr().unwrap_or(args.listen);
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let duties = match relay {
+            Some(relay) => {
+                let mut options = PresenceOptions::new(listen);
+                options.poll_secs = args.poll_secs.max(1);
+                options.crl_secs = args.crl_secs.max(1);
+                options.record_lifetime_secs = args.record_secs;
+                let profile = ctx.profile.clone();
+                let key = agent.key();
+                let persist: presence::PersistChain = Box::new(move |chain| {
+                    profile
+                        .replace_identity(&key, chain, &passphrase)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                });
+                let mut stop = stop_rx.clone();
+                Some(tokio::spawn(presence::run(relay, options, persist, async move {
+                    let _ = stop.wait_for(|stop| *stop).await;
+                })))
+            }
+            None => {
+                // No DIR: deliver what waits to peers whose last address is known.
+                let agent = agent.clone();
+                Some(tokio::spawn(async move { deliver_to_known(&agent).await }))
+            }
+        };
         let server = agent.clone();
         let serving = tokio::spawn(async move { server.serve(listener, shutdown_signal()).await });
         let printer = async {
@@ -147,6 +202,10 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
             _ = serving => {}
             () = printer => {}
         }
+        let _ = stop_tx.send(true);
+        if let Some(duties) = duties {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), duties).await;
+        }
         // Print what the shutdown produced.
         while let Ok(event) = events.try_recv() {
             print_event(ctx, &event);
@@ -154,4 +213,24 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(0)
+}
+
+/// Without a DIR: dial each peer with waiting messages at its last address.
+async fn deliver_to_known(agent: &Agent) {
+    let waiting = agent.with_store(|s| s.peers_with_outbox().unwrap_or_default());
+    for peer in waiting {
+        let Ok(peer) = UserId::parse(&peer) else {
+            continue;
+        };
+        let Some(addr) = agent.with_store(|s| s.last_address(peer.as_str()).ok().flatten()) else {
+            continue;
+        };
+        if let Ok(handle) = agent.connect(&peer, &addr).await {
+            // Keep the session until its outbox is empty, then close it.
+            while agent.undelivered(&peer).unwrap_or(0) > 0 && !handle.is_finished() {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            handle.close().await;
+        }
+    }
 }

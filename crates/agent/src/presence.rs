@@ -1,0 +1,241 @@
+//! What a running agent keeps up with its DIR: its registered addresses, its
+//! certificate (renewed after two thirds of its lifetime), the CRL, the
+//! messages waiting in the store, and its own outbox.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sixchat_pki::cert::CertInfo;
+use sixchat_proto::UserId;
+
+use crate::agent::AgentEvent;
+use crate::relay::{ReachError, Relay};
+use crate::store::{Registration, now_unix};
+
+/// Saves a renewed chain (the CLI writes it into the profile).
+pub type PersistChain = Box<dyn Fn(&[Vec<u8>]) -> Result<(), String> + Send + Sync>;
+
+/// How often each duty runs.
+#[derive(Debug, Clone)]
+pub struct PresenceOptions {
+    /// The address the agent listens on; an unspecified one (`[::]`,
+    /// `0.0.0.0`) registers the machine's own addresses instead.
+    pub listen: SocketAddr,
+    /// Lifetime of a registered address record (at most 24 h).
+    pub record_lifetime_secs: i64,
+    /// How often the store is polled and the outbox retried.
+    pub poll_secs: u64,
+    /// How often the CRL is fetched.
+    pub crl_secs: u64,
+    /// How often the machine's addresses are compared with the registered ones.
+    pub address_check_secs: u64,
+}
+
+impl PresenceOptions {
+    pub fn new(listen: SocketAddr) -> Self {
+        Self {
+            listen,
+            record_lifetime_secs: 3600,
+            poll_secs: 30,
+            crl_secs: 60,
+            address_check_secs: 30,
+        }
+    }
+}
+
+/// The addresses to register: exactly the listening one, or for an
+/// unspecified address every non-loopback address of the machine (IPv6
+/// first), all with the listening port.
+pub fn current_addresses(listen: SocketAddr) -> Vec<SocketAddr> {
+    if !listen.ip().is_unspecified() {
+        return vec![listen];
+    }
+    let mut found: Vec<SocketAddr> = if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|iface| !iface.is_loopback())
+        .filter(|iface| listen.is_ipv6() || iface.ip().is_ipv4())
+        .map(|iface| match iface.ip() {
+            IpAddr::V6(v6) => {
+                let scope = if (v6.segments()[0] & 0xffc0) == 0xfe80 {
+                    iface.index.unwrap_or(0)
+                } else {
+                    0
+                };
+                SocketAddr::V6(std::net::SocketAddrV6::new(v6, listen.port(), 0, scope))
+            }
+            ip @ IpAddr::V4(_) => SocketAddr::new(ip, listen.port()),
+        })
+        .collect();
+    found.sort_by_key(|a| (a.is_ipv4(), a.to_string()));
+    found.dedup();
+    found.truncate(sixchat_proto::irp::record::MAX_ADDRESSES);
+    found
+}
+
+fn joined(addresses: &[SocketAddr]) -> String {
+    addresses
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Registers `addresses` if they changed or the record is a third from expiry.
+async fn keep_registered(relay: &Relay, options: &PresenceOptions) -> Result<(), String> {
+    let addresses = current_addresses(options.listen);
+    if addresses.is_empty() {
+        return Err("no address to register".into());
+    }
+    let agent = relay.agent();
+    let last = agent
+        .with_store(crate::store::Store::registration)
+        .map_err(|e| e.to_string())?;
+    let now = now_unix();
+    let wanted = joined(&addresses);
+    if let Some(last) = &last {
+        let refresh_at = last.expires_unix - options.record_lifetime_secs / 3;
+        if last.addresses == wanted && now < refresh_at {
+            return Ok(());
+        }
+    }
+    // Strictly increasing even across restarts and clock steps backwards.
+    let now_ms = u64::try_from(now).unwrap_or(0).saturating_mul(1000);
+    let sequence = last.map_or(now_ms, |l| now_ms.max(l.sequence + 1));
+    let expires_unix = relay
+        .directory()
+        .register(&addresses, sequence, options.record_lifetime_secs)
+        .await
+        .map_err(|e| e.to_string())?;
+    agent
+        .with_store(|s| {
+            s.set_registration(&Registration {
+                sequence,
+                addresses: wanted.clone(),
+                expires_unix,
+            })
+        })
+        .map_err(|e| e.to_string())?;
+    agent
+        .emit(AgentEvent::Registered {
+            addresses: wanted,
+            expires: expires_unix,
+        })
+        .await;
+    Ok(())
+}
+
+/// Renews the certificate once two thirds of its lifetime have passed.
+async fn keep_certified(relay: &Relay, persist: &PersistChain) -> Result<(), String> {
+    let agent = relay.agent();
+    let chain = agent.chain();
+    let leaf = chain.first().ok_or("no certificate")?;
+    let info = CertInfo::parse(leaf).map_err(|e| e.to_string())?;
+    let renew_at = info.not_before_unix + (info.not_after_unix - info.not_before_unix) * 2 / 3;
+    if now_unix() < renew_at {
+        return Ok(());
+    }
+    let renewed = relay
+        .directory()
+        .renew(&agent.key(), &info.name)
+        .await
+        .map_err(|e| e.to_string())?;
+    persist(&renewed)?;
+    let not_after = renewed
+        .first()
+        .and_then(|leaf| CertInfo::parse(leaf).ok())
+        .map_or(0, |info| info.not_after_unix);
+    agent.replace_chain(renewed.clone());
+    relay.replace_chain(renewed);
+    agent.emit(AgentEvent::Renewed { not_after }).await;
+    Ok(())
+}
+
+async fn refresh_crl(relay: &Relay) -> Result<(), String> {
+    let directory = relay.directory();
+    let crl = directory.crl().await.map_err(|e| e.to_string())?;
+    relay
+        .agent()
+        .with_store(|s| s.set_crl(&directory.dir.domain, &crl))
+        .map_err(|e| e.to_string())
+}
+
+/// Tries each peer with waiting messages: directly, else through its DIR's store.
+pub async fn deliver_outbox(relay: &Relay) {
+    let agent = relay.agent();
+    let peers = agent.with_store(|s| s.peers_with_outbox().unwrap_or_default());
+    for peer in peers {
+        let Ok(peer) = UserId::parse(&peer) else {
+            continue;
+        };
+        match relay.reach(&peer).await {
+            Ok(handle) => {
+                // Keep the session until its outbox is empty, then close it.
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+                while agent.undelivered(&peer).unwrap_or(0) > 0
+                    && !handle.is_finished()
+                    && tokio::time::Instant::now() < deadline
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                handle.close().await;
+            }
+            Err(ReachError::Unreachable {
+                peer_cert: Some(cert),
+                ..
+            }) => {
+                if let Err(e) = relay.relay_outbox(&peer, &cert).await {
+                    relay.problem("relay", &e.to_string()).await;
+                }
+            }
+            Err(e) => relay.problem("deliver", &format!("{peer}: {e}")).await,
+        }
+    }
+}
+
+/// Runs every duty on its schedule until `shutdown` resolves.
+pub async fn run(
+    relay: Arc<Relay>,
+    options: PresenceOptions,
+    persist: PersistChain,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    let mut next_address_check = 0;
+    let mut next_crl = 0;
+    let mut next_poll = 0;
+    let mut next_renew_check = 0;
+    loop {
+        let now = now_unix();
+        if now >= next_renew_check {
+            if let Err(e) = keep_certified(&relay, &persist).await {
+                relay.problem("renew", &e).await;
+            }
+            next_renew_check = now + 600;
+        }
+        if now >= next_address_check {
+            if let Err(e) = keep_registered(&relay, &options).await {
+                relay.problem("register", &e).await;
+            }
+            next_address_check = now + i64::try_from(options.address_check_secs).unwrap_or(30);
+        }
+        if now >= next_crl {
+            if let Err(e) = refresh_crl(&relay).await {
+                relay.problem("crl", &e).await;
+            }
+            next_crl = now + i64::try_from(options.crl_secs).unwrap_or(60);
+        }
+        if now >= next_poll {
+            if let Err(e) = relay.fetch().await {
+                relay.problem("fetch", &e.to_string()).await;
+            }
+            deliver_outbox(&relay).await;
+            next_poll = now + i64::try_from(options.poll_secs).unwrap_or(30);
+        }
+        tokio::select! {
+            () = &mut shutdown => return,
+            () = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+    }
+}
