@@ -353,26 +353,19 @@ impl Agent {
     ) -> Result<SessionHandle, ConnectError> {
         let mut conn = Conn::new(stream);
         let timeout = self.inner.options.limits.handshake_timeout;
-        let established = match conn::initiate(
-            &mut conn,
-            self.config(),
-            peer.clone(),
-            false,
-            timeout,
-        )
-        .await
-        {
-            Ok(established) => established,
-            Err(err) => {
-                self.emit(AgentEvent::HandshakeFailed {
-                    addr: addr.to_owned(),
-                    inbound: false,
-                    reason: err.to_string(),
-                })
-                .await;
-                return Err(ConnectError::Failed(err));
-            }
-        };
+        let established =
+            match conn::initiate(&mut conn, self.config(), peer.clone(), false, timeout).await {
+                Ok(established) => established,
+                Err(err) => {
+                    self.emit(AgentEvent::HandshakeFailed {
+                        addr: addr.to_owned(),
+                        inbound: false,
+                        reason: err.to_string(),
+                    })
+                    .await;
+                    return Err(ConnectError::Failed(err));
+                }
+            };
         let _ = lock(&self.inner.store).remember_address(peer.as_str(), addr);
         let level = established.peer.level;
         let sas = established.sas.clone();

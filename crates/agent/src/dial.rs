@@ -13,7 +13,8 @@ pub const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
 
 /// IPv6 first, then alternating families, each family in the given order.
 pub fn order(addrs: &[SocketAddr]) -> Vec<SocketAddr> {
-    let (mut v6, mut v4): (Vec<SocketAddr>, Vec<SocketAddr>) = addrs.iter().partition(|a| a.is_ipv6());
+    let (mut v6, mut v4): (Vec<SocketAddr>, Vec<SocketAddr>) =
+        addrs.iter().partition(|a| a.is_ipv6());
     v6.reverse();
     v4.reverse();
     let mut ordered = Vec::with_capacity(addrs.len());
@@ -72,14 +73,24 @@ mod tests {
 
     #[test]
     fn ipv6_goes_first_and_families_alternate() {
-        let addrs: Vec<SocketAddr> = ["10.0.0.1:1", "10.0.0.2:1", "[2001:db8::1]:1", "[2001:db8::2]:1"]
-            .iter()
-            .map(|a| a.parse().unwrap())
-            .collect();
+        let addrs: Vec<SocketAddr> = [
+            "10.0.0.1:1",
+            "10.0.0.2:1",
+            "[2001:db8::1]:1",
+            "[2001:db8::2]:1",
+        ]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
         let ordered: Vec<String> = order(&addrs).iter().map(ToString::to_string).collect();
         assert_eq!(
             ordered,
-            ["[2001:db8::1]:1", "10.0.0.1:1", "[2001:db8::2]:1", "10.0.0.2:1"]
+            [
+                "[2001:db8::1]:1",
+                "10.0.0.1:1",
+                "[2001:db8::2]:1",
+                "10.0.0.2:1"
+            ]
         );
     }
 
@@ -96,6 +107,10 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(addr, live_addr);
-        assert!(happy_eyeballs(&[dead_addr], Duration::from_secs(5)).await.is_err());
+        assert!(
+            happy_eyeballs(&[dead_addr], Duration::from_secs(5))
+                .await
+                .is_err()
+        );
     }
 }

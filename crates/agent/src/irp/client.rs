@@ -91,8 +91,7 @@ impl IrpClient {
         let config = tls::client_config(trust, auth.as_ref())
             .map_err(|e| IrpClientError::Tls(e.to_string()))?;
         let host = irp::invite::host_of(dir_address);
-        let server_name =
-            tls::server_name(host).map_err(|e| IrpClientError::Tls(e.to_string()))?;
+        let server_name = tls::server_name(host).map_err(|e| IrpClientError::Tls(e.to_string()))?;
         let connect = async {
             let tcp = TcpStream::connect(dir_address).await.map_err(|source| {
                 IrpClientError::Connect {

@@ -9,8 +9,7 @@ use sixchat_pki::keys::IdentityKey;
 use sixchat_pki::trust::TrustStore;
 use sixchat_proto::irp::record::MAX_LIFETIME_SECS;
 use sixchat_proto::irp::{
-    AddressRecord, ErrorCode, Invite, LookupResult, Request, Response, SignedRecord,
-    StoredEnvelope,
+    AddressRecord, ErrorCode, Invite, LookupResult, Request, Response, SignedRecord, StoredEnvelope,
 };
 use sixchat_proto::{Fingerprint, HandshakeSigner as _, UserId};
 
@@ -79,7 +78,11 @@ fn check_issued(
         chain,
         crate::store::now_unix(),
     )
-    .map_err(|e| bad(format!("the certificate does not verify to the DIR root: {e}")))?;
+    .map_err(|e| {
+        bad(format!(
+            "the certificate does not verify to the DIR root: {e}"
+        ))
+    })?;
     Ok(info)
 }
 
@@ -158,7 +161,12 @@ impl Directory {
 
     /// A fresh authenticated connection.
     pub async fn connect(&self) -> Result<IrpClient, DirError> {
-        Ok(IrpClient::connect(&self.dir.address, &self.dir.root_der, Some(self.auth.clone())).await?)
+        Ok(IrpClient::connect(
+            &self.dir.address,
+            &self.dir.root_der,
+            Some(self.auth.clone()),
+        )
+        .await?)
     }
 
     async fn one(&self, request: &Request) -> Result<Response, DirError> {
@@ -169,7 +177,11 @@ impl Directory {
     }
 
     fn user_id(&self) -> Result<UserId, DirError> {
-        let leaf = self.auth.chain.first().ok_or_else(|| bad("no certificate"))?;
+        let leaf = self
+            .auth
+            .chain
+            .first()
+            .ok_or_else(|| bad("no certificate"))?;
         Ok(CertInfo::parse(leaf)
             .map_err(|e| DirError::Local(e.to_string()))?
             .user_id)

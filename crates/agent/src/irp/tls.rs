@@ -129,17 +129,18 @@ pub(crate) fn client_config(
     let provider = provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13])?;
-    let builder = match trust {
-        DirTrust::Root(root_der) => {
-            builder.with_webpki_verifier(verifier_for_root(root_der, &provider)?)
-        }
-        DirTrust::Fingerprint(fingerprint) => builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(PinnedRoot {
-                fingerprint,
-                provider: provider.clone(),
-            })),
-    };
+    let builder =
+        match trust {
+            DirTrust::Root(root_der) => {
+                builder.with_webpki_verifier(verifier_for_root(root_der, &provider)?)
+            }
+            DirTrust::Fingerprint(fingerprint) => builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(PinnedRoot {
+                    fingerprint,
+                    provider: provider.clone(),
+                })),
+        };
     match auth {
         None => Ok(builder.with_no_client_auth()),
         Some(auth) => {

@@ -5,8 +5,8 @@ use std::time::Duration;
 use clap::Args;
 use serde_json::json;
 use sixchat_agent::conn::ConnError;
-use sixchat_agent::store::{DeliveryState, Direction};
 use sixchat_agent::relay::ReachError;
+use sixchat_agent::store::{DeliveryState, Direction};
 use sixchat_agent::{AgentEvent, AgentOptions, ConnectError};
 use sixchat_proto::handshake::Origin;
 use sixchat_proto::{AlertCode, UserId};
@@ -73,7 +73,7 @@ pub fn chat(ctx: &Context, args: &ChatArgs) -> anyhow::Result<u8> {
                     reason: e.to_string(),
                     peer_cert: None,
                 },
-                refused => ReachError::Refused(refused),
+                refused @ ConnectError::Failed(_) => ReachError::Refused(refused),
             })
         } else {
             anyhow::bail!(

@@ -43,8 +43,7 @@ fn require_dir(ctx: &Context, identity: &UnlockedIdentity) -> anyhow::Result<Dir
 
 /// The running agent's DIR, if the profile has one.
 pub fn agent_dir(ctx: &Context, agent: &Agent) -> anyhow::Result<Option<Directory>> {
-    Ok(own_dir(ctx, &agent.user_id())?
-        .map(|dir| Directory::new(dir, agent.chain(), agent.key())))
+    Ok(own_dir(ctx, &agent.user_id())?.map(|dir| Directory::new(dir, agent.chain(), agent.key())))
 }
 
 pub fn enroll(
@@ -85,7 +84,11 @@ pub fn enroll(
         .save_identity(&enrolled.key, &enrolled.chain, &passphrase)?;
     let store = ctx.profile.open_store()?;
     let domain = invite.user_id.domain();
-    store.add_root(domain, &enrolled.root_der, &invite.root_fingerprint.to_hex())?;
+    store.add_root(
+        domain,
+        &enrolled.root_der,
+        &invite.root_fingerprint.to_hex(),
+    )?;
     store.set_dir(&DirRecord {
         domain: domain.to_owned(),
         address: invite.dir_address.clone(),
@@ -151,13 +154,12 @@ pub fn backup(ctx: &Context, code_file: Option<&PathBuf>) -> anyhow::Result<u8> 
     let passphrase = secret::passphrase(ctx, "Passphrase: ", false)?;
     let identity = ctx.profile.unlock(&passphrase)?;
     let directory = require_dir(ctx, &identity)?;
-    let (code, generated) = match recovery_code(code_file)? {
-        Some(code) => (code, false),
-        None => {
-            let random = uuid::Uuid::new_v4().simple().to_string();
-            let grouped: Vec<&str> = (0..8).map(|i| &random[i * 4..i * 4 + 4]).collect();
-            (Zeroizing::new(grouped.join("-")), true)
-        }
+    let (code, generated) = if let Some(code) = recovery_code(code_file)? {
+        (code, false)
+    } else {
+        let random = uuid::Uuid::new_v4().simple().to_string();
+        let grouped: Vec<&str> = (0..8).map(|i| &random[i * 4..i * 4 + 4]).collect();
+        (Zeroizing::new(grouped.join("-")), true)
     };
     let (auth, p12_password) = recovery_values(&code);
     let bytes = pkcs12::export(&identity.key, &identity.chain, &p12_password)?;
@@ -167,10 +169,11 @@ pub fn backup(ctx: &Context, code_file: Option<&PathBuf>) -> anyhow::Result<u8> 
         identity.info.user_id, directory.dir.address
     );
     if generated {
-        line.push_str(&format!(
-            "\nRecovery code: {}\nWrite it down and keep it safe: `id restore` needs it, and it is shown only now.",
-            *code
-        ));
+        line.push_str("\nRecovery code: ");
+        line.push_str(&code);
+        line.push_str(
+            "\nWrite it down and keep it safe: `id restore` needs it, and it is shown only now.",
+        );
     }
     ctx.out.print(
         &line,
@@ -200,10 +203,13 @@ pub fn restore(
         .or_else(|| known.as_ref().map(|d| d.address.clone()))
         .context("which DIR? pass --dir HOST:PORT (and --root-sha256)")?;
     let fingerprint = match (root_sha256, &known) {
-        (Some(hex), _) => Fingerprint::parse_hex(hex)
-            .context("--root-sha256 must be 64 hex digits (the root fingerprint from the invite)")?,
+        (Some(hex), _) => Fingerprint::parse_hex(hex).context(
+            "--root-sha256 must be 64 hex digits (the root fingerprint from the invite)",
+        )?,
         (None, Some(dir)) => Fingerprint::of_der(&dir.root_der),
-        (None, None) => bail!("pass --root-sha256 with the DIR root's fingerprint (it is the last field of your invite)"),
+        (None, None) => bail!(
+            "pass --root-sha256 with the DIR root's fingerprint (it is the last field of your invite)"
+        ),
     };
     let code = recovery_code(code_file)?.map_or_else(
         || rpassword::prompt_password("Recovery code: ").map(Zeroizing::new),
@@ -248,8 +254,7 @@ pub fn renew(ctx: &Context) -> anyhow::Result<u8> {
     let passphrase = secret::passphrase(ctx, "Passphrase: ", false)?;
     let identity = ctx.profile.unlock(&passphrase)?;
     let directory = require_dir(ctx, &identity)?;
-    let chain =
-        runtime()?.block_on(directory.renew(&identity.key, &identity.info.name))?;
+    let chain = runtime()?.block_on(directory.renew(&identity.key, &identity.info.name))?;
     let info = ctx
         .profile
         .replace_identity(&identity.key, &chain, &passphrase)?;

@@ -56,8 +56,13 @@ pub fn open_agent(ctx: &Context, options: AgentOptions) -> anyhow::Result<Opened
 
 /// The agent's relay through its DIR, if the profile enrolled with one.
 pub fn open_relay(ctx: &Context, opened: &Opened) -> anyhow::Result<Option<Arc<Relay>>> {
-    Ok(crate::dir::agent_dir(ctx, &opened.agent)?
-        .map(|directory| Arc::new(Relay::new(opened.agent.clone(), directory, opened.policy.clone()))))
+    Ok(crate::dir::agent_dir(ctx, &opened.agent)?.map(|directory| {
+        Arc::new(Relay::new(
+            opened.agent.clone(),
+            directory,
+            opened.policy.clone(),
+        ))
+    }))
 }
 
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -110,7 +115,10 @@ pub fn print_event(ctx: &Context, event: &AgentEvent) {
             reason,
         } => format!("error from {from} about {reference}: {reason}"),
         AgentEvent::Registered { addresses, expires } => {
-            format!("registered {addresses} until {}", crate::identity::rfc3339(*expires))
+            format!(
+                "registered {addresses} until {}",
+                crate::identity::rfc3339(*expires)
+            )
         }
         AgentEvent::Renewed { not_after } => format!(
             "certificate renewed, valid until {}",
@@ -166,8 +174,8 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
         // With port 0 the system picks one: register the real one.
         let listen = listener.local_addr().unwrap_or(args.listen);
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let duties = match relay {
-            Some(relay) => {
+        let duties = if let Some(relay) = relay {
+            {
                 let mut options = PresenceOptions::new(listen);
                 options.poll_secs = args.poll_secs.max(1);
                 options.crl_secs = args.crl_secs.max(1);
@@ -181,15 +189,19 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
                         .map_err(|e| e.to_string())
                 });
                 let mut stop = stop_rx.clone();
-                Some(tokio::spawn(presence::run(relay, options, persist, async move {
-                    let _ = stop.wait_for(|stop| *stop).await;
-                })))
+                Some(tokio::spawn(presence::run(
+                    relay,
+                    options,
+                    persist,
+                    async move {
+                        let _ = stop.wait_for(|stop| *stop).await;
+                    },
+                )))
             }
-            None => {
-                // No DIR: deliver what waits to peers whose last address is known.
-                let agent = agent.clone();
-                Some(tokio::spawn(async move { deliver_to_known(&agent).await }))
-            }
+        } else {
+            // No DIR: deliver what waits to peers whose last address is known.
+            let agent = agent.clone();
+            Some(tokio::spawn(async move { deliver_to_known(&agent).await }))
         };
         let server = agent.clone();
         let serving = tokio::spawn(async move { server.serve(listener, shutdown_signal()).await });
