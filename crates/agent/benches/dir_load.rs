@@ -1,0 +1,375 @@
+//! Load on a real `sixchat-dir serve` child process over TLS on loopback:
+//!
+//! 1. lookups per second and their latency (p50/p99) with `CLIENTS` (100)
+//!    concurrent authenticated TLS connections, each sending one lookup at a
+//!    time;
+//! 2. registrations per second (each a fresh RSA-PSS-signed address record
+//!    verified and written durably by the DIR);
+//! 3. the DIR's resident memory with `CONNS` (10 000) open TLS connections;
+//! 4. the lookup benchmark again after `USERS` (1 000 000) users with
+//!    certificates were added to the database.
+//!
+//! Run with `scripts/bench-dir.sh` (release build, raised file limit).
+//! Environment: `BENCH_SECS` (10), `CLIENTS` (100), `CONNS` (10000),
+//! `USERS` (1000000), `SIXCHAT_DIR_BIN` (default: beside this bench).
+
+// Counts and durations become f64 only for printing rates and percentiles.
+#![allow(clippy::cast_precision_loss, clippy::cast_sign_loss)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sixchat_agent::irp::directory::{self, Directory};
+use sixchat_agent::irp::{ClientAuth, DirTrust, IrpClient};
+use sixchat_agent::store::DirRecord;
+use sixchat_pki::keys::IdentityKey;
+use sixchat_proto::UserId;
+use sixchat_proto::irp::{Invite, Request, Response};
+
+const DOMAIN: &str = "bench.example";
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn dir_bin() -> PathBuf {
+    if let Ok(path) = std::env::var("SIXCHAT_DIR_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("bench path");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    dir.join("sixchat-dir")
+}
+
+fn admin(data: &Path, args: &[&str]) -> String {
+    let out = Command::new(dir_bin())
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .env("SIXCHAT_DIR_PASSPHRASE", "bench")
+        .output()
+        .expect("sixchat-dir runs (build it with cargo build --release -p sixchat-dir)");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn serve(data: &Path, port: u16) -> Child {
+    use std::io::BufRead as _;
+    let mut child = Command::new(dir_bin())
+        .arg("--data")
+        .arg(data)
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--max-connections",
+            "20000",
+            "--rate",
+            "1000000",
+        ])
+        .env("SIXCHAT_DIR_PASSPHRASE", "bench")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let stdout = child.stdout.take().expect("piped");
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    loop {
+        match lines.next() {
+            Some(Ok(line)) if line.contains("listening on") => break,
+            Some(Ok(_)) => {}
+            _ => panic!("serve did not start"),
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    child
+}
+
+fn stop(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+fn rss_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+struct Enrolled {
+    user: UserId,
+    auth: ClientAuth,
+}
+
+async fn lookups(
+    address: &str,
+    root: &[u8],
+    auth: &ClientAuth,
+    targets: Arc<Vec<UserId>>,
+    clients: u64,
+    secs: u64,
+) -> (f64, Duration, Duration, Duration) {
+    let mut tasks = tokio::task::JoinSet::new();
+    let start_line = Arc::new(tokio::sync::Barrier::new(clients as usize));
+    for n in 0..clients {
+        let address = address.to_owned();
+        let root = root.to_vec();
+        let auth = auth.clone();
+        let targets = targets.clone();
+        let start_line = start_line.clone();
+        tasks.spawn(async move {
+            let mut client = IrpClient::connect(&address, &root, Some(auth))
+                .await
+                .expect("connect");
+            start_line.wait().await;
+            let deadline = Instant::now() + Duration::from_secs(secs);
+            let mut latencies = Vec::new();
+            let mut i = n as usize;
+            while Instant::now() < deadline {
+                let user_id = targets[i % targets.len()].clone();
+                i += 7919;
+                let begun = Instant::now();
+                let response = client.call(&Request::Lookup { user_id }).await;
+                latencies.push(begun.elapsed());
+                assert!(matches!(response, Ok(Response::Lookup(_))), "{response:?}");
+            }
+            latencies
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        all.extend(done.expect("lookup task"));
+    }
+    all.sort();
+    let rate = all.len() as f64 / secs as f64;
+    (
+        rate,
+        percentile(&all, 0.50),
+        percentile(&all, 0.99),
+        all.last().copied().unwrap_or_default(),
+    )
+}
+
+fn bulk_users(db: &Path, count: u64) {
+    let conn = rusqlite::Connection::open(db).expect("open dir.db");
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+        .expect("pragmas");
+    let started = Instant::now();
+    conn.execute_batch(&format!(
+        "BEGIN;
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {count})
+         INSERT INTO users (user_id, name, email, status, created, last_seen)
+           SELECT 'user' || i || '@{DOMAIN}', 'User ' || i, NULL, 'active', 0, NULL FROM n;
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {count})
+         INSERT INTO certificates (serial, user_id, ski_hex, spki_sha256, spki, der, not_before, not_after, issued, revoked_at, reason)
+           SELECT 1000000000000 + i, 'user' || i || '@{DOMAIN}', hex(randomblob(20)), randomblob(32), t.spki, t.der, t.not_before, t.not_after, t.issued, NULL, NULL
+           FROM n, (SELECT * FROM certificates LIMIT 1) AS t;
+         COMMIT;"
+    ))
+    .expect("bulk insert");
+    println!(
+        "generated {count} users with certificates in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+fn main() {
+    let secs = env_or("BENCH_SECS", 10);
+    let clients = env_or("CLIENTS", 100);
+    let conns = env_or("CONNS", 10_000);
+    let users = env_or("USERS", 1_000_000);
+    let temp = tempfile::tempdir().expect("temp dir");
+    let data = temp.path().join("dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let address = format!("127.0.0.1:{port}");
+    admin(&data, &["init", "--domain", DOMAIN, "--address", &address]);
+    let invites: Vec<Invite> = (0..9)
+        .map(|n| {
+            let user = format!("bench{n}@{DOMAIN}");
+            Invite::parse(&admin(&data, &["invite", &user, "--name", &user])).expect("invite")
+        })
+        .collect();
+    let mut dir = serve(&data, port);
+    let pid = dir.id();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let mut enrolled = Vec::new();
+        let mut root = Vec::new();
+        for invite in &invites {
+            let key = tokio::task::spawn_blocking(|| IdentityKey::generate(2048))
+                .await
+                .expect("keygen task")
+                .expect("key");
+            let done = directory::enroll(invite, invite.user_id.local_part(), key, Duration::ZERO)
+                .await
+                .expect("enroll");
+            root.clone_from(&done.root_der);
+            enrolled.push(Enrolled {
+                user: invite.user_id.clone(),
+                auth: ClientAuth {
+                    chain: done.chain,
+                    key: Arc::new(done.key),
+                },
+            });
+        }
+        let dir_record = DirRecord {
+            domain: DOMAIN.to_owned(),
+            address: address.clone(),
+            root_der: root.clone(),
+        };
+        // Every user but the first registers an address, so lookups carry a record.
+        for (n, e) in enrolled.iter().enumerate().skip(1) {
+            Directory::new(dir_record.clone(), e.auth.chain.clone(), e.auth.key.clone())
+                .register(&[format!("127.0.0.1:{}", 40000 + n).parse().expect("addr")], 1, 3600)
+                .await
+                .expect("register");
+        }
+        let targets: Arc<Vec<UserId>> =
+            Arc::new(enrolled.iter().skip(1).map(|e| e.user.clone()).collect());
+        let (rss_idle, _) = rss_kib(pid);
+        println!("DIR idle RSS: {:.1} MiB", rss_idle as f64 / 1024.0);
+
+        let (rate, p50, p99, max) =
+            lookups(&address, &root, &enrolled[0].auth, targets.clone(), clients, secs).await;
+        println!(
+            "lookups: {rate:.0}/s with {clients} TLS clients over {secs} s; p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3,
+            max.as_secs_f64() * 1e3
+        );
+
+        // Registrations: one connection per user, sequence numbers rising.
+        let mut tasks = tokio::task::JoinSet::new();
+        for e in enrolled.iter().skip(1) {
+            let directory = Directory::new(dir_record.clone(), e.auth.chain.clone(), e.auth.key.clone());
+            let port = 41000;
+            tasks.spawn(async move {
+                let deadline = Instant::now() + Duration::from_secs(secs);
+                let mut sequence = 2;
+                let mut done = 0u64;
+                while Instant::now() < deadline {
+                    directory
+                        .register(&[format!("127.0.0.1:{port}").parse().expect("addr")], sequence, 3600)
+                        .await
+                        .expect("register");
+                    sequence += 1;
+                    done += 1;
+                }
+                done
+            });
+        }
+        let mut registrations = 0;
+        while let Some(done) = tasks.join_next().await {
+            registrations += done.expect("register task");
+        }
+        println!(
+            "registrations: {:.0}/s ({} users, one TLS connection each per request, signed and durably stored)",
+            registrations as f64 / secs as f64,
+            targets.len()
+        );
+
+        // Memory with many open connections.
+        let (before, _) = rss_kib(pid);
+        let mut open = Vec::with_capacity(conns as usize);
+        let started = Instant::now();
+        let mut batch = tokio::task::JoinSet::new();
+        for _ in 0..conns {
+            let address = address.clone();
+            let root = root.clone();
+            batch.spawn(async move { IrpClient::connect_with(&address, DirTrust::Root(&root), None).await });
+            if batch.len() >= 64 {
+                if let Some(done) = batch.join_next().await {
+                    open.push(done.expect("task").expect("connection"));
+                }
+            }
+        }
+        while let Some(done) = batch.join_next().await {
+            open.push(done.expect("task").expect("connection"));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let (after, peak) = rss_kib(pid);
+        println!(
+            "memory: {} open TLS connections (opened in {:.1} s): DIR RSS {:.1} MiB (was {:.1} MiB; {:.1} KiB per connection; peak {:.1} MiB)",
+            open.len(),
+            started.elapsed().as_secs_f64(),
+            after as f64 / 1024.0,
+            before as f64 / 1024.0,
+            (after.saturating_sub(before)) as f64 / open.len().max(1) as f64,
+            peak as f64 / 1024.0
+        );
+        drop(open);
+    });
+    stop(&mut dir);
+
+    // A million users.
+    bulk_users(&data.join("dir.db"), users);
+    let mut dir = serve(&data, port);
+    rt.block_on(async {
+        // Same targets as before, plus users from the whole range.
+        let mut targets: Vec<UserId> = (1..=8)
+            .map(|n| UserId::parse(&format!("bench{n}@{DOMAIN}")).expect("user"))
+            .collect();
+        let mut x: u64 = 12345;
+        for _ in 0..10_000 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let n = (x >> 33) % users + 1;
+            targets.push(UserId::parse(&format!("user{n}@{DOMAIN}")).expect("user"));
+        }
+        let late = {
+            let invite = Invite::parse(&admin(&data, &["invite", &format!("late@{DOMAIN}"), "--name", "Late"]))
+                .expect("invite");
+            let key = tokio::task::spawn_blocking(|| IdentityKey::generate(2048))
+                .await
+                .expect("keygen")
+                .expect("key");
+            directory::enroll(&invite, "late", key, Duration::ZERO)
+                .await
+                .expect("enroll")
+        };
+        let auth = ClientAuth {
+            chain: late.chain.clone(),
+            key: Arc::new(late.key),
+        };
+        let (rate, p50, p99, max) =
+            lookups(&address, &late.root_der, &auth, Arc::new(targets), clients, secs).await;
+        println!(
+            "lookups with {users} more users: {rate:.0}/s; p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3,
+            max.as_secs_f64() * 1e3
+        );
+    });
+    stop(&mut dir);
+}
