@@ -1,0 +1,126 @@
+//! The store for async code: one writer connection and a few readers, each
+//! behind a mutex and used only inside `spawn_blocking`, so a slow fsync or
+//! a busy lock never stalls a runtime thread. WAL lets the readers see every
+//! committed write while the writer works.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+
+use crate::store::{Meta, Store, StoreError};
+
+/// The shared database handle.
+#[derive(Debug, Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    writer: Mutex<Store>,
+    readers: Vec<Mutex<Store>>,
+    next_reader: AtomicUsize,
+}
+
+impl Db {
+    /// Opens the writer (migrating) and `readers` read-only connections;
+    /// also returns the domain's settings.
+    pub fn open(path: &Path, readers: usize) -> Result<(Self, Meta), StoreError> {
+        if !path.exists() {
+            return Err(StoreError::NotInitialised);
+        }
+        let writer = Store::open(path)?;
+        let meta = writer.meta()?;
+        let readers = (0..readers.max(1))
+            .map(|_| Store::open_reader(path).map(Mutex::new))
+            .collect::<Result<_, _>>()?;
+        let db = Self {
+            inner: Arc::new(Inner {
+                writer: Mutex::new(writer),
+                readers,
+                next_reader: AtomicUsize::new(0),
+            }),
+        };
+        Ok((db, meta))
+    }
+
+    /// Runs `f` in one write transaction on the blocking pool; it has been
+    /// committed to disk when this returns `Ok`.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + From<rusqlite::Error> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let mut store = inner
+                .writer
+                .lock()
+                .map_err(|_| StoreError::Unavailable("writer lock poisoned"))?;
+            store.write(f)
+        })
+        .await
+        .map_err(|_| StoreError::Unavailable("database task failed"))?
+    }
+
+    /// Runs `f` on a reader connection on the blocking pool.
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + From<rusqlite::Error> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let count = inner.readers.len();
+            let start = inner.next_reader.fetch_add(1, Ordering::Relaxed);
+            // Take a free reader if there is one, else wait for ours.
+            let guard = (0..count)
+                .find_map(|i| inner.readers[(start + i) % count].try_lock().ok())
+                .map_or_else(|| inner.readers[start % count].lock(), Ok)
+                .map_err(|_| StoreError::Unavailable("reader lock poisoned"))?;
+            f(guard.conn())
+        })
+        .await
+        .map_err(|_| StoreError::Unavailable("database task failed"))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{testing, users};
+
+    #[tokio::test]
+    async fn a_committed_write_is_visible_to_every_reader() {
+        let (dir, store) = testing::store();
+        drop(store);
+        let (db, meta) = Db::open(&dir.path().join("dir.db"), 3).unwrap();
+        assert_eq!(meta.domain, "example.org");
+        db.write(|tx| {
+            users::create_invite(tx, "a@example.org", "A", None, &[1; 32], 9, 1)
+                .map_err(StoreError::from)
+        })
+        .await
+        .unwrap();
+        for _ in 0..6 {
+            let found = db
+                .read(|c| users::user(c, "a@example.org").map_err(StoreError::from))
+                .await
+                .unwrap();
+            assert!(found.is_some());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_folder_without_init_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            Db::open(&dir.path().join("dir.db"), 1),
+            Err(StoreError::NotInitialised)
+        ));
+    }
+}

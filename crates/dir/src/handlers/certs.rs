@@ -1,0 +1,260 @@
+//! Certificate requests: enroll, issue (renewal, re-key), list, revoke, crl.
+
+use std::sync::Arc;
+
+use sixchat_pki::ca::{CsrInfo, LeafRequest, read_csr_info};
+use sixchat_pki::cert::CertInfo;
+use sixchat_pki::keys::ALLOWED_KEY_BITS;
+use sixchat_proto::UserId;
+use sixchat_proto::irp::{CertStatus, ErrorCode, Response, SignedRecord};
+
+use super::{Caller, Dir, Fail, refuse};
+use crate::secret::{new_serial, sha256};
+use crate::store::certs::{self as cert_rows, NewCert, serial_hex};
+use crate::store::data as data_rows;
+use crate::store::users::{self, Approval, InviteState};
+use crate::{crl as crl_ops, now_unix};
+
+/// Reads and checks a CSR: signature, RSA size, and the UserID it names.
+fn checked_csr(csr_der: &[u8], user_id: &UserId, mismatch: &str) -> Result<CsrInfo, Fail> {
+    let info = read_csr_info(csr_der)
+        .map_err(|_| refuse(ErrorCode::BadCsr, "badly formed certificate request"))?;
+    if !info
+        .key_bits
+        .is_some_and(|bits| ALLOWED_KEY_BITS.contains(&bits))
+    {
+        return Err(refuse(
+            ErrorCode::BadCsr,
+            "the key must be RSA of 2048, 3072 or 4096 bits",
+        ));
+    }
+    if &info.user_id != user_id {
+        return Err(refuse(ErrorCode::UserIdMismatch, mismatch));
+    }
+    Ok(info)
+}
+
+fn key_reused() -> Fail {
+    refuse(ErrorCode::KeyReused, "key already used")
+}
+
+/// Signs a leaf for the CSR on the blocking pool; the row to store.
+async fn sign_leaf(dir: &Dir, csr_der: Vec<u8>, info: CsrInfo) -> Result<NewCert, Fail> {
+    let serial = loop {
+        let serial = new_serial()?;
+        let taken = dir
+            .db
+            .read(move |c| cert_rows::serial_taken(c, serial).map_err(Fail::from))
+            .await?;
+        if !taken {
+            break serial;
+        }
+    };
+    let ca = Arc::clone(&dir.ca);
+    let days = dir.cert_valid_days;
+    let der = tokio::task::spawn_blocking(move || {
+        ca.issue_leaf(LeafRequest::Csr(&csr_der), days, serial)
+    })
+    .await??;
+    let issued = CertInfo::parse(&der).map_err(|e| Fail::Internal(format!("issued: {e}")))?;
+    let spki_sha256 = sha256(&info.spki_der);
+    Ok(NewCert {
+        serial,
+        user_id: info.user_id.to_string(),
+        ski_hex: issued
+            .subject_key_id_hex
+            .unwrap_or_else(|| hex::encode(&spki_sha256[..20])),
+        spki_sha256,
+        spki: info.spki_der,
+        der,
+        not_before_unix: issued.not_before_unix,
+        not_after_unix: issued.not_after_unix,
+    })
+}
+
+pub async fn enroll(
+    dir: &Dir,
+    user_id: &UserId,
+    secret: &str,
+    csr_der: Vec<u8>,
+) -> Result<Response, Fail> {
+    let invite = sha256(secret.as_bytes());
+    let now = now_unix();
+    let user = user_id.to_string();
+    let state = dir
+        .db
+        .read(move |c| users::invite_state(c, &invite, &user, now).map_err(Fail::from))
+        .await?;
+    if state != InviteState::Usable {
+        return Err(refuse(ErrorCode::BadInvite, state.refusal()));
+    }
+    let info = checked_csr(
+        &csr_der,
+        user_id,
+        "the request's UserID is not the invite's",
+    )?;
+    let key = sha256(&info.spki_der);
+    let used = dir
+        .db
+        .read(move |c| cert_rows::key_owners(c, &key).map_err(Fail::from))
+        .await?;
+    if !used.is_empty() {
+        return Err(key_reused());
+    }
+    if dir.require_approval {
+        let user = user_id.to_string();
+        let approval = dir
+            .db
+            .write(move |tx| {
+                users::hold_for_approval(tx, &invite, &user, &key, now).map_err(Fail::from)
+            })
+            .await?;
+        if approval == Approval::Waiting {
+            return Err(refuse(
+                ErrorCode::Pending,
+                "enrollment waits for the administrator's approval",
+            ));
+        }
+    }
+    let cert = sign_leaf(dir, csr_der, info).await?;
+    let leaf = cert.der.clone();
+    let user = user_id.to_string();
+    dir.db
+        .write(move |tx| {
+            let now = now_unix();
+            if !users::use_invite(tx, &invite, now)? {
+                return Err(refuse(ErrorCode::BadInvite, "invite already used"));
+            }
+            if !cert_rows::key_owners(tx, &cert.spki_sha256)?.is_empty() {
+                return Err(key_reused());
+            }
+            cert_rows::insert(tx, &cert, now)?;
+            users::finish_enrollment(tx, &invite, &user)?;
+            Ok(())
+        })
+        .await?;
+    tracing::info!(user_id = %user_id, "enrolled");
+    Ok(Response::Enroll {
+        chain: vec![leaf, dir.root_der.clone()],
+        root_der: dir.root_der.clone(),
+    })
+}
+
+pub async fn issue(dir: &Dir, caller: &Caller, csr_der: Vec<u8>) -> Result<Response, Fail> {
+    let info = checked_csr(
+        &csr_der,
+        &caller.user_id,
+        "the request's UserID is not the caller's",
+    )?;
+    let key = sha256(&info.spki_der);
+    let same_key = key == sha256(&caller.spki);
+    if !same_key {
+        let used = dir
+            .db
+            .read(move |c| cert_rows::key_owners(c, &key).map_err(Fail::from))
+            .await?;
+        if !used.is_empty() {
+            return Err(key_reused());
+        }
+    }
+    let cert = sign_leaf(dir, csr_der, info).await?;
+    let leaf = cert.der.clone();
+    dir.db
+        .write(move |tx| {
+            if !same_key && !cert_rows::key_owners(tx, &cert.spki_sha256)?.is_empty() {
+                return Err(key_reused());
+            }
+            cert_rows::insert(tx, &cert, now_unix())?;
+            Ok(())
+        })
+        .await?;
+    tracing::info!(user_id = %caller.user_id, rekey = !same_key, "issued");
+    Ok(Response::Issue {
+        chain: vec![leaf, dir.root_der.clone()],
+    })
+}
+
+pub async fn list(dir: &Dir, caller: &Caller) -> Result<Response, Fail> {
+    let user = caller.user_id.to_string();
+    let now = now_unix();
+    dir.db
+        .read(move |c| {
+            let certificates = cert_rows::of_user(c, &user)?
+                .into_iter()
+                .map(|row| CertStatus {
+                    serial_hex: serial_hex(row.serial),
+                    ski_hex: row.ski_hex.clone(),
+                    not_before_unix: row.not_before_unix,
+                    not_after_unix: row.not_after_unix,
+                    state: row.state(now),
+                    der: row.der,
+                })
+                .collect();
+            let record = data_rows::record_of(c, &user)?
+                .filter(|r| r.expires_unix > now)
+                .map(|r| SignedRecord {
+                    bytes: r.bytes,
+                    signature: r.signature,
+                });
+            Ok(Response::List {
+                certificates,
+                record,
+                backup_stored: data_rows::has_backup(c, &user)?,
+                waiting: data_rows::waiting(c, &user, now)?,
+            })
+        })
+        .await
+}
+
+pub async fn revoke(
+    dir: &Dir,
+    caller: &Caller,
+    ski_hex: String,
+    reason: String,
+) -> Result<Response, Fail> {
+    let user = caller.user_id.to_string();
+    let ca = Arc::clone(&dir.ca);
+    let serials = dir
+        .db
+        .write(move |tx| {
+            let now = now_unix();
+            let Some(serials) = cert_rows::revoke_ski(tx, Some(&user), &ski_hex, &reason, now)?
+            else {
+                return Err(refuse(ErrorCode::NoSuchKey, "no such key"));
+            };
+            crl_ops::reissue(tx, &ca, now)?;
+            Ok(serials)
+        })
+        .await?;
+    tracing::info!(user_id = %caller.user_id, count = serials.len(), "revoked by its owner");
+    Ok(Response::Revoke {
+        serial_hex: serials.first().map(|s| serial_hex(*s)).unwrap_or_default(),
+    })
+}
+
+pub async fn crl(dir: &Dir) -> Result<Response, Fail> {
+    let now = now_unix();
+    let stored = dir
+        .db
+        .read(|c| cert_rows::crl(c).map_err(Fail::from))
+        .await?;
+    let current = match stored {
+        Some(row) if !crl_ops::needs_refresh(Some(&row), now) => row,
+        _ => {
+            let ca = Arc::clone(&dir.ca);
+            dir.db
+                .write(move |tx| {
+                    // Another request may have refreshed it meanwhile.
+                    match cert_rows::crl(tx)? {
+                        Some(row) if !crl_ops::needs_refresh(Some(&row), now) => Ok(row),
+                        _ => crl_ops::reissue(tx, &ca, now).map_err(Fail::from),
+                    }
+                })
+                .await?
+        }
+    };
+    Ok(Response::Crl {
+        crl_der: current.der,
+        next_update_unix: current.next_update_unix,
+    })
+}

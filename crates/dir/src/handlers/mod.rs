@@ -1,0 +1,276 @@
+//! One function per IRP request, and what they share: the server state
+//! ([`Dir`]), who the caller is ([`Caller`]), and how a refusal becomes an
+//! `error_response` ([`Fail`]).
+//!
+//! - [`certs`]: enroll, issue, list, revoke, crl.
+//! - [`data`]: register, lookup, backup_put, backup_get, store_put,
+//!   store_fetch, store_ack.
+
+pub mod certs;
+pub mod data;
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use sixchat_pki::ca::{CaError, CertificateAuthority};
+use sixchat_pki::cert::CertInfo;
+use sixchat_proto::UserId;
+use sixchat_proto::irp::{ErrorCode, ErrorResponse, Header, Request, Response};
+use tokio::sync::Semaphore;
+
+use crate::crl::CrlError;
+use crate::db::Db;
+use crate::limits::{AttemptLimiter, Limits};
+use crate::secret::RandomUnavailable;
+use crate::store::certs as cert_rows;
+use crate::store::{Meta, StoreError};
+
+/// What every connection shares.
+pub struct Dir {
+    pub domain: String,
+    pub root_der: Vec<u8>,
+    pub require_approval: bool,
+    pub cert_valid_days: u32,
+    pub ca: Arc<CertificateAuthority>,
+    pub db: Db,
+    pub limits: Limits,
+    recovery_attempts: Mutex<AttemptLimiter>,
+    slow_hashes: Semaphore,
+}
+
+impl std::fmt::Debug for Dir {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dir")
+            .field("domain", &self.domain)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Dir {
+    pub fn new(meta: Meta, ca: CertificateAuthority, db: Db, limits: Limits) -> Self {
+        Self {
+            domain: meta.domain,
+            root_der: meta.root_der,
+            require_approval: meta.require_approval,
+            cert_valid_days: meta.cert_valid_days,
+            ca: Arc::new(ca),
+            db,
+            recovery_attempts: Mutex::new(AttemptLimiter::new(
+                limits.recovery_attempts,
+                limits.recovery_window,
+            )),
+            slow_hashes: Semaphore::new(limits.slow_hashes.max(1)),
+            limits,
+        }
+    }
+
+    /// Counts a recovery attempt for `user_id`, or says how long to wait.
+    fn recovery_attempt(&self, user_id: &str) -> Result<(), Fail> {
+        let mut limiter = self
+            .recovery_attempts
+            .lock()
+            .map_err(|_| Fail::Internal("recovery limiter poisoned".into()))?;
+        limiter
+            .try_attempt(user_id, Instant::now())
+            .map_err(|wait| Fail::Refused(rate_limited(wait)))
+    }
+}
+
+/// The client certificate a connection presented (already verified by TLS
+/// to chain to the root and to be within its validity).
+#[derive(Debug, Clone)]
+pub struct Presented {
+    der: Vec<u8>,
+    serial: Option<u64>,
+}
+
+impl Presented {
+    pub fn new(der: Vec<u8>) -> Self {
+        let serial = CertInfo::parse(&der)
+            .ok()
+            .and_then(|info| cert_rows::parse_serial_hex(&info.serial_hex));
+        Self { der, serial }
+    }
+}
+
+/// A caller whose certificate is ours, unrevoked and unexpired right now.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: UserId,
+    pub serial: u64,
+    /// The certificate's key (DER SubjectPublicKeyInfo).
+    pub spki: Vec<u8>,
+}
+
+/// Why a request was not carried out.
+#[derive(Debug)]
+pub enum Fail {
+    /// Answered with this `error_response`.
+    Refused(ErrorResponse),
+    /// A local fault: logged, answered with 2001.
+    Internal(String),
+}
+
+pub(crate) fn refuse(code: ErrorCode, description: &str) -> Fail {
+    Fail::Refused(ErrorResponse::new(code, description))
+}
+
+pub(crate) fn rate_limited(wait: std::time::Duration) -> ErrorResponse {
+    ErrorResponse {
+        code: ErrorCode::RateLimited,
+        description: "rate limited".into(),
+        retry_after_secs: Some(crate::limits::retry_after_secs(wait)),
+    }
+}
+
+impl From<StoreError> for Fail {
+    fn from(e: StoreError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<rusqlite::Error> for Fail {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Internal(format!("database: {e}"))
+    }
+}
+
+impl From<CaError> for Fail {
+    fn from(e: CaError) -> Self {
+        Self::Internal(format!("CA: {e}"))
+    }
+}
+
+impl From<CrlError> for Fail {
+    fn from(e: CrlError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<RandomUnavailable> for Fail {
+    fn from(e: RandomUnavailable) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<tokio::task::JoinError> for Fail {
+    fn from(_: tokio::task::JoinError) -> Self {
+        Self::Internal("a blocking task failed".into())
+    }
+}
+
+/// Checks the presented certificate against the database: it must be one
+/// we issued (same serial, same bytes), not revoked and not expired.
+pub async fn authenticate(dir: &Dir, presented: &Presented) -> Result<Caller, Fail> {
+    let not_ours = || refuse(ErrorCode::NotAuthorised, "unknown certificate");
+    let serial = presented.serial.ok_or_else(not_ours)?;
+    let row = dir
+        .db
+        .read(move |c| cert_rows::by_serial(c, serial).map_err(Fail::from))
+        .await?
+        .ok_or_else(not_ours)?;
+    if row.der != presented.der {
+        return Err(not_ours());
+    }
+    if row.revoked_unix.is_some() {
+        return Err(refuse(ErrorCode::NotAuthorised, "certificate revoked"));
+    }
+    if row.not_after_unix <= crate::now_unix() {
+        return Err(refuse(ErrorCode::NotAuthorised, "certificate expired"));
+    }
+    let user_id = UserId::parse(&row.user_id).map_err(|_| not_ours())?;
+    Ok(Caller {
+        user_id,
+        serial,
+        spki: row.spki,
+    })
+}
+
+/// Answers one parsed request.
+pub async fn handle(
+    dir: &Dir,
+    presented: Option<&Presented>,
+    header: &Header,
+    request: Request,
+) -> Response {
+    match dispatch(dir, presented, header, request).await {
+        Ok(response) => response,
+        Err(Fail::Refused(error)) => Response::Error(error),
+        Err(Fail::Internal(reason)) => {
+            tracing::error!(%reason, "request failed");
+            Response::Error(ErrorResponse::new(
+                ErrorCode::Internal,
+                "internal server error, request not performed",
+            ))
+        }
+    }
+}
+
+async fn dispatch(
+    dir: &Dir,
+    presented: Option<&Presented>,
+    header: &Header,
+    request: Request,
+) -> Result<Response, Fail> {
+    let needs_caller = !request.allowed_anonymously()
+        || (matches!(request, Request::Lookup { .. }) && !dir.limits.public_lookup);
+    let caller = match presented {
+        Some(presented) => Some(authenticate(dir, presented).await),
+        None => None,
+    };
+    let caller = match caller {
+        Some(Ok(caller)) => Some(caller),
+        Some(Err(refusal)) if needs_caller => return Err(refusal),
+        None if needs_caller => {
+            return Err(refuse(ErrorCode::AuthRequired, "authentication required"));
+        }
+        _ => None,
+    };
+    let sender_mismatch = match (&caller, &header.sender) {
+        (Some(caller), Some(sender)) => sender != caller.user_id.as_str(),
+        _ => false,
+    };
+    if sender_mismatch {
+        return Err(refuse(
+            ErrorCode::UserIdMismatch,
+            "sender does not match the client certificate",
+        ));
+    }
+    let need = || refuse(ErrorCode::AuthRequired, "authentication required");
+    match request {
+        Request::Enroll {
+            user_id,
+            secret,
+            csr_der,
+        } => certs::enroll(dir, &user_id, &secret, csr_der).await,
+        Request::List => certs::list(dir, &caller.ok_or_else(need)?).await,
+        Request::Issue { csr_der } => certs::issue(dir, &caller.ok_or_else(need)?, csr_der).await,
+        Request::Revoke { ski_hex, reason } => {
+            certs::revoke(dir, &caller.ok_or_else(need)?, ski_hex, reason).await
+        }
+        Request::Crl => certs::crl(dir).await,
+        Request::Register { record } => {
+            data::register(dir, &caller.ok_or_else(need)?, record).await
+        }
+        Request::Lookup { user_id } => data::lookup(dir, &user_id).await,
+        Request::BackupPut {
+            pkcs12,
+            recovery_secret,
+        } => data::backup_put(dir, &caller.ok_or_else(need)?, pkcs12, recovery_secret).await,
+        Request::BackupGet {
+            user_id,
+            recovery_secret,
+        } => data::backup_get(dir, &user_id, recovery_secret).await,
+        Request::StorePut {
+            to,
+            envelope,
+            expires_days,
+        } => data::store_put(dir, &caller.ok_or_else(need)?, &to, envelope, expires_days).await,
+        Request::StoreFetch { limit } => {
+            data::store_fetch(dir, &caller.ok_or_else(need)?, limit).await
+        }
+        Request::StoreAck { envelope_ids } => {
+            data::store_ack(dir, &caller.ok_or_else(need)?, envelope_ids).await
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! `serve`: load the keys, accept connections up to the cap, run the
+//! periodic work (CRL refresh, purge of expired envelopes), and shut down
+//! cleanly: stop accepting, tell every connection, let in-flight requests
+//! finish (bounded), return.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, broadcast};
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+
+use crate::conn::{self, ConnContext};
+use crate::db::Db;
+use crate::files::{DataDir, FileError, Passphrase, load_identity};
+use crate::handlers::{Dir, Fail};
+use crate::limits::Limits;
+use crate::store::{StoreError, certs, data};
+use crate::tls::{TlsError, server_config};
+use crate::{crl, now_unix};
+
+/// Read connections in the pool.
+const READERS: usize = 4;
+/// How often the periodic work runs.
+const PERIODIC: Duration = Duration::from_secs(300);
+/// How long in-flight requests get at shutdown.
+const DRAIN: Duration = Duration::from_secs(30);
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("listening on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A server ready to listen: keys loaded, database open.
+pub struct Server {
+    ctx: Arc<ConnContext>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("domain", &self.ctx.dir.domain)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Opens the database and the key files (slow: PKCS#12 key derivation).
+    pub fn prepare(
+        data: &DataDir,
+        passphrase: &Passphrase,
+        limits: Limits,
+    ) -> Result<Self, ServeError> {
+        let (db, meta) = Db::open(&data.db_path(), READERS)?;
+        let ca = data.load_ca(&meta.domain, passphrase)?;
+        let server = load_identity(&data.server_key_path(), passphrase)?;
+        let tls = server_config(&server.chain, server.key.pkcs8_der(), &meta.root_der)?;
+        let large_frames = Arc::new(Semaphore::new(limits.large_frame_budget_mib as usize));
+        let dir = Arc::new(Dir::new(meta, ca, db, limits));
+        Ok(Self {
+            ctx: Arc::new(ConnContext {
+                dir,
+                acceptor: TlsAcceptor::from(tls),
+                large_frames,
+            }),
+        })
+    }
+
+    /// Serves on `listen` until `stop` completes. `ready` is told the bound
+    /// address once the listener is up.
+    pub async fn run(
+        self,
+        listen: SocketAddr,
+        ready: impl FnOnce(SocketAddr),
+        stop: impl Future<Output = ()>,
+    ) -> Result<(), ServeError> {
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|source| ServeError::Listen {
+                addr: listen,
+                source,
+            })?;
+        let local = listener.local_addr().map_err(|source| ServeError::Listen {
+            addr: listen,
+            source,
+        })?;
+        let dir = Arc::clone(&self.ctx.dir);
+        tracing::info!(domain = %dir.domain, %local, "serving");
+        ready(local);
+        let (shutdown, _) = broadcast::channel::<()>(1);
+        let slots = Arc::new(Semaphore::new(dir.limits.max_connections.max(1)));
+        let mut connections = JoinSet::new();
+        let periodic = tokio::spawn(periodic(Arc::clone(&dir), shutdown.subscribe()));
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                () = &mut stop => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((tcp, peer_addr)) => {
+                        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+                            tracing::warn!(%peer_addr, "connection cap reached; closing");
+                            drop(tcp);
+                            continue;
+                        };
+                        let _ = tcp.set_nodelay(true);
+                        let ctx = Arc::clone(&self.ctx);
+                        let rx = shutdown.subscribe();
+                        connections.spawn(async move {
+                            conn::serve(ctx, tcp, peer_addr, rx).await;
+                            drop(slot);
+                        });
+                    }
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            }
+        }
+        drop(listener);
+        tracing::info!(open = connections.len(), "shutting down");
+        let _ = shutdown.send(());
+        let drained = tokio::time::timeout(DRAIN, async {
+            while connections.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("in-flight requests did not finish in time; aborting them");
+            connections.shutdown().await;
+        }
+        let _ = periodic.await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Refreshes the CRL before its nextUpdate and purges expired envelopes.
+async fn periodic(dir: Arc<Dir>, mut shutdown: broadcast::Receiver<()>) {
+    let mut tick = tokio::time::interval(PERIODIC);
+    loop {
+        tokio::select! {
+            _ = shutdown.recv() => return,
+            _ = tick.tick() => {}
+        }
+        let ca = Arc::clone(&dir.ca);
+        let result = dir
+            .db
+            .write(move |tx| {
+                let now = now_unix();
+                if crl::needs_refresh(certs::crl(tx)?.as_ref(), now) {
+                    crl::reissue(tx, &ca, now)?;
+                    tracing::info!("CRL reissued");
+                }
+                let purged = data::purge_expired(tx, now)?;
+                if purged > 0 {
+                    tracing::info!(purged, "expired envelopes purged");
+                }
+                Ok::<(), Fail>(())
+            })
+            .await;
+        if let Err(
+            Fail::Internal(reason)
+            | Fail::Refused(sixchat_proto::irp::ErrorResponse {
+                description: reason,
+                ..
+            }),
+        ) = result
+        {
+            tracing::error!(%reason, "periodic work failed");
+        }
+    }
+}

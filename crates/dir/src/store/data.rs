@@ -1,0 +1,417 @@
+//! What users leave with the DIR: address records, key backups, and the
+//! offline store of envelopes.
+
+use rusqlite::{Connection, OptionalExtension as _, params};
+use sixchat_proto::irp::StoredEnvelope;
+
+/// A stored address record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordRow {
+    pub sequence: u64,
+    pub expires_unix: i64,
+    pub bytes: Vec<u8>,
+    pub signature: Vec<u8>,
+}
+
+/// What `register` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordOutcome {
+    Stored,
+    /// The stored record's sequence is equal or higher.
+    Stale {
+        stored_sequence: u64,
+    },
+}
+
+/// Stores the record if its sequence is higher than the stored one (the
+/// stored sequence is kept after its record expired, so a replay of an old
+/// record is refused for ever).
+pub fn put_record(
+    conn: &Connection,
+    user_id: &str,
+    record: &RecordRow,
+) -> rusqlite::Result<RecordOutcome> {
+    if let Some(stored) = record_of(conn, user_id)? {
+        if stored.sequence >= record.sequence {
+            return Ok(RecordOutcome::Stale {
+                stored_sequence: stored.sequence,
+            });
+        }
+    }
+    let sequence = i64::try_from(record.sequence)
+        .map_err(|_| rusqlite::Error::ToSqlConversionFailure("sequence above 2^63".into()))?;
+    conn.execute(
+        "INSERT OR REPLACE INTO records (user_id, sequence, expires, bytes, signature)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            user_id,
+            sequence,
+            record.expires_unix,
+            record.bytes,
+            record.signature
+        ],
+    )?;
+    Ok(RecordOutcome::Stored)
+}
+
+/// The stored record, expired or not.
+pub fn record_of(conn: &Connection, user_id: &str) -> rusqlite::Result<Option<RecordRow>> {
+    conn.prepare_cached(
+        "SELECT sequence, expires, bytes, signature FROM records WHERE user_id = ?1",
+    )?
+    .query_row([user_id], |row| {
+        Ok(RecordRow {
+            sequence: super::uint(row.get(0)?),
+            expires_unix: row.get(1)?,
+            bytes: row.get(2)?,
+            signature: row.get(3)?,
+        })
+    })
+    .optional()
+}
+
+/// A stored key backup and the slow hash of its recovery secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BackupRow {
+    pub pkcs12: Vec<u8>,
+    pub salt: Vec<u8>,
+    pub verifier: Vec<u8>,
+    pub iterations: u32,
+}
+
+impl std::fmt::Debug for BackupRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackupRow")
+            .field("pkcs12_bytes", &self.pkcs12.len())
+            .field("iterations", &self.iterations)
+            .finish_non_exhaustive()
+    }
+}
+
+pub fn put_backup(
+    conn: &Connection,
+    user_id: &str,
+    backup: &BackupRow,
+    now_unix: i64,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO backups (user_id, pkcs12, salt, verifier, iterations, stored)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            user_id,
+            backup.pkcs12,
+            backup.salt,
+            backup.verifier,
+            backup.iterations,
+            now_unix
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn backup_of(conn: &Connection, user_id: &str) -> rusqlite::Result<Option<BackupRow>> {
+    conn.query_row(
+        "SELECT pkcs12, salt, verifier, iterations FROM backups WHERE user_id = ?1",
+        [user_id],
+        |row| {
+            Ok(BackupRow {
+                pkcs12: row.get(0)?,
+                salt: row.get(1)?,
+                verifier: row.get(2)?,
+                iterations: row.get(3)?,
+            })
+        },
+    )
+    .optional()
+}
+
+pub fn has_backup(conn: &Connection, user_id: &str) -> rusqlite::Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM backups WHERE user_id = ?1",
+            [user_id],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// The per-recipient limits of the offline store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub max_envelopes: u64,
+    pub max_bytes: u64,
+}
+
+impl Default for Quota {
+    fn default() -> Self {
+        Self {
+            max_envelopes: 1000,
+            max_bytes: 256 << 20,
+        }
+    }
+}
+
+/// An envelope to leave for a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEnvelope<'a> {
+    pub id: &'a str,
+    pub to_user: &'a str,
+    pub from_user: &'a str,
+    pub data: &'a [u8],
+    pub received_unix: i64,
+    pub expires_unix: i64,
+}
+
+/// Stores the envelope unless the recipient's unexpired envelopes would
+/// pass the quota. Returns whether it was stored.
+pub fn put_envelope(
+    conn: &Connection,
+    envelope: &NewEnvelope<'_>,
+    quota: Quota,
+) -> rusqlite::Result<bool> {
+    let (count, bytes): (i64, i64) = conn.query_row(
+        "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM store WHERE to_user = ?1 AND expires > ?2",
+        params![envelope.to_user, envelope.received_unix],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    let size = envelope.data.len() as u64;
+    if super::uint(count) >= quota.max_envelopes
+        || super::uint(bytes).saturating_add(size) > quota.max_bytes
+    {
+        return Ok(false);
+    }
+    conn.execute(
+        "INSERT INTO store (id, to_user, from_user, received, expires, size, data)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            envelope.id,
+            envelope.to_user,
+            envelope.from_user,
+            envelope.received_unix,
+            envelope.expires_unix,
+            super::int(size),
+            envelope.data
+        ],
+    )?;
+    Ok(true)
+}
+
+/// The user's unexpired envelopes, oldest first: at most `limit`, and no
+/// more than `max_bytes` of data unless the first alone is larger. Returns
+/// the page and whether more wait.
+pub fn fetch_envelopes(
+    conn: &Connection,
+    to_user: &str,
+    limit: usize,
+    max_bytes: u64,
+    now_unix: i64,
+) -> rusqlite::Result<(Vec<StoredEnvelope>, bool)> {
+    let heads: Vec<(i64, u64)> = conn
+        .prepare_cached(
+            "SELECT rowid, size FROM store WHERE to_user = ?1 AND expires > ?2
+             ORDER BY received, rowid LIMIT ?3",
+        )?
+        .query_map(
+            params![
+                to_user,
+                now_unix,
+                i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1)
+            ],
+            |row| Ok((row.get(0)?, super::uint(row.get(1)?))),
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut taken = Vec::new();
+    let mut total = 0u64;
+    for (rowid, size) in heads.iter().take(limit) {
+        if !taken.is_empty() && total.saturating_add(*size) > max_bytes {
+            break;
+        }
+        total = total.saturating_add(*size);
+        taken.push(*rowid);
+    }
+    let more = heads.len() > taken.len();
+    let mut statement =
+        conn.prepare_cached("SELECT id, from_user, received, data FROM store WHERE rowid = ?1")?;
+    let envelopes = taken
+        .iter()
+        .map(|rowid| {
+            statement.query_row([rowid], |row| {
+                Ok(StoredEnvelope {
+                    id: row.get(0)?,
+                    from: row.get(1)?,
+                    received_unix: row.get(2)?,
+                    data: row.get(3)?,
+                })
+            })
+        })
+        .collect::<rusqlite::Result<_>>()?;
+    Ok((envelopes, more))
+}
+
+/// Deletes the user's own envelopes among `ids`; returns how many.
+pub fn ack_envelopes(conn: &Connection, to_user: &str, ids: &[String]) -> rusqlite::Result<u64> {
+    let mut statement = conn.prepare_cached("DELETE FROM store WHERE id = ?1 AND to_user = ?2")?;
+    let mut deleted = 0u64;
+    for id in ids {
+        deleted += statement.execute(params![id, to_user])? as u64;
+    }
+    Ok(deleted)
+}
+
+/// How many unexpired envelopes wait for the user.
+pub fn waiting(conn: &Connection, to_user: &str, now_unix: i64) -> rusqlite::Result<u64> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM store WHERE to_user = ?1 AND expires > ?2",
+        params![to_user, now_unix],
+        |row| row.get::<_, i64>(0),
+    )
+    .map(super::uint)
+}
+
+/// Deletes expired envelopes; returns how many.
+pub fn purge_expired(conn: &Connection, now_unix: i64) -> rusqlite::Result<usize> {
+    conn.execute("DELETE FROM store WHERE expires <= ?1", [now_unix])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{NOW, store};
+    use super::super::{Store, users};
+    use super::*;
+
+    const ALICE: &str = "alice@example.org";
+
+    fn with_alice() -> (tempfile::TempDir, Store) {
+        let (dir, mut store) = store();
+        store
+            .write(|tx| users::create_invite(tx, ALICE, "Alice", None, &[1; 32], NOW + 9, NOW))
+            .unwrap();
+        (dir, store)
+    }
+
+    fn record(sequence: u64) -> RecordRow {
+        RecordRow {
+            sequence,
+            expires_unix: NOW + 60,
+            bytes: vec![u8::try_from(sequence % 256).unwrap()],
+            signature: vec![0],
+        }
+    }
+
+    #[test]
+    fn a_record_with_an_equal_or_lower_sequence_is_stale() {
+        let (_dir, mut store) = with_alice();
+        let mut put = |r: RecordRow| store.write(|tx| put_record(tx, ALICE, &r)).unwrap();
+        assert_eq!(put(record(5)), RecordOutcome::Stored);
+        assert_eq!(put(record(5)), RecordOutcome::Stale { stored_sequence: 5 });
+        assert_eq!(put(record(4)), RecordOutcome::Stale { stored_sequence: 5 });
+        assert_eq!(put(record(6)), RecordOutcome::Stored);
+        assert_eq!(
+            record_of(store.conn(), ALICE).unwrap().unwrap().bytes,
+            vec![6]
+        );
+    }
+
+    #[test]
+    fn the_quota_counts_envelopes_and_bytes_of_unexpired_mail_only() {
+        let (_dir, mut store) = with_alice();
+        let quota = Quota {
+            max_envelopes: 2,
+            max_bytes: 10,
+        };
+        let mut put = |id: &str, size: usize, expires: i64| {
+            let data = vec![0u8; size];
+            let envelope = NewEnvelope {
+                id,
+                to_user: ALICE,
+                from_user: "bob@example.org",
+                data: &data,
+                received_unix: NOW,
+                expires_unix: expires,
+            };
+            store
+                .write(|tx| put_envelope(tx, &envelope, quota))
+                .unwrap()
+        };
+        assert!(put("old", 10, NOW), "expires now: does not count later");
+        assert!(put("a", 6, NOW + 9));
+        assert!(!put("b", 5, NOW + 9), "11 bytes is over 10");
+        assert!(put("c", 4, NOW + 9));
+        assert!(!put("d", 0, NOW + 9), "a third envelope is over 2");
+        assert_eq!(waiting(store.conn(), ALICE, NOW).unwrap(), 2);
+        assert_eq!(store.write(|tx| purge_expired(tx, NOW)).unwrap(), 1);
+    }
+
+    #[test]
+    fn fetch_pages_oldest_first_and_ack_deletes_only_ones_own() {
+        let (_dir, mut store) = with_alice();
+        for (i, id) in ["e1", "e2", "e3"].iter().enumerate() {
+            let data = vec![7u8; 4];
+            let envelope = NewEnvelope {
+                id,
+                to_user: ALICE,
+                from_user: "bob@example.org",
+                data: &data,
+                received_unix: NOW + i64::try_from(i).unwrap(),
+                expires_unix: NOW + 99,
+            };
+            assert!(
+                store
+                    .write(|tx| put_envelope(tx, &envelope, Quota::default()))
+                    .unwrap()
+            );
+        }
+        let (page, more) = fetch_envelopes(store.conn(), ALICE, 2, u64::MAX, NOW).unwrap();
+        assert_eq!(
+            page.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+            ["e1", "e2"]
+        );
+        assert!(more);
+        let (page, more) = fetch_envelopes(store.conn(), ALICE, 10, 5, NOW).unwrap();
+        assert_eq!(page.len(), 1, "the byte budget cuts the page");
+        assert!(more);
+        assert_eq!(page[0].from, "bob@example.org");
+        assert_eq!(page[0].data, vec![7u8; 4]);
+        let ids = vec!["e1".to_owned(), "e2".to_owned(), "nope".to_owned()];
+        assert_eq!(
+            store
+                .write(|tx| ack_envelopes(tx, "bob@example.org", &ids))
+                .unwrap(),
+            0,
+            "bob cannot delete alice's mail"
+        );
+        assert_eq!(store.write(|tx| ack_envelopes(tx, ALICE, &ids)).unwrap(), 2);
+        let (page, more) = fetch_envelopes(store.conn(), ALICE, 10, u64::MAX, NOW).unwrap();
+        assert_eq!(page.len(), 1);
+        assert!(!more);
+        assert!(
+            fetch_envelopes(store.conn(), ALICE, 10, u64::MAX, NOW + 99)
+                .unwrap()
+                .0
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_backup_is_replaced_by_the_next_one() {
+        let (_dir, mut store) = with_alice();
+        assert!(!has_backup(store.conn(), ALICE).unwrap());
+        for byte in [1u8, 2] {
+            let backup = BackupRow {
+                pkcs12: vec![byte],
+                salt: vec![0; 16],
+                verifier: vec![0; 32],
+                iterations: 600_000,
+            };
+            store
+                .write(|tx| put_backup(tx, ALICE, &backup, NOW))
+                .unwrap();
+        }
+        assert_eq!(
+            backup_of(store.conn(), ALICE).unwrap().unwrap().pkcs12,
+            vec![2]
+        );
+        assert!(has_backup(store.conn(), ALICE).unwrap());
+    }
+}
