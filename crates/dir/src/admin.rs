@@ -168,6 +168,9 @@ pub fn init(
         root_der: root_der.clone(),
         created_unix: now,
     };
+    // The database holds invites, backups and mail: owner only, like the
+    // folder (SQLite gives its -wal and -shm files the same mode).
+    files::write_private(&data.db_path(), b"")?;
     let mut store = Store::open(&data.db_path())?;
     store.write(|tx| {
         store::insert_meta(tx, &meta)?;

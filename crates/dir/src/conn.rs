@@ -153,19 +153,14 @@ async fn answer(
     body: &[u8],
 ) -> Vec<u8> {
     if let Err(wait) = bucket.try_take(Instant::now()) {
-        let header = irp::parse_envelope(body).ok().map(|(_, header, _)| header);
-        return error_frame(dir, header.as_ref(), rate_limited(wait));
+        return error_frame(dir, Some(&header_of(body)), rate_limited(wait));
     }
     let (header, request) = match Request::parse(body) {
         Ok(parsed) => parsed,
         Err(e) => {
-            let header = irp::parse_envelope(body).ok().map(|(_, header, _)| header);
             let description: String = e.to_string().chars().take(200).collect();
-            return error_frame(
-                dir,
-                header.as_ref(),
-                ErrorResponse::new(e.code(), description),
-            );
+            let error = ErrorResponse::new(e.code(), description);
+            return error_frame(dir, Some(&header_of(body)), error);
         }
     };
     if body.len() > MAX_FRAME_BYTES && !matches!(request, Request::StorePut { .. }) {
@@ -174,6 +169,20 @@ async fn answer(
     }
     let response = handlers::handle(dir, presented, &header, request).await;
     encode(dir, &header, &response)
+}
+
+/// The header of a request that did not parse: its envelope if that much
+/// is good, else at least its id if the XML is readable, else id "0".
+fn header_of(body: &[u8]) -> Header {
+    if let Ok((_, header, _)) = irp::parse_envelope(body) {
+        return header;
+    }
+    let id = sixchat_proto::xml::parse(body)
+        .ok()
+        .and_then(|root| root.attribute("id").map(str::to_owned))
+        .filter(|id| !id.is_empty() && id.chars().count() <= irp::MAX_ID_CHARS)
+        .unwrap_or_else(|| "0".to_owned());
+    Header::new(None, None, &id)
 }
 
 fn reply_header(dir: &Dir, request: Option<&Header>) -> Header {

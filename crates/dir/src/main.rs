@@ -1,6 +1,6 @@
 //! `sixchat-dir`: the DIR server and its admin command line.
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -108,6 +108,7 @@ enum Command {
 fn main() {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
@@ -139,12 +140,6 @@ fn run(cli: &Cli) -> Result<()> {
             valid_days,
         } => {
             let passphrase = passphrase(cli)?;
-            if passphrase.is_empty() {
-                eprintln!(
-                    "WARNING: no passphrase given (--passphrase-file or ${PASSPHRASE_ENV}): \
-                     the root key is protected only by file permissions (mode 0600)."
-                );
-            }
             let options = InitOptions {
                 domain: domain.clone(),
                 address: address.clone(),
@@ -152,6 +147,12 @@ fn run(cli: &Cli) -> Result<()> {
                 cert_valid_days: *valid_days,
             };
             let report = admin::init(&data, &passphrase, &options)?;
+            if passphrase.is_empty() {
+                eprintln!(
+                    "WARNING: no passphrase given (--passphrase-file or ${PASSPHRASE_ENV}): \
+                     the root key is protected only by file permissions (mode 0600)."
+                );
+            }
             println!("domain        {}", report.domain);
             println!("address       {}", report.address);
             println!("root sha256   {}", report.root_fingerprint.to_hex());
@@ -202,6 +203,7 @@ fn run(cli: &Cli) -> Result<()> {
                 .enable_all()
                 .build()?;
             runtime.block_on(server.run(*listen, announce, stop_signal()))?;
+            runtime.shutdown_timeout(Duration::from_secs(5));
         }
     }
     Ok(())
