@@ -1,6 +1,8 @@
 //! The store for async code: one writer connection and a few readers, each
 //! behind a mutex and used only inside `spawn_blocking`, so a slow fsync or
-//! a busy lock never stalls a runtime thread. WAL lets the readers see every
+//! a busy lock never stalls a runtime thread. Callers wait for a free
+//! connection on a semaphore (asynchronously), so no more blocking threads
+//! are taken than there are connections. WAL lets the readers see every
 //! committed write while the writer works.
 
 use std::path::Path;
@@ -8,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
+use tokio::sync::Semaphore;
 
 use crate::store::{Meta, Store, StoreError};
 
@@ -22,6 +25,10 @@ struct Inner {
     writer: Mutex<Store>,
     readers: Vec<Mutex<Store>>,
     next_reader: AtomicUsize,
+    /// One permit per connection: callers queue here, asynchronously,
+    /// rather than as blocked threads on the mutexes.
+    write_slots: Arc<Semaphore>,
+    read_slots: Arc<Semaphore>,
 }
 
 impl Db {
@@ -33,14 +40,16 @@ impl Db {
         }
         let writer = Store::open(path)?;
         let meta = writer.meta()?;
-        let readers = (0..readers.max(1))
+        let readers: Vec<_> = (0..readers.max(1))
             .map(|_| Store::open_reader(path).map(Mutex::new))
             .collect::<Result<_, _>>()?;
         let db = Self {
             inner: Arc::new(Inner {
                 writer: Mutex::new(writer),
+                read_slots: Arc::new(Semaphore::new(readers.len())),
                 readers,
                 next_reader: AtomicUsize::new(0),
+                write_slots: Arc::new(Semaphore::new(1)),
             }),
         };
         Ok((db, meta))
@@ -55,7 +64,12 @@ impl Db {
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
+        let slot = Arc::clone(&self.inner.write_slots)
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Unavailable("database closed"))?;
         tokio::task::spawn_blocking(move || {
+            let _slot = slot;
             let mut store = inner
                 .writer
                 .lock()
@@ -74,7 +88,12 @@ impl Db {
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
+        let slot = Arc::clone(&self.inner.read_slots)
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Unavailable("database closed"))?;
         tokio::task::spawn_blocking(move || {
+            let _slot = slot;
             let count = inner.readers.len();
             let start = inner.next_reader.fetch_add(1, Ordering::Relaxed);
             // Take a free reader if there is one, else wait for ours.

@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -88,12 +89,10 @@ impl Server {
         ready: impl FnOnce(SocketAddr),
         stop: impl Future<Output = ()>,
     ) -> Result<(), ServeError> {
-        let listener = TcpListener::bind(listen)
-            .await
-            .map_err(|source| ServeError::Listen {
-                addr: listen,
-                source,
-            })?;
+        let listener = bind(listen).map_err(|source| ServeError::Listen {
+            addr: listen,
+            source,
+        })?;
         let local = listener.local_addr().map_err(|source| ServeError::Listen {
             addr: listen,
             source,
@@ -104,7 +103,12 @@ impl Server {
         let (shutdown, _) = broadcast::channel::<()>(1);
         let slots = Arc::new(Semaphore::new(dir.limits.max_connections.max(1)));
         let mut connections = JoinSet::new();
-        let periodic = tokio::spawn(periodic(Arc::clone(&dir), shutdown.subscribe()));
+        let over_cap = Arc::new(AtomicU64::new(0));
+        let periodic = tokio::spawn(periodic(
+            Arc::clone(&dir),
+            Arc::clone(&over_cap),
+            shutdown.subscribe(),
+        ));
         tokio::pin!(stop);
         loop {
             tokio::select! {
@@ -112,7 +116,8 @@ impl Server {
                 accepted = listener.accept() => match accepted {
                     Ok((tcp, peer_addr)) => {
                         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-                            tracing::warn!(%peer_addr, "connection cap reached; closing");
+                            tracing::debug!(%peer_addr, "connection cap reached; closing");
+                            over_cap.fetch_add(1, Ordering::Relaxed);
                             drop(tcp);
                             continue;
                         };
@@ -150,13 +155,41 @@ impl Server {
     }
 }
 
+/// Binds `addr`; an unspecified IPv6 address (`[::]`) takes IPv4 too.
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let domain = if addr.is_ipv6() {
+        socket2::Domain::IPV6
+    } else {
+        socket2::Domain::IPV4
+    };
+    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
+    if addr.is_ipv6() && addr.ip().is_unspecified() {
+        socket.set_only_v6(false)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    socket.set_nonblocking(true)?;
+    TcpListener::from_std(socket.into())
+}
+
 /// Refreshes the CRL before its nextUpdate and purges expired envelopes.
-async fn periodic(dir: Arc<Dir>, mut shutdown: broadcast::Receiver<()>) {
+/// Also reports connections turned away at the cap since the last run (one
+/// line, not one per connection).
+async fn periodic(dir: Arc<Dir>, over_cap: Arc<AtomicU64>, mut shutdown: broadcast::Receiver<()>) {
     let mut tick = tokio::time::interval(PERIODIC);
     loop {
         tokio::select! {
             _ = shutdown.recv() => return,
             _ = tick.tick() => {}
+        }
+        let refused = over_cap.swap(0, Ordering::Relaxed);
+        if refused > 0 {
+            tracing::warn!(
+                refused,
+                max = dir.limits.max_connections,
+                "connections closed at the cap"
+            );
         }
         let ca = Arc::clone(&dir.ca);
         let result = dir
