@@ -147,6 +147,7 @@ async fn enrollment_follows_the_invite_rules() {
         panic!("lookup of dave");
     };
     assert_eq!(found.chain, dave.chain);
+    assert_eq!(found.name, CertInfo::parse(&dave.chain[0]).unwrap().name);
     assert_eq!(found.state, CertState::Valid);
     assert_eq!(found.email.as_deref(), Some("dave@mail.example"));
     assert!(found.record.is_none());
@@ -158,6 +159,11 @@ async fn enrollment_follows_the_invite_rules() {
         panic!("renewal");
     };
     assert_ne!(chain[0], bob.chain[0]);
+    assert_eq!(
+        CertInfo::parse(&chain[0]).unwrap().name,
+        "Bob",
+        "the CSR's name"
+    );
     let fresh = sixchat_pki::cert::csr_for(&new_key(), &bob.user_id, name).unwrap();
     assert!(matches!(
         as_bob.call(&Request::Issue { csr_der: fresh }).await,

@@ -38,8 +38,10 @@ fn key_reused() -> Fail {
     refuse(ErrorCode::KeyReused, "key already used")
 }
 
-/// Signs a leaf for the CSR on the blocking pool; the row to store.
-async fn sign_leaf(dir: &Dir, csr_der: Vec<u8>, info: CsrInfo) -> Result<NewCert, Fail> {
+/// Signs a leaf for the CSR's key and names on the blocking pool; the row
+/// to store. (irp.md leaves the display name to the requester: the CN of
+/// the CSR is certified as is; the UserID is the identity.)
+async fn sign_leaf(dir: &Dir, info: CsrInfo) -> Result<NewCert, Fail> {
     let serial = loop {
         let serial = new_serial()?;
         let taken = dir
@@ -52,8 +54,13 @@ async fn sign_leaf(dir: &Dir, csr_der: Vec<u8>, info: CsrInfo) -> Result<NewCert
     };
     let ca = Arc::clone(&dir.ca);
     let days = dir.cert_valid_days;
-    let der = tokio::task::spawn_blocking(move || {
-        ca.issue_leaf(LeafRequest::Csr(&csr_der), days, serial)
+    let (der, info) = tokio::task::spawn_blocking(move || {
+        let request = LeafRequest::Key {
+            spki_der: &info.spki_der,
+            user_id: &info.user_id,
+            name: &info.name,
+        };
+        ca.issue_leaf(request, days, serial).map(|der| (der, info))
     })
     .await??;
     let issued = CertInfo::parse(&der).map_err(|e| Fail::Internal(format!("issued: {e}")))?;
@@ -116,7 +123,7 @@ pub async fn enroll(
             ));
         }
     }
-    let cert = sign_leaf(dir, csr_der, info).await?;
+    let cert = sign_leaf(dir, info).await?;
     let leaf = cert.der.clone();
     let user = user_id.to_string();
     dir.db
@@ -157,7 +164,7 @@ pub async fn issue(dir: &Dir, caller: &Caller, csr_der: Vec<u8>) -> Result<Respo
             return Err(key_reused());
         }
     }
-    let cert = sign_leaf(dir, csr_der, info).await?;
+    let cert = sign_leaf(dir, info).await?;
     let leaf = cert.der.clone();
     dir.db
         .write(move |tx| {

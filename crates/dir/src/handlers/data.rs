@@ -1,6 +1,7 @@
 //! Requests about what users leave with the DIR: address records (register,
 //! lookup), key backups, and the offline store.
 
+use sixchat_pki::cert::CertInfo;
 use sixchat_pki::keys::verify_pss_sha256;
 use sixchat_proto::UserId;
 use sixchat_proto::irp::record::MAX_LIFETIME_SECS;
@@ -99,9 +100,12 @@ pub async fn lookup(dir: &Dir, user_id: &UserId) -> Result<Response, Fail> {
                     bytes: r.bytes,
                     signature: r.signature,
                 });
+            // The name the certificate carries, so the two always agree;
+            // the administrator's name for the user if it cannot be read.
+            let name = CertInfo::parse(&cert.der).map_or(row.name, |info| info.name);
             Ok(Response::Lookup(Box::new(LookupResult {
                 user_id: user,
-                name: row.name,
+                name,
                 email: row.email,
                 state: cert.state(now),
                 chain: vec![cert.der, root],
