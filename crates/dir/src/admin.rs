@@ -324,6 +324,108 @@ pub fn approve(data: &DataDir, user_id: &str) -> Result<usize, AdminError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::certs::NewCert;
+    use sixchat_pki::ca::LeafRequest;
+    use sixchat_pki::cert::CertInfo;
+
+    #[test]
+    fn a_domain_is_made_once_and_revocation_by_ski_reaches_the_crl() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = DataDir::new(tmp.path().join("dir"));
+        let passphrase = Passphrase::new("pw".into());
+        let options = InitOptions {
+            domain: "example.org".into(),
+            address: Some("[::1]:4604".into()),
+            ..InitOptions::default()
+        };
+        let report = init(&data, &passphrase, &options).unwrap();
+        assert_eq!(report.address, "[::1]:4604");
+        assert!(matches!(
+            init(&data, &passphrase, &options),
+            Err(AdminError::File(FileError::AlreadyInitialised(_)))
+        ));
+        let wrong = invite(&data, "alice@example.com", "Alice", None, 60).unwrap_err();
+        assert!(matches!(wrong, AdminError::WrongDomain { .. }), "{wrong}");
+        assert!(matches!(
+            invite(&data, "alice@example.org", "", None, 60),
+            Err(AdminError::BadName)
+        ));
+        let made = invite(&data, "alice@example.org", "Alice", None, 60).unwrap();
+        assert_eq!(made.dir_address, "[::1]:4604");
+        assert_eq!(made.root_fingerprint, report.root_fingerprint);
+
+        // A certificate as the server would issue it.
+        let ca = data.load_ca("example.org", &passphrase).unwrap();
+        assert!(
+            data.load_ca("example.org", &Passphrase::new("no".into()))
+                .is_err()
+        );
+        let key = IdentityKey::generate(2048).unwrap();
+        let der = ca
+            .issue_leaf(
+                LeafRequest::Key {
+                    spki_der: key.public_key_spki_der(),
+                    user_id: &made.user_id,
+                    name: "Alice",
+                },
+                30,
+                77,
+            )
+            .unwrap();
+        let info = CertInfo::parse(&der).unwrap();
+        let ski = info.subject_key_id_hex.clone().unwrap();
+        let (mut store, _) = open(&data).unwrap();
+        let cert = NewCert {
+            serial: 77,
+            user_id: made.user_id.to_string(),
+            ski_hex: ski.clone(),
+            spki_sha256: secret::sha256(key.public_key_spki_der()),
+            spki: key.public_key_spki_der().to_vec(),
+            der,
+            not_before_unix: info.not_before_unix,
+            not_after_unix: info.not_after_unix,
+        };
+        store
+            .write(|tx| certs::insert(tx, &cert, now_unix()))
+            .unwrap();
+        let before = certs::crl(store.conn()).unwrap().unwrap();
+
+        assert!(matches!(
+            revoke(&data, &passphrase, &ski, "because"),
+            Err(AdminError::BadReason)
+        ));
+        assert!(matches!(
+            revoke(&data, &passphrase, "abcdef", "superseded"),
+            Err(AdminError::NoSuchKey(_))
+        ));
+        let upper = ski.to_ascii_uppercase();
+        assert_eq!(
+            revoke(&data, &passphrase, &upper, "keyCompromise").unwrap(),
+            vec![77]
+        );
+        let after = certs::crl(store.conn()).unwrap().unwrap();
+        assert!(after.this_update_unix > before.this_update_unix);
+        // DER INTEGER 77 (02 01 4d), as a revoked entry's serial.
+        let listed = |der: &[u8]| der.windows(3).any(|w| w == [0x02, 0x01, 0x4d]);
+        assert!(!listed(&before.der));
+        assert!(listed(&after.der), "serial 77 is listed");
+        assert_eq!(
+            users::user(store.conn(), "alice@example.org")
+                .unwrap()
+                .unwrap()
+                .status,
+            users::UserStatus::Invited,
+            "revoking one key does not revoke the user"
+        );
+        assert!(matches!(
+            approve(&data, "alice@example.org"),
+            Err(AdminError::NothingToApprove(_))
+        ));
+        assert!(matches!(
+            revoke(&data, &passphrase, "zoe@example.org", "unspecified"),
+            Err(AdminError::NoSuchUser(_))
+        ));
+    }
 
     #[test]
     fn addresses_are_host_and_port() {

@@ -3,25 +3,13 @@
 
 mod support;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use sixchat_pki::cert::CertInfo;
 use sixchat_pki::keys::IdentityKey;
 use sixchat_proto::HandshakeSigner as _;
 use sixchat_proto::irp::{AddressRecord, CertState, ErrorCode, Request, Response, SignedRecord};
 use support::{
-    Agent, TestDir, anonymous, as_agent, enroll, enroll_request, new_key, refused, user,
+    Agent, TestDir, anonymous, as_agent, enroll, enroll_request, new_key, now, refused, user,
 };
-
-fn now() -> i64 {
-    i64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock after 1970")
-            .as_secs(),
-    )
-    .expect("seconds fit i64")
-}
 
 fn record(agent: &Agent, signer: &IdentityKey, sequence: u64) -> SignedRecord {
     let bytes = AddressRecord {
@@ -476,86 +464,4 @@ async fn as_bob_ack(
         })
         .await
         .expect("ack")
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn approval_mode_holds_enrollment_until_approved() {
-    let dir = TestDir::init(&["--require-approval"]);
-    let invite = dir.invite("alice@example.org", &[]);
-    let served = dir.serve(&[]);
-    let key = new_key();
-    let mut client = anonymous(&served, &dir).await;
-    let held = enroll_request(&mut client, &invite, &key, &invite.user_id).await;
-    refused(held, ErrorCode::Pending);
-    refused(
-        enroll_request(&mut client, &invite, &key, &invite.user_id).await,
-        ErrorCode::Pending,
-    );
-    assert!(
-        dir.admin_ok(&["users"])
-            .lines()
-            .any(|l| l.contains("pending"))
-    );
-    dir.admin_ok(&["approve", "alice@example.org"]);
-    let issued = enroll_request(&mut client, &invite, &key, &invite.user_id).await;
-    assert!(matches!(issued, Ok(Response::Enroll { .. })), "{issued:?}");
-    assert!(
-        !dir.admin(&["approve", "alice@example.org"])
-            .status
-            .success(),
-        "nothing left to approve"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_backup_opens_only_with_its_recovery_secret_and_guessing_is_limited() {
-    let dir = TestDir::init(&[]);
-    let invite = dir.invite("alice@example.org", &[]);
-    let served = dir.serve(&["--public-lookup"]);
-    let alice = enroll(&served, &dir, &invite).await;
-    let mut client = as_agent(&served, &dir, &alice).await;
-    let put = Request::BackupPut {
-        pkcs12: vec![42; 3000],
-        recovery_secret: "maple tiger 7".into(),
-    };
-    assert!(matches!(client.call(&put).await, Ok(Response::BackupPut)));
-
-    let mut anon = anonymous(&served, &dir).await;
-    // --public-lookup: no certificate needed.
-    assert!(matches!(
-        anon.call(&Request::Lookup {
-            user_id: alice.user_id.clone()
-        })
-        .await,
-        Ok(Response::Lookup(_))
-    ));
-    let get = |secret: &str| Request::BackupGet {
-        user_id: alice.user_id.clone(),
-        recovery_secret: secret.into(),
-    };
-    let wrong = refused(
-        anon.call(&get("maple tiger 8")).await,
-        ErrorCode::NotAuthorised,
-    );
-    let none = Request::BackupGet {
-        user_id: user("zoe@example.org"),
-        recovery_secret: "x".into(),
-    };
-    let missing = refused(anon.call(&none).await, ErrorCode::NotAuthorised);
-    assert_eq!(
-        wrong.description, missing.description,
-        "no hint whether a backup exists"
-    );
-    let Ok(Response::BackupGet { pkcs12 }) = anon.call(&get("maple tiger 7")).await else {
-        panic!("the right secret opens it");
-    };
-    assert_eq!(pkcs12, vec![42; 3000]);
-    for _ in 0..3 {
-        refused(anon.call(&get("guess")).await, ErrorCode::NotAuthorised);
-    }
-    let limited = refused(
-        anon.call(&get("maple tiger 7")).await,
-        ErrorCode::RateLimited,
-    );
-    assert!(limited.retry_after_secs.is_some_and(|s| s > 800));
 }

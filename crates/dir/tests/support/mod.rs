@@ -172,6 +172,14 @@ pub struct Agent {
     pub chain: Vec<Vec<u8>>,
 }
 
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970");
+    i64::try_from(since.as_secs()).expect("seconds fit i64")
+}
+
 pub fn new_key() -> Arc<IdentityKey> {
     Arc::new(IdentityKey::generate(2048).expect("key"))
 }
