@@ -20,13 +20,16 @@ use tokio_rustls::TlsAcceptor;
 use crate::handlers::{self, Dir, Presented, rate_limited};
 use crate::limits::TokenBucket;
 
-const MIB: usize = 1 << 20;
+const KIB: usize = 1 << 10;
+/// Frames above this size draw on the shared budget before their body is
+/// allocated (so 20 000 connections cannot each hold a 1 MiB frame).
+const BUDGETED_FRAME_BYTES: usize = 64 << 10;
 
 /// What one connection needs from the server.
 pub(crate) struct ConnContext {
     pub(crate) dir: Arc<Dir>,
     pub(crate) acceptor: TlsAcceptor,
-    /// Memory for frames over 1 MiB, in MiB, shared by all connections.
+    /// Memory for frames over 64 KiB, in KiB, shared by all connections.
     pub(crate) large_frames: Arc<Semaphore>,
 }
 
@@ -123,11 +126,11 @@ async fn read_frame<R: AsyncRead + Unpin>(
         .map_err(|_| FrameError::Closed)?;
     let len = irp::frame_len(header, limit)
         .map_err(|_| FrameError::TooLarge(u32::from_be_bytes(header) as usize))?;
-    let budget = if len > MAX_FRAME_BYTES {
-        let mib = u32::try_from(len.div_ceil(MIB)).map_err(|_| FrameError::TooLarge(len))?;
+    let budget = if len > BUDGETED_FRAME_BYTES {
+        let kib = u32::try_from(len.div_ceil(KIB)).map_err(|_| FrameError::TooLarge(len))?;
         Some(
             Arc::clone(large_frames)
-                .acquire_many_owned(mib)
+                .acquire_many_owned(kib)
                 .await
                 .map_err(|_| FrameError::Closed)?,
         )

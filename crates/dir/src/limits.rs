@@ -23,7 +23,8 @@ pub struct Limits {
     pub public_lookup: bool,
     /// Per-recipient limits of the offline store.
     pub quota: Quota,
-    /// Memory for frames over 1 MiB, summed over all connections, in MiB.
+    /// Memory for frame bodies over 64 KiB, summed over all connections, in
+    /// MiB (at least 64: one largest frame).
     pub large_frame_budget_mib: u32,
     /// Recovery attempts per UserID per window.
     pub recovery_attempts: usize,

@@ -70,7 +70,9 @@ impl Server {
         let ca = data.load_ca(&meta.domain, passphrase)?;
         let server = load_identity(&data.server_key_path(), passphrase)?;
         let tls = server_config(&server.chain, server.key.pkcs8_der(), &meta.root_der)?;
-        let large_frames = Arc::new(Semaphore::new(limits.large_frame_budget_mib as usize));
+        // At least one largest frame must fit, or a store_put would wait for ever.
+        let budget_kib = (limits.large_frame_budget_mib.max(64) as usize) << 10;
+        let large_frames = Arc::new(Semaphore::new(budget_kib));
         let dir = Arc::new(Dir::new(meta, ca, db, limits));
         Ok(Self {
             ctx: Arc::new(ConnContext {
