@@ -82,8 +82,13 @@ fn joined(addresses: &[SocketAddr]) -> String {
         .join(" ")
 }
 
-/// Registers `addresses` if they changed or the record is a third from expiry.
-async fn keep_registered(relay: &Relay, options: &PresenceOptions) -> Result<(), String> {
+/// Registers the addresses if `at_start`, if they changed, or if the record
+/// is a third of its lifetime from expiry.
+async fn keep_registered(
+    relay: &Relay,
+    options: &PresenceOptions,
+    at_start: bool,
+) -> Result<(), String> {
     let addresses = current_addresses(options.listen);
     if addresses.is_empty() {
         return Err("no address to register".into());
@@ -96,7 +101,7 @@ async fn keep_registered(relay: &Relay, options: &PresenceOptions) -> Result<(),
     let wanted = joined(&addresses);
     if let Some(last) = &last {
         let refresh_at = last.expires_unix - options.record_lifetime_secs / 3;
-        if last.addresses == wanted && now < refresh_at {
+        if !at_start && last.addresses == wanted && now < refresh_at {
             return Ok(());
         }
     }
@@ -206,6 +211,7 @@ pub async fn run(
     let mut next_crl = 0;
     let mut next_poll = 0;
     let mut next_renew_check = 0;
+    let mut registered_once = false;
     loop {
         let now = now_unix();
         if now >= next_renew_check {
@@ -215,8 +221,9 @@ pub async fn run(
             next_renew_check = now + 600;
         }
         if now >= next_address_check {
-            if let Err(e) = keep_registered(&relay, &options).await {
-                relay.problem("register", &e).await;
+            match keep_registered(&relay, &options, !registered_once).await {
+                Ok(()) => registered_once = true,
+                Err(e) => relay.problem("register", &e).await,
             }
             next_address_check = now + i64::try_from(options.address_check_secs).unwrap_or(30);
         }

@@ -79,12 +79,14 @@ impl World {
             .expect("sixchat-cli runs")
     }
 
-    fn run_agent(&self, profile: &str) -> Proc {
+    /// `run` on a fixed loopback port (a restarted agent comes back where it was).
+    fn run_agent(&self, profile: &str, port: u16) -> Proc {
+        let listen = format!("127.0.0.1:{port}");
         let mut command = self.cli(profile);
         command.args([
             "run",
             "--listen",
-            "127.0.0.1:0",
+            &listen,
             "--poll-secs",
             "1",
             "--crl-secs",
@@ -92,7 +94,7 @@ impl World {
         ]);
         let mut proc = Proc::spawn(profile, command);
         proc.wait_for("listening on", WAIT);
-        proc.wait_for("registered 127.0.0.1:", WAIT);
+        proc.wait_for(&format!("registered {listen}"), WAIT);
         proc
     }
 
@@ -145,8 +147,9 @@ fn enroll_chat_by_userid_offline_store_and_revocation() {
         text(&again)
     );
 
-    let mut alice = world.run_agent("alice");
-    let mut bob = world.run_agent("bob");
+    let (alice_port, bob_port) = (free_port(), free_port());
+    let mut alice = world.run_agent("alice", alice_port);
+    let mut bob = world.run_agent("bob", bob_port);
 
     // No address given: bob looks alice up and reaches her; both see "verified".
     let out = world.cli_run("bob", &["chat", "alice@example.org", "hi"]);
@@ -180,7 +183,7 @@ fn enroll_chat_by_userid_offline_store_and_revocation() {
     assert!(queued.iter().all(|m| m[3] == "queued"), "{queued:?}");
 
     // Alice comes back: each message arrives exactly once; bob gets the receipts.
-    let mut alice = world.run_agent("alice");
+    let mut alice = world.run_agent("alice", alice_port);
     for n in 1..=3 {
         alice.wait_for(&format!(": offline {n}"), WAIT);
     }
