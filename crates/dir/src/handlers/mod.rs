@@ -214,30 +214,22 @@ async fn dispatch(
 ) -> Result<Response, Fail> {
     let needs_caller = !request.allowed_anonymously()
         || (matches!(request, Request::Lookup { .. }) && !dir.limits.public_lookup);
+    // Only requests made as the caller look at the certificate; the others
+    // (enroll, backup_get, crl, and lookup when public) go as anonymous.
     let caller = match presented {
-        Some(presented) => Some(authenticate(dir, presented).await),
-        None => None,
-    };
-    let caller = match caller {
-        Some(Ok(caller)) => Some(caller),
-        Some(Err(refusal)) if needs_caller => return Err(refusal),
+        Some(presented) if needs_caller => Some(authenticate(dir, presented).await?),
         None if needs_caller => {
             return Err(refuse(ErrorCode::AuthRequired, "authentication required"));
         }
         _ => None,
     };
-    // The sender names the caller on requests made as the caller; on the
-    // others (enroll, backup_get, crl) it is the agent's own business.
-    let sender_mismatch = match (&caller, &header.sender) {
-        _ if !needs_caller => false,
-        (Some(caller), Some(sender)) => sender != caller.user_id.as_str(),
-        _ => false,
-    };
-    if sender_mismatch {
-        return Err(refuse(
-            ErrorCode::UserIdMismatch,
-            "sender does not match the client certificate",
-        ));
+    if let (Some(caller), Some(sender)) = (&caller, &header.sender) {
+        if sender != caller.user_id.as_str() {
+            return Err(refuse(
+                ErrorCode::UserIdMismatch,
+                "sender does not match the client certificate",
+            ));
+        }
     }
     let need = || refuse(ErrorCode::AuthRequired, "authentication required");
     match request {
