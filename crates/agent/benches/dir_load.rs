@@ -11,7 +11,9 @@
 //!
 //! Run with `scripts/bench-dir.sh` (release build, raised file limit).
 //! Environment: `BENCH_SECS` (10), `CLIENTS` (100), `CONNS` (10000),
-//! `USERS` (1000000), `SIXCHAT_DIR_BIN` (default: beside this bench).
+//! `USERS` (1000000), `SIXCHAT_DIR_BIN` (default: beside this bench);
+//! `PACED` (10000: the aggregate rate of the paced runs); `ONLY_LOOKUPS=1`
+//! stops after the first lookup runs.
 
 // Counts and durations become f64 only for printing rates and percentiles.
 #![allow(clippy::cast_precision_loss, clippy::cast_sign_loss)]
@@ -114,6 +116,21 @@ fn rss_kib(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// User plus system CPU time of a process, in clock ticks (1/100 s).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses.
+    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field(11) + field(12)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -134,6 +151,7 @@ async fn lookups(
     targets: Arc<Vec<UserId>>,
     clients: u64,
     secs: u64,
+    paced_per_sec: Option<u64>,
 ) -> (f64, Duration, Duration, Duration) {
     let mut tasks = tokio::task::JoinSet::new();
     let start_line = Arc::new(tokio::sync::Barrier::new(clients as usize));
@@ -148,13 +166,28 @@ async fn lookups(
                 .await
                 .expect("connect");
             start_line.wait().await;
-            let deadline = Instant::now() + Duration::from_secs(secs);
+            let started = Instant::now();
+            let deadline = started + Duration::from_secs(secs);
+            // Paced: each client sends on a fixed schedule (offset per client), and
+            // latency counts from the scheduled time, so a stall is not hidden.
+            let interval =
+                paced_per_sec.map(|total| Duration::from_secs_f64(clients as f64 / total as f64));
             let mut latencies = Vec::new();
             let mut i = n as usize;
+            let mut sent = 0u32;
             while Instant::now() < deadline {
                 let user_id = targets[i % targets.len()].clone();
                 i += 7919;
-                let begun = Instant::now();
+                let begun = match interval {
+                    Some(interval) => {
+                        let at =
+                            started + interval.mul_f64(n as f64 / clients as f64) + interval * sent;
+                        sent += 1;
+                        tokio::time::sleep_until(at.into()).await;
+                        at
+                    }
+                    None => Instant::now(),
+                };
                 let response = client.call(&Request::Lookup { user_id }).await;
                 latencies.push(begun.elapsed());
                 assert!(matches!(response, Ok(Response::Lookup(_))), "{response:?}");
@@ -261,15 +294,35 @@ fn main() {
         let (rss_idle, _) = rss_kib(pid);
         println!("DIR idle RSS: {:.1} MiB", rss_idle as f64 / 1024.0);
 
+        let cpu_before = cpu_ticks(pid);
         let (rate, p50, p99, max) =
-            lookups(&address, &root, &enrolled[0].auth, targets.clone(), clients, secs).await;
+            lookups(&address, &root, &enrolled[0].auth, targets.clone(), clients, secs, None).await;
+        let cpu_secs = (cpu_ticks(pid) - cpu_before) as f64 / 100.0;
+        let cpu_per_lookup = cpu_secs / (rate * secs as f64);
         println!(
-            "lookups: {rate:.0}/s with {clients} TLS clients over {secs} s; p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            "lookups, as fast as {clients} TLS clients can go (closed loop, load generator on the same cores): {rate:.0}/s over {secs} s; p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3,
+            max.as_secs_f64() * 1e3
+        );
+        println!(
+            "  the DIR used {cpu_secs:.1} CPU-seconds: {:.0} us per lookup, i.e. {:.0} lookups/s per core",
+            cpu_per_lookup * 1e6,
+            1.0 / cpu_per_lookup
+        );
+        let paced = env_or("PACED", 10_000);
+        let (rate, p50, p99, max) =
+            lookups(&address, &root, &enrolled[0].auth, targets.clone(), clients, secs, Some(paced)).await;
+        println!(
+            "lookups paced at {paced}/s over {clients} TLS clients: {rate:.0}/s; p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms (from the scheduled send time)",
             p50.as_secs_f64() * 1e3,
             p99.as_secs_f64() * 1e3,
             max.as_secs_f64() * 1e3
         );
 
+        if std::env::var_os("ONLY_LOOKUPS").is_some() {
+            return;
+        }
         // Registrations: one connection per user, sequence numbers rising.
         let mut tasks = tokio::task::JoinSet::new();
         for e in enrolled.iter().skip(1) {
@@ -332,6 +385,9 @@ fn main() {
         drop(open);
     });
     stop(&mut dir);
+    if std::env::var_os("ONLY_LOOKUPS").is_some() {
+        return;
+    }
 
     // A million users.
     bulk_users(&data.join("dir.db"), users);
@@ -342,7 +398,7 @@ fn main() {
             .map(|n| UserId::parse(&format!("bench{n}@{DOMAIN}")).expect("user"))
             .collect();
         let mut x: u64 = 12345;
-        for _ in 0..10_000 {
+        for _ in 0..300_000 {
             x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
             let n = (x >> 33) % users + 1;
             targets.push(UserId::parse(&format!("user{n}@{DOMAIN}")).expect("user"));
@@ -362,10 +418,20 @@ fn main() {
             chain: late.chain.clone(),
             key: Arc::new(late.key),
         };
+        let targets = Arc::new(targets);
         let (rate, p50, p99, max) =
-            lookups(&address, &late.root_der, &auth, Arc::new(targets), clients, secs).await;
+            lookups(&address, &late.root_der, &auth, targets.clone(), clients, secs, None).await;
         println!(
-            "lookups with {users} more users: {rate:.0}/s; p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            "lookups with {users} more users (closed loop): {rate:.0}/s; p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3,
+            max.as_secs_f64() * 1e3
+        );
+        let paced = env_or("PACED", 10_000);
+        let (rate, p50, p99, max) =
+            lookups(&address, &late.root_der, &auth, targets, clients, secs, Some(paced)).await;
+        println!(
+            "lookups with {users} more users, paced at {paced}/s: {rate:.0}/s; p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
             p50.as_secs_f64() * 1e3,
             p99.as_secs_f64() * 1e3,
             max.as_secs_f64() * 1e3

@@ -228,3 +228,86 @@ fn enroll_chat_by_userid_offline_store_and_revocation() {
     alice.terminate();
     assert!(dir.terminate().is_some_and(|s| s.success()));
 }
+
+fn json_line(out: &Output) -> serde_json::Value {
+    assert!(out.status.success(), "{}", text(out));
+    serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).expect("one JSON object")
+}
+
+#[test]
+fn renew_backup_restore_and_self_revocation() {
+    let world = World::new();
+    let address = format!("127.0.0.1:{}", world.dir_port);
+    world.admin(&["init", "--domain", "example.org", "--address", &address]);
+    let invite = world
+        .admin(&["invite", "carol@example.org", "--name", "Carol"])
+        .trim()
+        .to_owned();
+    let root_sha256 = invite.rsplit(':').next().expect("fingerprint").to_owned();
+    let mut dir = world.serve();
+    json_line(&world.cli_run("carol", &["--json", "enroll", &invite]));
+    let before = json_line(&world.cli_run("carol", &["--json", "id", "show"]));
+
+    // Renewal: a new certificate for the same UserID, stored in the profile.
+    let renewed = json_line(&world.cli_run("carol", &["--json", "id", "renew"]));
+    let after = json_line(&world.cli_run("carol", &["--json", "id", "show"]));
+    assert_eq!(after["user_id"], "carol@example.org");
+    assert_eq!(after["fingerprint"], renewed["fingerprint"]);
+    assert_ne!(after["fingerprint"], before["fingerprint"]);
+
+    // Backup with a recovery code, restore on a "new device".
+    let code_file = world.data().join("recovery-code");
+    std::fs::write(&code_file, "tulip-orbit-7731-canyon-lamp-0420\n").expect("write code");
+    let code_arg = code_file.to_str().expect("utf-8 path");
+    json_line(&world.cli_run(
+        "carol",
+        &["--json", "id", "backup", "--recovery-code-file", code_arg],
+    ));
+    let wrong_file = world.data().join("wrong-code");
+    std::fs::write(&wrong_file, "tulip-orbit-7731-canyon-lamp-0421\n").expect("write code");
+    let restore = |profile: &str, file: &str| {
+        world.cli_run(
+            profile,
+            &[
+                "--json",
+                "id",
+                "restore",
+                "carol@example.org",
+                "--dir",
+                &address,
+                "--root-sha256",
+                &root_sha256,
+                "--recovery-code-file",
+                file,
+            ],
+        )
+    };
+    let refused = restore("carol-wrong", wrong_file.to_str().expect("utf-8 path"));
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(
+        String::from_utf8_lossy(&refused.stdout).contains("1502"),
+        "{}",
+        text(&refused)
+    );
+    let restored = json_line(&restore("carol-laptop", code_arg));
+    assert_eq!(restored["fingerprint"], after["fingerprint"]);
+    let shown = json_line(&world.cli_run("carol-laptop", &["--json", "id", "show"]));
+    assert_eq!(shown["user_id"], "carol@example.org");
+
+    // Carol revokes her own certificate: the DIR lists it as revoked and
+    // refuses it from then on.
+    json_line(&world.cli_run(
+        "carol",
+        &["--json", "id", "revoke", "--reason", "keyCompromise"],
+    ));
+    let users = world.admin(&["users", "--json"]);
+    assert!(users.contains("revoked"), "{users}");
+    let again = world.cli_run("carol", &["id", "renew"]);
+    assert_eq!(again.status.code(), Some(2), "{}", text(&again));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("certificate revoked"),
+        "{}",
+        text(&again)
+    );
+    assert!(dir.terminate().is_some_and(|s| s.success()));
+}

@@ -26,6 +26,8 @@
 //!   clean shutdown.
 //! - `conn` (private): one connection: handshake deadline, frames, rate
 //!   limit, who the caller is.
+//! - [`cache`]: in-memory callers and lookup answers, emptied when the CRL
+//!   changes and per user on that user's writes.
 //! - [`handlers`]: one function per IRP request.
 //! - [`admin`]: what the admin commands do.
 //!
@@ -38,6 +40,7 @@
 //! that needs a caller, so a revocation counts at once.
 
 pub mod admin;
+pub mod cache;
 mod conn;
 pub mod crl;
 pub mod db;

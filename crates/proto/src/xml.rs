@@ -293,6 +293,14 @@ impl Writer {
 }
 
 pub fn escape_into(out: &mut String, text: &str) {
+    // Most text (base64, numbers, names) has nothing to escape.
+    if !text
+        .bytes()
+        .any(|b| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\r'))
+    {
+        out.push_str(text);
+        return;
+    }
     for ch in text.chars() {
         match ch {
             '&' => out.push_str("&amp;"),

@@ -140,6 +140,7 @@ pub async fn enroll(
             Ok(())
         })
         .await?;
+    dir.cache.forget_user(user_id.as_str());
     tracing::info!(user_id = %user_id, "enrolled");
     Ok(Response::Enroll {
         chain: vec![leaf, dir.root_der.clone()],
@@ -175,6 +176,7 @@ pub async fn issue(dir: &Dir, caller: &Caller, csr_der: Vec<u8>) -> Result<Respo
             Ok(())
         })
         .await?;
+    dir.cache.forget_user(caller.user_id.as_str());
     tracing::info!(user_id = %caller.user_id, rekey = !same_key, "issued");
     Ok(Response::Issue {
         chain: vec![leaf, dir.root_der.clone()],
@@ -233,6 +235,7 @@ pub async fn revoke(
             Ok(serials)
         })
         .await?;
+    dir.cache.clear();
     tracing::info!(user_id = %caller.user_id, count = serials.len(), "revoked by its owner");
     Ok(Response::Revoke {
         serial_hex: serials.first().map(|s| serial_hex(*s)).unwrap_or_default(),

@@ -65,14 +65,15 @@ pub async fn register(dir: &Dir, caller: &Caller, signed: SignedRecord) -> Resul
         .write(move |tx| match rows::put_record(tx, &user, &row)? {
             RecordOutcome::Stored => {
                 users::touch_last_seen(tx, &user, now)?;
-                Ok(())
+                Ok(user)
             }
             RecordOutcome::Stale { .. } => Err(refuse(
                 ErrorCode::StaleRecord,
                 "stale record: the sequence number must increase",
             )),
         })
-        .await?;
+        .await
+        .map(|user| dir.cache.forget_user(&user))?;
     Ok(Response::Register {
         sequence: record.sequence,
         expires_unix: record.expires_unix,
@@ -83,10 +84,15 @@ pub async fn lookup(dir: &Dir, user_id: &UserId) -> Result<Response, Fail> {
     if user_id.domain() != dir.domain {
         return Err(no_such_user());
     }
+    if let Some(found) = dir.cache.lookup(user_id.as_str()) {
+        return Ok(Response::Lookup(Box::new(found)));
+    }
+    let generation = dir.cache.generation();
     let user = user_id.clone();
     let root = dir.root_der.clone();
     let now = now_unix();
-    dir.db
+    let response = dir
+        .db
         .read(move |c| {
             let Some(row) = users::user(c, user.as_str())? else {
                 return Err(no_such_user());
@@ -113,7 +119,11 @@ pub async fn lookup(dir: &Dir, user_id: &UserId) -> Result<Response, Fail> {
                 last_seen_unix: row.last_seen_unix,
             })))
         })
-        .await
+        .await?;
+    if let Response::Lookup(found) = &response {
+        dir.cache.put_lookup(generation, found);
+    }
+    Ok(response)
 }
 
 pub async fn backup_put(

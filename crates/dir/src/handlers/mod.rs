@@ -34,6 +34,7 @@ pub struct Dir {
     pub ca: Arc<CertificateAuthority>,
     pub db: Db,
     pub limits: Limits,
+    pub cache: crate::cache::Cache,
     recovery_attempts: Mutex<AttemptLimiter>,
     slow_hashes: Semaphore,
 }
@@ -55,6 +56,7 @@ impl Dir {
             cert_valid_days: meta.cert_valid_days,
             ca: Arc::new(ca),
             db,
+            cache: crate::cache::Cache::default(),
             recovery_attempts: Mutex::new(AttemptLimiter::new(
                 limits.recovery_attempts,
                 limits.recovery_window,
@@ -164,6 +166,11 @@ impl From<tokio::task::JoinError> for Fail {
 pub async fn authenticate(dir: &Dir, presented: &Presented) -> Result<Caller, Fail> {
     let not_ours = || refuse(ErrorCode::NotAuthorised, "unknown certificate");
     let serial = presented.serial.ok_or_else(not_ours)?;
+    let now = crate::now_unix();
+    if let Some(caller) = dir.cache.caller(serial, &presented.der, now) {
+        return Ok(caller);
+    }
+    let generation = dir.cache.generation();
     let row = dir
         .db
         .read(move |c| cert_rows::by_serial(c, serial).map_err(Fail::from))
@@ -179,11 +186,14 @@ pub async fn authenticate(dir: &Dir, presented: &Presented) -> Result<Caller, Fa
         return Err(refuse(ErrorCode::NotAuthorised, "certificate expired"));
     }
     let user_id = UserId::parse(&row.user_id).map_err(|_| not_ours())?;
-    Ok(Caller {
+    let caller = Caller {
         user_id,
         serial,
         spki: row.spki,
-    })
+    };
+    dir.cache
+        .put_caller(generation, &presented.der, row.not_after_unix, &caller);
+    Ok(caller)
 }
 
 /// Answers one parsed request.

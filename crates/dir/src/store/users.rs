@@ -101,11 +101,10 @@ fn user_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
 }
 
 pub fn user(conn: &Connection, user_id: &str) -> rusqlite::Result<Option<UserRow>> {
-    conn.query_row(
+    conn.prepare_cached(
         "SELECT user_id, name, email, status, created, last_seen FROM users WHERE user_id = ?1",
-        [user_id],
-        user_row,
-    )
+    )?
+    .query_row([user_id], user_row)
     .optional()
 }
 

@@ -227,9 +227,15 @@ impl Writer {
         self.element(name, &[], text);
     }
 
+    /// `<name>base64</name>`; the base64 alphabet needs no escaping.
     pub(crate) fn base64(&mut self, name: &str, bytes: &[u8]) {
-        let encoded = BASE64.encode(bytes);
-        self.element(name, &[], &encoded);
+        self.out.push('<');
+        self.out.push_str(name);
+        self.out.push('>');
+        BASE64.encode_string(bytes, &mut self.out);
+        self.out.push_str("</");
+        self.out.push_str(name);
+        self.out.push('>');
     }
 
     pub(crate) fn finish(mut self) -> Vec<u8> {
