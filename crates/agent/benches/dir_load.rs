@@ -6,13 +6,15 @@
 //! 2. registrations per second (each a fresh RSA-PSS-signed address record
 //!    verified and written durably by the DIR);
 //! 3. the DIR's resident memory with `CONNS` (10 000) open TLS connections;
-//! 4. the lookup benchmark again after `USERS` (1 000 000) users with
-//!    certificates were added to the database.
+//! 4. lookups answered from the database (`serve --no-cache`) with the
+//!    10 users above, and again after `USERS` (1 000 000) users with
+//!    certificates were added.
 //!
 //! Run with `scripts/bench-dir.sh` (release build, raised file limit).
 //! Environment: `BENCH_SECS` (10), `CLIENTS` (100), `CONNS` (10000),
 //! `USERS` (1000000), `SIXCHAT_DIR_BIN` (default: beside this bench);
-//! `PACED` (10000: the aggregate rate of the paced runs); `ONLY_LOOKUPS=1`
+//! `PACED` (10000: the aggregate rate of the paced cached runs), `PACED_DB`
+//! (3000: the paced database-path runs); `ONLY_LOOKUPS=1`
 //! stops after the first lookup runs.
 
 // Counts and durations become f64 only for printing rates and percentiles.
@@ -65,7 +67,7 @@ fn admin(data: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-fn serve(data: &Path, port: u16) -> Child {
+fn serve(data: &Path, port: u16, extra: &[&str]) -> Child {
     use std::io::BufRead as _;
     let mut child = Command::new(dir_bin())
         .arg("--data")
@@ -79,6 +81,7 @@ fn serve(data: &Path, port: u16) -> Child {
             "--rate",
             "1000000",
         ])
+        .args(extra)
         .env("SIXCHAT_DIR_PASSPHRASE", "bench")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -252,7 +255,7 @@ fn main() {
             Invite::parse(&admin(&data, &["invite", &user, "--name", &user])).expect("invite")
         })
         .collect();
-    let mut dir = serve(&data, port);
+    let mut dir = serve(&data, port, &[]);
     let pid = dir.id();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -407,53 +410,92 @@ fn main() {
         return;
     }
 
-    // A million users.
-    bulk_users(&data.join("dir.db"), users);
-    let mut dir = serve(&data, port);
-    rt.block_on(async {
-        // Same targets as before, plus users from the whole range.
-        let mut targets: Vec<UserId> = (1..=8)
-            .map(|n| UserId::parse(&format!("bench{n}@{DOMAIN}")).expect("user"))
-            .collect();
-        let mut x: u64 = 12345;
-        for _ in 0..300_000 {
-            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-            let n = (x >> 33) % users + 1;
-            targets.push(UserId::parse(&format!("user{n}@{DOMAIN}")).expect("user"));
-        }
-        let late = {
-            let invite = Invite::parse(&admin(&data, &["invite", &format!("late@{DOMAIN}"), "--name", "Late"]))
-                .expect("invite");
-            let key = tokio::task::spawn_blocking(|| IdentityKey::generate(2048))
-                .await
-                .expect("keygen")
-                .expect("key");
-            directory::enroll(&invite, "late", key, Duration::ZERO)
-                .await
-                .expect("enroll")
-        };
+    // The database path (no cache), first with the few users above, then
+    // with a million more: the lookup time should not change.
+    let mut dir = serve(&data, port, &["--no-cache"]);
+    let (root, auth) = rt.block_on(async {
+        let invite = Invite::parse(&admin(
+            &data,
+            &["invite", &format!("late@{DOMAIN}"), "--name", "Late"],
+        ))
+        .expect("invite");
+        let key = tokio::task::spawn_blocking(|| IdentityKey::generate(2048))
+            .await
+            .expect("keygen")
+            .expect("key");
+        let late = directory::enroll(&invite, "late", key, Duration::ZERO)
+            .await
+            .expect("enroll");
         let auth = ClientAuth {
             chain: late.chain.clone(),
             key: Arc::new(late.key),
         };
-        let targets = Arc::new(targets);
-        let (rate, p50, p99, max) =
-            lookups(&address, &late.root_der, &auth, targets.clone(), clients, secs, None).await;
-        println!(
-            "lookups with {users} more users (closed loop): {rate:.0}/s; p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-            p50.as_secs_f64() * 1e3,
-            p99.as_secs_f64() * 1e3,
-            max.as_secs_f64() * 1e3
-        );
-        let paced = env_or("PACED", 10_000);
-        let (rate, p50, p99, max) =
-            lookups(&address, &late.root_der, &auth, targets, clients, secs, Some(paced)).await;
-        println!(
-            "lookups with {users} more users, paced at {paced}/s: {rate:.0}/s; p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-            p50.as_secs_f64() * 1e3,
-            p99.as_secs_f64() * 1e3,
-            max.as_secs_f64() * 1e3
-        );
+        (late.root_der, auth)
     });
+    let few: Vec<UserId> = (1..=8)
+        .map(|n| UserId::parse(&format!("bench{n}@{DOMAIN}")).expect("user"))
+        .collect();
+    rt.block_on(database_path(
+        "database path, 10 users",
+        &address,
+        &root,
+        &auth,
+        Arc::new(few),
+        clients,
+        secs,
+    ));
     stop(&mut dir);
+
+    bulk_users(&data.join("dir.db"), users);
+    let mut dir = serve(&data, port, &["--no-cache"]);
+    let mut x: u64 = 12345;
+    let many: Vec<UserId> = (0..300_000)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let n = (x >> 33) % users + 1;
+            UserId::parse(&format!("user{n}@{DOMAIN}")).expect("user")
+        })
+        .collect();
+    rt.block_on(database_path(
+        &format!("database path, {users} more users (300 000 of them looked up at random)"),
+        &address,
+        &root,
+        &auth,
+        Arc::new(many),
+        clients,
+        secs,
+    ));
+    stop(&mut dir);
+}
+
+/// Lookups answered from the database: as fast as they go, then paced at
+/// `PACED_DB` per second.
+async fn database_path(
+    label: &str,
+    address: &str,
+    root: &[u8],
+    auth: &ClientAuth,
+    targets: Arc<Vec<UserId>>,
+    clients: u64,
+    secs: u64,
+) {
+    let (rate, p50, p99, max) =
+        lookups(address, root, auth, targets.clone(), clients, secs, None).await;
+    println!(
+        "lookups, {label}, closed loop: {rate:.0}/s; p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        p50.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3,
+        max.as_secs_f64() * 1e3
+    );
+    let paced = env_or("PACED_DB", 3_000);
+    let (rate, p50, p99, max) =
+        lookups(address, root, auth, targets, clients, secs, Some(paced)).await;
+    println!(
+        "lookups, {label}, paced at {paced}/s: {rate:.0}/s; p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        p50.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3,
+        max.as_secs_f64() * 1e3
+    );
 }

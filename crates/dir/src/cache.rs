@@ -43,6 +43,7 @@ struct CallerEntry {
 
 #[derive(Default)]
 pub struct Cache {
+    enabled: bool,
     generation: AtomicU64,
     crl: Mutex<Vec<u8>>,
     callers: Mutex<HashMap<u64, Entry<CallerEntry>>>,
@@ -68,6 +69,14 @@ fn fresh<T>(entry: &Entry<T>) -> bool {
 }
 
 impl Cache {
+    /// A cache; a disabled one never holds anything.
+    pub fn new(enabled: bool) -> Self {
+        Self {
+            enabled,
+            ..Self::default()
+        }
+    }
+
     /// Read before a database read whose result may be cached.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
@@ -107,7 +116,7 @@ impl Cache {
 
     pub fn put_caller(&self, generation: u64, der: &[u8], not_after_unix: i64, caller: &Caller) {
         let mut callers = lock(&self.callers);
-        if self.generation() != generation {
+        if !self.enabled || self.generation() != generation {
             return;
         }
         if callers.len() >= MAX_ENTRIES {
@@ -134,7 +143,7 @@ impl Cache {
 
     pub fn put_lookup(&self, generation: u64, result: &LookupResult) {
         let mut lookups = lock(&self.lookups);
-        if self.generation() != generation {
+        if !self.enabled || self.generation() != generation {
             return;
         }
         if lookups.len() >= MAX_ENTRIES {
@@ -170,7 +179,7 @@ mod tests {
 
     #[test]
     fn a_write_or_a_new_crl_invalidates_and_a_racing_read_is_not_kept() {
-        let cache = Cache::default();
+        let cache = Cache::new(true);
         let g = cache.generation();
         cache.put_lookup(g, &result("a@x.org"));
         assert!(cache.lookup("a@x.org").is_some());
@@ -198,5 +207,9 @@ mod tests {
             cache.caller(7, b"cert", 50).is_none(),
             "a new CRL empties it"
         );
+
+        let off = Cache::new(false);
+        off.put_lookup(off.generation(), &result("a@x.org"));
+        assert!(off.lookup("a@x.org").is_none());
     }
 }

@@ -21,6 +21,8 @@ pub struct Limits {
     pub handshake: Duration,
     /// Whether `lookup` is answered without a client certificate.
     pub public_lookup: bool,
+    /// Whether callers and lookup answers are cached in memory.
+    pub cache: bool,
     /// Per-recipient limits of the offline store.
     pub quota: Quota,
     /// Memory for frame bodies over 64 KiB, summed over all connections, in
@@ -42,6 +44,7 @@ impl Default for Limits {
             idle: Duration::from_secs(120),
             handshake: Duration::from_secs(10),
             public_lookup: false,
+            cache: true,
             quota: Quota::default(),
             large_frame_budget_mib: 512,
             recovery_attempts: 5,

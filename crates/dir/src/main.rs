@@ -102,6 +102,10 @@ enum Command {
         /// Answer `lookup` without a client certificate.
         #[arg(long)]
         public_lookup: bool,
+        /// Answer every request from the database, without the in-memory
+        /// cache of callers and lookups (for measuring the database path).
+        #[arg(long, hide = true)]
+        no_cache: bool,
     },
 }
 
@@ -187,6 +191,7 @@ fn run(cli: &Cli) -> Result<()> {
             idle_secs,
             handshake_secs,
             public_lookup,
+            no_cache,
         } => {
             let limits = Limits {
                 max_connections: *max_connections,
@@ -195,6 +200,7 @@ fn run(cli: &Cli) -> Result<()> {
                 idle: Duration::from_secs(*idle_secs),
                 handshake: Duration::from_secs(*handshake_secs),
                 public_lookup: *public_lookup,
+                cache: !*no_cache,
                 ..Limits::default()
             };
             let server = Server::prepare(&data, &passphrase(cli)?, limits)

@@ -56,7 +56,7 @@ impl Dir {
             cert_valid_days: meta.cert_valid_days,
             ca: Arc::new(ca),
             db,
-            cache: crate::cache::Cache::default(),
+            cache: crate::cache::Cache::new(limits.cache),
             recovery_attempts: Mutex::new(AttemptLimiter::new(
                 limits.recovery_attempts,
                 limits.recovery_window,
