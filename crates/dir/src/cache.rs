@@ -4,9 +4,9 @@
 //! Correctness rules:
 //! - every revocation reissues the CRL in the same transaction, so the CRL
 //!   bytes change whenever any certificate's status changes, in this process
-//!   or in an admin command. [`Cache::observe_crl`] (called after the
-//!   server's own revocations and by a watcher every [`WATCH_INTERVAL`])
-//!   empties the cache when they change;
+//!   or in an admin command. Before each use of the cache the server asks
+//!   SQLite whether anything was committed since ([`crate::db::Db::crl_if_changed`]),
+//!   and [`Cache::observe_crl`] empties the cache when the CRL differs;
 //! - a user's own writes (register, enroll, issue) drop that user's lookup
 //!   entry ([`Cache::forget_user`]); a read that raced with such a write is
 //!   not cached ([`Cache::generation`] is compared before it is stored);
@@ -22,8 +22,6 @@ use sixchat_proto::irp::LookupResult;
 
 use crate::handlers::Caller;
 
-/// How often the watcher compares the stored CRL.
-pub const WATCH_INTERVAL: Duration = Duration::from_millis(500);
 /// The longest an entry is trusted.
 pub const MAX_AGE: Duration = Duration::from_secs(60);
 /// Entries kept per map before it is emptied.

@@ -24,6 +24,9 @@ pub struct Db {
 struct Inner {
     writer: Mutex<Store>,
     readers: Vec<Mutex<Store>>,
+    /// A connection of its own that notices any commit by any process, and
+    /// the `data_version` it saw last.
+    watcher: Mutex<(Store, i64)>,
     next_reader: AtomicUsize,
     /// One permit per connection: callers queue here, asynchronously,
     /// rather than as blocked threads on the mutexes.
@@ -43,8 +46,11 @@ impl Db {
         let readers: Vec<_> = (0..readers.max(1))
             .map(|_| Store::open_reader(path).map(Mutex::new))
             .collect::<Result<_, _>>()?;
+        let watcher = Store::open_reader(path)?;
+        let version = watcher.data_version()?;
         let db = Self {
             inner: Arc::new(Inner {
+                watcher: Mutex::new((watcher, version)),
                 writer: Mutex::new(writer),
                 read_slots: Arc::new(Semaphore::new(readers.len())),
                 readers,
@@ -97,7 +103,7 @@ impl Db {
             let free =
                 (0..count).find_map(|i| self.inner.readers[(start + i) % count].try_lock().ok());
             if let Some(guard) = free {
-                let result = f(guard.conn());
+                let result = read_snapshot(guard.conn(), f);
                 drop(guard);
                 drop(slot);
                 return result;
@@ -117,11 +123,50 @@ impl Db {
                 .find_map(|i| inner.readers[(start + i) % count].try_lock().ok())
                 .map_or_else(|| inner.readers[start % count].lock(), Ok)
                 .map_err(|_| StoreError::Unavailable("reader lock poisoned"))?;
-            f(guard.conn())
+            read_snapshot(guard.conn(), f)
         })
         .await
         .map_err(|_| StoreError::Unavailable("database task failed"))?
     }
+}
+
+impl Db {
+    /// The stored CRL if anything was committed (by this server or by an
+    /// admin command) since the last call, else `None`. A few microseconds:
+    /// `data_version` reads shared memory, and the CRL is read only after a
+    /// commit.
+    pub fn crl_if_changed(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut watcher = self
+            .inner
+            .watcher
+            .lock()
+            .map_err(|_| StoreError::Unavailable("watcher lock poisoned"))?;
+        let version = watcher.0.data_version()?;
+        if version == watcher.1 {
+            return Ok(None);
+        }
+        watcher.1 = version;
+        Ok(Some(
+            crate::store::certs::crl(watcher.0.conn())?
+                .map(|row| row.der)
+                .unwrap_or_default(),
+        ))
+    }
+}
+
+/// Runs `f` inside one read transaction: one consistent snapshot, and one
+/// shared lock taken and released for all its statements instead of one per
+/// statement.
+fn read_snapshot<T, E, F>(conn: &Connection, f: F) -> Result<T, E>
+where
+    E: From<StoreError> + From<rusqlite::Error>,
+    F: FnOnce(&Connection) -> Result<T, E>,
+{
+    let tx = conn.unchecked_transaction()?;
+    let result = f(&tx);
+    // Nothing was written; ending the transaction only releases the lock.
+    tx.rollback()?;
+    result
 }
 
 #[cfg(test)]

@@ -111,7 +111,6 @@ impl Server {
             Arc::clone(&over_cap),
             shutdown.subscribe(),
         ));
-        let watcher = tokio::spawn(watch_crl(Arc::clone(&dir), shutdown.subscribe()));
         tokio::pin!(stop);
         loop {
             tokio::select! {
@@ -153,7 +152,6 @@ impl Server {
             connections.shutdown().await;
         }
         let _ = periodic.await;
-        let _ = watcher.await;
         tracing::info!("stopped");
         Ok(())
     }
@@ -175,26 +173,6 @@ fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(1024)?;
     socket.set_nonblocking(true)?;
     TcpListener::from_std(socket.into())
-}
-
-/// Empties the cache when the stored CRL changes: every revocation, by a
-/// request or by an admin command in another process, reissues it.
-async fn watch_crl(dir: Arc<Dir>, mut shutdown: broadcast::Receiver<()>) {
-    let mut tick = tokio::time::interval(crate::cache::WATCH_INTERVAL);
-    loop {
-        tokio::select! {
-            _ = shutdown.recv() => return,
-            _ = tick.tick() => {}
-        }
-        match dir.db.read(|c| certs::crl(c).map_err(Fail::from)).await {
-            Ok(Some(row)) => dir.cache.observe_crl(&row.der),
-            Ok(None) => dir.cache.clear(),
-            Err(_) => {
-                tracing::warn!("cannot read the CRL; the cache is emptied");
-                dir.cache.clear();
-            }
-        }
-    }
 }
 
 /// Refreshes the CRL before its nextUpdate and purges expired envelopes.

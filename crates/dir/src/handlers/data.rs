@@ -84,6 +84,7 @@ pub async fn lookup(dir: &Dir, user_id: &UserId) -> Result<Response, Fail> {
     if user_id.domain() != dir.domain {
         return Err(no_such_user());
     }
+    super::revalidate_cache(dir)?;
     if let Some(found) = dir.cache.lookup(user_id.as_str()) {
         return Ok(Response::Lookup(Box::new(found)));
     }

@@ -161,12 +161,23 @@ impl From<tokio::task::JoinError> for Fail {
     }
 }
 
+/// Empties the cache if the CRL changed since it was last looked at (every
+/// revocation reissues it in the same transaction), so a revocation counts
+/// from the very next request, even one made through an admin command.
+pub(crate) fn revalidate_cache(dir: &Dir) -> Result<(), Fail> {
+    if let Some(crl) = dir.db.crl_if_changed()? {
+        dir.cache.observe_crl(&crl);
+    }
+    Ok(())
+}
+
 /// Checks the presented certificate against the database: it must be one
 /// we issued (same serial, same bytes), not revoked and not expired.
 pub async fn authenticate(dir: &Dir, presented: &Presented) -> Result<Caller, Fail> {
     let not_ours = || refuse(ErrorCode::NotAuthorised, "unknown certificate");
     let serial = presented.serial.ok_or_else(not_ours)?;
     let now = crate::now_unix();
+    revalidate_cache(dir)?;
     if let Some(caller) = dir.cache.caller(serial, &presented.der, now) {
         return Ok(caller);
     }

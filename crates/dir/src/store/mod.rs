@@ -98,6 +98,13 @@ impl Store {
         Ok(())
     }
 
+    /// Changes whenever another connection (of any process) commits.
+    pub fn data_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "data_version", |row| row.get(0))?)
+    }
+
     /// The connection, for reads.
     pub fn conn(&self) -> &Connection {
         &self.conn
