@@ -122,9 +122,10 @@ fn recovery_values(code: &str) -> (Zeroizing<String>, Zeroizing<String>) {
         .filter(char::is_ascii_alphanumeric)
         .map(|c| c.to_ascii_lowercase())
         .collect();
+    let prk = sixchat_proto::keys::extract(b"sixchat recovery code", normalized.as_bytes());
     let derive = |name: &str| {
         Zeroizing::new(hex::encode(&*sixchat_proto::keys::label(
-            normalized.as_bytes(),
+            prk.as_slice(),
             name,
             b"",
             32,
