@@ -4,9 +4,11 @@
 //! Correctness rules:
 //! - every revocation reissues the CRL in the same transaction, so the CRL
 //!   bytes change whenever any certificate's status changes, in this process
-//!   or in an admin command. Before each use of the cache the server asks
-//!   SQLite whether anything was committed since ([`crate::db::Db::crl_if_changed`]),
-//!   and [`Cache::observe_crl`] empties the cache when the CRL differs;
+//!   or in an admin command. Before using the cache the server asks SQLite,
+//!   at most every [`RECHECK`], whether anything was committed since
+//!   ([`crate::db::Db::crl_if_changed`]), and [`Cache::observe_crl`] empties
+//!   the cache when the CRL differs; the server's own revocations empty it
+//!   at once;
 //! - a user's own writes (register, enroll, issue) drop that user's lookup
 //!   entry ([`Cache::forget_user`]); a read that raced with such a write is
 //!   not cached ([`Cache::generation`] is compared before it is stored);
@@ -22,6 +24,8 @@ use sixchat_proto::irp::LookupResult;
 
 use crate::handlers::Caller;
 
+/// How often the database is asked whether anything was committed.
+pub const RECHECK: Duration = Duration::from_millis(100);
 /// The longest an entry is trusted.
 pub const MAX_AGE: Duration = Duration::from_secs(60);
 /// Entries kept per map before it is emptied.
@@ -42,6 +46,9 @@ struct CallerEntry {
 #[derive(Default)]
 pub struct Cache {
     enabled: bool,
+    /// Milliseconds after `epoch` of the last look at the database.
+    last_recheck_ms: AtomicU64,
+    epoch: Option<Instant>,
     generation: AtomicU64,
     crl: Mutex<Vec<u8>>,
     callers: Mutex<HashMap<u64, Entry<CallerEntry>>>,
@@ -71,8 +78,24 @@ impl Cache {
     pub fn new(enabled: bool) -> Self {
         Self {
             enabled,
+            epoch: Some(Instant::now()),
             ..Self::default()
         }
+    }
+
+    /// True (for one caller) when the database should be asked again.
+    pub fn recheck_due(&self) -> bool {
+        let Some(epoch) = self.epoch else {
+            return true;
+        };
+        let now_ms = u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let last = self.last_recheck_ms.load(Ordering::Acquire);
+        let due = now_ms.saturating_sub(last) >= u64::try_from(RECHECK.as_millis()).unwrap_or(100)
+            || last == 0;
+        due && self
+            .last_recheck_ms
+            .compare_exchange(last, now_ms.max(1), Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
     }
 
     /// Read before a database read whose result may be cached.

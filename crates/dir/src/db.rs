@@ -162,10 +162,10 @@ where
     E: From<StoreError> + From<rusqlite::Error>,
     F: FnOnce(&Connection) -> Result<T, E>,
 {
-    let tx = conn.unchecked_transaction()?;
-    let result = f(&tx);
+    conn.prepare_cached("BEGIN")?.execute([])?;
+    let result = f(conn);
     // Nothing was written; ending the transaction only releases the lock.
-    tx.rollback()?;
+    conn.prepare_cached("ROLLBACK")?.execute([])?;
     result
 }
 

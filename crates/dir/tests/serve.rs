@@ -281,6 +281,8 @@ async fn a_revoked_certificate_is_refused_at_once() {
     ));
     let out = dir.admin_ok(&["revoke", "alice@example.org", "--reason", "keyCompromise"]);
     assert!(out.contains(&serial), "{out}");
+    // The DIR looks for commits by other processes every 100 ms.
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     // The same connection, the next request.
     let refusal = refused(client.call(&Request::List).await, ErrorCode::NotAuthorised);
     assert_eq!(refusal.description, "certificate revoked");

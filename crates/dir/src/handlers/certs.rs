@@ -79,6 +79,19 @@ async fn sign_leaf(dir: &Dir, info: CsrInfo) -> Result<NewCert, Fail> {
     })
 }
 
+/// 1204 if any certificate was ever issued for this key (its SPKI's SHA-256).
+async fn refuse_used_key(dir: &Dir, key: [u8; 32]) -> Result<(), Fail> {
+    let used = dir
+        .db
+        .read(move |c| cert_rows::key_owners(c, &key).map_err(Fail::from))
+        .await?;
+    if used.is_empty() {
+        Ok(())
+    } else {
+        Err(key_reused())
+    }
+}
+
 pub async fn enroll(
     dir: &Dir,
     user_id: &UserId,
@@ -101,13 +114,7 @@ pub async fn enroll(
         "the request's UserID is not the invite's",
     )?;
     let key = sha256(&info.spki_der);
-    let used = dir
-        .db
-        .read(move |c| cert_rows::key_owners(c, &key).map_err(Fail::from))
-        .await?;
-    if !used.is_empty() {
-        return Err(key_reused());
-    }
+    refuse_used_key(dir, key).await?;
     if dir.require_approval {
         let user = user_id.to_string();
         let approval = dir
@@ -157,13 +164,7 @@ pub async fn issue(dir: &Dir, caller: &Caller, csr_der: Vec<u8>) -> Result<Respo
     let key = sha256(&info.spki_der);
     let same_key = key == sha256(&caller.spki);
     if !same_key {
-        let used = dir
-            .db
-            .read(move |c| cert_rows::key_owners(c, &key).map_err(Fail::from))
-            .await?;
-        if !used.is_empty() {
-            return Err(key_reused());
-        }
+        refuse_used_key(dir, key).await?;
     }
     let cert = sign_leaf(dir, info).await?;
     let leaf = cert.der.clone();

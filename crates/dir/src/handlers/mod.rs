@@ -162,9 +162,14 @@ impl From<tokio::task::JoinError> for Fail {
 }
 
 /// Empties the cache if the CRL changed since it was last looked at (every
-/// revocation reissues it in the same transaction), so a revocation counts
-/// from the very next request, even one made through an admin command.
+/// revocation reissues it in the same transaction). Asked at most every
+/// [`crate::cache::RECHECK`], so a revocation made through an admin command
+/// counts within that time; the server's own revocations empty the cache at
+/// once.
 pub(crate) fn revalidate_cache(dir: &Dir) -> Result<(), Fail> {
+    if !dir.cache.recheck_due() {
+        return Ok(());
+    }
     if let Some(crl) = dir.db.crl_if_changed()? {
         dir.cache.observe_crl(&crl);
     }
