@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sixchat_proto::session::SessionEvent;
 use sixchat_proto::{
@@ -297,6 +297,19 @@ impl Agent {
             Some(sender) => sender.send(SessionCommand::Flush).await.is_ok(),
             None => false,
         }
+    }
+
+    /// Keeps `handle`'s session until the outbox for its peer is empty, the
+    /// session ends, or `limit` (if any) has passed; then closes it.
+    pub async fn close_when_delivered(&self, handle: SessionHandle, limit: Option<Duration>) {
+        let deadline = limit.map(|limit| tokio::time::Instant::now() + limit);
+        while self.undelivered(&handle.peer).unwrap_or(0) > 0
+            && !handle.is_finished()
+            && deadline.is_none_or(|deadline| tokio::time::Instant::now() < deadline)
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        handle.close().await;
     }
 
     /// Dials `addr`, completes the handshake as initiator to `peer`, and starts

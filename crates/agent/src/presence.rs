@@ -176,15 +176,9 @@ pub async fn deliver_outbox(relay: &Relay) {
         };
         match relay.reach(&peer).await {
             Ok(handle) => {
-                // Keep the session until its outbox is empty, then close it.
-                let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-                while agent.undelivered(&peer).unwrap_or(0) > 0
-                    && !handle.is_finished()
-                    && tokio::time::Instant::now() < deadline
-                {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                handle.close().await;
+                agent
+                    .close_when_delivered(handle, Some(Duration::from_secs(30)))
+                    .await;
             }
             Err(ReachError::Unreachable {
                 peer_cert: Some(cert),

@@ -26,7 +26,12 @@ pub fn own_dir(ctx: &Context, user_id: &UserId) -> anyhow::Result<Option<DirReco
     Ok(ctx.profile.open_store()?.dir(user_id.domain())?)
 }
 
-fn require_dir(ctx: &Context, identity: &UnlockedIdentity) -> anyhow::Result<Directory> {
+/// The profile's DIR, reached with the unlocked identity (which it keeps),
+/// and what the certificate says.
+fn require_dir(
+    ctx: &Context,
+    identity: UnlockedIdentity,
+) -> anyhow::Result<(Directory, sixchat_pki::cert::CertInfo)> {
     let Some(dir) = own_dir(ctx, &identity.info.user_id)? else {
         bail!(
             "profile {:?} has not enrolled with a DIR: run `sixchat-cli --profile {} enroll INVITE` first",
@@ -34,10 +39,9 @@ fn require_dir(ctx: &Context, identity: &UnlockedIdentity) -> anyhow::Result<Dir
             ctx.profile.name
         );
     };
-    Ok(Directory::new(
-        dir,
-        identity.chain.clone(),
-        Arc::new(IdentityKey::from_pkcs8_der(identity.key.pkcs8_der())?),
+    Ok((
+        Directory::new(dir, identity.chain, Arc::new(identity.key)),
+        identity.info,
     ))
 }
 
@@ -153,8 +157,7 @@ fn recovery_code(file: Option<&PathBuf>) -> anyhow::Result<Option<Zeroizing<Stri
 
 pub fn backup(ctx: &Context, code_file: Option<&PathBuf>) -> anyhow::Result<u8> {
     let passphrase = secret::passphrase(ctx, "Passphrase: ", false)?;
-    let identity = ctx.profile.unlock(&passphrase)?;
-    let directory = require_dir(ctx, &identity)?;
+    let (directory, info) = require_dir(ctx, ctx.profile.unlock(&passphrase)?)?;
     let (code, generated) = if let Some(code) = recovery_code(code_file)? {
         (code, false)
     } else {
@@ -163,11 +166,11 @@ pub fn backup(ctx: &Context, code_file: Option<&PathBuf>) -> anyhow::Result<u8> 
         (Zeroizing::new(grouped.join("-")), true)
     };
     let (auth, p12_password) = recovery_values(&code);
-    let bytes = pkcs12::export(&identity.key, &identity.chain, &p12_password)?;
+    let bytes = pkcs12::export(&directory.auth.key, &directory.auth.chain, &p12_password)?;
     runtime()?.block_on(directory.backup_put(bytes, &auth))?;
     let mut line = format!(
         "Backed up {} to the DIR at {} (encrypted here; the DIR cannot open it).",
-        identity.info.user_id, directory.dir.address
+        info.user_id, directory.dir.address
     );
     if generated {
         line.push_str("\nRecovery code: ");
@@ -178,7 +181,7 @@ pub fn backup(ctx: &Context, code_file: Option<&PathBuf>) -> anyhow::Result<u8> 
     }
     ctx.out.print(
         &line,
-        &json!({ "backed_up": identity.info.user_id.as_str(), "recovery_code": generated.then(|| code.to_string()) }),
+        &json!({ "backed_up": info.user_id.as_str(), "recovery_code": generated.then(|| code.to_string()) }),
     );
     Ok(0)
 }
@@ -253,12 +256,11 @@ pub fn restore(
 
 pub fn renew(ctx: &Context) -> anyhow::Result<u8> {
     let passphrase = secret::passphrase(ctx, "Passphrase: ", false)?;
-    let identity = ctx.profile.unlock(&passphrase)?;
-    let directory = require_dir(ctx, &identity)?;
-    let chain = runtime()?.block_on(directory.renew(&identity.key, &identity.info.name))?;
+    let (directory, info) = require_dir(ctx, ctx.profile.unlock(&passphrase)?)?;
+    let chain = runtime()?.block_on(directory.renew(&directory.auth.key, &info.name))?;
     let info = ctx
         .profile
-        .replace_identity(&identity.key, &chain, &passphrase)?;
+        .replace_identity(&directory.auth.key, &chain, &passphrase)?;
     ctx.out.print(
         &format!(
             "Renewed {}: valid until {}",
@@ -275,10 +277,8 @@ pub fn revoke(ctx: &Context, reason: &str) -> anyhow::Result<u8> {
         bail!("--reason must be one of {}", REVOKE_REASONS.join(", "));
     }
     let passphrase = secret::passphrase(ctx, "Passphrase: ", false)?;
-    let identity = ctx.profile.unlock(&passphrase)?;
-    let directory = require_dir(ctx, &identity)?;
-    let ski = identity
-        .info
+    let (directory, info) = require_dir(ctx, ctx.profile.unlock(&passphrase)?)?;
+    let ski = info
         .subject_key_id_hex
         .clone()
         .context("this certificate has no subject key identifier to revoke it by")?;
@@ -286,9 +286,9 @@ pub fn revoke(ctx: &Context, reason: &str) -> anyhow::Result<u8> {
     ctx.out.print(
         &format!(
             "Revoked {}'s certificate (serial {serial}); enroll again with a new invite to get a new one",
-            identity.info.user_id
+            info.user_id
         ),
-        &json!({ "revoked": identity.info.user_id.as_str(), "serial": serial }),
+        &json!({ "revoked": info.user_id.as_str(), "serial": serial }),
     );
     Ok(0)
 }

@@ -238,11 +238,7 @@ async fn deliver_to_known(agent: &Agent) {
             continue;
         };
         if let Ok(handle) = agent.connect(&peer, &addr).await {
-            // Keep the session until its outbox is empty, then close it.
-            while agent.undelivered(&peer).unwrap_or(0) > 0 && !handle.is_finished() {
-                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-            }
-            handle.close().await;
+            agent.close_when_delivered(handle, None).await;
         }
     }
 }
