@@ -43,12 +43,11 @@ struct CallerEntry {
     caller: Caller,
 }
 
-#[derive(Default)]
 pub struct Cache {
     enabled: bool,
-    /// Milliseconds after `epoch` of the last look at the database.
-    last_recheck_ms: AtomicU64,
-    epoch: Option<Instant>,
+    created: Instant,
+    /// Milliseconds after `created` when the database is next asked.
+    next_recheck_ms: AtomicU64,
     generation: AtomicU64,
     crl: Mutex<Vec<u8>>,
     callers: Mutex<HashMap<u64, Entry<CallerEntry>>>,
@@ -78,24 +77,25 @@ impl Cache {
     pub fn new(enabled: bool) -> Self {
         Self {
             enabled,
-            epoch: Some(Instant::now()),
-            ..Self::default()
+            created: Instant::now(),
+            next_recheck_ms: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
+            crl: Mutex::default(),
+            callers: Mutex::default(),
+            lookups: Mutex::default(),
         }
     }
 
     /// True (for one caller) when the database should be asked again.
     pub fn recheck_due(&self) -> bool {
-        let Some(epoch) = self.epoch else {
-            return true;
-        };
-        let now_ms = u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let last = self.last_recheck_ms.load(Ordering::Acquire);
-        let due = now_ms.saturating_sub(last) >= u64::try_from(RECHECK.as_millis()).unwrap_or(100)
-            || last == 0;
-        due && self
-            .last_recheck_ms
-            .compare_exchange(last, now_ms.max(1), Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+        let now_ms = u64::try_from(self.created.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let next = self.next_recheck_ms.load(Ordering::Acquire);
+        let after = now_ms.saturating_add(u64::try_from(RECHECK.as_millis()).unwrap_or(100));
+        now_ms >= next
+            && self
+                .next_recheck_ms
+                .compare_exchange(next, after, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
     }
 
     /// Read before a database read whose result may be cached.

@@ -98,11 +98,7 @@ impl Db {
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     {
         if let Ok(slot) = Arc::clone(&self.inner.read_slots).try_acquire_owned() {
-            let count = self.inner.readers.len();
-            let start = self.inner.next_reader.fetch_add(1, Ordering::Relaxed);
-            let free =
-                (0..count).find_map(|i| self.inner.readers[(start + i) % count].try_lock().ok());
-            if let Some(guard) = free {
+            if let (Some(guard), _) = self.inner.free_reader() {
                 let result = read_snapshot(guard.conn(), f);
                 drop(guard);
                 drop(slot);
@@ -116,17 +112,26 @@ impl Db {
             .map_err(|_| StoreError::Unavailable("database closed"))?;
         tokio::task::spawn_blocking(move || {
             let _slot = slot;
-            let count = inner.readers.len();
-            let start = inner.next_reader.fetch_add(1, Ordering::Relaxed);
             // Take a free reader if there is one, else wait for ours.
-            let guard = (0..count)
-                .find_map(|i| inner.readers[(start + i) % count].try_lock().ok())
-                .map_or_else(|| inner.readers[start % count].lock(), Ok)
+            let (free, ours) = inner.free_reader();
+            let guard = free
+                .map_or_else(|| inner.readers[ours].lock(), Ok)
                 .map_err(|_| StoreError::Unavailable("reader lock poisoned"))?;
             read_snapshot(guard.conn(), f)
         })
         .await
         .map_err(|_| StoreError::Unavailable("database task failed"))?
+    }
+}
+
+impl Inner {
+    /// A reader not in use, if any, and the reader this caller would
+    /// otherwise wait for (taken in turn, so waits spread over all of them).
+    fn free_reader(&self) -> (Option<std::sync::MutexGuard<'_, Store>>, usize) {
+        let count = self.readers.len();
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        let free = (0..count).find_map(|i| self.readers[(start + i) % count].try_lock().ok());
+        (free, start % count)
     }
 }
 
