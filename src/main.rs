@@ -1,92 +1,90 @@
-//! SixChat, the desktop User Agent.
-//!
-//! This first version opens the window and shows which profile it would
-//! drive; the full interface (wizard, contacts, conversations, trust dialogs)
-//! is built on the same agent as `sixchat-cli`.
+//! `sixchat`: the desktop User Agent, and `sixchat demo`.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use eframe::egui;
 
 #[derive(Parser)]
 #[command(
     name = "sixchat",
     version,
-    about = "SixChat: secure, direct, peer-to-peer chat"
+    about = "SixChat: secure, direct, peer-to-peer chat",
+    long_about = "SixChat: secure, direct, peer-to-peer chat.\n\n\
+        Opens the window for one profile (an identity with its contacts and messages). \
+        The first start shows a wizard: join a directory with an invite, import a PKCS#12 \
+        file, or create a standalone identity for a LAN without a directory.\n\n\
+        Set SIXCHAT_PASSWORD to unlock without the passphrase prompt (for demos and kiosks; \
+        anyone who can read the environment can read it). RUST_LOG=info shows what the agent does."
 )]
 struct Args {
-    /// Which profile (identity and its data) to open.
-    #[arg(long, default_value = "default", value_name = "NAME")]
+    /// Which profile (identity and its data) to open; run several side by side with different names.
+    #[arg(long, default_value = "default", value_name = "NAME", global = true)]
     profile: String,
     /// Keep profiles under DIR instead of the platform data folder.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", global = true)]
     data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Cmd>,
 }
 
-/// What the window shows about the profile, read once before the window opens.
-struct ProfileSummary {
-    profile: String,
-    identity: Option<(String, String, String)>,
-    note: Option<String>,
+#[derive(Subcommand)]
+enum Cmd {
+    /// Start a DIR on loopback with the domain demo.sixchat.test, enroll two profiles
+    /// (alice and bob) and open a window for each. Ends when both windows close.
+    Demo {
+        /// Keep the demo's folder (DIR, profiles) after the windows close.
+        #[arg(long)]
+        keep: bool,
+        /// Only prepare the DIR and the two profiles, print how to open them, and wait for Ctrl-C.
+        #[arg(long)]
+        no_windows: bool,
+    },
 }
 
-struct SixChatApp {
-    summary: ProfileSummary,
-}
-
-impl eframe::App for SixChatApp {
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        egui::CentralPanel::default().show(ui, |ui| {
-            ui.heading("SixChat");
-            ui.label(format!("Profile: {}", self.summary.profile));
-            match &self.summary.identity {
-                Some((user, name, fingerprint)) => {
-                    ui.label(format!("Identity: {name} <{user}>"));
-                    ui.monospace(format!("Fingerprint: {fingerprint}"));
-                }
-                None => {
-                    ui.label("No identity yet. Create one with: sixchat-cli id new --user you@example.org --name \"Your Name\"");
-                }
-            }
-            if let Some(note) = &self.summary.note {
-                ui.colored_label(ui.visuals().warn_fg_color, note);
-            }
-        });
-    }
-}
-
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let args = Args::parse();
-    let mut summary = ProfileSummary {
-        profile: args.profile.clone(),
-        identity: None,
-        note: None,
+    let result = match args.command {
+        Some(Cmd::Demo { keep, no_windows }) => {
+            sixchat::demo::run(args.data_dir.as_deref(), keep, !no_windows)
+        }
+        None => window(&args.profile, args.data_dir.as_deref()),
     };
-    match sixchat_agent::Profile::locate(&args.profile, args.data_dir.as_deref()) {
-        Ok(profile) => match profile.public_identity() {
-            Ok((_, info)) => {
-                summary.identity = Some((
-                    info.user_id.to_string(),
-                    info.name,
-                    info.fingerprint.to_hex(),
-                ));
-            }
-            Err(sixchat_agent::ProfileError::NoIdentity(_)) => {}
-            Err(e) => summary.note = Some(e.to_string()),
-        },
-        Err(e) => summary.note = Some(e.to_string()),
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sixchat: {e:#}");
+            ExitCode::FAILURE
+        }
     }
+}
+
+fn window(profile: &str, data_dir: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let profile = sixchat_agent::Profile::locate(profile, data_dir)?;
+    let passphrase = sixchat::startup::passphrase_from_env();
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
-            .with_title("SixChat")
-            .with_inner_size([720.0, 480.0]),
+            .with_title(format!("SixChat ({})", profile.name))
+            .with_app_id("sixchat")
+            .with_inner_size([980.0, 680.0])
+            .with_min_inner_size([560.0, 400.0]),
         ..Default::default()
     };
     eframe::run_native(
         "SixChat",
         options,
-        Box::new(|_cc| Ok(Box::new(SixChatApp { summary }))),
+        Box::new(move |cc| {
+            let app = sixchat::startup::build_app(&cc.egui_ctx, profile, passphrase)?;
+            Ok(Box::new(app))
+        }),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
 }

@@ -28,10 +28,8 @@ pub enum AgentEvent {
         addr: String,
     },
     SessionStarted {
-        peer: String,
-        name: String,
-        level: String,
-        sas: String,
+        #[serde(flatten)]
+        card: PeerCard,
         addr: String,
         inbound: bool,
     },
@@ -49,6 +47,11 @@ pub enum AgentEvent {
         id: String,
         sent: String,
         text: String,
+    },
+    /// An outbox message was written to a live session.
+    Sent {
+        to: String,
+        id: String,
     },
     Delivered {
         to: String,
@@ -88,11 +91,62 @@ pub enum AgentEvent {
     },
 }
 
+/// Who a session is with, as the person should see it before trusting it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PeerCard {
+    pub peer: String,
+    pub name: String,
+    /// `verified`, `known`, `new` or `anonymous`.
+    pub level: String,
+    /// The short authentication string, `012 345`.
+    pub sas: String,
+    /// SHA-256 of the peer's leaf certificate, hex (empty when anonymous).
+    pub fingerprint: String,
+    pub issuer: String,
+    /// Validity of the peer's certificate, Unix seconds (0 when anonymous).
+    pub not_before: i64,
+    pub not_after: i64,
+}
+
+impl PeerCard {
+    fn of(established: &Established) -> Self {
+        let peer = &established.peer;
+        let certificate = peer.certificate.as_ref();
+        Self {
+            peer: peer.user_id.to_string(),
+            name: peer.name.clone(),
+            level: peer.level.to_string(),
+            sas: established.sas.clone(),
+            fingerprint: certificate.map(|c| c.fingerprint.to_hex()).unwrap_or_default(),
+            issuer: certificate.map(|c| c.issuer.clone()).unwrap_or_default(),
+            not_before: certificate.map_or(0, |c| c.not_before_unix),
+            not_after: certificate.map_or(0, |c| c.not_after_unix),
+        }
+    }
+}
+
+/// A peer that completed the handshake as initiator and waits for the
+/// person to accept the session ([`AgentOptions::incoming`]).
+#[derive(Debug)]
+pub struct IncomingRequest {
+    pub card: PeerCard,
+    pub addr: String,
+    /// Send `true` to accept; dropping it (or no answer within
+    /// [`INCOMING_ANSWER_TIMEOUT`]) declines.
+    pub decision: tokio::sync::oneshot::Sender<bool>,
+}
+
+/// How long an incoming session waits for the person's answer.
+pub const INCOMING_ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// What the agent may be told to do with a live session.
 #[derive(Debug)]
 pub enum SessionCommand {
     /// Send what waits in the outbox for this peer (in order).
     Flush,
+    /// Send one message that is not stored (typing, read receipts); dropped
+    /// if the session did not agree its capability.
+    Send(AppMessage),
     /// Say `bye` and close.
     Close,
 }
@@ -105,6 +159,9 @@ pub struct AgentOptions {
     /// Accept anonymous callers.
     pub allow_anonymous: bool,
     pub limits: Limits,
+    /// When set, every inbound session waits here for the person's answer
+    /// before anything it sends is read (the desktop app's Incoming Chat).
+    pub incoming: Option<mpsc::Sender<IncomingRequest>>,
 }
 
 /// Why a dial did not give a session.
@@ -299,6 +356,20 @@ impl Agent {
         }
     }
 
+    /// Sends `message` on the live session with `peer`, if there is one.
+    pub async fn send_live(&self, peer: &UserId, message: AppMessage) -> bool {
+        let sender = lock(&self.inner.live).get(peer).cloned();
+        match sender {
+            Some(sender) => sender.send(SessionCommand::Send(message)).await.is_ok(),
+            None => false,
+        }
+    }
+
+    /// Whether a session with `peer` is live.
+    pub fn is_live(&self, peer: &UserId) -> bool {
+        lock(&self.inner.live).contains_key(peer)
+    }
+
     /// Keeps `handle`'s session until the outbox for its peer is empty, the
     /// session ends, or `limit` (if any) has passed; then closes it.
     pub async fn close_when_delivered(&self, handle: SessionHandle, limit: Option<Duration>) {
@@ -401,15 +472,33 @@ impl Agent {
     }
 
     async fn announce(&self, established: &Established, addr: &str, inbound: bool) {
+        let _ = lock(&self.inner.store).touch_peer(established.peer.user_id.as_str());
         self.emit(AgentEvent::SessionStarted {
-            peer: established.peer.user_id.to_string(),
-            name: established.peer.name.clone(),
-            level: established.peer.level.to_string(),
-            sas: established.sas.clone(),
+            card: PeerCard::of(established),
             addr: addr.to_owned(),
             inbound,
         })
         .await;
+    }
+
+    /// Asks the person (if the options say so) whether to take this session.
+    async fn ask(&self, established: &Established, source: SocketAddr) -> bool {
+        let Some(gate) = &self.inner.options.incoming else {
+            return true;
+        };
+        let (decision, answer) = tokio::sync::oneshot::channel();
+        let request = IncomingRequest {
+            card: PeerCard::of(established),
+            addr: source.to_string(),
+            decision,
+        };
+        if gate.send(request).await.is_err() {
+            return false;
+        }
+        matches!(
+            tokio::time::timeout(INCOMING_ANSWER_TIMEOUT, answer).await,
+            Ok(Ok(true))
+        )
     }
 
     /// Accepts connections until `shutdown` completes, then ends every session.
@@ -498,6 +587,13 @@ impl Agent {
                 return;
             }
         }
+        if !self.ask(&established, source).await {
+            let mut established = established;
+            let _ = conn
+                .write(&established.session.seal_alert(AlertCode::UserDeclined))
+                .await;
+            return;
+        }
         self.announce(&established, &source.to_string(), true).await;
         let (commands, receiver) = self.register(&established.peer.user_id);
         self.run_session(conn, established, commands, receiver)
@@ -559,6 +655,22 @@ impl Agent {
                     command = commands.recv() => command,
                 };
                 match command {
+                    Some(SessionCommand::Send(message)) => {
+                        let agreed = message
+                            .required_capabilities()
+                            .iter()
+                            .all(|c| established.session.has_capability(c));
+                        if !agreed || !established.session.is_confirmed() {
+                            continue;
+                        }
+                        let written = match established.session.seal_application(&message.to_xml()) {
+                            Ok(bytes) => conn.write(&bytes).await.map_err(|e| e.to_string()),
+                            Err(e) => Err(e.to_string()),
+                        };
+                        if let Err(e) = written {
+                            break e;
+                        }
+                    }
                     Some(SessionCommand::Flush) => {
                         if let Err(e) = self
                             .flush_outbox(&mut conn, &mut established, &mut sent_here)
@@ -593,6 +705,7 @@ impl Agent {
                 live.remove(&peer);
             }
         }
+        let _ = lock(&self.inner.store).touch_peer(peer.as_str());
         self.emit(AgentEvent::SessionEnded {
             peer: peer.to_string(),
             reason,
@@ -629,7 +742,16 @@ impl Agent {
                 .seal_application(&chat.to_xml())
                 .map_err(|e| e.to_string())?;
             conn.write(&bytes).await.map_err(|e| e.to_string())?;
-            let _ = lock(&self.inner.store).mark(&peer, &message.id, DeliveryState::Sent);
+            let moved = lock(&self.inner.store)
+                .mark(&peer, &message.id, DeliveryState::Sent)
+                .unwrap_or(false);
+            if moved {
+                self.emit(AgentEvent::Sent {
+                    to: peer.clone(),
+                    id: message.id.clone(),
+                })
+                .await;
+            }
             sent_here.insert(message.id);
         }
         Ok(())

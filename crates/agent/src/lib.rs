@@ -33,6 +33,8 @@ pub mod relay;
 pub mod store;
 pub mod trust;
 
-pub use agent::{Agent, AgentEvent, AgentOptions, ConnectError, SessionHandle};
+pub use agent::{
+    Agent, AgentEvent, AgentOptions, ConnectError, IncomingRequest, PeerCard, SessionHandle,
+};
 pub use profile::{Profile, ProfileError, UnlockedIdentity};
 pub use store::Store;

@@ -93,7 +93,27 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE crls (domain TEXT PRIMARY KEY, der BLOB NOT NULL, fetched INTEGER NOT NULL);
      CREATE TABLE registration (id INTEGER PRIMARY KEY CHECK (id = 1), sequence INTEGER NOT NULL, addresses TEXT NOT NULL, expires INTEGER NOT NULL);
      ALTER TABLE messages ADD COLUMN relayed_at INTEGER;",
+    // Version 3: the desktop app's contacts and settings, and which incoming
+    // messages the person has seen (earlier ones count as seen).
+    "CREATE TABLE contacts (user_id TEXT PRIMARY KEY, name TEXT NOT NULL, added_at INTEGER NOT NULL, always_accept INTEGER NOT NULL DEFAULT 0);
+     CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+     ALTER TABLE messages ADD COLUMN seen INTEGER NOT NULL DEFAULT 1;
+     CREATE INDEX messages_unseen ON messages (peer) WHERE direction = 'in' AND seen = 0;",
 ];
+
+/// A contact in the desktop app's list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    pub user_id: String,
+    /// The name the peer's certificate gave, or the local part until a session.
+    pub name: String,
+    /// Sessions from this contact need no question.
+    pub always_accept: bool,
+    /// When a session with it last ended or began (Unix seconds).
+    pub last_seen: Option<i64>,
+    /// Incoming messages the person has not seen.
+    pub unread: usize,
+}
 
 /// The open store.
 pub struct Store {
@@ -194,7 +214,7 @@ impl Store {
         body: &str,
     ) -> Result<bool, StoreError> {
         let inserted = self.conn.execute(
-            "INSERT OR IGNORE INTO messages (peer, direction, id, sent, stored_at, state, body) VALUES (?1, 'in', ?2, ?3, ?4, 'delivered', ?5)",
+            "INSERT OR IGNORE INTO messages (peer, direction, id, sent, stored_at, state, body, seen) VALUES (?1, 'in', ?2, ?3, ?4, 'delivered', ?5, 0)",
             params![peer, id, sent, now_unix(), body],
         )?;
         Ok(inserted > 0)
@@ -264,6 +284,14 @@ impl Store {
         Ok(())
     }
 
+    /// Stops trusting one root of `domain`. Returns whether it was there.
+    pub fn remove_root(&self, domain: &str, fingerprint: &str) -> Result<bool, StoreError> {
+        Ok(self.conn.execute(
+            "DELETE FROM trust_roots WHERE domain = ?1 AND fingerprint = ?2",
+            params![domain, fingerprint],
+        )? > 0)
+    }
+
     pub fn unpin(&self, user_id: &str) -> Result<bool, StoreError> {
         Ok(self
             .conn
@@ -286,6 +314,111 @@ impl Store {
             "INSERT INTO peers (user_id, last_addr, last_seen) VALUES (?1, ?2, ?3)
              ON CONFLICT (user_id) DO UPDATE SET last_addr = excluded.last_addr, last_seen = excluded.last_seen",
             params![peer, addr, now_unix()],
+        )?;
+        Ok(())
+    }
+
+    /// Records that a session with `peer` was live just now.
+    pub fn touch_peer(&self, peer: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO peers (user_id, last_seen) VALUES (?1, ?2)
+             ON CONFLICT (user_id) DO UPDATE SET last_seen = excluded.last_seen",
+            params![peer, now_unix()],
+        )?;
+        Ok(())
+    }
+
+    /// Every contact with its unread count and when it was last seen, by name.
+    pub fn contacts(&self) -> Result<Vec<Contact>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT c.user_id, c.name, c.always_accept, p.last_seen,
+                    (SELECT count(*) FROM messages m WHERE m.peer = c.user_id AND m.direction = 'in' AND m.seen = 0)
+             FROM contacts c LEFT JOIN peers p ON p.user_id = c.user_id
+             ORDER BY lower(c.name), c.user_id",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            Ok(Contact {
+                user_id: row.get(0)?,
+                name: row.get(1)?,
+                always_accept: row.get(2)?,
+                last_seen: row.get(3)?,
+                unread: usize::try_from(row.get::<_, i64>(4)?).unwrap_or(0),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Adds a contact; an existing one keeps its settings and takes a
+    /// non-empty `name`. Returns whether it is new.
+    pub fn add_contact(&self, user_id: &str, name: &str) -> Result<bool, StoreError> {
+        let inserted = self.conn.execute(
+            "INSERT OR IGNORE INTO contacts (user_id, name, added_at) VALUES (?1, ?2, ?3)",
+            params![user_id, name, now_unix()],
+        )?;
+        if inserted == 0 && !name.is_empty() {
+            self.conn.execute(
+                "UPDATE contacts SET name = ?2 WHERE user_id = ?1",
+                params![user_id, name],
+            )?;
+        }
+        Ok(inserted > 0)
+    }
+
+    /// Removes a contact (its conversation stays). Returns whether there was one.
+    pub fn remove_contact(&self, user_id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .execute("DELETE FROM contacts WHERE user_id = ?1", params![user_id])?
+            > 0)
+    }
+
+    pub fn set_always_accept(&self, user_id: &str, always: bool) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE contacts SET always_accept = ?2 WHERE user_id = ?1",
+            params![user_id, always],
+        )?;
+        Ok(())
+    }
+
+    /// Whether sessions from `user_id` are accepted without asking.
+    pub fn always_accepts(&self, user_id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT always_accept FROM contacts WHERE user_id = ?1",
+                params![user_id],
+                |row| row.get(0),
+            )
+            .optional()?
+            .unwrap_or(false))
+    }
+
+    /// Marks every incoming message from `peer` as seen; returns their ids
+    /// (for read receipts).
+    pub fn mark_seen(&self, peer: &str) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "UPDATE messages SET seen = 1 WHERE peer = ?1 AND direction = 'in' AND seen = 0 RETURNING id",
+        )?;
+        let ids = stmt.query_map(params![peer], |row| row.get(0))?;
+        Ok(ids.collect::<Result<_, _>>()?)
+    }
+
+    pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT value FROM settings WHERE key = ?1",
+                params![key],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
         )?;
         Ok(())
     }
@@ -448,6 +581,30 @@ mod tests {
             ["two"]
         );
         assert_eq!(store.peers_with_outbox().unwrap(), ["b@x.org"]);
+    }
+
+    #[test]
+    fn contacts_count_unread_until_seen() {
+        let (_dir, store) = open();
+        assert!(store.add_contact("b@x.org", "Bob").unwrap());
+        assert!(!store.add_contact("b@x.org", "").unwrap());
+        store.store_incoming("b@x.org", "1", "t", "hi").unwrap();
+        store.store_incoming("b@x.org", "2", "t", "there").unwrap();
+        store.queue_outgoing("b@x.org", "3", "t", "mine").unwrap();
+        let contacts = store.contacts().unwrap();
+        assert_eq!(contacts.len(), 1);
+        assert_eq!((contacts[0].name.as_str(), contacts[0].unread), ("Bob", 2));
+        assert_eq!(store.mark_seen("b@x.org").unwrap().len(), 2);
+        assert!(store.mark_seen("b@x.org").unwrap().is_empty());
+        assert_eq!(store.contacts().unwrap()[0].unread, 0);
+        store.set_always_accept("b@x.org", true).unwrap();
+        assert!(store.always_accepts("b@x.org").unwrap());
+        assert!(!store.always_accepts("c@x.org").unwrap());
+        store.set_setting("language", "de").unwrap();
+        store.set_setting("language", "zh-CN").unwrap();
+        assert_eq!(store.setting("language").unwrap().as_deref(), Some("zh-CN"));
+        assert!(store.remove_contact("b@x.org").unwrap());
+        assert_eq!(store.history("b@x.org").unwrap().len(), 3);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use sixchat_pki::cert::{self, CertInfo};
 use sixchat_pki::keys::IdentityKey;
+use zeroize::Zeroizing;
 use sixchat_pki::trust::TrustStore;
 use sixchat_proto::irp::record::MAX_LIFETIME_SECS;
 use sixchat_proto::irp::{
@@ -49,6 +50,26 @@ pub struct Enrolled {
     pub key: IdentityKey,
     pub chain: Vec<Vec<u8>>,
     pub root_der: Vec<u8>,
+}
+
+/// Saves what an enrollment gave into `profile`: the identity (sealed with
+/// `passphrase`), the domain's root as trusted, and the DIR's address.
+pub fn save_enrollment(
+    profile: &crate::Profile,
+    invite: &Invite,
+    enrolled: Enrolled,
+    passphrase: &str,
+) -> Result<CertInfo, crate::ProfileError> {
+    let info = profile.save_identity(&enrolled.key, &enrolled.chain, passphrase)?;
+    let store = profile.open_store()?;
+    let domain = invite.user_id.domain();
+    store.add_root(domain, &enrolled.root_der, &invite.root_fingerprint.to_hex())?;
+    store.set_dir(&crate::store::DirRecord {
+        domain: domain.to_owned(),
+        address: invite.dir_address.clone(),
+        root_der: enrolled.root_der,
+    })?;
+    Ok(info)
 }
 
 /// Checks that `chain`'s leaf certifies `key` for `user_id` and verifies to `root_der`.
@@ -314,6 +335,33 @@ impl Directory {
             other => Err(unexpected(&request, &other).into()),
         }
     }
+}
+
+/// The two values a recovery code yields: what the DIR checks (it never
+/// sees the code) and the PKCS#12 password (the DIR never sees either).
+pub fn recovery_values(code: &str) -> (Zeroizing<String>, Zeroizing<String>) {
+    let normalized: String = code
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let prk = sixchat_proto::keys::extract(b"sixchat recovery code", normalized.as_bytes());
+    let derive = |name: &str| {
+        Zeroizing::new(hex::encode(&*sixchat_proto::keys::label(
+            prk.as_slice(),
+            name,
+            b"",
+            32,
+        )))
+    };
+    (derive("backup auth"), derive("backup key"))
+}
+
+/// A fresh recovery code: 32 random hex digits in groups of four.
+pub fn new_recovery_code() -> Zeroizing<String> {
+    let random = Zeroizing::new(uuid::Uuid::new_v4().simple().to_string());
+    let grouped: Vec<&str> = (0..8).map(|i| &random[i * 4..i * 4 + 4]).collect();
+    Zeroizing::new(grouped.join("-"))
 }
 
 /// Fetches a backup with a recovery secret (no client certificate).

@@ -83,21 +83,7 @@ pub fn enroll(
         }
         Err(e) => return Err(e.into()),
     };
-    let info = ctx
-        .profile
-        .save_identity(&enrolled.key, &enrolled.chain, &passphrase)?;
-    let store = ctx.profile.open_store()?;
-    let domain = invite.user_id.domain();
-    store.add_root(
-        domain,
-        &enrolled.root_der,
-        &invite.root_fingerprint.to_hex(),
-    )?;
-    store.set_dir(&DirRecord {
-        domain: domain.to_owned(),
-        address: invite.dir_address.clone(),
-        root_der: enrolled.root_der,
-    })?;
+    let info = directory::save_enrollment(&ctx.profile, &invite, enrolled, &passphrase)?;
     ctx.out.print(
         &format!(
             "Enrolled {} ({}) with the DIR at {}\nFingerprint: {}\nValid until: {}",
@@ -116,26 +102,6 @@ pub fn enroll(
         }),
     );
     Ok(0)
-}
-
-/// The two values a recovery code yields: what the DIR checks (it never
-/// sees the code) and the PKCS#12 password (the DIR never sees either).
-fn recovery_values(code: &str) -> (Zeroizing<String>, Zeroizing<String>) {
-    let normalized: String = code
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
-    let prk = sixchat_proto::keys::extract(b"sixchat recovery code", normalized.as_bytes());
-    let derive = |name: &str| {
-        Zeroizing::new(hex::encode(&*sixchat_proto::keys::label(
-            prk.as_slice(),
-            name,
-            b"",
-            32,
-        )))
-    };
-    (derive("backup auth"), derive("backup key"))
 }
 
 fn recovery_code(file: Option<&PathBuf>) -> anyhow::Result<Option<Zeroizing<String>>> {
@@ -161,11 +127,9 @@ pub fn backup(ctx: &Context, code_file: Option<&PathBuf>) -> anyhow::Result<u8> 
     let (code, generated) = if let Some(code) = recovery_code(code_file)? {
         (code, false)
     } else {
-        let random = uuid::Uuid::new_v4().simple().to_string();
-        let grouped: Vec<&str> = (0..8).map(|i| &random[i * 4..i * 4 + 4]).collect();
-        (Zeroizing::new(grouped.join("-")), true)
+        (directory::new_recovery_code(), true)
     };
-    let (auth, p12_password) = recovery_values(&code);
+    let (auth, p12_password) = directory::recovery_values(&code);
     let bytes = pkcs12::export(&directory.auth.key, &directory.auth.chain, &p12_password)?;
     runtime()?.block_on(directory.backup_put(bytes, &auth))?;
     let mut line = format!(
@@ -219,7 +183,7 @@ pub fn restore(
         || rpassword::prompt_password("Recovery code: ").map(Zeroizing::new),
         Ok,
     )?;
-    let (auth, p12_password) = recovery_values(&code);
+    let (auth, p12_password) = directory::recovery_values(&code);
     let bytes = runtime()?.block_on(directory::backup_get(
         &address,
         DirTrust::Fingerprint(fingerprint),

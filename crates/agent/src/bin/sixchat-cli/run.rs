@@ -76,15 +76,15 @@ pub fn print_event(ctx: &Context, event: &AgentEvent) {
     let human = match event {
         AgentEvent::Listening { addr } => format!("listening on {addr}"),
         AgentEvent::SessionStarted {
-            peer,
-            name,
-            level,
-            sas,
+            card,
             addr,
             inbound,
         } => {
             let how = if *inbound { "from" } else { "to" };
-            format!("session {peer} ({name}) trust={level} code={sas} {how} {addr}")
+            format!(
+                "session {} ({}) trust={} code={} {how} {addr}",
+                card.peer, card.name, card.level, card.sas
+            )
         }
         AgentEvent::SessionEnded { peer, reason } => format!("session {peer} ended: {reason}"),
         AgentEvent::HandshakeFailed {
@@ -103,6 +103,7 @@ pub fn print_event(ctx: &Context, event: &AgentEvent) {
             sent,
             text,
         } => format!("chat {from} {id} {sent}: {text}"),
+        AgentEvent::Sent { to, id } => format!("sent {id} to {to}"),
         AgentEvent::Delivered { to, id } => format!("delivered {id} to {to}"),
         AgentEvent::Read { to, id } => format!("read {id} by {to}"),
         AgentEvent::Typing { from, active } => format!(

@@ -1,0 +1,166 @@
+# SixChat, Deutsch (dieselben Schlüssel wie die englische Referenz).
+
+back = Zurück
+close = Schließen
+dismiss = Ausblenden
+remove = Entfernen
+save = Speichern
+unread-title = SixChat — { $count } ungelesen
+
+## Einrichtung
+wizard-title = Willkommen bei SixChat
+wizard-intro = Chatten Sie direkt mit Personen, deren Identität Sie prüfen können. Wählen Sie, wie Sie Ihre Identität einrichten möchten.
+wizard-invite = Einem Verzeichnis beitreten
+wizard-invite-hint = Sie haben einen Einladungscode vom Verzeichnis (DIR) Ihrer Organisation erhalten.
+wizard-import = PKCS#12-Datei importieren
+wizard-import-hint = Verwenden Sie Ihre bestehende Identität (.p12 oder .pfx).
+wizard-create = Eigenständige Identität erstellen
+wizard-create-hint = Für ein LAN ohne Verzeichnis; Kontakte vergleichen einmalig einen kurzen Code.
+wizard-invite-field = Einladung
+wizard-invite-missing = Fügen Sie den Einladungscode ein.
+wizard-name = Anzeigename
+wizard-name-missing = Geben Sie einen Anzeigenamen ein.
+wizard-user-id = UserID
+wizard-user-id-missing = Geben Sie eine UserID ein, z. B. name@example.org.
+wizard-passphrase = Passphrase
+wizard-passphrase-repeat = Passphrase wiederholen
+wizard-passphrase-hint = Die Passphrase verschlüsselt Ihren privaten Schlüssel auf diesem Computer. Mindestens 8 Zeichen.
+wizard-passphrase-short = Die Passphrase muss mindestens 8 Zeichen lang sein.
+wizard-passphrase-differ = Die beiden Passphrasen stimmen nicht überein.
+wizard-file = Datei
+wizard-file-missing = Wählen Sie eine PKCS#12-Datei aus.
+wizard-file-password = Dateipasswort
+wizard-import-passphrase-hint = Lassen Sie die Passphrase leer, um dieses Profil mit dem Passwort der Datei zu schützen.
+wizard-browse = Durchsuchen…
+wizard-join = Beitreten
+wizard-import-go = Importieren
+wizard-create-go = Identität erstellen
+
+## Entsperren
+unlock-title = SixChat entsperren
+unlock-passphrase = Passphrase
+unlock-go = Entsperren
+
+## Vorgänge
+task-creating = Schlüssel und Zertifikat werden erstellt…
+task-importing = Wird importiert…
+task-enrolling = Registrierung beim Verzeichnis…
+task-unlocking = Wird entsperrt…
+task-renewing = Zertifikat wird erneuert…
+task-exporting = Wird exportiert…
+task-backing-up = Sicherung im Verzeichnis…
+
+## Fehler
+failure-wrong-passphrase = Falsche Passphrase.
+failure-wrong-password = Falsches Passwort für diese Datei.
+failure-not-pkcs12 = Dies ist keine PKCS#12-Datei.
+failure-invalid = Das hat nicht funktioniert:
+failure-refused = Der Kontakt hat die Sitzung abgelehnt.
+failure-unreachable = Der Kontakt ist nicht erreichbar.
+failure-no-address = Für diesen Kontakt ist keine Adresse bekannt, und es gibt kein Verzeichnis zum Nachschlagen.
+failure-no-directory = Dieses Profil ist keinem Verzeichnis beigetreten.
+failure-other = Etwas ist schiefgelaufen:
+
+## Kontakte
+contacts-add = Kontakt hinzufügen
+contacts-search = Kontakte durchsuchen
+contacts-empty = Noch keine Kontakte. Fügen Sie oben einen per UserID hinzu.
+presence-online = online
+presence-reachable = erreichbar
+presence-offline = offline
+presence-last-seen = zuletzt online { $when }
+
+## Unterhaltung
+conversation-none = Wählen Sie einen Kontakt, um zu chatten.
+conversation-empty = Noch keine Nachrichten. Sagen Sie Hallo!
+conversation-connect = Verbinden
+conversation-search = In Unterhaltung suchen
+conversation-always-accept = Immer annehmen
+search-matches = { $count ->
+    [one] 1 Treffer
+   *[other] { $count } Treffer
+}
+day-today = Heute
+day-yesterday = Gestern
+typing = { $name } schreibt…
+composer-label = Nachricht
+composer-hint = Nachricht schreiben (Enter sendet, Shift+Enter für neue Zeile)
+composer-send = Senden
+composer-emoji = Emoji
+state-queued = Ausstehend
+state-sent = Gesendet
+state-delivered = Zugestellt
+state-read = Gelesen
+
+## Vertrauen
+trust-verified = Verifiziert
+trust-known = Bekannt
+trust-new = Neu
+trust-anonymous = Anonym
+card-issuer = Aussteller
+card-valid = Gültig
+card-valid-range = { $from } bis { $until }
+card-fingerprint = Fingerabdruck
+card-compare = Vergleichen Sie diesen Code mit Ihrem Kontakt (telefonisch oder persönlich):
+card-pin = Die Codes stimmen überein: Schlüssel fixieren
+
+## Mit Benutzer verbinden
+connect-title = Mit Benutzer verbinden
+connect-looking-up = Kontakt wird gesucht…
+connect-connecting = Verbindung wird hergestellt…
+connect-connected = Verbunden
+connect-queued = { $count ->
+    [one] Der Kontakt ist offline. 1 Nachricht wartet in seinem Verzeichnis.
+   *[other] Der Kontakt ist offline. { $count } Nachrichten warten in seinem Verzeichnis.
+}
+connect-retry = Erneut versuchen
+
+## Eingehender Chat
+incoming-title = Eingehender Chat
+incoming-from = Jemand hat sich von { $addr } aus verbunden.
+incoming-accept = Annehmen
+incoming-always = Von diesem Kontakt immer annehmen
+incoming-decline = Ablehnen
+incoming-more = Noch { $count } in der Warteschlange
+
+## Einstellungen
+settings-open = Einstellungen
+settings-title = Einstellungen
+settings-identity = Identität
+settings-network = Netzwerk
+settings-trust = Vertrauen
+settings-appearance = Sprache und Darstellung
+settings-user-id = UserID
+settings-name = Name
+settings-self-signed = Selbstsigniert (eigenständig)
+settings-directory = Verzeichnis
+settings-no-directory = keines
+settings-renew = Jetzt erneuern
+settings-backup = Im Verzeichnis sichern
+settings-export = Als PKCS#12 exportieren
+settings-export-file = Datei
+settings-export-password = Export-Passwort
+settings-export-go = Exportieren
+settings-listening = Lauscht auf
+settings-registered = Registrierte Adressen
+settings-families = Adressfamilien
+settings-listen = Lauschadresse
+settings-listen-hint = HOST:PORT, z. B. [::]:4605 für IPv6 und IPv4. Wirksam ab dem nächsten Start.
+settings-roots = Verzeichnis-Stammzertifikate
+settings-pins = Fixierte Schlüssel
+settings-none = keine
+settings-language = Sprache
+settings-theme = Design
+settings-notifications = Desktop-Benachrichtigungen
+theme-system = Systemeinstellung
+theme-light = Hell
+theme-dark = Dunkel
+
+## Hinweise
+notice-renewed = Zertifikat erneuert, gültig bis { $until }.
+notice-exported = Exportiert nach { $path }.
+notice-backed-up = Gesichert. Notieren Sie sich diesen Wiederherstellungscode; er wird nur jetzt angezeigt:
+notice-pinned = Schlüssel von { $user } fixiert.
+notice-listen-fallback = Port { $wanted } war belegt; stattdessen wird { $got } verwendet.
+notify-message = Nachricht von { $name }
+notify-incoming = { $name } möchte chatten

@@ -1,0 +1,166 @@
+# SixChat, English (the reference: every other language has exactly these keys).
+
+back = Back
+close = Close
+dismiss = Dismiss
+remove = Remove
+save = Save
+unread-title = SixChat — { $count } unread
+
+## Wizard
+wizard-title = Welcome to SixChat
+wizard-intro = Chat directly with people you can verify. Choose how to set up your identity.
+wizard-invite = Join a directory
+wizard-invite-hint = You got an invite string from your organisation's directory (DIR).
+wizard-import = Import a PKCS#12 file
+wizard-import-hint = Bring the identity you already have (.p12 or .pfx).
+wizard-create = Create a standalone identity
+wizard-create-hint = For a LAN without a directory; peers compare a short code once.
+wizard-invite-field = Invite
+wizard-invite-missing = Paste the invite string.
+wizard-name = Display name
+wizard-name-missing = Enter a display name.
+wizard-user-id = UserID
+wizard-user-id-missing = Enter a UserID such as name@example.org.
+wizard-passphrase = Passphrase
+wizard-passphrase-repeat = Repeat passphrase
+wizard-passphrase-hint = The passphrase encrypts your private key on this computer. At least 8 characters.
+wizard-passphrase-short = The passphrase needs at least 8 characters.
+wizard-passphrase-differ = The two passphrases differ.
+wizard-file = File
+wizard-file-missing = Choose a PKCS#12 file.
+wizard-file-password = File password
+wizard-import-passphrase-hint = Leave the passphrase empty to protect this profile with the file's password.
+wizard-browse = Browse…
+wizard-join = Join
+wizard-import-go = Import
+wizard-create-go = Create identity
+
+## Unlock
+unlock-title = Unlock SixChat
+unlock-passphrase = Passphrase
+unlock-go = Unlock
+
+## Tasks
+task-creating = Creating your key and certificate…
+task-importing = Importing…
+task-enrolling = Enrolling with the directory…
+task-unlocking = Unlocking…
+task-renewing = Renewing the certificate…
+task-exporting = Exporting…
+task-backing-up = Backing up to the directory…
+
+## Failures
+failure-wrong-passphrase = Wrong passphrase.
+failure-wrong-password = Wrong password for this file.
+failure-not-pkcs12 = This is not a PKCS#12 file.
+failure-invalid = That did not work:
+failure-refused = The peer refused the session.
+failure-unreachable = The peer could not be reached.
+failure-no-address = No address is known for this peer, and there is no directory to ask.
+failure-no-directory = This profile has not joined a directory.
+failure-other = Something went wrong:
+
+## Contacts
+contacts-add = Add contact
+contacts-search = Search contacts
+contacts-empty = No contacts yet. Add one by UserID above.
+presence-online = online
+presence-reachable = reachable
+presence-offline = offline
+presence-last-seen = last seen { $when }
+
+## Conversation
+conversation-none = Choose a contact to start chatting.
+conversation-empty = No messages yet. Say hello!
+conversation-connect = Connect
+conversation-search = Search in conversation
+conversation-always-accept = Always accept
+search-matches = { $count ->
+    [one] 1 match
+   *[other] { $count } matches
+}
+day-today = Today
+day-yesterday = Yesterday
+typing = { $name } is typing…
+composer-label = Message
+composer-hint = Write a message (Enter sends, Shift+Enter for a new line)
+composer-send = Send
+composer-emoji = Emoji
+state-queued = Queued
+state-sent = Sent
+state-delivered = Delivered
+state-read = Read
+
+## Trust
+trust-verified = Verified
+trust-known = Known
+trust-new = New
+trust-anonymous = Anonymous
+card-issuer = Issuer
+card-valid = Valid
+card-valid-range = { $from } to { $until }
+card-fingerprint = Fingerprint
+card-compare = Compare this code with your peer (by phone or in person):
+card-pin = The codes match: pin this key
+
+## Connect to User
+connect-title = Connect to User
+connect-looking-up = Looking up the peer…
+connect-connecting = Connecting…
+connect-connected = Connected
+connect-queued = { $count ->
+    [one] The peer is offline. 1 message waits at its directory.
+   *[other] The peer is offline. { $count } messages wait at its directory.
+}
+connect-retry = Try again
+
+## Incoming Chat
+incoming-title = Incoming Chat
+incoming-from = A peer connected from { $addr }.
+incoming-accept = Accept
+incoming-always = Always accept from this contact
+incoming-decline = Decline
+incoming-more = { $count } more waiting
+
+## Settings
+settings-open = Settings
+settings-title = Settings
+settings-identity = Identity
+settings-network = Network
+settings-trust = Trust
+settings-appearance = Language and appearance
+settings-user-id = UserID
+settings-name = Name
+settings-self-signed = Self-signed (standalone)
+settings-directory = Directory
+settings-no-directory = none
+settings-renew = Renew now
+settings-backup = Back up to the directory
+settings-export = Export as PKCS#12
+settings-export-file = File
+settings-export-password = Export password
+settings-export-go = Export
+settings-listening = Listening on
+settings-registered = Registered addresses
+settings-families = Address families
+settings-listen = Listen address
+settings-listen-hint = HOST:PORT, e.g. [::]:4605 for IPv6 and IPv4. Takes effect at the next start.
+settings-roots = Directory roots
+settings-pins = Pinned keys
+settings-none = none
+settings-language = Language
+settings-theme = Theme
+settings-notifications = Desktop notifications
+theme-system = Follow the system
+theme-light = Light
+theme-dark = Dark
+
+## Notices
+notice-renewed = Certificate renewed, valid until { $until }.
+notice-exported = Exported to { $path }.
+notice-backed-up = Backed up. Write down this recovery code; it is shown only now:
+notice-pinned = Pinned the key of { $user }.
+notice-listen-fallback = Port { $wanted } was busy; listening on { $got } instead.
+notify-message = Message from { $name }
+notify-incoming = { $name } wants to chat

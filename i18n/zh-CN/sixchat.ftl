@@ -1,0 +1,160 @@
+# SixChat，简体中文（与英文参考文件的键完全相同）。
+
+back = 返回
+close = 关闭
+dismiss = 忽略
+remove = 移除
+save = 保存
+unread-title = SixChat — { $count } 条未读
+
+## 设置向导
+wizard-title = 欢迎使用 SixChat
+wizard-intro = 与可验证身份的人直接聊天。请选择设置身份的方式。
+wizard-invite = 加入目录
+wizard-invite-hint = 你已从所在组织的目录（DIR）收到邀请码。
+wizard-import = 导入 PKCS#12 文件
+wizard-import-hint = 使用你已有的身份（.p12 或 .pfx）。
+wizard-create = 创建独立身份
+wizard-create-hint = 适用于没有目录的局域网；双方只需核对一次短码。
+wizard-invite-field = 邀请码
+wizard-invite-missing = 请粘贴邀请码。
+wizard-name = 显示名称
+wizard-name-missing = 请输入显示名称。
+wizard-user-id = 用户ID
+wizard-user-id-missing = 请输入用户ID，例如 name@example.org。
+wizard-passphrase = 密码短语
+wizard-passphrase-repeat = 再次输入密码短语
+wizard-passphrase-hint = 密码短语用于在本机加密你的私钥，至少 8 个字符。
+wizard-passphrase-short = 密码短语至少需要 8 个字符。
+wizard-passphrase-differ = 两次输入的密码短语不一致。
+wizard-file = 文件
+wizard-file-missing = 请选择 PKCS#12 文件。
+wizard-file-password = 文件密码
+wizard-import-passphrase-hint = 如果密码短语留空，将使用文件密码保护此配置文件。
+wizard-browse = 浏览…
+wizard-join = 加入
+wizard-import-go = 导入
+wizard-create-go = 创建身份
+
+## 解锁
+unlock-title = 解锁 SixChat
+unlock-passphrase = 密码短语
+unlock-go = 解锁
+
+## 任务
+task-creating = 正在创建密钥和证书…
+task-importing = 正在导入…
+task-enrolling = 正在向目录注册…
+task-unlocking = 正在解锁…
+task-renewing = 正在续期证书…
+task-exporting = 正在导出…
+task-backing-up = 正在备份到目录…
+
+## 错误
+failure-wrong-passphrase = 密码短语错误。
+failure-wrong-password = 此文件的密码错误。
+failure-not-pkcs12 = 这不是 PKCS#12 文件。
+failure-invalid = 操作失败：
+failure-refused = 对方拒绝了会话。
+failure-unreachable = 无法连接到对方。
+failure-no-address = 对方地址未知，且没有可查询的目录。
+failure-no-directory = 此配置文件尚未加入目录。
+failure-other = 出现错误：
+
+## 联系人
+contacts-add = 添加联系人
+contacts-search = 搜索联系人
+contacts-empty = 暂无联系人。可在上方通过用户ID添加。
+presence-online = 在线
+presence-reachable = 可连接
+presence-offline = 离线
+presence-last-seen = 最后在线 { $when }
+
+## 会话
+conversation-none = 选择一位联系人开始聊天。
+conversation-empty = 暂无消息。打个招呼吧！
+conversation-connect = 连接
+conversation-search = 在会话中搜索
+conversation-always-accept = 始终接受
+search-matches = { $count } 个结果
+day-today = 今天
+day-yesterday = 昨天
+typing = { $name } 正在输入…
+composer-label = 消息
+composer-hint = 输入消息（Enter 发送，Shift+Enter 换行）
+composer-send = 发送
+composer-emoji = 表情
+state-queued = 待发送
+state-sent = 已发送
+state-delivered = 已送达
+state-read = 已读
+
+## 信任
+trust-verified = 已验证
+trust-known = 已知
+trust-new = 新
+trust-anonymous = 匿名
+card-issuer = 颁发者
+card-valid = 有效期
+card-valid-range = { $from } 至 { $until }
+card-fingerprint = 指纹
+card-compare = 请与对方核对此代码（通过电话或当面）：
+card-pin = 代码一致：固定此密钥
+
+## 连接用户
+connect-title = 连接用户
+connect-looking-up = 正在查找对方…
+connect-connecting = 正在连接…
+connect-connected = 已连接
+connect-queued = 对方离线。{ $count } 条消息正在其目录中等待。
+connect-retry = 重试
+
+## 聊天请求
+incoming-title = 聊天请求
+incoming-from = 有人从 { $addr } 连接到你。
+incoming-accept = 接受
+incoming-always = 始终接受此联系人
+incoming-decline = 拒绝
+incoming-more = 还有 { $count } 个等待中
+
+## 设置
+settings-open = 设置
+settings-title = 设置
+settings-identity = 身份
+settings-network = 网络
+settings-trust = 信任
+settings-appearance = 语言与外观
+settings-user-id = 用户ID
+settings-name = 名称
+settings-self-signed = 自签名（独立）
+settings-directory = 目录
+settings-no-directory = 无
+settings-renew = 立即续期
+settings-backup = 备份到目录
+settings-export = 导出为 PKCS#12
+settings-export-file = 文件
+settings-export-password = 导出密码
+settings-export-go = 导出
+settings-listening = 正在监听
+settings-registered = 已注册地址
+settings-families = 地址族
+settings-listen = 监听地址
+settings-listen-hint = HOST:PORT，例如 [::]:4605 表示同时使用 IPv6 和 IPv4。下次启动时生效。
+settings-roots = 目录根证书
+settings-pins = 已固定的密钥
+settings-none = 无
+settings-language = 语言
+settings-theme = 主题
+settings-notifications = 桌面通知
+theme-system = 跟随系统
+theme-light = 浅色
+theme-dark = 深色
+
+## 提示
+notice-renewed = 证书已续期，有效期至 { $until }。
+notice-exported = 已导出到 { $path }。
+notice-backed-up = 已备份。请记下此恢复码，它只显示这一次：
+notice-pinned = 已固定 { $user } 的密钥。
+notice-listen-fallback = 端口 { $wanted } 已被占用，改为监听 { $got }。
+notify-message = 来自 { $name } 的消息
+notify-incoming = { $name } 想和你聊天

@@ -1,0 +1,143 @@
+//! The backend: a thread with a tokio runtime that owns the agent. It takes
+//! [`Command`]s, does the work (disk, database, network) and answers with
+//! [`Event`]s on a bounded channel, waking the UI after each.
+//!
+//! - [`setup`]: the wizard's three ways in, and unlocking.
+//! - [`running`]: everything once the agent runs.
+
+mod running;
+mod setup;
+
+pub use running::DEFAULT_LISTEN;
+pub use setup::KEY_BITS;
+
+use std::sync::Arc;
+
+use sixchat_agent::{Profile, ProfileError};
+use tokio::sync::mpsc;
+use zeroize::Zeroizing;
+
+use super::command::Command;
+use super::event::{Event, Failure, Task};
+
+/// Called after each event so the UI repaints (egui's `request_repaint`).
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+/// How many events may wait for the UI before the backend waits for it.
+const EVENT_CAPACITY: usize = 1024;
+
+/// Where events go.
+#[derive(Clone)]
+pub(crate) struct Sink {
+    events: mpsc::Sender<Event>,
+    waker: Waker,
+}
+
+impl Sink {
+    pub(crate) async fn emit(&self, event: Event) {
+        if self.events.send(event).await.is_ok() {
+            (self.waker)();
+        }
+    }
+
+    pub(crate) async fn fail(&self, task: Option<Task>, failure: Failure) {
+        self.emit(Event::Busy(None)).await;
+        self.emit(Event::Failed { task, failure }).await;
+    }
+}
+
+/// What the backend is started with.
+#[derive(Default)]
+pub struct BackendOptions {
+    /// Unlock at once with this passphrase (`SIXCHAT_PASSWORD`, used by the demo).
+    pub passphrase: Option<Zeroizing<String>>,
+}
+
+/// The UI's end: send commands; dropping it stops the backend.
+pub struct Backend {
+    commands: mpsc::UnboundedSender<Command>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Backend {
+    /// Starts the backend thread for `profile`.
+    pub fn start(
+        profile: Profile,
+        options: BackendOptions,
+        waker: Waker,
+    ) -> std::io::Result<(Self, mpsc::Receiver<Event>)> {
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let (events, event_rx) = mpsc::channel(EVENT_CAPACITY);
+        let sink = Sink { events, waker };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("sixchat-agent")
+            .enable_all()
+            .build()?;
+        let thread = std::thread::Builder::new()
+            .name("sixchat-backend".into())
+            .spawn(move || {
+                runtime.block_on(run(profile, options, sink, command_rx));
+                runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+            })?;
+        Ok((
+            Self {
+                commands,
+                thread: Some(thread),
+            },
+            event_rx,
+        ))
+    }
+
+    /// Hands a command to the backend; never blocks.
+    pub fn send(&self, command: Command) {
+        let _ = self.commands.send(command);
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        // Closing the channel ends `run`, which stops the agent.
+        let (closed, _) = mpsc::unbounded_channel();
+        self.commands = closed;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+async fn run(
+    profile: Profile,
+    options: BackendOptions,
+    sink: Sink,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+) {
+    let mut running: Option<Arc<running::Running>> = None;
+    match profile.public_identity() {
+        Ok((_, info)) => {
+            sink.emit(Event::Locked {
+                user_id: info.user_id.to_string(),
+                name: info.name,
+            })
+            .await;
+            if let Some(passphrase) = options.passphrase {
+                running = setup::unlock(&profile, passphrase, &sink).await;
+            }
+        }
+        Err(ProfileError::NoIdentity(_)) => sink.emit(Event::NeedsIdentity).await,
+        Err(e) => {
+            sink.fail(None, Failure::Other(e.to_string())).await;
+            sink.emit(Event::NeedsIdentity).await;
+        }
+    }
+    while let Some(command) = commands.recv().await {
+        if let Some(running) = &running {
+            running.handle(command).await;
+            continue;
+        }
+        running = setup::handle(&profile, command, &sink).await;
+    }
+    if let Some(running) = running {
+        running.stop().await;
+    }
+}

@@ -1,0 +1,170 @@
+//! What the backend tells the UI. Every [`Event`] is applied to
+//! [`super::state::AppState`] by `AppState::apply`.
+
+pub use sixchat_agent::PeerCard;
+pub use sixchat_agent::store::DeliveryState;
+
+/// One message of a conversation, as the UI draws it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatMessage {
+    pub id: String,
+    pub outgoing: bool,
+    /// When the sender wrote it (Unix seconds; 0 if the sender's clock said nonsense).
+    pub sent_unix: i64,
+    pub text: String,
+    pub state: DeliveryState,
+}
+
+/// What is known of whether a contact can be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Presence {
+    /// A session is live.
+    Online,
+    /// The directory holds a current address record.
+    Reachable,
+    Offline,
+    #[default]
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactInfo {
+    pub user_id: String,
+    pub name: String,
+    pub always_accept: bool,
+    pub last_seen_unix: Option<i64>,
+    pub unread: usize,
+    pub presence: Presence,
+}
+
+/// The unlocked identity, for settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityInfo {
+    pub user_id: String,
+    pub name: String,
+    pub issuer: String,
+    pub not_before_unix: i64,
+    pub not_after_unix: i64,
+    pub fingerprint: String,
+    pub self_signed: bool,
+    /// The directory this profile enrolled with, if any.
+    pub dir_address: Option<String>,
+}
+
+/// Roots per domain and pinned keys.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TrustInfo {
+    /// (domain, SHA-256 fingerprint hex)
+    pub roots: Vec<(String, String)>,
+    /// (UserID, SHA-256 fingerprint hex)
+    pub pins: Vec<(String, String)>,
+}
+
+/// How far "Connect to User" got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DialStage {
+    LookingUp,
+    Connecting,
+    Connected(PeerCard),
+    /// Nobody answered; `count` messages wait at the peer's directory.
+    Queued { count: usize },
+    Failed(Failure),
+}
+
+/// A peer that connected and waits for the person's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncomingChat {
+    pub request: u64,
+    pub card: PeerCard,
+    pub addr: String,
+}
+
+/// Why something the person asked for did not work. The UI translates the
+/// kind; `detail` is the library's own words, shown small.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    WrongPassphrase,
+    WrongPassword,
+    NotPkcs12,
+    /// The person typed something that is not valid (the detail says what).
+    Invalid(String),
+    /// The peer refused the session.
+    Refused(String),
+    /// Nobody answered and nothing could be left for later.
+    Unreachable(String),
+    NoAddress,
+    NoDirectory,
+    Other(String),
+}
+
+/// What a long operation is doing (the UI shows a spinner with it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    Creating,
+    Importing,
+    Enrolling,
+    Unlocking,
+    Renewing,
+    Exporting,
+    BackingUp,
+}
+
+/// Something the person should be told once (a toast).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    Renewed { not_after_unix: i64 },
+    Exported { path: String },
+    BackedUp { recovery_code: String },
+    Pinned { user_id: String },
+    ListenFallback { wanted: String, got: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The profile has no identity: show the wizard.
+    NeedsIdentity,
+    /// The profile has an identity: ask for the passphrase.
+    Locked { user_id: String, name: String },
+    Busy(Option<Task>),
+    Failed { task: Option<Task>, failure: Failure },
+    /// The agent runs.
+    Ready {
+        identity: IdentityInfo,
+        contacts: Vec<ContactInfo>,
+        trust: TrustInfo,
+    },
+    Identity(IdentityInfo),
+    Contacts(Vec<ContactInfo>),
+    Trust(TrustInfo),
+    History {
+        user_id: String,
+        messages: Vec<ChatMessage>,
+    },
+    /// A message was queued (outgoing) or arrived (incoming).
+    Message {
+        user_id: String,
+        message: ChatMessage,
+    },
+    Delivery {
+        user_id: String,
+        id: String,
+        state: DeliveryState,
+    },
+    Typing { user_id: String, active: bool },
+    Presence {
+        user_id: String,
+        presence: Presence,
+        last_seen_unix: Option<i64>,
+    },
+    SessionStarted { card: PeerCard, inbound: bool },
+    Dial { user_id: String, stage: DialStage },
+    Incoming(IncomingChat),
+    /// The incoming request ended (answered elsewhere or timed out).
+    IncomingGone { request: u64 },
+    Network {
+        listening: Option<String>,
+        registered: Vec<String>,
+        dir_problem: Option<String>,
+    },
+    Notice(Notice),
+}

@@ -1,0 +1,13 @@
+//! The app's state and its loop with the agent; no egui here.
+//!
+//! - [`command`]: what a person asks for ([`command::Command`]).
+//! - [`event`]: what the backend answers ([`event::Event`]).
+//! - [`state`]: what the UI draws ([`state::AppState`]), changed only by events.
+//! - [`backend`]: the thread that owns the agent.
+//! - [`notify`]: desktop notifications.
+
+pub mod backend;
+pub mod command;
+pub mod event;
+pub mod notify;
+pub mod state;

@@ -1,0 +1,345 @@
+//! Everything the UI draws, and how each [`Event`] changes it. No egui here.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use super::event::{
+    ChatMessage, ContactInfo, DeliveryState, DialStage, Event, Failure, IdentityInfo,
+    IncomingChat, Notice, PeerCard, Presence, Task, TrustInfo,
+};
+
+/// How long a "typing" indicator lasts without news (the peer re-sends it).
+pub const TYPING_TTL: Duration = Duration::from_secs(6);
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Phase {
+    #[default]
+    Starting,
+    Wizard,
+    Locked {
+        user_id: String,
+        name: String,
+    },
+    Ready,
+}
+
+/// One conversation's messages, in order, with an index by id.
+#[derive(Debug, Default)]
+pub struct Conversation {
+    pub messages: Vec<ChatMessage>,
+    index: HashMap<String, usize>,
+    pub loaded: bool,
+    /// Bumped on every change (the UI's layout caches key on it).
+    pub version: u64,
+}
+
+impl Conversation {
+    pub fn from_messages(messages: Vec<ChatMessage>) -> Self {
+        let mut conversation = Self {
+            loaded: true,
+            ..Self::default()
+        };
+        for message in messages {
+            conversation.push(message);
+        }
+        conversation
+    }
+
+    /// Appends a message; one already there (by id and direction) is not
+    /// added twice. Returns whether it was added.
+    pub fn push(&mut self, message: ChatMessage) -> bool {
+        let key = Self::key(&message.id, message.outgoing);
+        if self.index.contains_key(&key) {
+            return false;
+        }
+        self.index.insert(key, self.messages.len());
+        self.messages.push(message);
+        self.version += 1;
+        true
+    }
+
+    fn key(id: &str, outgoing: bool) -> String {
+        format!("{}{id}", if outgoing { '>' } else { '<' })
+    }
+
+    /// Moves an outgoing message forward (never back: a late "sent" does not undo "read").
+    pub fn advance(&mut self, id: &str, state: DeliveryState) {
+        let Some(&at) = self.index.get(&Self::key(id, true)) else {
+            return;
+        };
+        let message = &mut self.messages[at];
+        if rank(state) > rank(message.state) {
+            message.state = state;
+            self.version += 1;
+        }
+    }
+}
+
+fn rank(state: DeliveryState) -> u8 {
+    match state {
+        DeliveryState::Queued => 0,
+        DeliveryState::Sent => 1,
+        DeliveryState::Delivered => 2,
+        DeliveryState::Read => 3,
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetworkInfo {
+    pub listening: Option<String>,
+    pub registered: Vec<String>,
+    pub dir_problem: Option<String>,
+}
+
+/// A message that arrived, for a desktop notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arrival {
+    pub user_id: String,
+    pub text: String,
+}
+
+#[derive(Debug, Default)]
+pub struct AppState {
+    pub phase: Phase,
+    pub busy: Option<Task>,
+    /// The last failure, until the person dismisses it or retries.
+    pub failure: Option<(Option<Task>, Failure)>,
+    pub identity: Option<IdentityInfo>,
+    pub contacts: Vec<ContactInfo>,
+    pub trust: TrustInfo,
+    pub conversations: HashMap<String, Conversation>,
+    pub selected: Option<String>,
+    /// Who is typing, until when.
+    pub typing: HashMap<String, Instant>,
+    /// The live session's card per peer (trust badge in the conversation header).
+    pub cards: HashMap<String, PeerCard>,
+    /// "Connect to User": the peer and how far the dial got.
+    pub dial: Option<(String, DialStage)>,
+    /// "Incoming Chat" requests, oldest first.
+    pub incoming: Vec<IncomingChat>,
+    pub network: NetworkInfo,
+    pub notices: Vec<Notice>,
+    /// Arrivals not yet shown as notifications (the UI drains it).
+    pub arrivals: Vec<Arrival>,
+}
+
+impl AppState {
+    pub fn apply(&mut self, event: Event) {
+        match event {
+            Event::NeedsIdentity => self.phase = Phase::Wizard,
+            Event::Locked { user_id, name } => self.phase = Phase::Locked { user_id, name },
+            Event::Busy(task) => {
+                self.busy = task;
+                if task.is_some() {
+                    self.failure = None;
+                }
+            }
+            Event::Failed { task, failure } => self.failure = Some((task, failure)),
+            Event::Ready {
+                identity,
+                contacts,
+                trust,
+            } => {
+                self.phase = Phase::Ready;
+                self.failure = None;
+                self.identity = Some(identity);
+                self.contacts = contacts;
+                self.trust = trust;
+            }
+            Event::Identity(identity) => self.identity = Some(identity),
+            Event::Contacts(contacts) => self.set_contacts(contacts),
+            Event::Trust(trust) => self.trust = trust,
+            Event::History { user_id, messages } => {
+                self.conversations
+                    .insert(user_id, Conversation::from_messages(messages));
+            }
+            Event::Message { user_id, message } => self.on_message(user_id, message),
+            Event::Delivery { user_id, id, state } => {
+                if let Some(conversation) = self.conversations.get_mut(&user_id) {
+                    conversation.advance(&id, state);
+                }
+            }
+            Event::Typing { user_id, active } => {
+                if active {
+                    self.typing.insert(user_id, Instant::now() + TYPING_TTL);
+                } else {
+                    self.typing.remove(&user_id);
+                }
+            }
+            Event::Presence {
+                user_id,
+                presence,
+                last_seen_unix,
+            } => {
+                if let Some(contact) = self.contacts.iter_mut().find(|c| c.user_id == user_id) {
+                    contact.presence = presence;
+                    if last_seen_unix.is_some() {
+                        contact.last_seen_unix = last_seen_unix;
+                    }
+                }
+                if presence != Presence::Online {
+                    self.cards.remove(&user_id);
+                    self.typing.remove(&user_id);
+                }
+            }
+            Event::SessionStarted { card, .. } => {
+                if let Some((peer, stage)) = &mut self.dial {
+                    if *peer == card.peer {
+                        *stage = DialStage::Connected(card.clone());
+                    }
+                }
+                self.cards.insert(card.peer.clone(), card);
+            }
+            Event::Dial { user_id, stage } => {
+                // Only the open window's peer; a late report for a closed one is dropped.
+                if let Some((peer, current)) = &mut self.dial {
+                    if *peer == user_id && !matches!(current, DialStage::Connected(_)) {
+                        *current = stage;
+                    }
+                }
+            }
+            Event::Incoming(request) => self.incoming.push(request),
+            Event::IncomingGone { request } => self.incoming.retain(|r| r.request != request),
+            Event::Network {
+                listening,
+                registered,
+                dir_problem,
+            } => {
+                self.network = NetworkInfo {
+                    listening,
+                    registered,
+                    dir_problem,
+                };
+            }
+            Event::Notice(notice) => {
+                if let Notice::Pinned { user_id } = &notice {
+                    self.mark_pinned(user_id);
+                }
+                self.notices.push(notice);
+            }
+        }
+    }
+
+    fn set_contacts(&mut self, contacts: Vec<ContactInfo>) {
+        // Presence learnt from events stays until newer news.
+        let known: HashMap<String, Presence> = self
+            .contacts
+            .iter()
+            .map(|c| (c.user_id.clone(), c.presence))
+            .collect();
+        self.contacts = contacts;
+        for contact in &mut self.contacts {
+            if contact.presence == Presence::Unknown {
+                contact.presence = known.get(&contact.user_id).copied().unwrap_or_default();
+            }
+        }
+    }
+
+    fn on_message(&mut self, user_id: String, message: ChatMessage) {
+        let incoming = (!message.outgoing).then(|| message.text.clone());
+        let added = self
+            .conversations
+            .entry(user_id.clone())
+            .or_default()
+            .push(message);
+        let Some(text) = incoming.filter(|_| added) else {
+            return;
+        };
+        self.typing.remove(&user_id);
+        if self.selected.as_deref() != Some(user_id.as_str()) {
+            if let Some(contact) = self.contacts.iter_mut().find(|c| c.user_id == user_id) {
+                contact.unread += 1;
+            }
+        }
+        self.arrivals.push(Arrival { user_id, text });
+    }
+
+    fn mark_pinned(&mut self, user_id: &str) {
+        let pin = |card: &mut PeerCard| {
+            if card.peer == user_id && card.level == "new" {
+                "known".clone_into(&mut card.level);
+            }
+        };
+        self.cards.values_mut().for_each(pin);
+        if let Some((_, DialStage::Connected(card))) = &mut self.dial {
+            pin(card);
+        }
+        self.incoming.iter_mut().for_each(|r| pin(&mut r.card));
+    }
+
+    /// Unread messages over all contacts (for the window title).
+    pub fn unread_total(&self) -> usize {
+        self.contacts.iter().map(|c| c.unread).sum()
+    }
+
+    /// Whether `user_id` is typing now.
+    pub fn is_typing(&self, user_id: &str, now: Instant) -> bool {
+        self.typing.get(user_id).is_some_and(|until| *until > now)
+    }
+
+    pub fn contact(&self, user_id: &str) -> Option<&ContactInfo> {
+        self.contacts.iter().find(|c| c.user_id == user_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn out(id: &str, state: DeliveryState) -> ChatMessage {
+        ChatMessage {
+            id: id.into(),
+            outgoing: true,
+            sent_unix: 0,
+            text: "hi".into(),
+            state,
+        }
+    }
+
+    #[test]
+    fn delivery_only_moves_forward() {
+        let mut state = AppState::default();
+        state.apply(Event::Message {
+            user_id: "b@x.org".into(),
+            message: out("1", DeliveryState::Queued),
+        });
+        for (s, want) in [
+            (DeliveryState::Delivered, DeliveryState::Delivered),
+            (DeliveryState::Sent, DeliveryState::Delivered),
+            (DeliveryState::Read, DeliveryState::Read),
+        ] {
+            state.apply(Event::Delivery {
+                user_id: "b@x.org".into(),
+                id: "1".into(),
+                state: s,
+            });
+            assert_eq!(state.conversations["b@x.org"].messages[0].state, want);
+        }
+    }
+
+    #[test]
+    fn a_message_from_another_conversation_counts_as_unread_once() {
+        let mut state = AppState::default();
+        state.contacts.push(ContactInfo {
+            user_id: "b@x.org".into(),
+            name: "Bob".into(),
+            always_accept: false,
+            last_seen_unix: None,
+            unread: 0,
+            presence: Presence::Unknown,
+        });
+        let incoming = ChatMessage {
+            outgoing: false,
+            ..out("9", DeliveryState::Delivered)
+        };
+        for _ in 0..2 {
+            state.apply(Event::Message {
+                user_id: "b@x.org".into(),
+                message: incoming.clone(),
+            });
+        }
+        assert_eq!(state.conversations["b@x.org"].messages.len(), 1);
+        assert_eq!(state.unread_total(), 1);
+        assert_eq!(state.arrivals.len(), 1);
+    }
+}

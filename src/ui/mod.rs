@@ -1,0 +1,297 @@
+//! The egui front: one file per screen or window. `SixChatApp::logic` drains
+//! events into the state; the `*_ui` functions only read the state and send
+//! commands.
+
+pub mod connect;
+pub mod contacts;
+pub mod conversation;
+pub mod incoming;
+pub mod settings;
+pub mod theme;
+pub mod unlock;
+pub mod widgets;
+pub mod wizard;
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+use fluent_bundle::FluentValue;
+use tokio::sync::mpsc;
+
+use crate::app::backend::Backend;
+use crate::app::command::Command;
+use crate::app::event::{Event, Notice};
+use crate::app::state::{AppState, Phase};
+use crate::i18n::{I18n, Language};
+use theme::ThemeChoice;
+
+/// How long `logic` may spend applying events in one frame.
+const EVENT_BUDGET: Duration = Duration::from_millis(4);
+
+/// What only the UI keeps: text being typed, open windows, caches.
+#[derive(Default)]
+pub struct View {
+    pub wizard: wizard::WizardForm,
+    pub unlock: unlock::UnlockForm,
+    pub contacts: contacts::ContactsView,
+    pub conversation: conversation::ConversationView,
+    pub settings: settings::SettingsView,
+    /// Conversations asked of the backend, so each is asked once.
+    requested: HashSet<String>,
+    /// The unread count last sent as read receipts, per conversation.
+    seen_sent: Option<(String, usize)>,
+    /// Incoming requests already notified.
+    notified: HashSet<u64>,
+}
+
+/// Preferences that live in the profile's settings.
+pub struct Preferences {
+    pub theme: ThemeChoice,
+    pub notifications: bool,
+}
+
+pub struct SixChatApp {
+    pub state: AppState,
+    backend: Backend,
+    events: mpsc::Receiver<Event>,
+    pub i18n: I18n,
+    pub prefs: Preferences,
+    pub view: View,
+    title: String,
+    profile_name: String,
+}
+
+impl SixChatApp {
+    pub fn new(
+        ctx: &egui::Context,
+        backend: Backend,
+        events: mpsc::Receiver<Event>,
+        language: Language,
+        prefs: Preferences,
+        profile_name: String,
+    ) -> Self {
+        theme::install_fonts(ctx);
+        prefs.theme.apply(ctx);
+        Self {
+            state: AppState::default(),
+            backend,
+            events,
+            i18n: I18n::new(language),
+            prefs,
+            view: View::default(),
+            title: String::new(),
+            profile_name,
+        }
+    }
+
+    pub fn send(&self, command: Command) {
+        self.backend.send(command);
+    }
+
+    /// Applies waiting events (within a time budget) and does what follows
+    /// from them: loading a conversation, read receipts, notifications, title.
+    pub fn logic(&mut self, ctx: &egui::Context) {
+        let start = Instant::now();
+        while start.elapsed() < EVENT_BUDGET {
+            match self.events.try_recv() {
+                Ok(event) => self.state.apply(event),
+                Err(_) => break,
+            }
+        }
+        if !self.events.is_empty() {
+            ctx.request_repaint();
+        }
+        let focused = ctx.input(|i| i.viewport().focused).unwrap_or(true);
+        self.follow_selection(focused);
+        self.notify(focused);
+        let title = match self.state.unread_total() {
+            0 => format!("SixChat ({})", self.profile_name),
+            count => format!(
+                "{} ({})",
+                self.i18n.f("unread-title", &[("count", FluentValue::from(count))]),
+                self.profile_name
+            ),
+        };
+        if title != self.title {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+            self.title = title;
+        }
+        let now = Instant::now();
+        if let Some(next) = self.state.typing.values().filter(|t| **t > now).min() {
+            ctx.request_repaint_after(*next - now);
+        }
+    }
+
+    fn follow_selection(&mut self, focused: bool) {
+        let Some(selected) = self.state.selected.clone() else {
+            return;
+        };
+        if !self.state.conversations.get(&selected).is_some_and(|c| c.loaded)
+            && self.view.requested.insert(selected.clone())
+        {
+            self.send(Command::OpenConversation {
+                user_id: selected.clone(),
+            });
+        }
+        let unread = self.state.contact(&selected).map_or(0, |c| c.unread);
+        let already = self
+            .view
+            .seen_sent
+            .as_ref()
+            .is_some_and(|(peer, count)| *peer == selected && *count == unread);
+        if focused && unread > 0 && !already {
+            self.view.seen_sent = Some((selected.clone(), unread));
+            self.send(Command::MarkSeen { user_id: selected });
+        }
+    }
+
+    fn notify(&mut self, focused: bool) {
+        let arrivals = std::mem::take(&mut self.state.arrivals);
+        if focused || !self.prefs.notifications {
+            self.view.notified.extend(self.state.incoming.iter().map(|r| r.request));
+            return;
+        }
+        for arrival in arrivals {
+            let name = self
+                .state
+                .contact(&arrival.user_id)
+                .map_or(arrival.user_id.clone(), |c| c.name.clone());
+            self.send(Command::Notify {
+                title: self.i18n.f("notify-message", &[("name", FluentValue::from(name))]),
+                body: arrival.text,
+            });
+        }
+        let fresh: Vec<_> = self
+            .state
+            .incoming
+            .iter()
+            .filter(|r| !self.view.notified.contains(&r.request))
+            .map(|r| (r.request, r.card.name.clone(), r.card.peer.clone()))
+            .collect();
+        for (request, name, peer) in fresh {
+            self.view.notified.insert(request);
+            self.send(Command::Notify {
+                title: self.i18n.f("notify-incoming", &[("name", FluentValue::from(name))]),
+                body: peer,
+            });
+        }
+    }
+
+    /// Draws the whole window.
+    pub fn ui_root(&mut self, ui: &mut egui::Ui) {
+        match self.state.phase.clone() {
+            Phase::Starting => {
+                egui::CentralPanel::default().show(ui, |ui| {
+                    ui.centered_and_justified(|ui| ui.spinner());
+                });
+            }
+            Phase::Wizard => wizard::wizard_ui(ui, self),
+            Phase::Locked { user_id, name } => unlock::unlock_ui(ui, self, &user_id, &name),
+            Phase::Ready => self.main_ui(ui),
+        }
+        self.notices_ui(ui);
+    }
+
+    fn main_ui(&mut self, ui: &mut egui::Ui) {
+        egui::Panel::top("top").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.heading("SixChat");
+                if let Some(me) = &self.state.identity {
+                    ui.label(format!("{} <{}>", me.name, me.user_id));
+                }
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    if ui.button(format!("⚙ {}", self.i18n.t("settings-open"))).clicked() {
+                        self.view.settings.open = !self.view.settings.open;
+                    }
+                    if let Some(task) = self.state.busy {
+                        ui.spinner();
+                        ui.label(widgets::task_text(&self.i18n, task));
+                    }
+                });
+            });
+        });
+        egui::Panel::left("contacts")
+            .default_size(theme::CONTACTS_WIDTH)
+            .show(ui, |ui| contacts::contacts_ui(ui, self));
+        egui::CentralPanel::default().show(ui, |ui| conversation::conversation_ui(ui, self));
+        connect::connect_ui(ui.ctx(), self);
+        incoming::incoming_ui(ui.ctx(), self);
+        settings::settings_ui(ui.ctx(), self);
+    }
+
+    /// Toasts for notices and the last failure, bottom right.
+    fn notices_ui(&mut self, ui: &mut egui::Ui) {
+        let failure = self
+            .state
+            .failure
+            .as_ref()
+            .filter(|_| self.state.phase == Phase::Ready)
+            .map(|(_, f)| widgets::failure_text(&self.i18n, f));
+        if self.state.notices.is_empty() && failure.is_none() {
+            return;
+        }
+        egui::Area::new(egui::Id::unique("notices"))
+            .anchor(egui::Align2::RIGHT_BOTTOM, [-theme::GAP * 2.0, -theme::GAP * 2.0])
+            .show(ui.ctx(), |ui| {
+                let mut dismissed = None;
+                for (index, notice) in self.state.notices.iter().enumerate() {
+                    egui::Frame::popup(ui.style()).show(ui, |ui| {
+                        ui.set_max_width(360.0);
+                        ui.label(self.notice_text(notice));
+                        if let Notice::BackedUp { recovery_code } = notice {
+                            ui.label(egui::RichText::new(recovery_code).monospace().size(18.0));
+                        }
+                        if ui.button(self.i18n.t("dismiss")).clicked() {
+                            dismissed = Some(index);
+                        }
+                    });
+                }
+                if let Some(index) = dismissed {
+                    self.state.notices.remove(index);
+                }
+                if let Some(text) = failure {
+                    egui::Frame::popup(ui.style()).show(ui, |ui| {
+                        ui.set_max_width(360.0);
+                        ui.colored_label(theme::error_color(ui.visuals().dark_mode), text);
+                        if ui.button(self.i18n.t("dismiss")).clicked() {
+                            self.state.failure = None;
+                        }
+                    });
+                }
+            });
+    }
+
+    fn notice_text(&self, notice: &Notice) -> String {
+        match notice {
+            Notice::Renewed { not_after_unix } => self.i18n.f(
+                "notice-renewed",
+                &[("until", FluentValue::from(widgets::local_datetime(*not_after_unix)))],
+            ),
+            Notice::Exported { path } => {
+                self.i18n.f("notice-exported", &[("path", FluentValue::from(path.clone()))])
+            }
+            Notice::BackedUp { .. } => self.i18n.t("notice-backed-up"),
+            Notice::Pinned { user_id } => {
+                self.i18n.f("notice-pinned", &[("user", FluentValue::from(user_id.clone()))])
+            }
+            Notice::ListenFallback { wanted, got } => self.i18n.f(
+                "notice-listen-fallback",
+                &[
+                    ("wanted", FluentValue::from(wanted.clone())),
+                    ("got", FluentValue::from(got.clone())),
+                ],
+            ),
+        }
+    }
+}
+
+impl eframe::App for SixChatApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        SixChatApp::logic(self, ctx);
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.ui_root(ui);
+    }
+}

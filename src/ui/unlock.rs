@@ -1,0 +1,53 @@
+//! Unlocking the identity at start.
+
+use eframe::egui::{self, RichText};
+use zeroize::Zeroizing;
+
+use super::{SixChatApp, theme, widgets, wizard::field_ui};
+use crate::app::command::Command;
+
+#[derive(Default)]
+pub struct UnlockForm {
+    pub passphrase: Zeroizing<String>,
+}
+
+pub fn unlock_ui(ui: &mut egui::Ui, app: &mut SixChatApp, user_id: &str, name: &str) {
+    egui::CentralPanel::default().show(ui, |ui| {
+        ui.vertical_centered(|ui| {
+            ui.set_max_width(420.0);
+            ui.add_space(theme::GAP * 6.0);
+            ui.heading(RichText::new(app.i18n.t("unlock-title")).size(24.0));
+            ui.label(RichText::new(format!("{name} <{user_id}>")).strong());
+            ui.add_space(theme::GAP);
+            let busy = app.state.busy.is_some();
+            let field = ui
+                .add_enabled_ui(!busy, |ui| {
+                    field_ui(ui, &app.i18n.t("unlock-passphrase"), &mut app.view.unlock.passphrase, true)
+                })
+                .inner;
+            if !busy && !field.has_focus() && app.view.unlock.passphrase.is_empty() {
+                field.request_focus();
+            }
+            let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            let clicked = ui
+                .add_enabled(!busy, egui::Button::new(app.i18n.t("unlock-go")))
+                .clicked();
+            if (entered || clicked) && !app.view.unlock.passphrase.is_empty() {
+                let passphrase = std::mem::take(&mut app.view.unlock.passphrase);
+                app.send(Command::Unlock { passphrase });
+            }
+            if let Some(task) = app.state.busy {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label(widgets::task_text(&app.i18n, task));
+                });
+            }
+            if let Some((_, failure)) = &app.state.failure {
+                ui.colored_label(
+                    theme::error_color(ui.visuals().dark_mode),
+                    widgets::failure_text(&app.i18n, failure),
+                );
+            }
+        });
+    });
+}
