@@ -75,7 +75,10 @@ pub fn run(data_dir: Option<&Path>, keep: bool, windows: bool) -> anyhow::Result
     let base = match data_dir {
         Some(dir) => {
             if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
-                bail!("{} is not empty; the demo needs a new folder", dir.display());
+                bail!(
+                    "{} is not empty; the demo needs a new folder",
+                    dir.display()
+                );
             }
             dir.to_owned()
         }
@@ -91,20 +94,44 @@ pub fn run(data_dir: Option<&Path>, keep: bool, windows: bool) -> anyhow::Result
     result
 }
 
-fn prepare_and_open(base: &Path, windows: bool) -> anyhow::Result<()> {
-    let dir_bin = sibling("sixchat-dir")?;
+/// A running demo DIR (stopped when dropped) and the two enrolled profiles.
+pub struct DemoWorld {
+    _server: Guard,
+    /// The folder holding the profiles `alice` and `bob` (pass as `--data-dir`).
+    pub profiles: PathBuf,
+    /// Where the DIR listens.
+    pub address: SocketAddr,
+}
+
+/// Starts the DIR (`dir_bin`) under `base`, enrolls alice and bob, and makes
+/// them each other's contacts, listening on loopback.
+pub fn prepare(base: &Path, dir_bin: &Path) -> anyhow::Result<DemoWorld> {
     let dir_data = base.join("dir");
     let profiles = base.join("profiles");
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let address: SocketAddr = ([127, 0, 0, 1], port).into();
     eprintln!("Starting a DIR for {DOMAIN} on {address} …");
-    admin(&dir_bin, &dir_data, &["init", "--domain", DOMAIN, "--address", &address.to_string()])?;
+    admin(
+        dir_bin,
+        &dir_data,
+        &[
+            "init",
+            "--domain",
+            DOMAIN,
+            "--address",
+            &address.to_string(),
+        ],
+    )?;
     let mut invites = Vec::new();
     for (user, name) in PEOPLE {
-        invites.push(admin(&dir_bin, &dir_data, &["invite", &format!("{user}@{DOMAIN}"), "--name", name])?);
+        invites.push(admin(
+            dir_bin,
+            &dir_data,
+            &["invite", &format!("{user}@{DOMAIN}"), "--name", name],
+        )?);
     }
     let server = Guard(
-        Command::new(&dir_bin)
+        Command::new(dir_bin)
             .arg("--data")
             .arg(&dir_data)
             .args(["serve", "--listen", &address.to_string()])
@@ -115,13 +142,20 @@ fn prepare_and_open(base: &Path, windows: bool) -> anyhow::Result<()> {
             .context("starting sixchat-dir serve")?,
     );
     wait_for_port(address, Duration::from_secs(10))?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     for ((user, name), invite) in PEOPLE.iter().zip(&invites) {
         eprintln!("Enrolling {user}@{DOMAIN} …");
         let invite = Invite::parse(invite)?;
         let profile = Profile::locate(user, Some(&profiles))?;
         let key = IdentityKey::generate(crate::app::backend::KEY_BITS)?;
-        let enrolled = runtime.block_on(directory::enroll(&invite, name, key, Duration::from_secs(5)))?;
+        let enrolled = runtime.block_on(directory::enroll(
+            &invite,
+            name,
+            key,
+            Duration::from_secs(5),
+        ))?;
         directory::save_enrollment(&profile, &invite, enrolled, PASSPHRASE)?;
         let store = profile.open_store()?;
         // Both on loopback, each on a port of its own; the DIR learns which.
@@ -130,6 +164,16 @@ fn prepare_and_open(base: &Path, windows: bool) -> anyhow::Result<()> {
             store.add_contact(&format!("{other}@{DOMAIN}"), other_name)?;
         }
     }
+    Ok(DemoWorld {
+        _server: server,
+        profiles,
+        address,
+    })
+}
+
+fn prepare_and_open(base: &Path, windows: bool) -> anyhow::Result<()> {
+    let world = prepare(base, &sibling("sixchat-dir")?)?;
+    let profiles = &world.profiles;
     if !windows {
         eprintln!(
             "Ready. Open the windows with:\n  SIXCHAT_PASSWORD={PASSPHRASE} sixchat --data-dir {} --profile alice\n  SIXCHAT_PASSWORD={PASSPHRASE} sixchat --data-dir {} --profile bob\nCtrl-C stops the DIR.",
@@ -146,7 +190,7 @@ fn prepare_and_open(base: &Path, windows: bool) -> anyhow::Result<()> {
         children.push(Guard(
             Command::new(&exe)
                 .arg("--data-dir")
-                .arg(&profiles)
+                .arg(profiles)
                 .args(["--profile", user])
                 .env("SIXCHAT_PASSWORD", PASSPHRASE)
                 .stdin(Stdio::null())
@@ -161,6 +205,6 @@ fn prepare_and_open(base: &Path, windows: bool) -> anyhow::Result<()> {
     for child in &mut children {
         let _ = child.0.wait();
     }
-    drop(server);
+    drop(world);
     Ok(())
 }

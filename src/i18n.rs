@@ -82,7 +82,9 @@ pub struct I18n {
 
 impl std::fmt::Debug for I18n {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("I18n").field("language", &self.language).finish()
+        f.debug_struct("I18n")
+            .field("language", &self.language)
+            .finish()
     }
 }
 
@@ -125,7 +127,9 @@ impl I18n {
         for bundle in [&self.bundle, &self.english] {
             if let Some(pattern) = bundle.get_message(key).and_then(|m| m.value()) {
                 let mut errors = Vec::new();
-                return bundle.format_pattern(pattern, args, &mut errors).into_owned();
+                return bundle
+                    .format_pattern(pattern, args, &mut errors)
+                    .into_owned();
             }
         }
         key.to_owned()

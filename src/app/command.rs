@@ -31,21 +31,42 @@ pub enum Command {
         passphrase: Zeroizing<String>,
     },
     /// Unlock the identity and start the agent. Handled by `Backend::unlock`.
-    Unlock { passphrase: Zeroizing<String> },
+    Unlock {
+        passphrase: Zeroizing<String>,
+    },
     /// Contacts. Handled by `Running::contacts_command`.
-    AddContact { user_id: String },
-    RemoveContact { user_id: String },
-    SetAlwaysAccept { user_id: String, always: bool },
+    AddContact {
+        user_id: String,
+    },
+    RemoveContact {
+        user_id: String,
+    },
+    SetAlwaysAccept {
+        user_id: String,
+        always: bool,
+    },
     /// Load the conversation (the UI shows it when it arrives).
-    OpenConversation { user_id: String },
+    OpenConversation {
+        user_id: String,
+    },
     /// The person saw every message from `user_id`: send read receipts.
-    MarkSeen { user_id: String },
+    MarkSeen {
+        user_id: String,
+    },
     /// Queue a chat and deliver it (live session, dial, or the DIR's store).
-    Send { user_id: String, text: String },
+    Send {
+        user_id: String,
+        text: String,
+    },
     /// The person started or stopped typing to `user_id`.
-    Typing { user_id: String, active: bool },
+    Typing {
+        user_id: String,
+        active: bool,
+    },
     /// "Connect to User": dial and report each stage.
-    Dial { user_id: String },
+    Dial {
+        user_id: String,
+    },
     /// The answer to an "Incoming Chat".
     AnswerIncoming {
         request: u64,
@@ -54,10 +75,18 @@ pub enum Command {
         always: bool,
     },
     /// Pin a peer's certificate fingerprint after comparing the code.
-    Pin { user_id: String, fingerprint: String },
-    Unpin { user_id: String },
+    Pin {
+        user_id: String,
+        fingerprint: String,
+    },
+    Unpin {
+        user_id: String,
+    },
     /// Stop trusting a directory root.
-    RemoveRoot { domain: String, fingerprint: String },
+    RemoveRoot {
+        domain: String,
+        fingerprint: String,
+    },
     /// Identity settings.
     Renew,
     ExportPkcs12 {
@@ -66,7 +95,13 @@ pub enum Command {
     },
     Backup,
     /// Persist one setting (language, theme, notifications, listen address).
-    SetSetting { key: String, value: String },
+    SetSetting {
+        key: String,
+        value: String,
+    },
     /// Show a desktop notification (the window is not focused).
-    Notify { title: String, body: String },
+    Notify {
+        title: String,
+        body: String,
+    },
 }

@@ -67,7 +67,9 @@ pub enum DialStage {
     Connecting,
     Connected(PeerCard),
     /// Nobody answered; `count` messages wait at the peer's directory.
-    Queued { count: usize },
+    Queued {
+        count: usize,
+    },
     Failed(Failure),
 }
 
@@ -124,9 +126,15 @@ pub enum Event {
     /// The profile has no identity: show the wizard.
     NeedsIdentity,
     /// The profile has an identity: ask for the passphrase.
-    Locked { user_id: String, name: String },
+    Locked {
+        user_id: String,
+        name: String,
+    },
     Busy(Option<Task>),
-    Failed { task: Option<Task>, failure: Failure },
+    Failed {
+        task: Option<Task>,
+        failure: Failure,
+    },
     /// The agent runs.
     Ready {
         identity: IdentityInfo,
@@ -150,17 +158,28 @@ pub enum Event {
         id: String,
         state: DeliveryState,
     },
-    Typing { user_id: String, active: bool },
+    Typing {
+        user_id: String,
+        active: bool,
+    },
     Presence {
         user_id: String,
         presence: Presence,
         last_seen_unix: Option<i64>,
     },
-    SessionStarted { card: PeerCard, inbound: bool },
-    Dial { user_id: String, stage: DialStage },
+    SessionStarted {
+        card: PeerCard,
+        inbound: bool,
+    },
+    Dial {
+        user_id: String,
+        stage: DialStage,
+    },
     Incoming(IncomingChat),
     /// The incoming request ended (answered elsewhere or timed out).
-    IncomingGone { request: u64 },
+    IncomingGone {
+        request: u64,
+    },
     Network {
         listening: Option<String>,
         registered: Vec<String>,

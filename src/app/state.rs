@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::event::{
-    ChatMessage, ContactInfo, DeliveryState, DialStage, Event, Failure, IdentityInfo,
-    IncomingChat, Notice, PeerCard, Presence, Task, TrustInfo,
+    ChatMessage, ContactInfo, DeliveryState, DialStage, Event, Failure, IdentityInfo, IncomingChat,
+    Notice, PeerCard, Presence, Task, TrustInfo,
 };
 
 /// How long a "typing" indicator lasts without news (the peer re-sends it).

@@ -40,10 +40,10 @@ pub fn connect_ui(ctx: &egui::Context, app: &mut SixChatApp) {
                     command = peer_card_ui(ui, &app.i18n, card);
                 }
                 DialStage::Queued { count } => {
-                    ui.label(app.i18n.f(
-                        "connect-queued",
-                        &[("count", FluentValue::from(*count))],
-                    ));
+                    ui.label(
+                        app.i18n
+                            .f("connect-queued", &[("count", FluentValue::from(*count))]),
+                    );
                 }
                 DialStage::Failed(failure) => {
                     ui.colored_label(
@@ -51,7 +51,9 @@ pub fn connect_ui(ctx: &egui::Context, app: &mut SixChatApp) {
                         failure_text(&app.i18n, failure),
                     );
                     if ui.button(app.i18n.t("connect-retry")).clicked() {
-                        command = Some(Command::Dial { user_id: peer.clone() });
+                        command = Some(Command::Dial {
+                            user_id: peer.clone(),
+                        });
                     }
                 }
             }

@@ -37,7 +37,7 @@ pub fn contacts_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
                 .add(
                     egui::TextEdit::singleline(&mut app.view.contacts.add)
                         .hint_text("name@example.org")
-                        .desired_width(ui.available_width() - 36.0),
+                        .desired_width((ui.available_width() - 44.0).max(60.0)),
                 )
                 .labelled_by(label.id);
             let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
@@ -57,7 +57,7 @@ pub fn contacts_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
         ui.add(
             egui::TextEdit::singleline(&mut app.view.contacts.search)
                 .hint_text(app.i18n.t("contacts-search"))
-                .desired_width(f32::INFINITY),
+                .desired_width(ui.available_width()),
         )
         .labelled_by(label.id);
     });
@@ -96,8 +96,10 @@ pub fn contacts_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
 /// One row; returns whether it was clicked.
 fn contact_row_ui(ui: &mut egui::Ui, app: &SixChatApp, contact: &ContactInfo, height: f32) -> bool {
     let selected = app.state.selected.as_deref() == Some(contact.user_id.as_str());
-    let (rect, response) =
-        ui.allocate_exact_size(egui::vec2(ui.available_width(), height), egui::Sense::click());
+    let (rect, response) = ui.allocate_exact_size(
+        egui::vec2(ui.available_width(), height),
+        egui::Sense::click(),
+    );
     let visuals = ui.style().interact_selectable(&response, selected);
     if selected || response.hovered() {
         ui.painter().rect_filled(rect, 6, visuals.weak_bg_fill);
@@ -123,7 +125,11 @@ fn contact_row_ui(ui: &mut egui::Ui, app: &SixChatApp, contact: &ContactInfo, he
     painter.text(
         egui::pos2(left, rect.top() + 25.0),
         egui::Align2::LEFT_TOP,
-        format!("{} · {}", contact.user_id, presence_text(&app.i18n, contact)),
+        format!(
+            "{} · {}",
+            contact.user_id,
+            presence_text(&app.i18n, contact)
+        ),
         egui::FontId::proportional(11.0),
         weak,
     );
@@ -140,7 +146,7 @@ fn contact_row_ui(ui: &mut egui::Ui, app: &SixChatApp, contact: &ContactInfo, he
     }
     let response = response.on_hover_text(&contact.user_id);
     response.widget_info(|| {
-        egui::WidgetInfo::selected(egui::Role::ListItem, true, selected, &contact.name)
+        egui::WidgetInfo::selected(egui::Role::Button, true, selected, &contact.name)
     });
     response.clicked()
 }

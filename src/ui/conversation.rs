@@ -78,7 +78,14 @@ fn estimate(message: &ChatMessage, text_width: f32) -> f32 {
 impl Layout {
     /// Brings the rows up to date with `conversation` (extending them when
     /// messages were only appended).
-    fn update(&mut self, peer: &str, conversation: &Conversation, filter: &str, width: f32, offset: i64) {
+    fn update(
+        &mut self,
+        peer: &str,
+        conversation: &Conversation,
+        filter: &str,
+        width: f32,
+        offset: i64,
+    ) {
         let rebuild = self.peer != peer
             || self.filter != filter
             || conversation.messages.len() < self.covered
@@ -136,14 +143,17 @@ impl Layout {
 pub fn conversation_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
     let Some(peer) = app.state.selected.clone() else {
         ui.centered_and_justified(|ui| {
-            ui.label(RichText::new(app.i18n.t("conversation-none")).weak().size(16.0));
+            ui.label(
+                RichText::new(app.i18n.t("conversation-none"))
+                    .weak()
+                    .size(16.0),
+            );
         });
         return;
     };
     header_ui(ui, app, &peer);
     ui.separator();
-    egui::Panel::bottom("composer")
-        .show(ui, |ui| composer_ui(ui, app, &peer));
+    egui::Panel::bottom("composer").show(ui, |ui| composer_ui(ui, app, &peer));
     let Some(conversation) = app.state.conversations.get(&peer).filter(|c| c.loaded) else {
         ui.centered_and_justified(|ui| ui.spinner());
         return;
@@ -154,7 +164,11 @@ pub fn conversation_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
         });
         return;
     }
-    let offset = *app.view.conversation.utc_offset_secs.get_or_insert_with(local_offset);
+    let offset = *app
+        .view
+        .conversation
+        .utc_offset_secs
+        .get_or_insert_with(local_offset);
     let filter = if app.view.conversation.searching {
         app.view.conversation.search.clone()
     } else {
@@ -164,10 +178,17 @@ pub fn conversation_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
     let layout = &mut app.view.conversation.layout;
     layout.update(&peer, conversation, &filter, width, offset);
     if !filter.is_empty() {
-        let count = layout.rows.iter().filter(|r| matches!(r, Row::Message(_))).count();
+        let count = layout
+            .rows
+            .iter()
+            .filter(|r| matches!(r, Row::Message(_)))
+            .count();
         ui.label(
-            RichText::new(app.i18n.f("search-matches", &[("count", FluentValue::from(count))]))
-                .weak(),
+            RichText::new(
+                app.i18n
+                    .f("search-matches", &[("count", FluentValue::from(count))]),
+            )
+            .weak(),
         );
     }
     let last_outgoing = conversation.messages.iter().rposition(|m| m.outgoing);
@@ -229,7 +250,11 @@ fn day_ui(ui: &mut egui::Ui, rect: egui::Rect, day: i64, i18n: &I18n) -> f32 {
         1 => i18n.t("day-yesterday"),
         _ => date,
     };
-    let mut child = ui.new_child(egui::UiBuilder::new().max_rect(rect).layout(egui::Layout::top_down(egui::Align::Center)));
+    let mut child = ui.new_child(
+        egui::UiBuilder::new()
+            .max_rect(rect)
+            .layout(egui::Layout::top_down(egui::Align::Center)),
+    );
     child.add_space(6.0);
     child.label(RichText::new(text).small().weak());
     theme::DAY_ROW
@@ -238,8 +263,8 @@ fn day_ui(ui: &mut egui::Ui, rect: egui::Rect, day: i64, i18n: &I18n) -> f32 {
 fn tick_text(state: DeliveryState) -> &'static str {
     match state {
         DeliveryState::Queued => "🕓",
-        DeliveryState::Sent => "✓",
-        DeliveryState::Delivered | DeliveryState::Read => "✓✓",
+        DeliveryState::Sent => "✔",
+        DeliveryState::Delivered | DeliveryState::Read => "✔✔",
     }
 }
 
@@ -262,7 +287,11 @@ fn message_ui(
     i18n: &I18n,
 ) -> f32 {
     let dark = ui.visuals().dark_mode;
-    let align = if message.outgoing { egui::Align::Max } else { egui::Align::Min };
+    let align = if message.outgoing {
+        egui::Align::Max
+    } else {
+        egui::Align::Min
+    };
     let max_rect = egui::Rect::from_min_size(rect.min, egui::vec2(rect.width(), f32::INFINITY));
     let mut child = ui.new_child(
         egui::UiBuilder::new()
@@ -292,7 +321,11 @@ fn message_ui(
                         ui.label(RichText::new(tick_text(message.state)).small().color(color))
                             .on_hover_text(i18n.t(state_key(message.state)));
                         if last_outgoing {
-                            ui.label(RichText::new(i18n.t(state_key(message.state))).small().weak());
+                            ui.label(
+                                RichText::new(i18n.t(state_key(message.state)))
+                                    .small()
+                                    .weak(),
+                            );
                         }
                     }
                 });
@@ -313,28 +346,43 @@ fn header_ui(ui: &mut egui::Ui, app: &mut SixChatApp, peer: &str) {
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             if ui.button(app.i18n.t("conversation-connect")).clicked() {
                 app.state.dial = Some((peer.to_owned(), crate::app::event::DialStage::LookingUp));
-                app.send(Command::Dial { user_id: peer.to_owned() });
+                app.send(Command::Dial {
+                    user_id: peer.to_owned(),
+                });
             }
-            let search = ui.selectable_label(app.view.conversation.searching, "🔍")
+            let search = ui
+                .selectable_label(app.view.conversation.searching, "🔍")
                 .on_hover_text(app.i18n.t("conversation-search"));
             if search.clicked() {
                 app.view.conversation.searching = !app.view.conversation.searching;
             }
             if let Some(contact) = &contact {
                 let mut always = contact.always_accept;
-                if ui.checkbox(&mut always, app.i18n.t("conversation-always-accept")).changed() {
-                    app.send(Command::SetAlwaysAccept { user_id: peer.to_owned(), always });
+                if ui
+                    .checkbox(&mut always, app.i18n.t("conversation-always-accept"))
+                    .changed()
+                {
+                    app.send(Command::SetAlwaysAccept {
+                        user_id: peer.to_owned(),
+                        always,
+                    });
                 }
             }
         });
     });
-    let status = contact.as_ref().map(|c| presence_text(&app.i18n, c)).unwrap_or_default();
+    let status = contact
+        .as_ref()
+        .map(|c| presence_text(&app.i18n, c))
+        .unwrap_or_default();
     ui.label(RichText::new(format!("{peer} · {status}")).small().weak());
     if app.view.conversation.searching {
         ui.horizontal(|ui| {
             let label = ui.label(app.i18n.t("conversation-search"));
             let field = ui
-                .add(egui::TextEdit::singleline(&mut app.view.conversation.search).desired_width(240.0))
+                .add(
+                    egui::TextEdit::singleline(&mut app.view.conversation.search)
+                        .desired_width(240.0),
+                )
                 .labelled_by(label.id);
             if !field.has_focus() && app.view.conversation.search.is_empty() {
                 field.request_focus();
@@ -350,7 +398,10 @@ fn header_ui(ui: &mut egui::Ui, app: &mut SixChatApp, peer: &str) {
 fn composer_ui(ui: &mut egui::Ui, app: &mut SixChatApp, peer: &str) {
     ui.add_space(theme::GAP / 2.0);
     if app.state.is_typing(peer, Instant::now()) {
-        let name = app.state.contact(peer).map_or(peer.to_owned(), |c| c.name.clone());
+        let name = app
+            .state
+            .contact(peer)
+            .map_or(peer.to_owned(), |c| c.name.clone());
         ui.label(
             RichText::new(app.i18n.f("typing", &[("name", FluentValue::from(name))]))
                 .italics()
@@ -364,7 +415,12 @@ fn composer_ui(ui: &mut egui::Ui, app: &mut SixChatApp, peer: &str) {
     let label_text = app.i18n.t("composer-label");
     let mut send = enter;
     ui.horizontal(|ui| {
-        let draft = app.view.conversation.drafts.entry(peer.to_owned()).or_default();
+        let draft = app
+            .view
+            .conversation
+            .drafts
+            .entry(peer.to_owned())
+            .or_default();
         let emoji = ui.button("😀").on_hover_text(app.i18n.t("composer-emoji"));
         egui::Popup::menu(&emoji).show(|ui| {
             egui::Grid::new("emoji").show(ui, |ui| {
@@ -385,7 +441,7 @@ fn composer_ui(ui: &mut egui::Ui, app: &mut SixChatApp, peer: &str) {
                     .id(id)
                     .desired_rows(2)
                     .hint_text(app.i18n.t("composer-hint"))
-                    .desired_width(ui.available_width() - 80.0),
+                    .desired_width((ui.available_width() - 72.0).max(80.0)),
             )
             .labelled_by(label.id);
         if edit.changed() {
@@ -397,7 +453,10 @@ fn composer_ui(ui: &mut egui::Ui, app: &mut SixChatApp, peer: &str) {
                 .is_none_or(|(to, at)| to != peer || at.elapsed() > TYPING_EVERY);
             if due && !draft.trim().is_empty() {
                 app.view.conversation.typing_sent = Some((peer.to_owned(), Instant::now()));
-                app.backend.send(Command::Typing { user_id: peer.to_owned(), active: true });
+                app.backend.send(Command::Typing {
+                    user_id: peer.to_owned(),
+                    active: true,
+                });
             }
         }
         if ui.button(app.i18n.t("composer-send")).clicked() {
@@ -408,11 +467,23 @@ fn composer_ui(ui: &mut egui::Ui, app: &mut SixChatApp, peer: &str) {
         }
     });
     if send {
-        let text = std::mem::take(app.view.conversation.drafts.entry(peer.to_owned()).or_default());
+        let text = std::mem::take(
+            app.view
+                .conversation
+                .drafts
+                .entry(peer.to_owned())
+                .or_default(),
+        );
         if !text.trim().is_empty() {
             app.view.conversation.typing_sent = None;
-            app.send(Command::Typing { user_id: peer.to_owned(), active: false });
-            app.send(Command::Send { user_id: peer.to_owned(), text });
+            app.send(Command::Typing {
+                user_id: peer.to_owned(),
+                active: false,
+            });
+            app.send(Command::Send {
+                user_id: peer.to_owned(),
+                text,
+            });
         }
     }
     ui.add_space(theme::GAP / 2.0);

@@ -29,7 +29,10 @@ pub fn incoming_ui(ctx: &egui::Context, app: &mut SixChatApp) {
             pin = peer_card_ui(ui, &app.i18n, &request.card);
             ui.add_space(theme::GAP);
             ui.horizontal(|ui| {
-                if ui.button(RichText::new(app.i18n.t("incoming-accept")).strong()).clicked() {
+                if ui
+                    .button(RichText::new(app.i18n.t("incoming-accept")).strong())
+                    .clicked()
+                {
                     answer = Some((true, false));
                 }
                 if ui.button(app.i18n.t("incoming-always")).clicked() {

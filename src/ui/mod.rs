@@ -39,7 +39,7 @@ pub struct View {
     pub settings: settings::SettingsView,
     /// Conversations asked of the backend, so each is asked once.
     requested: HashSet<String>,
-    /// The unread count last sent as read receipts, per conversation.
+    /// The conversation and its size when read receipts were last asked for.
     seen_sent: Option<(String, usize)>,
     /// Incoming requests already notified.
     notified: HashSet<u64>,
@@ -60,6 +60,8 @@ pub struct SixChatApp {
     pub view: View,
     title: String,
     profile_name: String,
+    /// Fonts and theme are set on the context the first frame runs on.
+    styled: bool,
 }
 
 impl SixChatApp {
@@ -71,8 +73,7 @@ impl SixChatApp {
         prefs: Preferences,
         profile_name: String,
     ) -> Self {
-        theme::install_fonts(ctx);
-        prefs.theme.apply(ctx);
+        let _ = ctx;
         Self {
             state: AppState::default(),
             backend,
@@ -82,6 +83,7 @@ impl SixChatApp {
             view: View::default(),
             title: String::new(),
             profile_name,
+            styled: false,
         }
     }
 
@@ -92,6 +94,11 @@ impl SixChatApp {
     /// Applies waiting events (within a time budget) and does what follows
     /// from them: loading a conversation, read receipts, notifications, title.
     pub fn logic(&mut self, ctx: &egui::Context) {
+        if !self.styled {
+            theme::install_fonts(ctx);
+            self.prefs.theme.apply(ctx);
+            self.styled = true;
+        }
         let start = Instant::now();
         while start.elapsed() < EVENT_BUDGET {
             match self.events.try_recv() {
@@ -109,7 +116,8 @@ impl SixChatApp {
             0 => format!("SixChat ({})", self.profile_name),
             count => format!(
                 "{} ({})",
-                self.i18n.f("unread-title", &[("count", FluentValue::from(count))]),
+                self.i18n
+                    .f("unread-title", &[("count", FluentValue::from(count))]),
                 self.profile_name
             ),
         };
@@ -127,21 +135,28 @@ impl SixChatApp {
         let Some(selected) = self.state.selected.clone() else {
             return;
         };
-        if !self.state.conversations.get(&selected).is_some_and(|c| c.loaded)
+        if !self
+            .state
+            .conversations
+            .get(&selected)
+            .is_some_and(|c| c.loaded)
             && self.view.requested.insert(selected.clone())
         {
             self.send(Command::OpenConversation {
                 user_id: selected.clone(),
             });
         }
+        // Read receipts for what the person now sees: when the conversation
+        // grew or the contact still counts unread messages.
         let unread = self.state.contact(&selected).map_or(0, |c| c.unread);
-        let already = self
-            .view
-            .seen_sent
-            .as_ref()
-            .is_some_and(|(peer, count)| *peer == selected && *count == unread);
-        if focused && unread > 0 && !already {
-            self.view.seen_sent = Some((selected.clone(), unread));
+        let length = self
+            .state
+            .conversations
+            .get(&selected)
+            .map_or(0, |c| c.messages.len());
+        let marker = (selected.clone(), length + unread);
+        if focused && length > 0 && self.view.seen_sent.as_ref() != Some(&marker) {
+            self.view.seen_sent = Some(marker);
             self.send(Command::MarkSeen { user_id: selected });
         }
     }
@@ -149,7 +164,9 @@ impl SixChatApp {
     fn notify(&mut self, focused: bool) {
         let arrivals = std::mem::take(&mut self.state.arrivals);
         if focused || !self.prefs.notifications {
-            self.view.notified.extend(self.state.incoming.iter().map(|r| r.request));
+            self.view
+                .notified
+                .extend(self.state.incoming.iter().map(|r| r.request));
             return;
         }
         for arrival in arrivals {
@@ -158,7 +175,9 @@ impl SixChatApp {
                 .contact(&arrival.user_id)
                 .map_or(arrival.user_id.clone(), |c| c.name.clone());
             self.send(Command::Notify {
-                title: self.i18n.f("notify-message", &[("name", FluentValue::from(name))]),
+                title: self
+                    .i18n
+                    .f("notify-message", &[("name", FluentValue::from(name))]),
                 body: arrival.text,
             });
         }
@@ -172,7 +191,9 @@ impl SixChatApp {
         for (request, name, peer) in fresh {
             self.view.notified.insert(request);
             self.send(Command::Notify {
-                title: self.i18n.f("notify-incoming", &[("name", FluentValue::from(name))]),
+                title: self
+                    .i18n
+                    .f("notify-incoming", &[("name", FluentValue::from(name))]),
                 body: peer,
             });
         }
@@ -201,7 +222,10 @@ impl SixChatApp {
                     ui.label(format!("{} <{}>", me.name, me.user_id));
                 }
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                    if ui.button(format!("⚙ {}", self.i18n.t("settings-open"))).clicked() {
+                    if ui
+                        .button(format!("⚙ {}", self.i18n.t("settings-open")))
+                        .clicked()
+                    {
                         self.view.settings.open = !self.view.settings.open;
                     }
                     if let Some(task) = self.state.busy {
@@ -213,6 +237,7 @@ impl SixChatApp {
         });
         egui::Panel::left("contacts")
             .default_size(theme::CONTACTS_WIDTH)
+            .size_range(theme::CONTACTS_MIN_WIDTH..=theme::CONTACTS_MAX_WIDTH)
             .show(ui, |ui| contacts::contacts_ui(ui, self));
         egui::CentralPanel::default().show(ui, |ui| conversation::conversation_ui(ui, self));
         connect::connect_ui(ui.ctx(), self);
@@ -232,7 +257,10 @@ impl SixChatApp {
             return;
         }
         egui::Area::new(egui::Id::unique("notices"))
-            .anchor(egui::Align2::RIGHT_BOTTOM, [-theme::GAP * 2.0, -theme::GAP * 2.0])
+            .anchor(
+                egui::Align2::RIGHT_BOTTOM,
+                [-theme::GAP * 2.0, -theme::GAP * 2.0],
+            )
             .show(ui.ctx(), |ui| {
                 let mut dismissed = None;
                 for (index, notice) in self.state.notices.iter().enumerate() {
@@ -266,15 +294,20 @@ impl SixChatApp {
         match notice {
             Notice::Renewed { not_after_unix } => self.i18n.f(
                 "notice-renewed",
-                &[("until", FluentValue::from(widgets::local_datetime(*not_after_unix)))],
+                &[(
+                    "until",
+                    FluentValue::from(widgets::local_datetime(*not_after_unix)),
+                )],
             ),
-            Notice::Exported { path } => {
-                self.i18n.f("notice-exported", &[("path", FluentValue::from(path.clone()))])
-            }
+            Notice::Exported { path } => self.i18n.f(
+                "notice-exported",
+                &[("path", FluentValue::from(path.clone()))],
+            ),
             Notice::BackedUp { .. } => self.i18n.t("notice-backed-up"),
-            Notice::Pinned { user_id } => {
-                self.i18n.f("notice-pinned", &[("user", FluentValue::from(user_id.clone()))])
-            }
+            Notice::Pinned { user_id } => self.i18n.f(
+                "notice-pinned",
+                &[("user", FluentValue::from(user_id.clone()))],
+            ),
             Notice::ListenFallback { wanted, got } => self.i18n.f(
                 "notice-listen-fallback",
                 &[

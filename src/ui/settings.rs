@@ -47,7 +47,10 @@ pub fn settings_ui(ctx: &egui::Context, app: &mut SixChatApp) {
                     (Tab::Trust, "settings-trust"),
                     (Tab::Appearance, "settings-appearance"),
                 ] {
-                    if ui.selectable_label(app.view.settings.tab == tab, app.i18n.t(key)).clicked() {
+                    if ui
+                        .selectable_label(app.view.settings.tab == tab, app.i18n.t(key))
+                        .clicked()
+                    {
                         app.view.settings.tab = tab;
                     }
                 }
@@ -67,36 +70,80 @@ fn identity_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
     let Some(me) = app.state.identity.clone() else {
         return;
     };
-    egui::Grid::new("identity").num_columns(2).spacing([12.0, 6.0]).show(ui, |ui| {
-        for (key, value) in [
-            ("settings-user-id", me.user_id.clone()),
-            ("settings-name", me.name.clone()),
-            ("card-issuer", if me.self_signed { app.i18n.t("settings-self-signed") } else { me.issuer.clone() }),
-            ("card-valid", format!("{} – {}", local_datetime(me.not_before_unix), local_datetime(me.not_after_unix))),
-            ("settings-directory", me.dir_address.clone().unwrap_or_else(|| app.i18n.t("settings-no-directory"))),
-        ] {
-            ui.label(app.i18n.t(key));
-            ui.label(value);
+    egui::Grid::new("identity")
+        .num_columns(2)
+        .spacing([12.0, 6.0])
+        .show(ui, |ui| {
+            for (key, value) in [
+                ("settings-user-id", me.user_id.clone()),
+                ("settings-name", me.name.clone()),
+                (
+                    "card-issuer",
+                    if me.self_signed {
+                        app.i18n.t("settings-self-signed")
+                    } else {
+                        me.issuer.clone()
+                    },
+                ),
+                (
+                    "card-valid",
+                    format!(
+                        "{} – {}",
+                        local_datetime(me.not_before_unix),
+                        local_datetime(me.not_after_unix)
+                    ),
+                ),
+                (
+                    "settings-directory",
+                    me.dir_address
+                        .clone()
+                        .unwrap_or_else(|| app.i18n.t("settings-no-directory")),
+                ),
+            ] {
+                ui.label(app.i18n.t(key));
+                ui.label(value);
+                ui.end_row();
+            }
+            ui.label(app.i18n.t("card-fingerprint"));
+            ui.label(
+                RichText::new(grouped_fingerprint(&me.fingerprint))
+                    .monospace()
+                    .small(),
+            );
             ui.end_row();
-        }
-        ui.label(app.i18n.t("card-fingerprint"));
-        ui.label(RichText::new(grouped_fingerprint(&me.fingerprint)).monospace().small());
-        ui.end_row();
-    });
+        });
     ui.add_space(theme::GAP);
     let has_dir = me.dir_address.is_some();
     let busy = app.state.busy.is_some();
     ui.horizontal(|ui| {
-        if ui.add_enabled(has_dir && !busy, egui::Button::new(app.i18n.t("settings-renew"))).clicked() {
+        if ui
+            .add_enabled(
+                has_dir && !busy,
+                egui::Button::new(app.i18n.t("settings-renew")),
+            )
+            .clicked()
+        {
             app.send(Command::Renew);
         }
-        if ui.add_enabled(has_dir && !busy, egui::Button::new(app.i18n.t("settings-backup"))).clicked() {
+        if ui
+            .add_enabled(
+                has_dir && !busy,
+                egui::Button::new(app.i18n.t("settings-backup")),
+            )
+            .clicked()
+        {
             app.send(Command::Backup);
         }
     });
     ui.separator();
     ui.label(RichText::new(app.i18n.t("settings-export")).strong());
-    if let Some(picked) = app.view.settings.saving.as_ref().and_then(|r| r.try_recv().ok()) {
+    if let Some(picked) = app
+        .view
+        .settings
+        .saving
+        .as_ref()
+        .and_then(|r| r.try_recv().ok())
+    {
         app.view.settings.saving = None;
         if let Some(path) = picked {
             app.view.settings.export_path = path.display().to_string();
@@ -107,7 +154,13 @@ fn identity_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
         let label = ui.label(app.i18n.t("settings-export-file"));
         ui.add(egui::TextEdit::singleline(&mut view.export_path).desired_width(260.0))
             .labelled_by(label.id);
-        if ui.add_enabled(view.saving.is_none(), egui::Button::new(app.i18n.t("wizard-browse"))).clicked() {
+        if ui
+            .add_enabled(
+                view.saving.is_none(),
+                egui::Button::new(app.i18n.t("wizard-browse")),
+            )
+            .clicked()
+        {
             let (tx, rx) = mpsc::channel();
             view.saving = Some(rx);
             let ctx = ui.ctx().clone();
@@ -119,10 +172,21 @@ fn identity_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
             });
         }
     });
-    field_ui(ui, &app.i18n.t("settings-export-password"), &mut app.view.settings.export_password, true);
+    field_ui(
+        ui,
+        &app.i18n.t("settings-export-password"),
+        &mut app.view.settings.export_password,
+        true,
+    );
     let ready = !app.view.settings.export_path.trim().is_empty()
         && app.view.settings.export_password.chars().count() >= 8;
-    if ui.add_enabled(ready && !busy, egui::Button::new(app.i18n.t("settings-export-go"))).clicked() {
+    if ui
+        .add_enabled(
+            ready && !busy,
+            egui::Button::new(app.i18n.t("settings-export-go")),
+        )
+        .clicked()
+    {
         let view = &mut app.view.settings;
         app.backend.send(Command::ExportPkcs12 {
             path: PathBuf::from(view.export_path.trim()),
@@ -133,23 +197,30 @@ fn identity_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
 
 fn network_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
     let network = app.state.network.clone();
-    egui::Grid::new("network").num_columns(2).spacing([12.0, 6.0]).show(ui, |ui| {
-        ui.label(app.i18n.t("settings-listening"));
-        ui.label(network.listening.clone().unwrap_or_else(|| "–".into()));
-        ui.end_row();
-        ui.label(app.i18n.t("settings-registered"));
-        ui.label(if network.registered.is_empty() { "–".into() } else { network.registered.join("\n") });
-        ui.end_row();
-        let v6 = network.registered.iter().any(|a| a.starts_with('['));
-        let v4 = network.registered.iter().any(|a| !a.starts_with('['));
-        ui.label(app.i18n.t("settings-families"));
-        ui.label(format!(
-            "IPv6 {} · IPv4 {}",
-            if v6 { "✔" } else { "–" },
-            if v4 { "✔" } else { "–" }
-        ));
-        ui.end_row();
-    });
+    egui::Grid::new("network")
+        .num_columns(2)
+        .spacing([12.0, 6.0])
+        .show(ui, |ui| {
+            ui.label(app.i18n.t("settings-listening"));
+            ui.label(network.listening.clone().unwrap_or_else(|| "–".into()));
+            ui.end_row();
+            ui.label(app.i18n.t("settings-registered"));
+            ui.label(if network.registered.is_empty() {
+                "–".into()
+            } else {
+                network.registered.join("\n")
+            });
+            ui.end_row();
+            let v6 = network.registered.iter().any(|a| a.starts_with('['));
+            let v4 = network.registered.iter().any(|a| !a.starts_with('['));
+            ui.label(app.i18n.t("settings-families"));
+            ui.label(format!(
+                "IPv6 {} · IPv4 {}",
+                if v6 { "✔" } else { "–" },
+                if v4 { "✔" } else { "–" }
+            ));
+            ui.end_row();
+        });
     if let Some(problem) = &network.dir_problem {
         ui.colored_label(theme::error_color(ui.visuals().dark_mode), problem);
     }
@@ -157,10 +228,28 @@ fn network_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
     if app.view.settings.listen.is_empty() {
         app.view.settings.listen = network.listening.unwrap_or_default();
     }
-    field_ui(ui, &app.i18n.t("settings-listen"), &mut app.view.settings.listen, false);
-    ui.label(RichText::new(app.i18n.t("settings-listen-hint")).weak().small());
-    let valid = app.view.settings.listen.trim().parse::<std::net::SocketAddr>().is_ok();
-    if ui.add_enabled(valid, egui::Button::new(app.i18n.t("save"))).clicked() {
+    field_ui(
+        ui,
+        &app.i18n.t("settings-listen"),
+        &mut app.view.settings.listen,
+        false,
+    );
+    ui.label(
+        RichText::new(app.i18n.t("settings-listen-hint"))
+            .weak()
+            .small(),
+    );
+    let valid = app
+        .view
+        .settings
+        .listen
+        .trim()
+        .parse::<std::net::SocketAddr>()
+        .is_ok();
+    if ui
+        .add_enabled(valid, egui::Button::new(app.i18n.t("save")))
+        .clicked()
+    {
         app.send(Command::SetSetting {
             key: "listen".into(),
             value: app.view.settings.listen.trim().to_owned(),
@@ -177,10 +266,17 @@ fn trust_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
     for (domain, fingerprint) in &trust.roots {
         ui.horizontal(|ui| {
             ui.label(domain);
-            ui.label(RichText::new(&fingerprint[..fingerprint.len().min(16)]).monospace().small())
-                .on_hover_text(fingerprint);
+            ui.label(
+                RichText::new(&fingerprint[..fingerprint.len().min(16)])
+                    .monospace()
+                    .small(),
+            )
+            .on_hover_text(fingerprint);
             if ui.button(app.i18n.t("remove")).clicked() {
-                app.send(Command::RemoveRoot { domain: domain.clone(), fingerprint: fingerprint.clone() });
+                app.send(Command::RemoveRoot {
+                    domain: domain.clone(),
+                    fingerprint: fingerprint.clone(),
+                });
             }
         });
     }
@@ -192,10 +288,16 @@ fn trust_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
     for (user_id, fingerprint) in &trust.pins {
         ui.horizontal(|ui| {
             ui.label(user_id);
-            ui.label(RichText::new(&fingerprint[..fingerprint.len().min(16)]).monospace().small())
-                .on_hover_text(fingerprint);
+            ui.label(
+                RichText::new(&fingerprint[..fingerprint.len().min(16)])
+                    .monospace()
+                    .small(),
+            )
+            .on_hover_text(fingerprint);
             if ui.button(app.i18n.t("remove")).clicked() {
-                app.send(Command::Unpin { user_id: user_id.clone() });
+                app.send(Command::Unpin {
+                    user_id: user_id.clone(),
+                });
             }
         });
     }
@@ -206,15 +308,24 @@ fn appearance_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
     ui.horizontal(|ui| {
         ui.label(app.i18n.t("settings-theme"));
         for choice in theme::ThemeChoice::ALL {
-            if ui.selectable_label(app.prefs.theme == choice, app.i18n.t(choice.label_key())).clicked() {
+            if ui
+                .selectable_label(app.prefs.theme == choice, app.i18n.t(choice.label_key()))
+                .clicked()
+            {
                 app.prefs.theme = choice;
                 choice.apply(ui.ctx());
-                app.send(Command::SetSetting { key: "theme".into(), value: choice.code().into() });
+                app.send(Command::SetSetting {
+                    key: "theme".into(),
+                    value: choice.code().into(),
+                });
             }
         }
     });
     let mut notifications = app.prefs.notifications;
-    if ui.checkbox(&mut notifications, app.i18n.t("settings-notifications")).changed() {
+    if ui
+        .checkbox(&mut notifications, app.i18n.t("settings-notifications"))
+        .changed()
+    {
         app.prefs.notifications = notifications;
         app.send(Command::SetSetting {
             key: "notifications".into(),

@@ -14,6 +14,8 @@ pub const BUBBLE_MAX_SHARE: f32 = 0.72;
 /// Height of a day separator row.
 pub const DAY_ROW: f32 = 28.0;
 pub const CONTACTS_WIDTH: f32 = 260.0;
+pub const CONTACTS_MIN_WIDTH: f32 = 200.0;
+pub const CONTACTS_MAX_WIDTH: f32 = 420.0;
 
 /// Light, dark, or whatever the system says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

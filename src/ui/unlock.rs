@@ -22,7 +22,12 @@ pub fn unlock_ui(ui: &mut egui::Ui, app: &mut SixChatApp, user_id: &str, name: &
             let busy = app.state.busy.is_some();
             let field = ui
                 .add_enabled_ui(!busy, |ui| {
-                    field_ui(ui, &app.i18n.t("unlock-passphrase"), &mut app.view.unlock.passphrase, true)
+                    field_ui(
+                        ui,
+                        &app.i18n.t("unlock-passphrase"),
+                        &mut app.view.unlock.passphrase,
+                        true,
+                    )
                 })
                 .inner;
             if !busy && !field.has_focus() && app.view.unlock.passphrase.is_empty() {

@@ -34,7 +34,12 @@ pub struct WizardForm {
 }
 
 /// A labelled single-line field; the label names it for screen readers and tests.
-pub fn field_ui(ui: &mut egui::Ui, label: &str, text: &mut String, password: bool) -> egui::Response {
+pub fn field_ui(
+    ui: &mut egui::Ui,
+    label: &str,
+    text: &mut String,
+    password: bool,
+) -> egui::Response {
     let label = ui.label(label);
     ui.add(
         egui::TextEdit::singleline(text)
@@ -45,7 +50,13 @@ pub fn field_ui(ui: &mut egui::Ui, label: &str, text: &mut String, password: boo
 }
 
 pub fn wizard_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
-    if let Some(picked) = app.view.wizard.picking.as_ref().and_then(|r| r.try_recv().ok()) {
+    if let Some(picked) = app
+        .view
+        .wizard
+        .picking
+        .as_ref()
+        .and_then(|r| r.try_recv().ok())
+    {
         app.view.wizard.picking = None;
         if let Some(path) = picked {
             app.view.wizard.p12_path = path.display().to_string();
@@ -120,11 +131,29 @@ pub fn language_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
 }
 
 /// The passphrase and its repetition; returns it once both match and are long enough.
-fn passphrase_ui(ui: &mut egui::Ui, app: &mut SixChatApp, optional: bool) -> Result<Option<Zeroizing<String>>, String> {
+fn passphrase_ui(
+    ui: &mut egui::Ui,
+    app: &mut SixChatApp,
+    optional: bool,
+) -> Result<Option<Zeroizing<String>>, String> {
     let form = &mut app.view.wizard;
-    field_ui(ui, &app.i18n.t("wizard-passphrase"), &mut form.passphrase, true);
-    field_ui(ui, &app.i18n.t("wizard-passphrase-repeat"), &mut form.repeat, true);
-    ui.label(RichText::new(app.i18n.t("wizard-passphrase-hint")).weak().small());
+    field_ui(
+        ui,
+        &app.i18n.t("wizard-passphrase"),
+        &mut form.passphrase,
+        true,
+    );
+    field_ui(
+        ui,
+        &app.i18n.t("wizard-passphrase-repeat"),
+        &mut form.repeat,
+        true,
+    );
+    ui.label(
+        RichText::new(app.i18n.t("wizard-passphrase-hint"))
+            .weak()
+            .small(),
+    );
     if optional && form.passphrase.is_empty() && form.repeat.is_empty() {
         return Ok(None);
     }
@@ -148,7 +177,9 @@ fn actions_ui(ui: &mut egui::Ui, app: &mut SixChatApp, go: &str, problem: Option
             app.view.wizard.way = Way::Choose;
             app.state.failure = None;
         }
-        clicked = ui.add_enabled(problem.is_none(), egui::Button::new(app.i18n.t(go))).clicked();
+        clicked = ui
+            .add_enabled(problem.is_none(), egui::Button::new(app.i18n.t(go)))
+            .clicked();
     });
     clicked
 }
@@ -161,8 +192,18 @@ fn clear_secrets(form: &mut WizardForm) {
 
 fn invite_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
     ui.heading(app.i18n.t("wizard-invite"));
-    field_ui(ui, &app.i18n.t("wizard-invite-field"), &mut app.view.wizard.invite, false);
-    field_ui(ui, &app.i18n.t("wizard-name"), &mut app.view.wizard.name, false);
+    field_ui(
+        ui,
+        &app.i18n.t("wizard-invite-field"),
+        &mut app.view.wizard.invite,
+        false,
+    );
+    field_ui(
+        ui,
+        &app.i18n.t("wizard-name"),
+        &mut app.view.wizard.name,
+        false,
+    );
     let passphrase = passphrase_ui(ui, app, false);
     let problem = if app.view.wizard.invite.trim().is_empty() {
         Some(app.i18n.t("wizard-invite-missing"))
@@ -191,7 +232,10 @@ fn import_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
         ui.add(egui::TextEdit::singleline(&mut form.p12_path).desired_width(300.0))
             .labelled_by(label.id);
         if ui
-            .add_enabled(form.picking.is_none(), egui::Button::new(app.i18n.t("wizard-browse")))
+            .add_enabled(
+                form.picking.is_none(),
+                egui::Button::new(app.i18n.t("wizard-browse")),
+            )
             .clicked()
         {
             let (tx, rx) = mpsc::channel();
@@ -206,8 +250,17 @@ fn import_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
             });
         }
     });
-    field_ui(ui, &app.i18n.t("wizard-file-password"), &mut app.view.wizard.p12_password, true);
-    ui.label(RichText::new(app.i18n.t("wizard-import-passphrase-hint")).weak().small());
+    field_ui(
+        ui,
+        &app.i18n.t("wizard-file-password"),
+        &mut app.view.wizard.p12_password,
+        true,
+    );
+    ui.label(
+        RichText::new(app.i18n.t("wizard-import-passphrase-hint"))
+            .weak()
+            .small(),
+    );
     let passphrase = passphrase_ui(ui, app, true);
     let problem = if app.view.wizard.p12_path.trim().is_empty() {
         Some(app.i18n.t("wizard-file-missing"))
@@ -230,8 +283,18 @@ fn import_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
 
 fn create_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
     ui.heading(app.i18n.t("wizard-create"));
-    field_ui(ui, &app.i18n.t("wizard-user-id"), &mut app.view.wizard.user_id, false);
-    field_ui(ui, &app.i18n.t("wizard-name"), &mut app.view.wizard.name, false);
+    field_ui(
+        ui,
+        &app.i18n.t("wizard-user-id"),
+        &mut app.view.wizard.user_id,
+        false,
+    );
+    field_ui(
+        ui,
+        &app.i18n.t("wizard-name"),
+        &mut app.view.wizard.name,
+        false,
+    );
     let passphrase = passphrase_ui(ui, app, false);
     let form = &app.view.wizard;
     let problem = if !form.user_id.contains('@') {

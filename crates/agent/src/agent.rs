@@ -117,7 +117,9 @@ impl PeerCard {
             name: peer.name.clone(),
             level: peer.level.to_string(),
             sas: established.sas.clone(),
-            fingerprint: certificate.map(|c| c.fingerprint.to_hex()).unwrap_or_default(),
+            fingerprint: certificate
+                .map(|c| c.fingerprint.to_hex())
+                .unwrap_or_default(),
             issuer: certificate.map(|c| c.issuer.clone()).unwrap_or_default(),
             not_before: certificate.map_or(0, |c| c.not_before_unix),
             not_after: certificate.map_or(0, |c| c.not_after_unix),
@@ -186,6 +188,36 @@ struct Inner {
     failures: Mutex<FailureLimiter>,
     unverified: Mutex<MinuteBudget>,
     live: Mutex<HashMap<UserId, mpsc::Sender<SessionCommand>>>,
+    /// Peers being dialled right now (so a second dial waits its turn).
+    dialing: Mutex<HashMap<UserId, usize>>,
+}
+
+/// Marks a peer as being dialled while it lives.
+pub struct Dialing<'a> {
+    agent: &'a Agent,
+    peer: UserId,
+}
+
+impl<'a> Dialing<'a> {
+    fn new(agent: &'a Agent, peer: &UserId) -> Self {
+        *lock(&agent.inner.dialing).entry(peer.clone()).or_default() += 1;
+        Self {
+            agent,
+            peer: peer.clone(),
+        }
+    }
+}
+
+impl Drop for Dialing<'_> {
+    fn drop(&mut self) {
+        let mut dialing = lock(&self.agent.inner.dialing);
+        if let Some(count) = dialing.get_mut(&self.peer) {
+            *count -= 1;
+            if *count == 0 {
+                dialing.remove(&self.peer);
+            }
+        }
+    }
 }
 
 /// The headless User Agent. Cheap to clone.
@@ -283,6 +315,7 @@ impl Agent {
             failures: Mutex::new(FailureLimiter::default()),
             unverified: Mutex::new(MinuteBudget::default()),
             live: Mutex::new(HashMap::new()),
+            dialing: Mutex::new(HashMap::new()),
         };
         (
             Self {
@@ -370,6 +403,26 @@ impl Agent {
         lock(&self.inner.live).contains_key(peer)
     }
 
+    /// Whether a session with `peer` is live or being dialled: a second dial
+    /// would only make a second session (and ask the peer twice).
+    pub fn is_busy_with(&self, peer: &UserId) -> bool {
+        self.is_live(peer) || lock(&self.inner.dialing).contains_key(peer)
+    }
+
+    /// Claims the right to dial `peer` (held until the guard drops), unless a
+    /// session with it is live or another dial holds it. Checked and taken at once.
+    pub fn claim_dial(&self, peer: &UserId) -> Option<Dialing<'_>> {
+        let mut dialing = lock(&self.inner.dialing);
+        if dialing.contains_key(peer) || self.is_live(peer) {
+            return None;
+        }
+        dialing.insert(peer.clone(), 1);
+        Some(Dialing {
+            agent: self,
+            peer: peer.clone(),
+        })
+    }
+
     /// Keeps `handle`'s session until the outbox for its peer is empty, the
     /// session ends, or `limit` (if any) has passed; then closes it.
     pub async fn close_when_delivered(&self, handle: SessionHandle, limit: Option<Duration>) {
@@ -386,6 +439,7 @@ impl Agent {
     /// Dials `addr`, completes the handshake as initiator to `peer`, and starts
     /// the session task (which first delivers the outbox, in order).
     pub async fn connect(&self, peer: &UserId, addr: &str) -> Result<SessionHandle, ConnectError> {
+        let _dialing = Dialing::new(self, peer);
         let unreachable = |source| ConnectError::Unreachable {
             addr: addr.to_owned(),
             source,
@@ -414,6 +468,7 @@ impl Agent {
         peer: &UserId,
         addrs: &[SocketAddr],
     ) -> Result<SessionHandle, ConnectError> {
+        let _dialing = Dialing::new(self, peer);
         let (stream, addr) =
             crate::dial::happy_eyeballs(addrs, self.inner.options.limits.handshake_timeout)
                 .await
@@ -663,7 +718,8 @@ impl Agent {
                         if !agreed || !established.session.is_confirmed() {
                             continue;
                         }
-                        let written = match established.session.seal_application(&message.to_xml()) {
+                        let written = match established.session.seal_application(&message.to_xml())
+                        {
                             Ok(bytes) => conn.write(&bytes).await.map_err(|e| e.to_string()),
                             Err(e) => Err(e.to_string()),
                         };

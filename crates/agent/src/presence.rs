@@ -174,6 +174,11 @@ pub async fn deliver_outbox(relay: &Relay) {
         let Ok(peer) = UserId::parse(&peer) else {
             continue;
         };
+        let Some(_dialing) = agent.claim_dial(&peer) else {
+            // The live session (or the dial under way) delivers them.
+            agent.flush(&peer).await;
+            continue;
+        };
         match relay.reach(&peer).await {
             Ok(handle) => {
                 agent

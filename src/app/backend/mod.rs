@@ -135,6 +135,17 @@ async fn run(
             running.handle(command).await;
             continue;
         }
+        if let Command::SetSetting { key, value } = &command {
+            // Language and theme may be chosen before there is an identity.
+            let stored = profile.open_store().map(|s| s.set_setting(key, value));
+            if let Err(e) | Ok(Err(e)) = stored
+                .map_err(|e| e.to_string())
+                .map(|r| r.map_err(|e| e.to_string()))
+            {
+                sink.fail(None, Failure::Other(e)).await;
+            }
+            continue;
+        }
         running = setup::handle(&profile, command, &sink).await;
     }
     if let Some(running) = running {

@@ -1,7 +1,7 @@
 //! The running agent: its tasks (listener, DIR duties, event pump, the
 //! incoming-chat gate, contact presence) and the commands a person gives it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -39,7 +39,9 @@ const MAX_CHAT_BYTES: usize = 64 * 1024;
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding one of these is a bug; the data stays usable.
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[derive(Default)]
@@ -59,7 +61,6 @@ pub(crate) struct Running {
     sessions: Mutex<HashMap<String, SessionHandle>>,
     /// Who each live session is with.
     cards: Mutex<HashMap<String, PeerCard>>,
-    dialing: Mutex<HashSet<String>>,
     pending: Mutex<HashMap<u64, (String, oneshot::Sender<bool>)>>,
     next_request: AtomicU64,
     presence: Mutex<HashMap<String, Presence>>,
@@ -115,16 +116,15 @@ impl Running {
             .ok()
             .flatten()
             .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
-        let wanted_addr: SocketAddr = wanted
-            .parse()
-            .map_err(|_| Failure::Invalid(format!("the listen address {wanted:?} is not HOST:PORT")))?;
+        let wanted_addr: SocketAddr = wanted.parse().map_err(|_| {
+            Failure::Invalid(format!("the listen address {wanted:?} is not HOST:PORT"))
+        })?;
         let (listener, fallback) = match sixchat_agent::listen::bind(wanted_addr) {
             Ok(listener) => (listener, false),
             // Someone else has the port (another profile, say): take any port; the DIR learns it.
             Err(_) => (
-                sixchat_agent::listen::bind(SocketAddr::new(wanted_addr.ip(), 0)).map_err(|e| {
-                    Failure::Other(format!("cannot listen on {wanted_addr}: {e}"))
-                })?,
+                sixchat_agent::listen::bind(SocketAddr::new(wanted_addr.ip(), 0))
+                    .map_err(|e| Failure::Other(format!("cannot listen on {wanted_addr}: {e}")))?,
                 true,
             ),
         };
@@ -138,7 +138,6 @@ impl Running {
             sink,
             sessions: Mutex::default(),
             cards: Mutex::default(),
-            dialing: Mutex::default(),
             pending: Mutex::default(),
             next_request: AtomicU64::new(1),
             presence: Mutex::default(),
@@ -323,7 +322,9 @@ impl Running {
                     lock(&self.cards).insert(card.peer.clone(), card.clone());
                     self.ensure_contact(&card.peer, &card.name).await;
                     self.set_presence(&card.peer, Presence::Online, None).await;
-                    self.sink.emit(Event::SessionStarted { card, inbound }).await;
+                    self.sink
+                        .emit(Event::SessionStarted { card, inbound })
+                        .await;
                 }
                 AgentEvent::SessionEnded { peer, .. } => {
                     lock(&self.sessions).remove(&peer);
@@ -369,8 +370,11 @@ impl Running {
                 AgentEvent::Registered { addresses, .. } => {
                     {
                         let mut network = lock(&self.network);
-                        network.registered =
-                            addresses.split(' ').filter(|a| !a.is_empty()).map(str::to_owned).collect();
+                        network.registered = addresses
+                            .split(' ')
+                            .filter(|a| !a.is_empty())
+                            .map(str::to_owned)
+                            .collect();
                         network.dir_problem = None;
                     }
                     self.emit_network().await;
@@ -442,7 +446,11 @@ impl Running {
             }
             delay = Duration::from_secs(PRESENCE_SECS);
             let contacts = self.contacts();
-            for contact in contacts.iter().filter(|c| c.presence != Presence::Online).take(PRESENCE_BATCH) {
+            for contact in contacts
+                .iter()
+                .filter(|c| c.presence != Presence::Online)
+                .take(PRESENCE_BATCH)
+            {
                 let Ok(peer) = UserId::parse(&contact.user_id) else {
                     continue;
                 };
@@ -471,12 +479,14 @@ impl Running {
     }
 
     async fn try_handle(self: &Arc<Self>, command: Command) -> Result<(), Failure> {
-        let store = |f: &dyn Fn(&sixchat_agent::Store) -> Result<(), sixchat_agent::store::StoreError>| {
-            self.agent.with_store(|s| f(s)).map_err(other)
-        };
+        let store =
+            |f: &dyn Fn(&sixchat_agent::Store) -> Result<(), sixchat_agent::store::StoreError>| {
+                self.agent.with_store(|s| f(s)).map_err(other)
+            };
         match command {
             Command::AddContact { user_id } => {
-                let peer = UserId::parse(user_id.trim()).map_err(|e| Failure::Invalid(e.to_string()))?;
+                let peer =
+                    UserId::parse(user_id.trim()).map_err(|e| Failure::Invalid(e.to_string()))?;
                 store(&|s| s.add_contact(peer.as_str(), peer.local_part()).map(|_| ()))?;
                 self.sink.emit(Event::Contacts(self.contacts())).await;
             }
@@ -489,12 +499,23 @@ impl Running {
                 self.sink.emit(Event::Contacts(self.contacts())).await;
             }
             Command::OpenConversation { user_id } => {
-                let messages = self.agent.with_store(|s| s.history(&user_id)).map_err(other)?;
+                let messages = self
+                    .agent
+                    .with_store(|s| s.history(&user_id))
+                    .map_err(other)?;
                 let messages = messages.into_iter().map(to_chat).collect();
-                self.sink.emit(Event::History { user_id: user_id.clone(), messages }).await;
+                self.sink
+                    .emit(Event::History {
+                        user_id: user_id.clone(),
+                        messages,
+                    })
+                    .await;
             }
             Command::MarkSeen { user_id } => {
-                let ids = self.agent.with_store(|s| s.mark_seen(&user_id)).map_err(other)?;
+                let ids = self
+                    .agent
+                    .with_store(|s| s.mark_seen(&user_id))
+                    .map_err(other)?;
                 if !ids.is_empty() {
                     self.sink.emit(Event::Contacts(self.contacts())).await;
                     let Ok(peer) = UserId::parse(&user_id) else {
@@ -528,7 +549,8 @@ impl Running {
                 }
             }
             Command::Dial { user_id } => {
-                let peer = UserId::parse(user_id.trim()).map_err(|e| Failure::Invalid(e.to_string()))?;
+                let peer =
+                    UserId::parse(user_id.trim()).map_err(|e| Failure::Invalid(e.to_string()))?;
                 tokio::spawn(self.clone().deliver(peer, true));
             }
             Command::AnswerIncoming {
@@ -548,16 +570,24 @@ impl Running {
                     self.sink.emit(Event::Contacts(self.contacts())).await;
                 }
             }
-            Command::Pin { user_id, fingerprint } => {
+            Command::Pin {
+                user_id,
+                fingerprint,
+            } => {
                 store(&|s| s.pin(&user_id, &fingerprint))?;
                 self.sink.emit(Event::Trust(self.trust_info())).await;
-                self.sink.emit(Event::Notice(Notice::Pinned { user_id })).await;
+                self.sink
+                    .emit(Event::Notice(Notice::Pinned { user_id }))
+                    .await;
             }
             Command::Unpin { user_id } => {
                 store(&|s| s.unpin(&user_id).map(|_| ()))?;
                 self.sink.emit(Event::Trust(self.trust_info())).await;
             }
-            Command::RemoveRoot { domain, fingerprint } => {
+            Command::RemoveRoot {
+                domain,
+                fingerprint,
+            } => {
                 store(&|s| s.remove_root(&domain, &fingerprint).map(|_| ()))?;
                 self.sink.emit(Event::Trust(self.trust_info())).await;
             }
@@ -566,13 +596,17 @@ impl Running {
             }
             Command::ExportPkcs12 { path, password } => {
                 if password.chars().count() < 8 {
-                    return Err(Failure::Invalid("the password needs at least 8 characters".into()));
+                    return Err(Failure::Invalid(
+                        "the password needs at least 8 characters".into(),
+                    ));
                 }
                 let (key, chain, sink) = (self.agent.key(), self.agent.chain(), self.sink.clone());
                 sink.emit(Event::Busy(Some(Task::Exporting))).await;
                 let written = tokio::task::spawn_blocking(move || {
-                    let bytes = sixchat_pki::pkcs12::export(&key, &chain, &password).map_err(other)?;
-                    sixchat_agent::profile::write_atomically(&path, &bytes, 0o600).map_err(other)?;
+                    let bytes =
+                        sixchat_pki::pkcs12::export(&key, &chain, &password).map_err(other)?;
+                    sixchat_agent::profile::write_atomically(&path, &bytes, 0o600)
+                        .map_err(other)?;
                     Ok::<_, Failure>(path)
                 })
                 .await
@@ -580,7 +614,10 @@ impl Running {
                 match written {
                     Ok(path) => {
                         sink.emit(Event::Busy(None)).await;
-                        sink.emit(Event::Notice(Notice::Exported { path: path.display().to_string() })).await;
+                        sink.emit(Event::Notice(Notice::Exported {
+                            path: path.display().to_string(),
+                        }))
+                        .await;
                     }
                     Err(failure) => sink.fail(Some(Task::Exporting), failure).await,
                 }
@@ -647,10 +684,15 @@ impl Running {
             }
             return;
         }
-        if !lock(&self.dialing).insert(user_id.clone()) {
+        let Some(_dialing) = self.agent.claim_dial(&peer) else {
+            // A dial under way reports its own end; a live session was flushed above.
             return;
-        }
-        let last = self.agent.with_store(|s| s.last_address(&user_id)).ok().flatten();
+        };
+        let last = self
+            .agent
+            .with_store(|s| s.last_address(&user_id))
+            .ok()
+            .flatten();
         let reached = if let Some(relay) = &self.relay {
             stage(DialStage::LookingUp).await;
             relay.reach(&peer).await
@@ -664,7 +706,6 @@ impl Running {
                 refused @ ConnectError::Failed(_) => ReachError::Refused(refused),
             })
         } else {
-            lock(&self.dialing).remove(&user_id);
             stage(DialStage::Failed(Failure::NoAddress)).await;
             return;
         };
@@ -698,11 +739,13 @@ impl Running {
                 }
             }
         }
-        lock(&self.dialing).remove(&user_id);
     }
 
     fn directory(&self) -> Result<Directory, Failure> {
-        self.relay.as_ref().map(|r| r.directory()).ok_or(Failure::NoDirectory)
+        self.relay
+            .as_ref()
+            .map(|r| r.directory())
+            .ok_or(Failure::NoDirectory)
     }
 
     async fn renew(self: Arc<Self>) {
@@ -729,7 +772,9 @@ impl Running {
                 if let Ok(identity) = self.identity_info() {
                     self.sink.emit(Event::Identity(identity)).await;
                 }
-                self.sink.emit(Event::Notice(Notice::Renewed { not_after_unix })).await;
+                self.sink
+                    .emit(Event::Notice(Notice::Renewed { not_after_unix }))
+                    .await;
             }
             Err(failure) => self.sink.fail(Some(Task::Renewing), failure).await,
         }
@@ -742,10 +787,12 @@ impl Running {
             let code = directory::new_recovery_code();
             let (auth, password) = directory::recovery_values(&code);
             let (key, chain) = (self.agent.key(), self.agent.chain());
-            let bytes = tokio::task::spawn_blocking(move || sixchat_pki::pkcs12::export(&key, &chain, &password))
-                .await
-                .map_err(other)?
-                .map_err(other)?;
+            let bytes = tokio::task::spawn_blocking(move || {
+                sixchat_pki::pkcs12::export(&key, &chain, &password)
+            })
+            .await
+            .map_err(other)?
+            .map_err(other)?;
             directory.backup_put(bytes, &auth).await.map_err(other)?;
             Ok::<_, Failure>(code)
         }

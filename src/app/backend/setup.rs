@@ -27,7 +27,11 @@ const APPROVAL_WAIT: Duration = Duration::from_secs(20);
 
 /// Handles a command that comes before the agent runs; returns the running
 /// agent once there is one.
-pub(super) async fn handle(profile: &Profile, command: Command, sink: &Sink) -> Option<Arc<Running>> {
+pub(super) async fn handle(
+    profile: &Profile,
+    command: Command,
+    sink: &Sink,
+) -> Option<Arc<Running>> {
     let (task, passphrase, result) = match command {
         Command::Unlock { passphrase } => return unlock(profile, passphrase, sink).await,
         Command::CreateIdentity {
@@ -38,9 +42,10 @@ pub(super) async fn handle(profile: &Profile, command: Command, sink: &Sink) -> 
             sink.emit(Event::Busy(Some(Task::Creating))).await;
             let profile = profile.clone();
             let secret = passphrase.clone();
-            let result = tokio::task::spawn_blocking(move || create(&profile, &user_id, &name, &secret))
-                .await
-                .unwrap_or_else(|e| Err(Failure::Other(e.to_string())));
+            let result =
+                tokio::task::spawn_blocking(move || create(&profile, &user_id, &name, &secret))
+                    .await
+                    .unwrap_or_else(|e| Err(Failure::Other(e.to_string())));
             (Task::Creating, passphrase, result)
         }
         Command::ImportPkcs12 {
@@ -50,12 +55,17 @@ pub(super) async fn handle(profile: &Profile, command: Command, sink: &Sink) -> 
         } => {
             sink.emit(Event::Busy(Some(Task::Importing))).await;
             // The profile is protected by the file's password unless the person chose another.
-            let passphrase = if passphrase.is_empty() { password.clone() } else { passphrase };
+            let passphrase = if passphrase.is_empty() {
+                password.clone()
+            } else {
+                passphrase
+            };
             let profile = profile.clone();
             let secret = passphrase.clone();
-            let result = tokio::task::spawn_blocking(move || import(&profile, &path, &password, &secret))
-                .await
-                .unwrap_or_else(|e| Err(Failure::Other(e.to_string())));
+            let result =
+                tokio::task::spawn_blocking(move || import(&profile, &path, &password, &secret))
+                    .await
+                    .unwrap_or_else(|e| Err(Failure::Other(e.to_string())));
             (Task::Importing, passphrase, result)
         }
         Command::Enroll {
@@ -99,7 +109,9 @@ fn create(profile: &Profile, user_id: &str, name: &str, passphrase: &str) -> Res
     let user_id = UserId::parse(user_id.trim()).map_err(|e| Failure::Invalid(e.to_string()))?;
     let name = name.trim();
     if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
-        return Err(Failure::Invalid("the name must be 1-128 printable characters".into()));
+        return Err(Failure::Invalid(
+            "the name must be 1-128 printable characters".into(),
+        ));
     }
     check_passphrase(passphrase)?;
     let key = IdentityKey::generate(KEY_BITS).map_err(|e| Failure::Other(e.to_string()))?;
@@ -112,7 +124,8 @@ fn create(profile: &Profile, user_id: &str, name: &str, passphrase: &str) -> Res
 }
 
 fn import(profile: &Profile, path: &Path, password: &str, passphrase: &str) -> Result<(), Failure> {
-    let bytes = std::fs::read(path).map_err(|e| Failure::Other(format!("{}: {e}", path.display())))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| Failure::Other(format!("{}: {e}", path.display())))?;
     let imported = pkcs12::import(&bytes, password).map_err(|e| match e {
         Pkcs12Error::WrongPassword => Failure::WrongPassword,
         Pkcs12Error::NotPkcs12 => Failure::NotPkcs12,
@@ -125,7 +138,12 @@ fn import(profile: &Profile, path: &Path, password: &str, passphrase: &str) -> R
     Ok(())
 }
 
-async fn enroll(profile: &Profile, invite: &str, name: &str, passphrase: &str) -> Result<(), Failure> {
+async fn enroll(
+    profile: &Profile,
+    invite: &str,
+    name: &str,
+    passphrase: &str,
+) -> Result<(), Failure> {
     let invite = Invite::parse(invite.trim()).map_err(|e| Failure::Invalid(e.to_string()))?;
     check_passphrase(passphrase)?;
     let name = match name.trim() {

@@ -37,7 +37,11 @@ pub fn peer_card_ui(ui: &mut egui::Ui, i18n: &I18n, card: &PeerCard) -> Option<C
                 ));
                 ui.end_row();
                 ui.label(i18n.t("card-fingerprint"));
-                ui.label(RichText::new(grouped_fingerprint(&card.fingerprint)).monospace().small());
+                ui.label(
+                    RichText::new(grouped_fingerprint(&card.fingerprint))
+                        .monospace()
+                        .small(),
+                );
                 ui.end_row();
             }
         });
@@ -45,7 +49,10 @@ pub fn peer_card_ui(ui: &mut egui::Ui, i18n: &I18n, card: &PeerCard) -> Option<C
         ui.separator();
         ui.label(i18n.t("card-compare"));
         ui.label(RichText::new(&card.sas).monospace().size(28.0).strong());
-        if card.level == "new" && !card.fingerprint.is_empty() && ui.button(i18n.t("card-pin")).clicked() {
+        if card.level == "new"
+            && !card.fingerprint.is_empty()
+            && ui.button(i18n.t("card-pin")).clicked()
+        {
             command = Some(Command::Pin {
                 user_id: card.peer.clone(),
                 fingerprint: card.fingerprint.clone(),

@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use sixchat_pki::cert::{self, CertInfo};
 use sixchat_pki::keys::IdentityKey;
-use zeroize::Zeroizing;
 use sixchat_pki::trust::TrustStore;
 use sixchat_proto::irp::record::MAX_LIFETIME_SECS;
 use sixchat_proto::irp::{
     AddressRecord, ErrorCode, Invite, LookupResult, Request, Response, SignedRecord, StoredEnvelope,
 };
 use sixchat_proto::{Fingerprint, HandshakeSigner as _, UserId};
+use zeroize::Zeroizing;
 
 use super::client::{IrpClient, IrpClientError, unexpected};
 use super::tls::{ClientAuth, DirTrust};
@@ -63,7 +63,11 @@ pub fn save_enrollment(
     let info = profile.save_identity(&enrolled.key, &enrolled.chain, passphrase)?;
     let store = profile.open_store()?;
     let domain = invite.user_id.domain();
-    store.add_root(domain, &enrolled.root_der, &invite.root_fingerprint.to_hex())?;
+    store.add_root(
+        domain,
+        &enrolled.root_der,
+        &invite.root_fingerprint.to_hex(),
+    )?;
     store.set_dir(&crate::store::DirRecord {
         domain: domain.to_owned(),
         address: invite.dir_address.clone(),

@@ -1,0 +1,424 @@
+//! The desktop app driven by label with egui_kittest, over real backends:
+//! real profiles on disk, real agents on loopback, a real `sixchat-dir`
+//! child process, and PKCS#12 files made by OpenSSL.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
+use sixchat::app::state::Phase;
+use sixchat::i18n::{I18n, Language};
+use sixchat::ui::SixChatApp;
+use sixchat_agent::Profile;
+use zeroize::Zeroizing;
+
+/// Bounds every wait; reaching it fails the test (this is not a timing test).
+const PATIENCE: Duration = Duration::from_secs(90);
+
+fn open(profiles: &Path, name: &str, passphrase: Option<&str>) -> Harness<'static, SixChatApp> {
+    let profile = Profile::locate(name, Some(profiles)).expect("profile");
+    let ctx = egui::Context::default();
+    let mut app = sixchat::startup::build_app(
+        &ctx,
+        profile,
+        passphrase.map(|p| Zeroizing::new(p.to_owned())),
+    )
+    .expect("backend starts");
+    app.i18n.set_language(Language::English);
+    let harness = Harness::builder()
+        .with_size(egui::vec2(1100.0, 760.0))
+        .build_ui_state(
+            |ui, app: &mut SixChatApp| {
+                app.logic(ui.ctx());
+                app.ui_root(ui);
+            },
+            app,
+        );
+    harness
+}
+
+/// Steps every harness until `done` holds.
+fn settle(
+    harnesses: &mut [&mut Harness<'static, SixChatApp>],
+    what: &str,
+    done: impl Fn(&[&mut Harness<'static, SixChatApp>]) -> bool,
+) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        for harness in harnesses.iter_mut() {
+            harness.step();
+        }
+        if done(harnesses) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(15));
+    }
+}
+
+fn wait_label(harness: &mut Harness<'static, SixChatApp>, label: &str) {
+    settle(&mut [harness], label, |h| {
+        h[0].query_by_label(label).is_some()
+    });
+}
+
+/// Clicks the widget once the layout has settled (windows size themselves
+/// over a frame or two, and a click lands where the widget was drawn).
+fn click(harness: &mut Harness<'static, SixChatApp>, label: &str) {
+    wait_label(harness, label);
+    for _ in 0..3 {
+        harness.step();
+    }
+    harness.get_by_label(label).click();
+    harness.step();
+}
+
+fn fill(harness: &mut Harness<'static, SixChatApp>, label: &str, text: &str) {
+    wait_label(harness, label);
+    harness.get_by_label(label).focus();
+    harness.step();
+    harness.get_by_label(label).type_text(text);
+    harness.step();
+}
+
+fn openssl(args: &[&str], dir: &Path) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn wizard_creates_a_standalone_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = open(dir.path(), "alice", None);
+    wait_label(&mut app, "Create a standalone identity");
+    click(&mut app, "Create a standalone identity");
+    app.step();
+    fill(&mut app, "UserID", "alice@lan.test");
+    fill(&mut app, "Display name", "Alice Liddell");
+    fill(&mut app, "Passphrase", "correct horse");
+    fill(&mut app, "Repeat passphrase", "correct horse");
+    click(&mut app, "Create identity");
+    wait_label(&mut app, "Alice Liddell <alice@lan.test>");
+    assert_eq!(app.state().state.phase, Phase::Ready);
+    // The identity is on disk, encrypted with the passphrase.
+    let profile = Profile::locate("alice", Some(dir.path())).unwrap();
+    assert!(profile.unlock("wrong passphrase").is_err());
+    assert_eq!(
+        profile.unlock("correct horse").unwrap().info.name,
+        "Alice Liddell"
+    );
+}
+
+#[test]
+fn wizard_imports_an_openssl_pkcs12_and_says_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path();
+    openssl(
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "k.pem",
+            "-out",
+            "c.pem",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=Carol Imported",
+            "-addext",
+            "subjectAltName=email:carol@lan.test",
+        ],
+        work,
+    );
+    openssl(
+        &[
+            "pkcs12",
+            "-export",
+            "-inkey",
+            "k.pem",
+            "-in",
+            "c.pem",
+            "-out",
+            "carol.p12",
+            "-passout",
+            "pass:file-secret-1",
+        ],
+        work,
+    );
+    std::fs::write(work.join("notes.txt"), "not a certificate").unwrap();
+    let mut app = open(&work.join("profiles"), "carol", None);
+    wait_label(&mut app, "Import a PKCS#12 file");
+    click(&mut app, "Import a PKCS#12 file");
+    app.step();
+
+    let attempt = |app: &mut Harness<'static, SixChatApp>, file: &str, password: &str| {
+        let path = work.join(file).display().to_string();
+        wait_label(app, "File");
+        app.get_by_label("File").focus();
+        app.step();
+        app.state_mut().view.wizard.p12_path.clear();
+        app.get_by_label("File").type_text(&path);
+        app.step();
+        fill(app, "File password", password);
+        click(app, "Import");
+    };
+    attempt(&mut app, "carol.p12", "wrong-password");
+    wait_label(&mut app, "Wrong password for this file.");
+    attempt(&mut app, "notes.txt", "whatever");
+    wait_label(&mut app, "This is not a PKCS#12 file.");
+    attempt(&mut app, "carol.p12", "file-secret-1");
+    wait_label(&mut app, "Carol Imported <carol@lan.test>");
+    // The profile is protected by the file's password (no other passphrase was chosen).
+    let profile = Profile::locate("carol", Some(&work.join("profiles"))).unwrap();
+    assert_eq!(
+        profile
+            .unlock("file-secret-1")
+            .unwrap()
+            .info
+            .user_id
+            .as_str(),
+        "carol@lan.test"
+    );
+}
+
+fn dir_bin() -> PathBuf {
+    let app = PathBuf::from(env!("CARGO_BIN_EXE_sixchat"));
+    let bin = app.with_file_name(format!("sixchat-dir{}", std::env::consts::EXE_SUFFIX));
+    if !bin.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-p", "sixchat-dir", "--bin", "sixchat-dir"])
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building sixchat-dir failed");
+    }
+    bin
+}
+
+/// A child process stopped by its own PID when the test ends (or fails).
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn admin(data: &Path, args: &[&str]) -> String {
+    let out = Command::new(dir_bin())
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .env("SIXCHAT_DIR_PASSPHRASE", "test-dir-passphrase")
+        .output()
+        .expect("sixchat-dir runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn wizard_joins_a_directory_with_an_invite() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    admin(
+        &data,
+        &["init", "--domain", "wizard.test", "--address", &address],
+    );
+    let invite = admin(&data, &["invite", "erin@wizard.test", "--name", "Erin"]);
+    let _server = Child(
+        Command::new(dir_bin())
+            .arg("--data")
+            .arg(&data)
+            .args(["serve", "--listen", &address])
+            .env("SIXCHAT_DIR_PASSPHRASE", "test-dir-passphrase")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("sixchat-dir serve starts"),
+    );
+    let mut app = open(&dir.path().join("profiles"), "erin", None);
+    wait_label(&mut app, "Join a directory");
+    click(&mut app, "Join a directory");
+    app.step();
+    fill(&mut app, "Invite", &invite);
+    fill(&mut app, "Display name", "Erin Example");
+    fill(&mut app, "Passphrase", "erin's passphrase");
+    fill(&mut app, "Repeat passphrase", "erin's passphrase");
+    click(&mut app, "Join");
+    wait_label(&mut app, "Erin Example <erin@wizard.test>");
+    let identity = app.state().state.identity.clone().unwrap();
+    assert!(!identity.self_signed, "the DIR issued the certificate");
+    assert_eq!(identity.dir_address.as_deref(), Some(address.as_str()));
+    assert_eq!(
+        app.state().state.trust.roots.len(),
+        1,
+        "the domain's root is trusted"
+    );
+}
+
+#[test]
+fn chat_between_two_windows_shows_trust_and_delivery() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = sixchat::demo::prepare(dir.path(), &dir_bin()).expect("demo DIR and profiles");
+    let mut alice = open(&world.profiles, "alice", Some(sixchat::demo::PASSPHRASE));
+    let mut bob = open(&world.profiles, "bob", Some(sixchat::demo::PASSPHRASE));
+    settle(&mut [&mut alice, &mut bob], "both unlocked", |h| {
+        h.iter().all(|h| h.state().state.phase == Phase::Ready)
+    });
+    click(&mut alice, "Bob");
+    wait_label(&mut alice, "Message");
+    fill(&mut alice, "Message", "Hello Bob, it is Alice");
+    alice.key_press(egui::Key::Enter);
+    wait_label(&mut alice, "Hello Bob, it is Alice");
+
+    // Bob is asked, and sees that Alice's certificate is verified by their directory.
+    settle(&mut [&mut alice, &mut bob], "Incoming Chat at Bob", |h| {
+        h[1].query_by_label("Incoming Chat").is_some()
+    });
+    assert!(
+        bob.query_by_label("✔ Verified").is_some(),
+        "the verified badge"
+    );
+    assert!(bob.query_by_label("alice@demo.sixchat.test").is_some());
+    click(&mut bob, "Accept");
+
+    // The message arrives, Alice sees it delivered, then read (Bob's window shows it).
+    settle(&mut [&mut alice, &mut bob], "the message at Bob", |h| {
+        h[1].query_by_label("Hello Bob, it is Alice").is_some()
+    });
+    settle(&mut [&mut alice, &mut bob], "read by Bob", |h| {
+        h[0].query_by_label("Read").is_some()
+    });
+
+    // And back: Bob answers on the same session (its badge shows in his header).
+    settle(&mut [&mut alice, &mut bob], "the session at Bob", |h| {
+        h[1].state()
+            .state
+            .cards
+            .contains_key("alice@demo.sixchat.test")
+    });
+    assert_eq!(
+        bob.state().state.incoming.len(),
+        0,
+        "Bob was asked once: {:?}",
+        bob.state().state.incoming
+    );
+    fill(&mut bob, "Message", "Hi Alice!");
+    bob.key_press(egui::Key::Enter);
+    settle(&mut [&mut alice, &mut bob], "the answer at Alice", |h| {
+        h[0].query_by_label("Hi Alice!").is_some()
+    });
+    settle(&mut [&mut alice, &mut bob], "delivered to Alice", |h| {
+        h[1].query_by_label("Delivered").is_some() || h[1].query_by_label("Read").is_some()
+    });
+}
+
+fn standalone(profiles: &Path, name: &str, user: &str) -> Profile {
+    let profile = Profile::locate(name, Some(profiles)).unwrap();
+    let user_id = sixchat_proto::UserId::parse(user).unwrap();
+    let key = sixchat_pki::keys::IdentityKey::generate(2048).unwrap();
+    let der = sixchat_pki::cert::self_signed_identity(&key, &user_id, name, 30).unwrap();
+    profile
+        .save_identity(&key, &[der], "standalone pass")
+        .unwrap();
+    profile
+        .open_store()
+        .unwrap()
+        .set_setting("listen", "127.0.0.1:0")
+        .unwrap();
+    profile
+}
+
+#[test]
+fn a_new_peer_shows_its_code_on_both_sides_and_can_be_pinned() {
+    let dir = tempfile::tempdir().unwrap();
+    standalone(dir.path(), "Carol", "carol@lan.test");
+    let dave = standalone(dir.path(), "Dave", "dave@lan.test");
+    let mut carol = open(dir.path(), "Carol", Some("standalone pass"));
+    settle(&mut [&mut carol], "Carol listening", |h| {
+        h[0].state().state.network.listening.is_some()
+    });
+    let carol_addr = carol.state().state.network.listening.clone().unwrap();
+    let store = dave.open_store().unwrap();
+    store.add_contact("carol@lan.test", "Carol").unwrap();
+    store
+        .remember_address("carol@lan.test", &carol_addr)
+        .unwrap();
+    drop(store);
+    let mut dave = open(dir.path(), "Dave", Some("standalone pass"));
+    wait_label(&mut dave, "Carol");
+    click(&mut dave, "Carol");
+    wait_label(&mut dave, "Connect");
+    click(&mut dave, "Connect");
+
+    settle(
+        &mut [&mut carol, &mut dave],
+        "Incoming Chat at Carol",
+        |h| h[0].query_by_label("Incoming Chat").is_some(),
+    );
+    assert!(carol.query_by_label("⚠ New").is_some(), "the new badge");
+    let sas = carol.state().state.incoming[0].card.sas.clone();
+    assert_eq!(sas.len(), 7, "{sas}");
+    assert!(carol.query_by_label(&sas).is_some(), "Carol sees the code");
+    settle(&mut [&mut carol, &mut dave], "the code at Dave", |h| {
+        h[1].query_by_label(&sas).is_some()
+    });
+
+    click(&mut carol, "The codes match: pin this key");
+    settle(&mut [&mut carol, &mut dave], "the key pinned", |h| {
+        h[0].query_by_label("🔑 Known").is_some()
+    });
+    assert_eq!(carol.state().state.trust.pins.len(), 1);
+    click(&mut carol, "Decline");
+    settle(&mut [&mut carol, &mut dave], "the window closed", |h| {
+        h[0].state().state.incoming.is_empty() && h[0].query_by_label("Incoming Chat").is_none()
+    });
+}
+
+#[test]
+fn language_switches_without_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = open(dir.path(), "lang", None);
+    wait_label(&mut app, "Welcome to SixChat");
+    click(&mut app, "简体中文");
+    let chinese = I18n::new(Language::Chinese);
+    wait_label(&mut app, &chinese.t("wizard-title"));
+    assert!(app.query_by_label(&chinese.t("wizard-create")).is_some());
+    assert!(app.query_by_label("Welcome to SixChat").is_none());
+    click(&mut app, "Deutsch");
+    wait_label(&mut app, &I18n::new(Language::German).t("wizard-title"));
+    // The choice is stored for the next start.
+    let profile = Profile::locate("lang", Some(dir.path())).unwrap();
+    settle(&mut [&mut app], "the setting stored", |_| {
+        profile
+            .open_store()
+            .unwrap()
+            .setting("language")
+            .unwrap()
+            .as_deref()
+            == Some("de")
+    });
+}
