@@ -84,7 +84,7 @@ impl std::fmt::Debug for I18n {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("I18n")
             .field("language", &self.language)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

@@ -28,7 +28,7 @@ fn open(profiles: &Path, name: &str, passphrase: Option<&str>) -> Harness<'stati
     )
     .expect("backend starts");
     app.i18n.set_language(Language::English);
-    let harness = Harness::builder()
+    Harness::builder()
         .with_size(egui::vec2(1100.0, 760.0))
         .build_ui_state(
             |ui, app: &mut SixChatApp| {
@@ -36,8 +36,7 @@ fn open(profiles: &Path, name: &str, passphrase: Option<&str>) -> Harness<'stati
                 app.ui_root(ui);
             },
             app,
-        );
-    harness
+        )
 }
 
 /// Steps every harness until `done` holds.

@@ -70,7 +70,12 @@ fn estimate(message: &ChatMessage, text_width: f32) -> f32 {
     let lines: f32 = message
         .text
         .split('\n')
-        .map(|line| (line.chars().count() as f32 / per_line).ceil().max(1.0))
+        // A line's length only needs to be roughly right for an estimate.
+        .map(|line| {
+            (f32::from(u16::try_from(line.chars().count()).unwrap_or(u16::MAX)) / per_line)
+                .ceil()
+                .max(1.0)
+        })
         .sum();
     lines * 18.0 + 16.0 + theme::BUBBLE_PAD * 2.0 + theme::GAP
 }
@@ -155,7 +160,7 @@ pub fn conversation_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
     ui.separator();
     egui::Panel::bottom("composer").show(ui, |ui| composer_ui(ui, app, &peer));
     let Some(conversation) = app.state.conversations.get(&peer).filter(|c| c.loaded) else {
-        ui.centered_and_justified(|ui| ui.spinner());
+        ui.centered_and_justified(egui::Ui::spinner);
         return;
     };
     if conversation.messages.is_empty() {

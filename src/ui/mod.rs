@@ -204,7 +204,7 @@ impl SixChatApp {
         match self.state.phase.clone() {
             Phase::Starting => {
                 egui::CentralPanel::default().show(ui, |ui| {
-                    ui.centered_and_justified(|ui| ui.spinner());
+                    ui.centered_and_justified(egui::Ui::spinner);
                 });
             }
             Phase::Wizard => wizard::wizard_ui(ui, self),

@@ -167,8 +167,8 @@ fn passphrase_ui(
 }
 
 /// Back and the main button; the main one is enabled when `problem` is None.
-fn actions_ui(ui: &mut egui::Ui, app: &mut SixChatApp, go: &str, problem: Option<String>) -> bool {
-    if let Some(problem) = &problem {
+fn actions_ui(ui: &mut egui::Ui, app: &mut SixChatApp, go: &str, problem: Option<&str>) -> bool {
+    if let Some(problem) = problem {
         ui.label(RichText::new(problem).weak());
     }
     let mut clicked = false;
@@ -210,7 +210,7 @@ fn invite_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
     } else {
         passphrase.as_ref().err().cloned()
     };
-    if actions_ui(ui, app, "wizard-join", problem) {
+    if actions_ui(ui, app, "wizard-join", problem.as_deref()) {
         if let Ok(Some(passphrase)) = passphrase {
             let form = &mut app.view.wizard;
             let command = Command::Enroll {
@@ -267,7 +267,7 @@ fn import_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
     } else {
         passphrase.as_ref().err().cloned()
     };
-    if actions_ui(ui, app, "wizard-import-go", problem) {
+    if actions_ui(ui, app, "wizard-import-go", problem.as_deref()) {
         if let Ok(passphrase) = passphrase {
             let form = &mut app.view.wizard;
             let command = Command::ImportPkcs12 {
@@ -304,7 +304,7 @@ fn create_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
     } else {
         passphrase.as_ref().err().cloned()
     };
-    if actions_ui(ui, app, "wizard-create-go", problem) {
+    if actions_ui(ui, app, "wizard-create-go", problem.as_deref()) {
         if let Ok(Some(passphrase)) = passphrase {
             let form = &mut app.view.wizard;
             let command = Command::CreateIdentity {

@@ -249,7 +249,10 @@ impl Running {
     }
 
     fn contacts(&self) -> Vec<ContactInfo> {
-        let stored = self.agent.with_store(|s| s.contacts()).unwrap_or_default();
+        let stored = self
+            .agent
+            .with_store(sixchat_agent::Store::contacts)
+            .unwrap_or_default();
         let presence = lock(&self.presence);
         stored
             .into_iter()
