@@ -44,6 +44,7 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
+    let _ = sixchat::startup::STARTED.set(std::time::Instant::now());
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

@@ -1,7 +1,8 @@
 //! What the window needs before its first frame: the profile, its language,
 //! theme and notification settings, and the app itself.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use eframe::egui;
 use sixchat_agent::Profile;
@@ -11,6 +12,10 @@ use crate::app::backend::{Backend, BackendOptions};
 use crate::i18n::Language;
 use crate::ui::theme::ThemeChoice;
 use crate::ui::{Preferences, SixChatApp};
+
+/// When the process started (set first thing in `main`), for the
+/// "first frame" log line that `scripts/bench-ui.sh` reads.
+pub static STARTED: OnceLock<Instant> = OnceLock::new();
 
 /// The settings the first frame needs (a missing or unreadable store gives the defaults).
 pub fn preferences(profile: &Profile) -> (Language, Preferences) {

@@ -98,6 +98,12 @@ impl SixChatApp {
             theme::install_fonts(ctx);
             self.prefs.theme.apply(ctx);
             self.styled = true;
+            if let Some(started) = crate::startup::STARTED.get() {
+                tracing::info!(
+                    "first frame {:.1} ms after start",
+                    started.elapsed().as_secs_f64() * 1000.0
+                );
+            }
         }
         let start = Instant::now();
         while start.elapsed() < EVENT_BUDGET {
