@@ -13,7 +13,10 @@ use sixchat::app::state::{Conversation, Phase};
 use sixchat::ui::SixChatApp;
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn rss_mib() -> f64 {
@@ -26,8 +29,30 @@ fn rss_mib() -> f64 {
 }
 
 const WORDS: &[&str] = &[
-    "hello", "the", "file", "is", "on", "its", "way", "see", "you", "at", "lunch", "did", "the",
-    "build", "pass", "yes", "network", "LAN", "peer", "certificate", "renewed", "ok", "👍", "你好",
+    "hello",
+    "the",
+    "file",
+    "is",
+    "on",
+    "its",
+    "way",
+    "see",
+    "you",
+    "at",
+    "lunch",
+    "did",
+    "the",
+    "build",
+    "pass",
+    "yes",
+    "network",
+    "LAN",
+    "peer",
+    "certificate",
+    "renewed",
+    "ok",
+    "👍",
+    "你好",
 ];
 
 fn message(i: usize) -> ChatMessage {
@@ -54,7 +79,10 @@ static VERTICES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize
 
 fn frame(ctx: &egui::Context, app: &mut SixChatApp, events: Vec<egui::Event>) -> Duration {
     let input = egui::RawInput {
-        screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1280.0, 800.0))),
+        screen_rect: Some(egui::Rect::from_min_size(
+            egui::Pos2::ZERO,
+            egui::vec2(1280.0, 800.0),
+        )),
         events,
         ..Default::default()
     };
@@ -79,16 +107,16 @@ fn frame(ctx: &egui::Context, app: &mut SixChatApp, events: Vec<egui::Event>) ->
 fn report(name: &str, mut times: Vec<Duration>) {
     let vertices = VERTICES.swap(0, std::sync::atomic::Ordering::Relaxed) / times.len().max(1);
     times.sort();
-    let pick = |q: f64| {
-        let at = ((times.len() as f64 - 1.0) * q).round() as usize;
+    let pick = |permille: usize| {
+        let at = (times.len() - 1) * permille / 1000;
         times[at].as_secs_f64() * 1000.0
     };
     println!(
         "{name:<28} frames {:>5}  p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>6.2} ms  ({vertices} vertices/frame)",
         times.len(),
-        pick(0.5),
-        pick(0.99),
-        pick(1.0)
+        pick(500),
+        pick(990),
+        pick(1000)
     );
 }
 
@@ -126,7 +154,11 @@ fn main() {
             always_accept: false,
             last_seen_unix: Some(1_700_000_000),
             unread: i % 7,
-            presence: if i % 5 == 0 { Presence::Online } else { Presence::Offline },
+            presence: if i % 5 == 0 {
+                Presence::Online
+            } else {
+                Presence::Offline
+            },
         })
         .collect();
     let started = Instant::now();
@@ -147,7 +179,9 @@ fn main() {
         frame(&ctx, &mut app, Vec::new());
     }
     VERTICES.store(0, std::sync::atomic::Ordering::Relaxed);
-    let idle: Vec<_> = (0..frames).map(|_| frame(&ctx, &mut app, Vec::new())).collect();
+    let idle: Vec<_> = (0..frames)
+        .map(|_| frame(&ctx, &mut app, Vec::new()))
+        .collect();
     report("idle, at the newest", idle);
     let pointer = egui::Event::PointerMoved(egui::pos2(800.0, 400.0));
     let scrolling: Vec<_> = (0..frames)

@@ -49,8 +49,9 @@ idle() {
     local before; before=$(cpu_ticks "$pid")
     sleep "$IDLE_SECS"
     local after; after=$(cpu_ticks "$pid")
-    awk -v t=$((after - before)) -v hz="$TICKS" -v s="$IDLE_SECS" -v l="$label" \
-        'BEGIN { printf "%-34s idle CPU: %.2f %% of one core over %d s\n", l, 100 * t / hz / s, s }'
+    local rss; rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+    awk -v t=$((after - before)) -v hz="$TICKS" -v s="$IDLE_SECS" -v l="$label" -v rss="$rss" \
+        'BEGIN { printf "%-34s idle CPU: %.2f %% of one core over %d s; resident %.0f MiB\n", l, 100 * t / hz / s, s, rss / 1024 }'
     kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 

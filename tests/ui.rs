@@ -284,8 +284,10 @@ fn chat_between_two_windows_shows_trust_and_delivery() {
     let world = sixchat::demo::prepare(dir.path(), &dir_bin()).expect("demo DIR and profiles");
     let mut alice = open(&world.profiles, "alice", Some(sixchat::demo::PASSPHRASE));
     let mut bob = open(&world.profiles, "bob", Some(sixchat::demo::PASSPHRASE));
-    settle(&mut [&mut alice, &mut bob], "both unlocked", |h| {
-        h.iter().all(|h| h.state().state.phase == Phase::Ready)
+    // Both unlocked and registered with the DIR (else the first message
+    // rightly goes to the DIR's store instead of a live session).
+    settle(&mut [&mut alice, &mut bob], "both registered", |h| {
+        h.iter().all(|h| !h.state().state.network.registered.is_empty())
     });
     click(&mut alice, "Bob");
     wait_label(&mut alice, "Message");

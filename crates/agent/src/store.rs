@@ -348,20 +348,21 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Adds a contact; an existing one keeps its settings and takes a
-    /// non-empty `name`. Returns whether it is new.
+    /// Adds a contact; an existing one is left as it is. Returns whether it is new.
     pub fn add_contact(&self, user_id: &str, name: &str) -> Result<bool, StoreError> {
         let inserted = self.conn.execute(
             "INSERT OR IGNORE INTO contacts (user_id, name, added_at) VALUES (?1, ?2, ?3)",
             params![user_id, name, now_unix()],
         )?;
-        if inserted == 0 && !name.is_empty() {
-            self.conn.execute(
-                "UPDATE contacts SET name = ?2 WHERE user_id = ?1",
-                params![user_id, name],
-            )?;
-        }
         Ok(inserted > 0)
+    }
+
+    /// Gives a contact the name its certificate shows. Returns whether it changed.
+    pub fn rename_contact(&self, user_id: &str, name: &str) -> Result<bool, StoreError> {
+        Ok(self.conn.execute(
+            "UPDATE contacts SET name = ?2 WHERE user_id = ?1 AND name <> ?2",
+            params![user_id, name],
+        )? > 0)
     }
 
     /// Removes a contact (its conversation stays). Returns whether there was one.
@@ -587,7 +588,8 @@ mod tests {
     fn contacts_count_unread_until_seen() {
         let (_dir, store) = open();
         assert!(store.add_contact("b@x.org", "Bob").unwrap());
-        assert!(!store.add_contact("b@x.org", "").unwrap());
+        assert!(!store.add_contact("b@x.org", "b").unwrap());
+        assert!(!store.rename_contact("b@x.org", "Bob").unwrap());
         store.store_incoming("b@x.org", "1", "t", "hi").unwrap();
         store.store_incoming("b@x.org", "2", "t", "there").unwrap();
         store.queue_outgoing("b@x.org", "3", "t", "mine").unwrap();

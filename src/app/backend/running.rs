@@ -302,13 +302,16 @@ impl Running {
             .await;
     }
 
-    /// Adds `user_id` as a contact if it is not one; emits the list if it changed.
-    async fn ensure_contact(&self, user_id: &str, name: &str) {
-        let added = self
-            .agent
-            .with_store(|s| s.add_contact(user_id, name))
-            .unwrap_or(false);
-        if added {
+    /// Adds `user_id` as a contact if it is not one (and with `certified`,
+    /// gives it the name its certificate shows); emits the list if it changed.
+    async fn ensure_contact(&self, user_id: &str, name: &str, certified: bool) {
+        let changed = self.agent.with_store(|s| {
+            let added = s.add_contact(user_id, name).unwrap_or(false);
+            let renamed =
+                certified && !name.is_empty() && s.rename_contact(user_id, name).unwrap_or(false);
+            added || renamed
+        });
+        if changed {
             self.sink.emit(Event::Contacts(self.contacts())).await;
         }
     }
@@ -323,7 +326,7 @@ impl Running {
                 }
                 AgentEvent::SessionStarted { card, inbound, .. } => {
                     lock(&self.cards).insert(card.peer.clone(), card.clone());
-                    self.ensure_contact(&card.peer, &card.name).await;
+                    self.ensure_contact(&card.peer, &card.name, true).await;
                     self.set_presence(&card.peer, Presence::Online, None).await;
                     self.sink
                         .emit(Event::SessionStarted { card, inbound })
@@ -342,7 +345,7 @@ impl Running {
                     text,
                 } => {
                     let local = from.split('@').next().unwrap_or_default().to_owned();
-                    self.ensure_contact(&from, &local).await;
+                    self.ensure_contact(&from, &local, false).await;
                     let message = ChatMessage {
                         id,
                         outgoing: false,
