@@ -287,7 +287,8 @@ fn chat_between_two_windows_shows_trust_and_delivery() {
     // Both unlocked and registered with the DIR (else the first message
     // rightly goes to the DIR's store instead of a live session).
     settle(&mut [&mut alice, &mut bob], "both registered", |h| {
-        h.iter().all(|h| !h.state().state.network.registered.is_empty())
+        h.iter()
+            .all(|h| !h.state().state.network.registered.is_empty())
     });
     click(&mut alice, "Bob");
     wait_label(&mut alice, "Message");
@@ -422,4 +423,28 @@ fn language_switches_without_restart() {
             .as_deref()
             == Some("de")
     });
+}
+
+#[test]
+fn unlock_says_when_the_passphrase_is_wrong_and_works_without_a_keyring() {
+    let dir = tempfile::tempdir().unwrap();
+    standalone(dir.path(), "Frank", "frank@lan.test");
+    let mut app = open(dir.path(), "Frank", None);
+    wait_label(&mut app, "Unlock SixChat");
+    fill(&mut app, "Passphrase", "not the passphrase");
+    click(&mut app, "Unlock");
+    wait_label(&mut app, "Wrong passphrase.");
+    fill(&mut app, "Passphrase", "standalone pass");
+    click(&mut app, "Remember the passphrase in the system keyring");
+    click(&mut app, "Unlock");
+    settle(&mut [&mut app], "unlocked", |h| {
+        h[0].state().state.phase == Phase::Ready
+    });
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
+        // No keyring here: the person is told, and the window works on.
+        settle(&mut [&mut app], "the keyring notice", |h| {
+            h[0].query_by_label_contains("could not keep the passphrase")
+                .is_some()
+        });
+    }
 }

@@ -40,6 +40,7 @@ wizard-create-go = Identität erstellen
 unlock-title = SixChat entsperren
 unlock-passphrase = Passphrase
 unlock-go = Entsperren
+unlock-remember = Passphrase im Schlüsselbund des Systems merken
 
 ## Vorgänge
 task-creating = Schlüssel und Zertifikat werden erstellt…
@@ -137,6 +138,7 @@ settings-directory = Verzeichnis
 settings-no-directory = keines
 settings-renew = Jetzt erneuern
 settings-backup = Im Verzeichnis sichern
+settings-forget-passphrase = Gemerkte Passphrase vergessen
 settings-export = Als PKCS#12 exportieren
 settings-export-file = Datei
 settings-export-password = Export-Passwort
@@ -161,6 +163,8 @@ notice-renewed = Zertifikat erneuert, gültig bis { $until }.
 notice-exported = Exportiert nach { $path }.
 notice-backed-up = Gesichert. Notieren Sie sich diesen Wiederherstellungscode; er wird nur jetzt angezeigt:
 notice-pinned = Schlüssel von { $user } fixiert.
+notice-keyring-failed = Der Schlüsselbund des Systems konnte die Passphrase nicht speichern; Sie werden beim nächsten Start gefragt.
+notice-passphrase-forgotten = Die Passphrase ist nicht mehr gespeichert; sie wird beim nächsten Start abgefragt.
 notice-listen-fallback = Port { $wanted } war belegt; stattdessen wird { $got } verwendet.
 notify-message = Nachricht von { $name }
 notify-incoming = { $name } möchte chatten

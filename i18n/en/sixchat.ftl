@@ -40,6 +40,7 @@ wizard-create-go = Create identity
 unlock-title = Unlock SixChat
 unlock-passphrase = Passphrase
 unlock-go = Unlock
+unlock-remember = Remember the passphrase in the system keyring
 
 ## Tasks
 task-creating = Creating your key and certificate…
@@ -137,6 +138,7 @@ settings-directory = Directory
 settings-no-directory = none
 settings-renew = Renew now
 settings-backup = Back up to the directory
+settings-forget-passphrase = Forget the remembered passphrase
 settings-export = Export as PKCS#12
 settings-export-file = File
 settings-export-password = Export password
@@ -161,6 +163,8 @@ notice-renewed = Certificate renewed, valid until { $until }.
 notice-exported = Exported to { $path }.
 notice-backed-up = Backed up. Write down this recovery code; it is shown only now:
 notice-pinned = Pinned the key of { $user }.
+notice-keyring-failed = The system keyring could not keep the passphrase; you will be asked at the next start.
+notice-passphrase-forgotten = The passphrase is no longer remembered; it will be asked at the next start.
 notice-listen-fallback = Port { $wanted } was busy; listening on { $got } instead.
 notify-message = Message from { $name }
 notify-incoming = { $name } wants to chat

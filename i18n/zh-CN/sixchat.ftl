@@ -40,6 +40,7 @@ wizard-create-go = 创建身份
 unlock-title = 解锁 SixChat
 unlock-passphrase = 密码短语
 unlock-go = 解锁
+unlock-remember = 在系统钥匙串中记住密码短语
 
 ## 任务
 task-creating = 正在创建密钥和证书…
@@ -131,6 +132,7 @@ settings-directory = 目录
 settings-no-directory = 无
 settings-renew = 立即续期
 settings-backup = 备份到目录
+settings-forget-passphrase = 忘记已记住的密码短语
 settings-export = 导出为 PKCS#12
 settings-export-file = 文件
 settings-export-password = 导出密码
@@ -155,6 +157,8 @@ notice-renewed = 证书已续期，有效期至 { $until }。
 notice-exported = 已导出到 { $path }。
 notice-backed-up = 已备份。请记下此恢复码，它只显示这一次：
 notice-pinned = 已固定 { $user } 的密钥。
+notice-keyring-failed = 系统钥匙串无法保存密码短语，下次启动时将再次询问。
+notice-passphrase-forgotten = 已不再记住密码短语，下次启动时将询问。
 notice-listen-fallback = 端口 { $wanted } 已被占用，改为监听 { $got }。
 notify-message = 来自 { $name } 的消息
 notify-incoming = { $name } 想和你聊天

@@ -30,10 +30,15 @@ pub enum Command {
         name: String,
         passphrase: Zeroizing<String>,
     },
-    /// Unlock the identity and start the agent. Handled by `Backend::unlock`.
+    /// Unlock the identity and start the agent; with `remember`, keep the
+    /// passphrase in the OS keyring (without, forget one kept there).
+    /// Handled by `setup::unlock`.
     Unlock {
         passphrase: Zeroizing<String>,
+        remember: bool,
     },
+    /// Forget the passphrase kept in the OS keyring. Handled by `Running::try_handle`.
+    ForgetPassphrase,
     /// Contacts. Handled by `Running::contacts_command`.
     AddContact {
         user_id: String,

@@ -114,11 +114,27 @@ pub enum Task {
 /// Something the person should be told once (a toast).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
-    Renewed { not_after_unix: i64 },
-    Exported { path: String },
-    BackedUp { recovery_code: String },
-    Pinned { user_id: String },
-    ListenFallback { wanted: String, got: String },
+    Renewed {
+        not_after_unix: i64,
+    },
+    Exported {
+        path: String,
+    },
+    BackedUp {
+        recovery_code: String,
+    },
+    Pinned {
+        user_id: String,
+    },
+    ListenFallback {
+        wanted: String,
+        got: String,
+    },
+    /// The OS keyring could not keep the passphrase (the detail says why).
+    KeyringFailed {
+        detail: String,
+    },
+    PassphraseForgotten,
 }
 
 #[derive(Debug, Clone, PartialEq)]

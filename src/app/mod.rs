@@ -5,9 +5,11 @@
 //! - [`state`]: what the UI draws ([`state::AppState`]), changed only by events.
 //! - [`backend`]: the thread that owns the agent.
 //! - [`notify`]: desktop notifications.
+//! - [`keyring`]: the passphrase in the OS keyring, if the person asks.
 
 pub mod backend;
 pub mod command;
 pub mod event;
+pub mod keyring;
 pub mod notify;
 pub mod state;

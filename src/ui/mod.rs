@@ -314,6 +314,10 @@ impl SixChatApp {
                 "notice-pinned",
                 &[("user", FluentValue::from(user_id.clone()))],
             ),
+            Notice::KeyringFailed { detail } => {
+                format!("{}\n{detail}", self.i18n.t("notice-keyring-failed"))
+            }
+            Notice::PassphraseForgotten => self.i18n.t("notice-passphrase-forgotten"),
             Notice::ListenFallback { wanted, got } => self.i18n.f(
                 "notice-listen-fallback",
                 &[

@@ -134,6 +134,12 @@ fn identity_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
         {
             app.send(Command::Backup);
         }
+        if ui
+            .button(app.i18n.t("settings-forget-passphrase"))
+            .clicked()
+        {
+            app.send(Command::ForgetPassphrase);
+        }
     });
     ui.separator();
     ui.label(RichText::new(app.i18n.t("settings-export")).strong());

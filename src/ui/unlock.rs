@@ -9,6 +9,8 @@ use crate::app::command::Command;
 #[derive(Default)]
 pub struct UnlockForm {
     pub passphrase: Zeroizing<String>,
+    /// Keep the passphrase in the OS keyring.
+    pub remember: bool,
 }
 
 pub fn unlock_ui(ui: &mut egui::Ui, app: &mut SixChatApp, user_id: &str, name: &str) {
@@ -33,13 +35,17 @@ pub fn unlock_ui(ui: &mut egui::Ui, app: &mut SixChatApp, user_id: &str, name: &
             if !busy && !field.has_focus() && app.view.unlock.passphrase.is_empty() {
                 field.request_focus();
             }
+            ui.checkbox(&mut app.view.unlock.remember, app.i18n.t("unlock-remember"));
             let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             let clicked = ui
                 .add_enabled(!busy, egui::Button::new(app.i18n.t("unlock-go")))
                 .clicked();
             if (entered || clicked) && !app.view.unlock.passphrase.is_empty() {
                 let passphrase = std::mem::take(&mut app.view.unlock.passphrase);
-                app.send(Command::Unlock { passphrase });
+                app.send(Command::Unlock {
+                    passphrase,
+                    remember: app.view.unlock.remember,
+                });
             }
             if let Some(task) = app.state.busy {
                 ui.horizontal(|ui| {

@@ -70,11 +70,16 @@ pub fn wizard_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
             ui.label(app.i18n.t("wizard-intro"));
             ui.add_space(theme::GAP * 2.0);
             let busy = app.state.busy.is_some();
-            ui.add_enabled_ui(!busy, |ui| match app.view.wizard.way {
-                Way::Choose => choose_ui(ui, app),
-                Way::Invite => invite_ui(ui, app),
-                Way::Import => import_ui(ui, app),
-                Way::Create => create_ui(ui, app),
+            ui.add_enabled_ui(!busy, |ui| {
+                // The choice is centred; the forms read left to right.
+                ui.with_layout(egui::Layout::top_down(egui::Align::Min), |ui| {
+                    match app.view.wizard.way {
+                        Way::Choose => choose_ui(ui, app),
+                        Way::Invite => invite_ui(ui, app),
+                        Way::Import => import_ui(ui, app),
+                        Way::Create => create_ui(ui, app),
+                    }
+                });
             });
             if let Some(task) = app.state.busy {
                 ui.horizontal(|ui| {

@@ -122,6 +122,16 @@ async fn run(
             .await;
             if let Some(passphrase) = options.passphrase {
                 running = setup::unlock(&profile, passphrase, &sink).await;
+            } else if let Some(passphrase) = setup::recall(&profile).await {
+                running = setup::unlock(&profile, passphrase, &sink).await;
+                if running.is_none() {
+                    // The keyring held an old passphrase: ask, and forget it.
+                    let stale = profile.clone();
+                    let _ =
+                        tokio::task::spawn_blocking(move || crate::app::keyring::forget(&stale))
+                            .await;
+                    sink.emit(Event::Busy(None)).await;
+                }
             }
         }
         Err(ProfileError::NoIdentity(_)) => sink.emit(Event::NeedsIdentity).await,

@@ -635,6 +635,14 @@ impl Running {
             Command::Notify { title, body } => {
                 tokio::task::spawn_blocking(move || crate::app::notify::show(&title, &body));
             }
+            Command::ForgetPassphrase => {
+                let profile = self.profile.clone();
+                let _ = tokio::task::spawn_blocking(move || crate::app::keyring::forget(&profile))
+                    .await;
+                self.sink
+                    .emit(Event::Notice(Notice::PassphraseForgotten))
+                    .await;
+            }
             Command::CreateIdentity { .. }
             | Command::ImportPkcs12 { .. }
             | Command::Enroll { .. }

@@ -16,7 +16,8 @@ use zeroize::Zeroizing;
 use super::Sink;
 use super::running::Running;
 use crate::app::command::Command;
-use crate::app::event::{Event, Failure, Task};
+use crate::app::event::{Event, Failure, Notice, Task};
+use crate::app::keyring;
 
 /// RSA key size for new identities (as `sixchat-cli id new`).
 pub const KEY_BITS: usize = 3072;
@@ -33,7 +34,16 @@ pub(super) async fn handle(
     sink: &Sink,
 ) -> Option<Arc<Running>> {
     let (task, passphrase, result) = match command {
-        Command::Unlock { passphrase } => return unlock(profile, passphrase, sink).await,
+        Command::Unlock {
+            passphrase,
+            remember,
+        } => {
+            let running = unlock(profile, passphrase.clone(), sink).await;
+            if running.is_some() {
+                keep_in_keyring(profile, passphrase, remember, sink).await;
+            }
+            return running;
+        }
         Command::CreateIdentity {
             user_id,
             name,
@@ -170,6 +180,39 @@ async fn enroll(
     .await
     .map_err(|e| Failure::Other(e.to_string()))?
     .map_err(profile_failure)
+}
+
+/// Keeps (or forgets) the passphrase in the OS keyring, on the blocking pool.
+async fn keep_in_keyring(
+    profile: &Profile,
+    passphrase: Zeroizing<String>,
+    remember: bool,
+    sink: &Sink,
+) {
+    let profile = profile.clone();
+    let kept = tokio::task::spawn_blocking(move || {
+        if remember {
+            keyring::remember(&profile, &passphrase)
+        } else {
+            keyring::forget_if_kept(&profile);
+            Ok(())
+        }
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()));
+    if let Err(detail) = kept {
+        sink.emit(Event::Notice(Notice::KeyringFailed { detail }))
+            .await;
+    }
+}
+
+/// The passphrase remembered in the OS keyring, if any (never blocks the caller's thread).
+pub(super) async fn recall(profile: &Profile) -> Option<Zeroizing<String>> {
+    let profile = profile.clone();
+    tokio::task::spawn_blocking(move || keyring::recall(&profile))
+        .await
+        .ok()
+        .flatten()
 }
 
 /// Unlocks the identity and starts the agent.
