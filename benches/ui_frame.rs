@@ -104,6 +104,20 @@ fn frame(ctx: &egui::Context, app: &mut SixChatApp, events: Vec<egui::Event>) ->
     elapsed
 }
 
+/// The pointer at `at` and a wheel turn of `delta` points.
+fn wheel(at: egui::Pos2, delta: f32) -> Vec<egui::Event> {
+    vec![
+        egui::Event::PointerMoved(at),
+        egui::Event::MouseWheel {
+            unit: egui::MouseWheelUnit::Point,
+            delta: egui::vec2(0.0, delta),
+            modifiers: egui::Modifiers::NONE,
+            phase: egui::TouchPhase::Move,
+            source: egui::MouseWheelSource::Wheel,
+        },
+    ]
+}
+
 fn report(name: &str, mut times: Vec<Duration>) {
     let vertices = VERTICES.swap(0, std::sync::atomic::Ordering::Relaxed) / times.len().max(1);
     times.sort();
@@ -183,66 +197,26 @@ fn main() {
         .map(|_| frame(&ctx, &mut app, Vec::new()))
         .collect();
     report("idle, at the newest", idle);
-    let pointer = egui::Event::PointerMoved(egui::pos2(800.0, 400.0));
+    let conversation = egui::pos2(800.0, 400.0);
     let scrolling: Vec<_> = (0..frames)
-        .map(|_| {
-            frame(
-                &ctx,
-                &mut app,
-                vec![
-                    pointer.clone(),
-                    egui::Event::MouseWheel {
-                        unit: egui::MouseWheelUnit::Point,
-                        delta: egui::vec2(0.0, 600.0),
-                        modifiers: egui::Modifiers::NONE,
-                        phase: egui::TouchPhase::Move,
-                        source: egui::MouseWheelSource::Wheel,
-                    },
-                ],
-            )
-        })
+        .map(|_| frame(&ctx, &mut app, wheel(conversation, 600.0)))
         .collect();
     report("scrolling up 600 pt/frame", scrolling);
     let jumping: Vec<_> = (0..frames)
         .map(|i| {
             // Jumps of up to a million points either way: mostly rows never drawn before.
             let step = f32::from(u16::try_from((i * 7919) % 2001).unwrap_or(0));
-            let delta = (step - 1000.0) * 1000.0;
             frame(
                 &ctx,
                 &mut app,
-                vec![
-                    pointer.clone(),
-                    egui::Event::MouseWheel {
-                        unit: egui::MouseWheelUnit::Point,
-                        delta: egui::vec2(0.0, delta),
-                        modifiers: egui::Modifiers::NONE,
-                        phase: egui::TouchPhase::Move,
-                        source: egui::MouseWheelSource::Wheel,
-                    },
-                ],
+                wheel(conversation, (step - 1000.0) * 1000.0),
             )
         })
         .collect();
     report("jumping (rows new to it)", jumping);
-    let contacts_pointer = egui::Event::PointerMoved(egui::pos2(100.0, 400.0));
+    let contacts = egui::pos2(100.0, 400.0);
     let contacts_scroll: Vec<_> = (0..frames)
-        .map(|_| {
-            frame(
-                &ctx,
-                &mut app,
-                vec![
-                    contacts_pointer.clone(),
-                    egui::Event::MouseWheel {
-                        unit: egui::MouseWheelUnit::Point,
-                        delta: egui::vec2(0.0, -400.0),
-                        modifiers: egui::Modifiers::NONE,
-                        phase: egui::TouchPhase::Move,
-                        source: egui::MouseWheelSource::Wheel,
-                    },
-                ],
-            )
-        })
+        .map(|_| frame(&ctx, &mut app, wheel(contacts, -400.0)))
         .collect();
     report("scrolling the contacts", contacts_scroll);
     let rss_after = rss_mib();

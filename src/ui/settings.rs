@@ -265,35 +265,34 @@ fn network_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
 
 fn trust_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
     let trust = app.state.trust.clone();
-    ui.label(RichText::new(app.i18n.t("settings-roots")).strong());
-    if trust.roots.is_empty() {
-        ui.label(RichText::new(app.i18n.t("settings-none")).weak());
-    }
-    for (domain, fingerprint) in &trust.roots {
-        ui.horizontal(|ui| {
-            ui.label(domain);
-            ui.label(
-                RichText::new(&fingerprint[..fingerprint.len().min(16)])
-                    .monospace()
-                    .small(),
-            )
-            .on_hover_text(fingerprint);
-            if ui.button(app.i18n.t("remove")).clicked() {
-                app.send(Command::RemoveRoot {
-                    domain: domain.clone(),
-                    fingerprint: fingerprint.clone(),
-                });
-            }
+    let removed = fingerprint_list_ui(ui, app, "settings-roots", &trust.roots);
+    if let Some((domain, fingerprint)) = removed {
+        app.send(Command::RemoveRoot {
+            domain,
+            fingerprint,
         });
     }
     ui.add_space(theme::GAP);
-    ui.label(RichText::new(app.i18n.t("settings-pins")).strong());
-    if trust.pins.is_empty() {
+    if let Some((user_id, _)) = fingerprint_list_ui(ui, app, "settings-pins", &trust.pins) {
+        app.send(Command::Unpin { user_id });
+    }
+}
+
+/// A titled list of (name, fingerprint) rows; returns the row whose Remove was clicked.
+fn fingerprint_list_ui(
+    ui: &mut egui::Ui,
+    app: &SixChatApp,
+    title_key: &str,
+    rows: &[(String, String)],
+) -> Option<(String, String)> {
+    ui.label(RichText::new(app.i18n.t(title_key)).strong());
+    if rows.is_empty() {
         ui.label(RichText::new(app.i18n.t("settings-none")).weak());
     }
-    for (user_id, fingerprint) in &trust.pins {
+    let mut removed = None;
+    for (name, fingerprint) in rows {
         ui.horizontal(|ui| {
-            ui.label(user_id);
+            ui.label(name);
             ui.label(
                 RichText::new(&fingerprint[..fingerprint.len().min(16)])
                     .monospace()
@@ -301,12 +300,11 @@ fn trust_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
             )
             .on_hover_text(fingerprint);
             if ui.button(app.i18n.t("remove")).clicked() {
-                app.send(Command::Unpin {
-                    user_id: user_id.clone(),
-                });
+                removed = Some((name.clone(), fingerprint.clone()));
             }
         });
     }
+    removed
 }
 
 fn appearance_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {

@@ -47,18 +47,7 @@ pub fn unlock_ui(ui: &mut egui::Ui, app: &mut SixChatApp, user_id: &str, name: &
                     remember: app.view.unlock.remember,
                 });
             }
-            if let Some(task) = app.state.busy {
-                ui.horizontal(|ui| {
-                    ui.spinner();
-                    ui.label(widgets::task_text(&app.i18n, task));
-                });
-            }
-            if let Some((_, failure)) = &app.state.failure {
-                ui.colored_label(
-                    theme::error_color(ui.visuals().dark_mode),
-                    widgets::failure_text(&app.i18n, failure),
-                );
-            }
+            widgets::progress_ui(ui, &app.i18n, app.state.busy, app.state.failure.as_ref());
         });
     });
 }

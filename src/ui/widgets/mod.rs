@@ -25,6 +25,27 @@ pub fn failure_text(i18n: &I18n, failure: &Failure) -> String {
     }
 }
 
+/// A spinner with what runs, and the last failure in the error colour.
+pub fn progress_ui(
+    ui: &mut eframe::egui::Ui,
+    i18n: &I18n,
+    busy: Option<Task>,
+    failure: Option<&(Option<Task>, Failure)>,
+) {
+    if let Some(task) = busy {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label(task_text(i18n, task));
+        });
+    }
+    if let Some((_, failure)) = failure {
+        ui.colored_label(
+            crate::ui::theme::error_color(ui.visuals().dark_mode),
+            failure_text(i18n, failure),
+        );
+    }
+}
+
 /// What a spinner says while `task` runs.
 pub fn task_text(i18n: &I18n, task: Task) -> String {
     i18n.t(match task {
