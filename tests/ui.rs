@@ -258,6 +258,15 @@ fn wizard_joins_a_directory_with_an_invite() {
             .spawn()
             .expect("sixchat-dir serve starts"),
     );
+    // Enrolment dials at once: let the DIR come up first.
+    let deadline = Instant::now() + PATIENCE;
+    while std::net::TcpStream::connect(&address).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the DIR never listened on {address}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let mut app = open(&dir.path().join("profiles"), "erin", None);
     wait_label(&mut app, "Join a directory");
     click(&mut app, "Join a directory");
