@@ -50,5 +50,5 @@ pub fn build_app(
     let waker_ctx = ctx.clone();
     let waker = Arc::new(move || waker_ctx.request_repaint());
     let (backend, events) = Backend::start(profile, BackendOptions { passphrase }, waker)?;
-    Ok(SixChatApp::new(ctx, backend, events, language, prefs, name))
+    Ok(SixChatApp::new(backend, events, language, prefs, name))
 }

@@ -66,14 +66,12 @@ pub struct SixChatApp {
 
 impl SixChatApp {
     pub fn new(
-        ctx: &egui::Context,
         backend: Backend,
         events: mpsc::Receiver<Event>,
         language: Language,
         prefs: Preferences,
         profile_name: String,
     ) -> Self {
-        let _ = ctx;
         Self {
             state: AppState::default(),
             backend,

@@ -382,18 +382,19 @@ impl Agent {
 
     /// Tells a live session with `peer`, if there is one, to flush its outbox.
     pub async fn flush(&self, peer: &UserId) -> bool {
-        let sender = lock(&self.inner.live).get(peer).cloned();
-        match sender {
-            Some(sender) => sender.send(SessionCommand::Flush).await.is_ok(),
-            None => false,
-        }
+        self.command_live(peer, SessionCommand::Flush).await
     }
 
     /// Sends `message` on the live session with `peer`, if there is one.
     pub async fn send_live(&self, peer: &UserId, message: AppMessage) -> bool {
+        self.command_live(peer, SessionCommand::Send(message)).await
+    }
+
+    /// Hands `command` to the live session with `peer`; false if there is none.
+    async fn command_live(&self, peer: &UserId, command: SessionCommand) -> bool {
         let sender = lock(&self.inner.live).get(peer).cloned();
         match sender {
-            Some(sender) => sender.send(SessionCommand::Send(message)).await.is_ok(),
+            Some(sender) => sender.send(command).await.is_ok(),
             None => false,
         }
     }
@@ -403,14 +404,9 @@ impl Agent {
         lock(&self.inner.live).contains_key(peer)
     }
 
-    /// Whether a session with `peer` is live or being dialled: a second dial
-    /// would only make a second session (and ask the peer twice).
-    pub fn is_busy_with(&self, peer: &UserId) -> bool {
-        self.is_live(peer) || lock(&self.inner.dialing).contains_key(peer)
-    }
-
     /// Claims the right to dial `peer` (held until the guard drops), unless a
-    /// session with it is live or another dial holds it. Checked and taken at once.
+    /// session with it is live or another dial holds it: a second dial would
+    /// only make a second session (and ask the peer twice). Checked and taken at once.
     pub fn claim_dial(&self, peer: &UserId) -> Option<Dialing<'_>> {
         let mut dialing = lock(&self.inner.dialing);
         if dialing.contains_key(peer) || self.is_live(peer) {

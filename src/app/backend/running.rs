@@ -213,12 +213,6 @@ impl Running {
         let _ = self.stop.send(true);
         lock(&self.sessions).clear();
         let tasks: Vec<_> = lock(&self.tasks).drain(..).collect();
-        for task in &tasks {
-            if !task.is_finished() {
-                // The listener and DIR duties end on `stop`; the pumps end with the agent.
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        }
         let _ = tokio::time::timeout(Duration::from_secs(3), async {
             for task in tasks {
                 task.abort();

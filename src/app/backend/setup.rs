@@ -52,10 +52,7 @@ pub(super) async fn handle(
             sink.emit(Event::Busy(Some(Task::Creating))).await;
             let profile = profile.clone();
             let secret = passphrase.clone();
-            let result =
-                tokio::task::spawn_blocking(move || create(&profile, &user_id, &name, &secret))
-                    .await
-                    .unwrap_or_else(|e| Err(Failure::Other(e.to_string())));
+            let result = blocking(move || create(&profile, &user_id, &name, &secret)).await;
             (Task::Creating, passphrase, result)
         }
         Command::ImportPkcs12 {
@@ -72,10 +69,7 @@ pub(super) async fn handle(
             };
             let profile = profile.clone();
             let secret = passphrase.clone();
-            let result =
-                tokio::task::spawn_blocking(move || import(&profile, &path, &password, &secret))
-                    .await
-                    .unwrap_or_else(|e| Err(Failure::Other(e.to_string())));
+            let result = blocking(move || import(&profile, &path, &password, &secret)).await;
             (Task::Importing, passphrase, result)
         }
         Command::Enroll {
@@ -96,6 +90,15 @@ pub(super) async fn handle(
             None
         }
     }
+}
+
+/// Runs `work` on the blocking pool (key generation, PKCS#12, files).
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, Failure> + Send + 'static,
+) -> Result<T, Failure> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|e| Err(Failure::Other(e.to_string())))
 }
 
 fn check_passphrase(passphrase: &str) -> Result<(), Failure> {
@@ -160,10 +163,9 @@ async fn enroll(
         "" => invite.user_id.local_part().to_owned(),
         name => name.to_owned(),
     };
-    let key = tokio::task::spawn_blocking(|| IdentityKey::generate(KEY_BITS))
-        .await
-        .map_err(|e| Failure::Other(e.to_string()))?
-        .map_err(|e| Failure::Other(e.to_string()))?;
+    let key =
+        blocking(|| IdentityKey::generate(KEY_BITS).map_err(|e| Failure::Other(e.to_string())))
+            .await?;
     let enrolled = directory::enroll(&invite, &name, key, APPROVAL_WAIT)
         .await
         .map_err(|e| match e {
@@ -174,12 +176,12 @@ async fn enroll(
         })?;
     let profile = profile.clone();
     let secret = Zeroizing::new(passphrase.to_owned());
-    tokio::task::spawn_blocking(move || {
-        directory::save_enrollment(&profile, &invite, enrolled, &secret).map(|_| ())
+    blocking(move || {
+        directory::save_enrollment(&profile, &invite, enrolled, &secret)
+            .map(|_| ())
+            .map_err(profile_failure)
     })
     .await
-    .map_err(|e| Failure::Other(e.to_string()))?
-    .map_err(profile_failure)
 }
 
 /// Keeps (or forgets) the passphrase in the OS keyring, on the blocking pool.
@@ -225,10 +227,7 @@ pub(super) async fn unlock(
     let opened = {
         let profile = profile.clone();
         let secret = passphrase.clone();
-        tokio::task::spawn_blocking(move || profile.unlock(&secret))
-            .await
-            .map_err(|e| Failure::Other(e.to_string()))
-            .and_then(|r| r.map_err(profile_failure))
+        blocking(move || profile.unlock(&secret).map_err(profile_failure)).await
     };
     let identity = match opened {
         Ok(identity) => identity,
