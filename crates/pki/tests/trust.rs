@@ -24,7 +24,16 @@ fn bob_leaf(ca: &CertificateAuthority, serial: u64) -> Vec<u8> {
     ca.issue_leaf(LeafRequest::Csr(&csr), 365, serial).unwrap()
 }
 
+/// Trusts `ca` for `domain` and holds its current (empty) CRL.
 fn store_trusting(domain: &str, ca: &CertificateAuthority) -> TrustStore {
+    let mut store = store_without_crl(domain, ca);
+    store
+        .set_crl(&ca.issue_crl(&[], now() - 120, now() + 86_400).unwrap())
+        .unwrap();
+    store
+}
+
+fn store_without_crl(domain: &str, ca: &CertificateAuthority) -> TrustStore {
     let mut store = TrustStore::new();
     store.add_root(domain, ca.certificate_der()).unwrap();
     store
@@ -63,21 +72,72 @@ fn verified_when_issued_by_a_root_trusted_for_the_domain() {
 }
 
 #[test]
-fn verified_through_an_intermediate_with_or_without_the_root_in_the_chain() {
+fn a_path_through_an_intermediate_cannot_be_shown_unrevoked() {
     let ca = root_b();
     let inter =
         CertificateAuthority::new_intermediate(&ca, key('c'), "SixChat issuing CA", 365).unwrap();
     let leaf = bob_leaf(&inter, 8);
     let store = store_trusting("b.example", &ca);
     let mid = inter.certificate_der().to_vec();
-    for chain in [
+    let chains = [
         vec![leaf.clone(), mid.clone()],
         vec![leaf.clone(), mid.clone(), ca.certificate_der().to_vec()],
-    ] {
-        assert_eq!(check(&store, &chain).unwrap().level, TrustLevel::Verified);
+    ];
+    // Only the root's CRL is ever held: the leaf's issuer has none.
+    for chain in &chains {
+        let err = check(&store, chain).unwrap_err();
+        assert!(
+            matches!(&err, CertRejection::NoCrl(t) if t.contains("SixChat issuing CA")),
+            "{err:?}"
+        );
     }
     // Without the intermediate the leaf's issuer is unknown.
     assert_eq!(check(&store, &[leaf]).unwrap().level, TrustLevel::New);
+}
+
+#[test]
+fn a_revoked_leaf_cannot_hide_below_a_repeated_root() {
+    let ca = root_b();
+    let leaf = bob_leaf(&ca, 4243);
+    let mut store = store_trusting("b.example", &ca);
+    store
+        .set_crl(&ca.issue_crl(&[4243], now() - 60, now() + 86_400).unwrap())
+        .unwrap();
+    let root = ca.certificate_der().to_vec();
+    assert_eq!(
+        check(&store, &[leaf.clone(), root.clone()]).unwrap_err(),
+        CertRejection::Revoked
+    );
+    for chain in [
+        vec![leaf.clone(), root.clone(), root.clone()],
+        vec![leaf.clone(), root.clone(), root.clone(), root.clone()],
+    ] {
+        let err = check(&store, &chain).unwrap_err();
+        assert!(
+            matches!(&err, CertRejection::BadCertificate(t) if t.contains("root may stand only at the top")),
+            "{err:?}"
+        );
+    }
+}
+
+#[test]
+fn no_crl_held_is_no_verified_peer() {
+    let ca = root_b();
+    let leaf = bob_leaf(&ca, 17);
+    let mut store = store_without_crl("b.example", &ca);
+    for chain in [
+        vec![leaf.clone()],
+        vec![leaf.clone(), ca.certificate_der().to_vec()],
+    ] {
+        let err = check(&store, &chain).unwrap_err();
+        assert!(matches!(&err, CertRejection::NoCrl(_)), "{err:?}");
+        assert!(err.to_string().contains("revocation cannot be checked"));
+        assert_eq!(err.alert(), sixchat_proto::AlertCode::UnknownCa);
+    }
+    store
+        .set_crl(&ca.issue_crl(&[], now() - 60, now() + 86_400).unwrap())
+        .unwrap();
+    assert_eq!(check(&store, &[leaf]).unwrap().level, TrustLevel::Verified);
 }
 
 #[test]
@@ -206,7 +266,7 @@ fn revoked_by_the_roots_crl() {
 fn a_stale_crl_is_a_hard_failure() {
     let ca = root_b();
     let leaf = bob_leaf(&ca, 13);
-    let mut store = store_trusting("b.example", &ca);
+    let mut store = store_without_crl("b.example", &ca);
     store
         .set_crl(&ca.issue_crl(&[], now() - 7200, now() - 3600).unwrap())
         .unwrap();
@@ -348,11 +408,14 @@ fn wrong_key_usage_server_auth_only_or_no_digital_signature() {
 fn openssl_made_ca_and_leaf_verify_and_its_crl_revokes() {
     let mut store = openssl_store();
     let leaf = openssl_leaf("openssl-leaf.pem");
-    let peer = store
+    // Its chain checks out up to revocation, which needs the CRL.
+    let err = store
         .check_peer(&dave(), "Dave", std::slice::from_ref(&leaf), now())
-        .unwrap();
-    assert_eq!(peer.level, TrustLevel::Verified);
-    assert!(peer.issuer.contains("OpenSSL test root for o.example"));
+        .unwrap_err();
+    assert!(
+        matches!(&err, CertRejection::NoCrl(t) if t.contains("OpenSSL test root for o.example")),
+        "{err:?}"
+    );
     store.set_crl(&fixture("openssl-ca.crl")).unwrap();
     assert_eq!(store.crls()[0].revoked_serials, vec![vec![0x10, 0x00]]);
     assert_eq!(
@@ -377,7 +440,8 @@ fn a_chain_of_five_is_refused_and_four_is_accepted() {
         i1.certificate_der().to_vec(),
         root.certificate_der().to_vec(),
     ];
-    assert_eq!(check(&store, &four).unwrap().level, TrustLevel::Verified);
+    // Four pass the length check (then the intermediates' CRLs are missing).
+    assert!(matches!(check(&store, &four), Err(CertRejection::NoCrl(_))));
     let leaf = bob_leaf(&i3, 16);
     let five: Vec<Vec<u8>> = [
         leaf.as_slice(),

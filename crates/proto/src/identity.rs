@@ -211,6 +211,10 @@ pub enum CertRejection {
     PinMismatch(String),
     #[error("CRL for {0} is stale")]
     StaleCrl(String),
+    /// No current revocation list is held for an issuer on the path, so the
+    /// chain cannot be shown unrevoked (protocol.md: hard-fail).
+    #[error("no revocation list is held for {0}, so revocation cannot be checked")]
+    NoCrl(String),
     #[error("bad certificate: {0}")]
     BadCertificate(String),
 }
@@ -225,7 +229,8 @@ impl CertRejection {
             Self::UnknownCa(_)
             | Self::CaNotTrustedForDomain(_)
             | Self::NotTrusted(_)
-            | Self::StaleCrl(_) => A::UnknownCa,
+            | Self::StaleCrl(_)
+            | Self::NoCrl(_) => A::UnknownCa,
             Self::UserIdMismatch(_) => A::UserIdMismatch,
             Self::KeyTooSmall(_)
             | Self::UnsupportedKey(_)

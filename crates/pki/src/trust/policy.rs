@@ -13,8 +13,14 @@
 //!    allowed to sign certificates, within their validity and path length;
 //!    no certificate carries a critical extension we do not understand.
 //! 8. The anchor: the top of the chain is a trusted root, or was issued by
-//!    one. A root trusted only for other domains is refused; a root's CRL
-//!    past its nextUpdate is refused; a revoked serial is refused.
+//!    one; a trusted root anywhere but the top is refused (a thief could
+//!    otherwise hide a revoked leaf below a repeated root). A root trusted
+//!    only for other domains is refused. Every certificate of the path below
+//!    the root, the leaf always, is checked against its issuer's CRL: a root
+//!    whose CRL is not held, or is past its nextUpdate, is refused (no CRL is
+//!    a stale CRL); an intermediate CA's CRL is never held, so a path through
+//!    an intermediate cannot be verified and is refused. A DIR-issued chain
+//!    is exactly `[leaf]` or `[leaf, root]`.
 //!
 //! The level is `Verified` when step 8 anchored the chain for the UserID's
 //! domain, else `Known` when a pin matched, else `New`.
@@ -37,7 +43,7 @@ pub(super) fn check_peer(
     chain: &[Vec<u8>],
     now_unix: i64,
 ) -> Result<PeerCertificate, CertRejection> {
-    let (Some(leaf_der), Some(top_der)) = (chain.first(), chain.last()) else {
+    let Some(leaf_der) = chain.first() else {
         return Err(CertRejection::BadCertificate(
             "no certificate was presented".to_owned(),
         ));
@@ -85,7 +91,7 @@ pub(super) fn check_peer(
             "its self-signature does not verify".to_owned(),
         ));
     }
-    let verified = check_anchor(store, &certs, top_der, user_id, now_unix)?;
+    let verified = check_anchor(store, &certs, chain, user_id, now_unix)?;
     let level = if verified {
         TrustLevel::Verified
     } else if pinned.is_some() {
@@ -295,21 +301,30 @@ fn check_signed_by(
 fn check_anchor(
     store: &TrustStore,
     certs: &[X509Certificate<'_>],
-    top_der: &[u8],
+    chain: &[Vec<u8>],
     user_id: &UserId,
     now_unix: i64,
 ) -> Result<bool, CertRejection> {
-    let Some(top) = certs.last() else {
+    let (Some(top), Some(top_der)) = (certs.last(), chain.last()) else {
         return Ok(false);
     };
-    let top_fingerprint = Fingerprint::of_der(top_der);
-    // The root is in the chain; the certificate it issued sits just below it.
-    let (anchor, issued_by_anchor) = if store.roots.iter().any(|r| r.fingerprint == top_fingerprint)
-    {
-        (top_fingerprint, certs.len().checked_sub(2))
+    let is_root = |der: &[u8]| {
+        let fingerprint = Fingerprint::of_der(der);
+        store.roots.iter().any(|r| r.fingerprint == fingerprint)
+    };
+    if let Some(index) = chain[..chain.len() - 1].iter().position(|der| is_root(der)) {
+        return Err(CertRejection::BadCertificate(format!(
+            "certificate {} of the chain is a trusted root; a root may stand only at the top",
+            index + 1
+        )));
+    }
+    // `below_root`: how many certificates of the chain the root vouches for
+    // (all of them, or all but the root itself when it is in the chain).
+    let (anchor, below_root) = if is_root(top_der) {
+        (Fingerprint::of_der(top_der), certs.len() - 1)
     } else {
         match root_that_issued(store, top, now_unix)? {
-            Some(fingerprint) => (fingerprint, Some(certs.len() - 1)),
+            Some(fingerprint) => (fingerprint, certs.len()),
             None => return Ok(false),
         }
     };
@@ -319,27 +334,37 @@ fn check_anchor(
         .filter(|r| r.fingerprint == anchor)
         .collect();
     let domain = user_id.domain();
+    let subject = for_anchor.first().map_or("?", |r| r.subject.as_str());
     if !for_anchor.iter().any(|r| r.domain == domain) {
         let domains: Vec<&str> = for_anchor.iter().map(|r| r.domain.as_str()).collect();
-        let subject = for_anchor.first().map_or("?", |r| r.subject.as_str());
         return Err(CertRejection::CaNotTrustedForDomain(format!(
             "root {subject} is trusted for {}, not {domain}",
             domains.join(", ")
         )));
     }
-    if let Some(crl) = store.crl_for(&anchor) {
-        if now_unix > crl.next_update_unix {
-            return Err(CertRejection::StaleCrl(domain.to_owned()));
+    let Some(crl) = store.crl_for(&anchor) else {
+        return Err(CertRejection::NoCrl(format!(
+            "the root {subject} of {domain}"
+        )));
+    };
+    if now_unix > crl.next_update_unix {
+        return Err(CertRejection::StaleCrl(domain.to_owned()));
+    }
+    // From the top of the path down, so a revoked intermediate is named first.
+    for index in (0..below_root).rev() {
+        if index + 1 < below_root {
+            return Err(CertRejection::NoCrl(format!(
+                "the intermediate CA {}",
+                certs[index + 1].subject()
+            )));
         }
-        if let Some(index) = issued_by_anchor {
-            let serial = x509::normalized_serial(certs[index].raw_serial());
-            if crl
-                .revoked_serials
-                .iter()
-                .any(|revoked| revoked.as_slice() == serial)
-            {
-                return Err(CertRejection::Revoked);
-            }
+        let serial = x509::normalized_serial(certs[index].raw_serial());
+        if crl
+            .revoked_serials
+            .iter()
+            .any(|revoked| revoked.as_slice() == serial)
+        {
+            return Err(CertRejection::Revoked);
         }
     }
     Ok(true)
