@@ -2,21 +2,21 @@
 //! exactly-once delivery, and a bounded stream of [`AgentEvent`]s for whoever
 //! drives it (sixchat-cli prints them; the desktop app draws them).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sixchat_proto::session::SessionEvent;
 use sixchat_proto::{
-    AlertCode, AppMessage, Config, Established, LocalIdentity, TrustLevel, UserId,
+    AlertCode, AppMessage, Config, Established, HandshakeError, LocalIdentity, TrustLevel, UserId,
 };
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::conn::{self, Conn, ConnError};
-use crate::limits::{FailureLimiter, Limits, MinuteBudget};
+use crate::limits::{FailureLimiter, Limits, MinuteBudget, PendingHandshakes, PendingTicket};
 use crate::profile::UnlockedIdentity;
 use crate::store::{DeliveryState, Store, StoreError};
 
@@ -141,6 +141,13 @@ pub struct IncomingRequest {
 /// How long an incoming session waits for the person's answer.
 pub const INCOMING_ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// How long a handshake waits for a DIR to give a fresh CRL.
+const CRL_RECHECK_LIMIT: Duration = Duration::from_secs(2);
+/// A DIR that did not give its CRL is not asked again before a handshake for
+/// this long (an agent offline from its DIR does not wait at every handshake;
+/// the CRL held counts until its nextUpdate).
+const CRL_RETRY_AFTER_FAILURE: Duration = Duration::from_secs(60);
+
 /// What the agent may be told to do with a live session.
 #[derive(Debug)]
 pub enum SessionCommand {
@@ -184,10 +191,16 @@ struct Inner {
     key: Arc<sixchat_pki::keys::IdentityKey>,
     options: AgentOptions,
     events: mpsc::Sender<AgentEvent>,
-    handshake_slots: Arc<Semaphore>,
+    pending: PendingHandshakes,
     failures: Mutex<FailureLimiter>,
     unverified: Mutex<MinuteBudget>,
     live: Mutex<HashMap<UserId, mpsc::Sender<SessionCommand>>>,
+    /// Every running session per peer, oldest first (bounded by
+    /// `max_sessions_per_peer`; the total by `max_sessions`).
+    sessions: Mutex<HashMap<UserId, VecDeque<mpsc::Sender<SessionCommand>>>>,
+    /// When each domain's CRL is next asked of its DIR before a handshake;
+    /// held across the fetch, so concurrent handshakes share one.
+    crl_next_check: tokio::sync::Mutex<HashMap<String, Instant>>,
     /// Peers being dialled right now (so a second dial waits its turn).
     dialing: Mutex<HashMap<UserId, usize>>,
 }
@@ -309,12 +322,17 @@ impl Agent {
             store: Mutex::new(store),
             config: std::sync::RwLock::new(Arc::new(config)),
             key,
-            handshake_slots: Arc::new(Semaphore::new(options.limits.max_pending_handshakes)),
+            pending: PendingHandshakes::new(
+                options.limits.max_pending_handshakes,
+                options.limits.max_pending_per_source,
+            ),
             options,
             events,
             failures: Mutex::new(FailureLimiter::default()),
             unverified: Mutex::new(MinuteBudget::default()),
             live: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(HashMap::new()),
+            crl_next_check: tokio::sync::Mutex::new(HashMap::new()),
             dialing: Mutex::new(HashMap::new()),
         };
         (
@@ -487,24 +505,34 @@ impl Agent {
         addr: &str,
     ) -> Result<SessionHandle, ConnectError> {
         let mut conn = Conn::new(stream);
-        let timeout = self.inner.options.limits.handshake_timeout;
-        let established =
-            match conn::initiate(&mut conn, self.config(), peer.clone(), false, timeout).await {
-                Ok(established) => established,
-                Err(err) => {
-                    self.emit(AgentEvent::HandshakeFailed {
-                        addr: addr.to_owned(),
-                        inbound: false,
-                        reason: err.to_string(),
-                    })
-                    .await;
-                    return Err(ConnectError::Failed(err));
-                }
-            };
+        let deadlines = self.deadlines();
+        self.freshen_crls(Some(peer.domain())).await;
+        let initiated =
+            conn::initiate(&mut conn, self.config(), peer.clone(), false, deadlines).await;
+        let established = match initiated {
+            Ok(established) => established,
+            Err(err) => {
+                self.emit(AgentEvent::HandshakeFailed {
+                    addr: addr.to_owned(),
+                    inbound: false,
+                    reason: err.to_string(),
+                })
+                .await;
+                return Err(ConnectError::Failed(err));
+            }
+        };
         let _ = lock(&self.inner.store).remember_address(peer.as_str(), addr);
         let level = established.peer.level;
         let sas = established.sas.clone();
-        let (commands, receiver) = self.register(peer);
+        let Some((commands, receiver)) = self.register(peer) else {
+            let mut established = established;
+            let _ = conn
+                .write(&established.session.seal_alert(AlertCode::CloseNotify))
+                .await;
+            return Err(ConnectError::Failed(ConnError::Handshake(
+                HandshakeError::local(AlertCode::CloseNotify, "too many sessions are open"),
+            )));
+        };
         self.announce(&established, addr, false).await;
         let agent = self.clone();
         let own_sender = commands.clone();
@@ -571,11 +599,8 @@ impl Agent {
                 () = &mut shutdown => break,
                 accepted = listener.accept() => {
                     let Ok((stream, source)) = accepted else { continue };
-                    if let Some(agent) = self.admit(source) {
-                        let permit = self.inner.handshake_slots.clone().try_acquire_owned();
-                        if let Ok(permit) = permit {
-                            tasks.spawn(async move { agent.accept(stream, source, permit).await });
-                        }
+                    if let Some((agent, ticket)) = self.admit(source) {
+                        tasks.spawn(async move { agent.accept(stream, source, ticket).await });
                     }
                 }
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
@@ -592,25 +617,107 @@ impl Agent {
         tasks.abort_all();
     }
 
-    fn admit(&self, source: SocketAddr) -> Option<Self> {
+    /// A handshake slot for a caller from `source`, unless it failed too
+    /// often or its source holds too many (see [`PendingHandshakes`]).
+    fn admit(&self, source: SocketAddr) -> Option<(Self, PendingTicket)> {
+        let now = Instant::now();
         let blocked = lock(&self.inner.failures).is_blocked(
             source.ip(),
             self.inner.options.limits.max_failures_per_minute,
-            Instant::now(),
+            now,
         );
-        (!blocked).then(|| self.clone())
+        if blocked {
+            return None;
+        }
+        let ticket = self.inner.pending.admit(source.ip(), now)?;
+        Some((self.clone(), ticket))
     }
 
-    async fn accept(
-        self,
-        stream: TcpStream,
-        source: SocketAddr,
-        permit: tokio::sync::OwnedSemaphorePermit,
-    ) {
+    fn deadlines(&self) -> conn::Deadlines {
+        let limits = &self.inner.options.limits;
+        conn::Deadlines {
+            whole: limits.handshake_timeout,
+            first_message: limits.first_message_timeout.min(limits.handshake_timeout),
+        }
+    }
+
+    /// Fetches the CRL of every DIR the profile knows and stores it (see
+    /// [`crate::irp::directory::refresh_crls`]); returns the domains that failed.
+    pub async fn refresh_crls(&self, limit: Duration) -> Vec<(String, String)> {
+        let mut next_check = self.inner.crl_next_check.lock().await;
+        let failed = crate::irp::directory::refresh_crls(&self.inner.store, limit).await;
+        let dirs = lock(&self.inner.store).dirs().unwrap_or_default();
+        let due = Instant::now() + self.inner.options.limits.crl_recheck_after;
+        for dir in dirs {
+            if !failed.iter().any(|(domain, _)| *domain == dir.domain) {
+                next_check.insert(dir.domain, due);
+            }
+        }
+        failed
+    }
+
+    /// Revocation counts within seconds: before a handshake, the CRL of the
+    /// peer's domain (of every known DIR for a caller, whose domain is not
+    /// known yet) is asked of its DIR again when the one held is older than
+    /// `crl_recheck_after`, so the certificate policy judges the peer against
+    /// it. One fetch per domain at a time, each bounded by
+    /// [`CRL_RECHECK_LIMIT`]; a DIR that does not answer leaves the CRL held
+    /// in force (it still counts until its nextUpdate) and is not asked again
+    /// before [`CRL_RETRY_AFTER_FAILURE`].
+    async fn freshen_crls(&self, domain: Option<&str>) {
+        let dirs = {
+            let store = lock(&self.inner.store);
+            match domain {
+                Some(domain) => store.dir(domain).ok().flatten().into_iter().collect(),
+                None => store.dirs().unwrap_or_default(),
+            }
+        };
+        if dirs.is_empty() {
+            return;
+        }
+        let max_age = self.inner.options.limits.crl_recheck_after;
+        let mut next_check = self.inner.crl_next_check.lock().await;
+        for dir in dirs {
+            let now = Instant::now();
+            if next_check.get(&dir.domain).is_some_and(|due| now < *due) {
+                continue;
+            }
+            let fetched =
+                tokio::time::timeout(CRL_RECHECK_LIMIT, crate::irp::directory::fetch_crl(&dir))
+                    .await;
+            let stored = match fetched {
+                Ok(Ok(der)) => lock(&self.inner.store)
+                    .set_crl(&dir.domain, &der)
+                    .map_err(|e| e.to_string()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("no answer in time".to_owned()),
+            };
+            let wait = match stored {
+                Ok(()) => max_age,
+                Err(e) => {
+                    tracing::info!(domain = %dir.domain, "CRL recheck failed: {e}");
+                    CRL_RETRY_AFTER_FAILURE
+                }
+            };
+            next_check.insert(dir.domain, Instant::now() + wait);
+        }
+    }
+
+    async fn accept(self, stream: TcpStream, source: SocketAddr, ticket: PendingTicket) {
         let mut conn = Conn::new(stream);
-        let timeout = self.inner.options.limits.handshake_timeout;
-        let result = conn::respond(&mut conn, self.config(), timeout).await;
-        drop(permit);
+        let deadlines = self.deadlines();
+        let handshake = async {
+            self.freshen_crls(None).await;
+            conn::respond(&mut conn, self.config(), deadlines, ticket.spoke()).await
+        };
+        let result = tokio::select! {
+            result = handshake => result,
+            () = ticket.evicted() => {
+                tracing::debug!(%source, "silent caller evicted for a newcomer");
+                return;
+            }
+        };
+        drop(ticket);
         let established = match result {
             Ok(established) => established,
             Err(err) => {
@@ -645,21 +752,64 @@ impl Agent {
                 .await;
             return;
         }
+        let Some((commands, receiver)) = self.register(&established.peer.user_id) else {
+            let mut established = established;
+            let _ = conn
+                .write(&established.session.seal_alert(AlertCode::CloseNotify))
+                .await;
+            return;
+        };
         self.announce(&established, &source.to_string(), true).await;
-        let (commands, receiver) = self.register(&established.peer.user_id);
         self.run_session(conn, established, commands, receiver)
             .await;
     }
 
     /// Makes a session's command channel and registers it as the live session
-    /// with `peer`, so flushes from elsewhere (a queued chat, the desktop app) reach it.
+    /// with `peer`, so flushes from elsewhere (a queued chat, the desktop app)
+    /// reach it. A peer over `max_sessions_per_peer` loses its oldest
+    /// session; over `max_sessions` in all, the new one is refused (`None`).
     fn register(
         &self,
         peer: &UserId,
-    ) -> (mpsc::Sender<SessionCommand>, mpsc::Receiver<SessionCommand>) {
+    ) -> Option<(mpsc::Sender<SessionCommand>, mpsc::Receiver<SessionCommand>)> {
+        let limits = &self.inner.options.limits;
         let (sender, receiver) = mpsc::channel(64);
+        {
+            let mut sessions = lock(&self.inner.sessions);
+            let total: usize = sessions.values().map(VecDeque::len).sum();
+            let with_peer = sessions.get(peer).map_or(0, VecDeque::len);
+            if total >= limits.max_sessions && with_peer < limits.max_sessions_per_peer.max(1) {
+                return None;
+            }
+            let queue = sessions.entry(peer.clone()).or_default();
+            queue.push_back(sender.clone());
+            while queue.len() > limits.max_sessions_per_peer.max(1) {
+                if let Some(oldest) = queue.pop_front() {
+                    let _ = oldest.try_send(SessionCommand::Close);
+                }
+            }
+        }
         lock(&self.inner.live).insert(peer.clone(), sender.clone());
-        (sender, receiver)
+        Some((sender, receiver))
+    }
+
+    fn unregister(&self, peer: &UserId, own_sender: &mpsc::Sender<SessionCommand>) {
+        // Unless a newer session with the same peer took the live slot.
+        let mut live = lock(&self.inner.live);
+        if live
+            .get(peer)
+            .is_some_and(|sender| sender.same_channel(own_sender))
+        {
+            live.remove(peer);
+        }
+        drop(live);
+        let mut sessions = lock(&self.inner.sessions);
+        if let Some(queue) = sessions.get_mut(peer) {
+            queue.retain(|sender| !sender.same_channel(own_sender));
+            if queue.is_empty() {
+                sessions.remove(peer);
+            }
+        }
     }
 
     /// One session: delivers the outbox, stores what arrives, answers receipts.
@@ -747,16 +897,7 @@ impl Agent {
             }
         };
         conn.shutdown().await;
-        {
-            // Unregister, unless a newer session with the same peer took the slot.
-            let mut live = lock(&self.inner.live);
-            if live
-                .get(&peer)
-                .is_some_and(|sender| sender.same_channel(&own_sender))
-            {
-                live.remove(&peer);
-            }
-        }
+        self.unregister(&peer, &own_sender);
         let _ = lock(&self.inner.store).touch_peer(peer.as_str());
         self.emit(AgentEvent::SessionEnded {
             peer: peer.to_string(),

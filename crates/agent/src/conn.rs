@@ -3,6 +3,7 @@
 //! `sixchat-proto`, which does no I/O itself).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sixchat_proto::frame::{Frame, FrameReader};
@@ -27,6 +28,8 @@ pub enum ConnError {
     Frame(#[from] sixchat_proto::frame::FrameError),
     #[error("the handshake took longer than {0} seconds")]
     Timeout(u64),
+    #[error("the peer sent no complete message within {0} seconds")]
+    Silent(u64),
     #[error("{0}")]
     Handshake(HandshakeError),
 }
@@ -118,38 +121,69 @@ fn now_unix() -> i64 {
     crate::store::now_unix()
 }
 
+/// The deadlines of one handshake.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadlines {
+    /// For the whole handshake.
+    pub whole: Duration,
+    /// For the peer's first complete message.
+    pub first_message: Duration,
+}
+
 /// Dials nothing: runs the initiator's handshake on a connected stream.
 pub async fn initiate(
     conn: &mut Conn,
     config: Arc<Config>,
     peer: UserId,
     anonymous: bool,
-    timeout: Duration,
+    deadlines: Deadlines,
 ) -> Result<Box<Established>, ConnError> {
     let (machine, first) = Initiator::start(config, peer, anonymous, Box::new(OsEntropy));
-    drive(conn, Machine::Initiator(machine), first, timeout).await
+    drive(conn, Machine::Initiator(machine), first, deadlines, None).await
 }
 
-/// Runs the responder's handshake on an accepted stream.
+/// Runs the responder's handshake on an accepted stream; `spoke` is set once
+/// the caller's first message is complete.
 pub async fn respond(
     conn: &mut Conn,
     config: Arc<Config>,
-    timeout: Duration,
+    deadlines: Deadlines,
+    spoke: &AtomicBool,
 ) -> Result<Box<Established>, ConnError> {
     let machine = Responder::new(config, Box::new(OsEntropy));
-    drive(conn, Machine::Responder(machine), Vec::new(), timeout).await
+    drive(
+        conn,
+        Machine::Responder(machine),
+        Vec::new(),
+        deadlines,
+        Some(spoke),
+    )
+    .await
 }
 
 async fn drive(
     conn: &mut Conn,
     mut machine: Machine,
     first: Vec<u8>,
-    timeout: Duration,
+    deadlines: Deadlines,
+    spoke: Option<&AtomicBool>,
 ) -> Result<Box<Established>, ConnError> {
+    let timeout = deadlines.whole;
     let result = tokio::time::timeout(timeout, async {
         conn.write(&first).await?;
+        let first_message = tokio::time::timeout(deadlines.first_message, conn.next_frame())
+            .await
+            .map_err(|_| ConnError::Silent(deadlines.first_message.as_secs()))?;
+        if let Some(spoke) = spoke {
+            spoke.store(true, Ordering::Relaxed);
+        }
+        let mut pending = Some(first_message);
         loop {
-            let frame = match conn.next_frame().await {
+            let next = match pending.take() {
+                Some(frame) => frame,
+                None => conn.next_frame().await,
+            };
+            let frame = match next {
                 Ok(Some(frame)) => frame,
                 Ok(None) => return Err(ConnError::Closed),
                 Err(ConnError::Frame(e)) => {

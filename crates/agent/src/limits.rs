@@ -2,18 +2,40 @@
 //! concurrent unauthenticated handshakes, rate-limits failures per source
 //! address, and accepts at most 10 sessions a minute at the new and anonymous
 //! levels).
+//!
+//! Against connections that never speak: a caller must complete its first
+//! message within [`Limits::first_message_timeout`]; one source (an IPv4
+//! address, an IPv6 /64) may hold at most [`Limits::max_pending_per_source`]
+//! handshakes; and when every slot is taken, the oldest handshake that has
+//! not yet completed a message is evicted for the newcomer
+//! ([`PendingHandshakes`]), so silent connections cannot lock anyone out.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
 
 /// The agent's limits; the defaults are the protocol's.
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// The whole handshake must finish within this.
     pub handshake_timeout: Duration,
+    /// The peer's first message must be complete within this.
+    pub first_message_timeout: Duration,
     /// Handshakes in progress at once (inbound).
     pub max_pending_handshakes: usize,
+    /// Handshakes in progress at once from one source (IPv4 address, IPv6 /64).
+    pub max_pending_per_source: usize,
+    /// Sessions at once with one peer (UserID); a newer one closes the oldest.
+    pub max_sessions_per_peer: usize,
+    /// Sessions at once in total; more are turned away after the handshake.
+    pub max_sessions: usize,
+    /// A verified peer's CRL is fetched again from its DIR when the one held
+    /// is older than this (so a revocation counts within seconds).
+    pub crl_recheck_after: Duration,
     /// Failed handshakes per source address per minute before it is turned away.
     pub max_failures_per_minute: u32,
     /// Sessions per minute, in total, at the new and anonymous levels.
@@ -26,7 +48,12 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             handshake_timeout: Duration::from_secs(30),
+            first_message_timeout: Duration::from_secs(5),
             max_pending_handshakes: 64,
+            max_pending_per_source: 8,
+            max_sessions_per_peer: 2,
+            max_sessions: 512,
+            crl_recheck_after: Duration::from_secs(5),
             max_failures_per_minute: 20,
             max_unverified_sessions_per_minute: 10,
             idle_timeout: Duration::from_secs(15 * 60),
@@ -36,16 +63,169 @@ impl Default for Limits {
 
 const WINDOW: Duration = Duration::from_secs(60);
 
-/// Counts failed handshakes per source address in a sliding minute.
+/// Where a connection comes from, as far as limits go: an IPv4 address (also
+/// when mapped into IPv6), or an IPv6 /64 (one host can hold a whole /64).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SourceKey {
+    V4([u8; 4]),
+    V6Net([u8; 8]),
+}
+
+impl SourceKey {
+    pub fn of(ip: IpAddr) -> Self {
+        match ip {
+            IpAddr::V4(v4) => Self::V4(v4.octets()),
+            IpAddr::V6(v6) => {
+                if let Some(v4) = v6.to_ipv4_mapped() {
+                    return Self::V4(v4.octets());
+                }
+                let mut net = [0u8; 8];
+                net.copy_from_slice(&v6.octets()[..8]);
+                Self::V6Net(net)
+            }
+        }
+    }
+}
+
+struct PendingEntry {
+    source: SourceKey,
+    started: Instant,
+    spoke: Arc<AtomicBool>,
+    evict: Arc<Notify>,
+}
+
+#[derive(Default)]
+struct PendingTable {
+    next_id: u64,
+    entries: HashMap<u64, PendingEntry>,
+    per_source: HashMap<SourceKey, usize>,
+}
+
+impl PendingTable {
+    fn remove(&mut self, id: u64) -> Option<PendingEntry> {
+        let entry = self.entries.remove(&id)?;
+        if let Some(count) = self.per_source.get_mut(&entry.source) {
+            *count -= 1;
+            if *count == 0 {
+                self.per_source.remove(&entry.source);
+            }
+        }
+        Some(entry)
+    }
+}
+
+/// Inbound handshakes in progress: at most `max` in all and `per_source` from
+/// one source. When all slots are taken, the oldest handshake whose caller
+/// has not completed a message yet is evicted for the newcomer; only when
+/// every slot holds a caller that spoke is the newcomer turned away.
+#[derive(Clone)]
+pub struct PendingHandshakes {
+    table: Arc<Mutex<PendingTable>>,
+    max: usize,
+    per_source: usize,
+}
+
+/// One admitted handshake's slot; dropping it frees the slot.
+pub struct PendingTicket {
+    table: Arc<Mutex<PendingTable>>,
+    id: u64,
+    spoke: Arc<AtomicBool>,
+    evict: Arc<Notify>,
+}
+
+fn lock_table(table: &Mutex<PendingTable>) -> std::sync::MutexGuard<'_, PendingTable> {
+    table
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl PendingHandshakes {
+    pub fn new(max: usize, per_source: usize) -> Self {
+        Self {
+            table: Arc::default(),
+            max: max.max(1),
+            per_source: per_source.max(1),
+        }
+    }
+
+    /// A slot for a caller from `source`, or `None` to turn it away.
+    pub fn admit(&self, source: IpAddr, now: Instant) -> Option<PendingTicket> {
+        let key = SourceKey::of(source);
+        let mut table = lock_table(&self.table);
+        if table.per_source.get(&key).copied().unwrap_or(0) >= self.per_source {
+            return None;
+        }
+        if table.entries.len() >= self.max {
+            let silent = table
+                .entries
+                .iter()
+                .filter(|(_, e)| !e.spoke.load(Ordering::Relaxed))
+                .min_by_key(|(_, e)| e.started)
+                .map(|(id, _)| *id)?;
+            if let Some(evicted) = table.remove(silent) {
+                evicted.evict.notify_one();
+            }
+        }
+        let id = table.next_id;
+        table.next_id += 1;
+        let spoke = Arc::new(AtomicBool::new(false));
+        let evict = Arc::new(Notify::new());
+        table.entries.insert(
+            id,
+            PendingEntry {
+                source: key,
+                started: now,
+                spoke: spoke.clone(),
+                evict: evict.clone(),
+            },
+        );
+        *table.per_source.entry(key).or_default() += 1;
+        Some(PendingTicket {
+            table: self.table.clone(),
+            id,
+            spoke,
+            evict,
+        })
+    }
+
+    /// Handshakes in progress.
+    pub fn len(&self) -> usize {
+        lock_table(&self.table).entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl PendingTicket {
+    /// Set once the caller's first message is complete.
+    pub fn spoke(&self) -> &AtomicBool {
+        &self.spoke
+    }
+
+    /// Resolves when the slot was given to a newcomer.
+    pub async fn evicted(&self) {
+        self.evict.notified().await;
+    }
+}
+
+impl Drop for PendingTicket {
+    fn drop(&mut self) {
+        lock_table(&self.table).remove(self.id);
+    }
+}
+
+/// Counts failed handshakes per source (IPv4 address, IPv6 /64) in a sliding minute.
 #[derive(Debug, Default)]
 pub struct FailureLimiter {
-    per_source: HashMap<IpAddr, VecDeque<Instant>>,
+    per_source: HashMap<SourceKey, VecDeque<Instant>>,
 }
 
 impl FailureLimiter {
     /// True when `source` has failed too often in the last minute.
     pub fn is_blocked(&mut self, source: IpAddr, max: u32, now: Instant) -> bool {
-        let Some(times) = self.per_source.get_mut(&source) else {
+        let Some(times) = self.per_source.get_mut(&SourceKey::of(source)) else {
             return false;
         };
         while times
@@ -66,7 +246,10 @@ impl FailureLimiter {
                     .is_some_and(|t| now.duration_since(*t) <= WINDOW)
             });
         }
-        self.per_source.entry(source).or_default().push_back(now);
+        self.per_source
+            .entry(SourceKey::of(source))
+            .or_default()
+            .push_back(now);
     }
 }
 
@@ -109,6 +292,42 @@ mod tests {
         assert!(limiter.is_blocked(ip, 3, t0));
         assert!(!limiter.is_blocked("127.0.0.2".parse().unwrap(), 3, t0));
         assert!(!limiter.is_blocked(ip, 3, t0 + Duration::from_secs(61)));
+    }
+
+    #[test]
+    fn silent_callers_are_evicted_oldest_first_and_one_source_is_capped() {
+        let pending = PendingHandshakes::new(3, 2);
+        let t0 = Instant::now();
+        let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
+        let a = pending.admit(ip("127.0.0.2"), t0).unwrap();
+        let b = pending
+            .admit(ip("127.0.0.2"), t0 + Duration::from_secs(1))
+            .unwrap();
+        // The same /64 is one source; a third from 127.0.0.2 is turned away.
+        assert!(pending.admit(ip("127.0.0.2"), t0).is_none());
+        let c = pending
+            .admit(ip("2001:db8::1"), t0 + Duration::from_secs(2))
+            .unwrap();
+        assert!(pending.admit(ip("2001:db8::2"), t0).is_some_and(|d| {
+            // Full: the oldest silent one (a) made room.
+            drop(d);
+            true
+        }));
+        a.spoke().store(true, Ordering::Relaxed);
+        b.spoke().store(true, Ordering::Relaxed);
+        c.spoke().store(true, Ordering::Relaxed);
+        // `a` was evicted, so its ticket no longer counts; b and c spoke.
+        assert_eq!(pending.len(), 2);
+        let e = pending.admit(ip("127.0.0.9"), t0).unwrap();
+        e.spoke().store(true, Ordering::Relaxed);
+        // Every slot holds a caller that spoke: the newcomer is turned away.
+        assert!(pending.admit(ip("127.0.0.10"), t0).is_none());
+        drop(b);
+        assert!(pending.admit(ip("127.0.0.10"), t0).is_some());
+        assert_eq!(
+            SourceKey::of(ip("::ffff:127.0.0.2")),
+            SourceKey::of(ip("127.0.0.2"))
+        );
     }
 
     #[test]

@@ -157,13 +157,18 @@ async fn keep_certified(relay: &Relay, persist: &PersistChain) -> Result<(), Str
     Ok(())
 }
 
+/// The CRL of every DIR the profile knows (its own and the roots added with
+/// a DIR address), each fetch bounded.
 async fn refresh_crl(relay: &Relay) -> Result<(), String> {
-    let directory = relay.directory();
-    let crl = directory.crl().await.map_err(|e| e.to_string())?;
-    relay
-        .agent()
-        .with_store(|s| s.set_crl(&directory.dir.domain, &crl))
-        .map_err(|e| e.to_string())
+    let failed = relay.agent().refresh_crls(Duration::from_secs(10)).await;
+    if failed.is_empty() {
+        return Ok(());
+    }
+    Err(failed
+        .iter()
+        .map(|(domain, reason)| format!("{domain}: {reason}"))
+        .collect::<Vec<_>>()
+        .join("; "))
 }
 
 /// Tries each peer with waiting messages: directly, else through its DIR's store.
@@ -198,50 +203,71 @@ pub async fn deliver_outbox(relay: &Relay) {
     }
 }
 
-/// Runs every duty on its schedule until `shutdown` resolves.
+/// Runs every duty on its schedule until `shutdown` resolves, at once even
+/// in the middle of a duty. The mailbox (store fetch and outbox) runs as its
+/// own task, so a slow or hostile envelope never holds up registration,
+/// renewal or the CRL, and they never hold up the mailbox.
 pub async fn run(
     relay: Arc<Relay>,
     options: PresenceOptions,
     persist: PersistChain,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    tokio::pin!(shutdown);
+    let mailbox = AbortOnDrop(tokio::spawn(mailbox(relay.clone(), options.poll_secs)));
+    tokio::select! {
+        () = shutdown => {}
+        () = upkeep(&relay, &options, &persist) => {}
+    }
+    drop(mailbox);
+}
+
+/// Aborts the task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Fetches what waits in the store, then retries the outbox, every `poll_secs`.
+async fn mailbox(relay: Arc<Relay>, poll_secs: u64) {
+    loop {
+        if let Err(e) = relay.fetch().await {
+            relay.problem("fetch", &e.to_string()).await;
+        }
+        deliver_outbox(&relay).await;
+        tokio::time::sleep(Duration::from_secs(poll_secs.max(1))).await;
+    }
+}
+
+/// Registration, renewal and the CRL, each on its schedule.
+async fn upkeep(relay: &Arc<Relay>, options: &PresenceOptions, persist: &PersistChain) {
     let mut next_address_check = 0;
     let mut next_crl = 0;
-    let mut next_poll = 0;
     let mut next_renew_check = 0;
     let mut registered_once = false;
     loop {
         let now = now_unix();
         if now >= next_renew_check {
-            if let Err(e) = keep_certified(&relay, &persist).await {
+            if let Err(e) = keep_certified(relay, persist).await {
                 relay.problem("renew", &e).await;
             }
             next_renew_check = now + 600;
         }
         if now >= next_address_check {
-            match keep_registered(&relay, &options, !registered_once).await {
+            match keep_registered(relay, options, !registered_once).await {
                 Ok(()) => registered_once = true,
                 Err(e) => relay.problem("register", &e).await,
             }
             next_address_check = now + i64::try_from(options.address_check_secs).unwrap_or(30);
         }
         if now >= next_crl {
-            if let Err(e) = refresh_crl(&relay).await {
+            if let Err(e) = refresh_crl(relay).await {
                 relay.problem("crl", &e).await;
             }
             next_crl = now + i64::try_from(options.crl_secs).unwrap_or(60);
         }
-        if now >= next_poll {
-            if let Err(e) = relay.fetch().await {
-                relay.problem("fetch", &e.to_string()).await;
-            }
-            deliver_outbox(&relay).await;
-            next_poll = now + i64::try_from(options.poll_secs).unwrap_or(30);
-        }
-        tokio::select! {
-            () = &mut shutdown => return,
-            () = tokio::time::sleep(Duration::from_millis(500)) => {}
-        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }

@@ -26,6 +26,8 @@ use crate::store::now_unix;
 
 /// Envelopes asked for per `store_fetch`.
 pub const FETCH_PAGE: u32 = 64;
+/// Longest time one stored envelope may take to open.
+pub const OPEN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Why a peer could not be reached directly.
 #[derive(Debug, thiserror::Error)]
@@ -99,7 +101,17 @@ impl Relay {
             .check_peer(peer, &found.name, &found.chain, now_unix())
             .map_err(|e| format!("{peer}'s certificate is refused: {e}"))?;
         if let Some(record) = &found.record {
-            verify_record(record, peer, &checked.public_key_spki_der, now_unix())?;
+            let record = verify_record(record, peer, &checked.public_key_spki_der, now_unix())?;
+            let replay = self
+                .agent
+                .with_store(|s| s.check_record_sequence(peer.as_str(), record.sequence))
+                .map_err(|e| e.to_string())?;
+            if let Some(highest) = replay {
+                return Err(format!(
+                    "the DIR gave an older address record for {peer} (sequence {} after {highest}): a replay, refused",
+                    record.sequence
+                ));
+            }
         }
         Ok((found, leaf))
     }
@@ -208,6 +220,25 @@ impl Relay {
         Ok(count)
     }
 
+    /// Opens one envelope off the async workers, within [`OPEN_DEADLINE`]:
+    /// anything a stranger stored is parsed on the blocking pool, so a hostile
+    /// envelope can neither stall the agent nor keep it from stopping.
+    async fn open_bounded(
+        self: &Arc<Self>,
+        envelope: StoredEnvelope,
+    ) -> Result<(UserId, Vec<u8>, AppMessage), String> {
+        let relay = self.clone();
+        let opening = tokio::task::spawn_blocking(move || relay.open(&envelope));
+        match tokio::time::timeout(OPEN_DEADLINE, opening).await {
+            Ok(Ok(opened)) => opened,
+            Ok(Err(e)) => Err(format!("opening it failed: {e}")),
+            Err(_) => Err(format!(
+                "it could not be opened within {} s",
+                OPEN_DEADLINE.as_secs()
+            )),
+        }
+    }
+
     /// Opens one envelope: decrypts it, checks the sender's chain and
     /// signature. Returns the sender, its certificate and the message.
     fn open(&self, envelope: &StoredEnvelope) -> Result<(UserId, Vec<u8>, AppMessage), String> {
@@ -241,16 +272,21 @@ impl Relay {
     }
 
     /// Fetches, checks and stores every waiting envelope, sends receipts,
-    /// then acknowledges. Returns how many envelopes were taken.
-    pub async fn fetch(&self) -> Result<usize, DirError> {
+    /// then acknowledges. Returns how many envelopes were taken. An envelope
+    /// that cannot be opened (malformed, not for us, from an untrusted
+    /// sender, or too slow to open) is reported and acknowledged too, so it
+    /// never blocks the ones behind it.
+    pub async fn fetch(self: &Arc<Self>) -> Result<usize, DirError> {
         let directory = self.directory();
         let mut client = directory.connect().await?;
         let mut taken = 0;
         loop {
             let (envelopes, more) = directory.store_fetch(&mut client, FETCH_PAGE).await?;
-            let mut done = Vec::with_capacity(envelopes.len());
-            for envelope in &envelopes {
-                match self.open(envelope) {
+            let fetched = envelopes.len();
+            let mut done = Vec::with_capacity(fetched);
+            for envelope in envelopes {
+                let (id, from) = (envelope.id.clone(), envelope.from.clone());
+                match self.open_bounded(envelope).await {
                     Ok((sender, sender_cert, message)) => {
                         let receipt = self
                             .agent
@@ -267,18 +303,18 @@ impl Relay {
                     Err(reason) => {
                         self.problem(
                             "stored message",
-                            &format!("dropped one from {}: {reason}", envelope.from),
+                            &format!("dropped one from {from}: {reason}"),
                         )
                         .await;
                     }
                 }
-                done.push(envelope.id.clone());
+                done.push(id);
             }
             taken += done.len();
             if !done.is_empty() {
                 directory.store_ack(&mut client, done).await?;
             }
-            if !more || envelopes.is_empty() {
+            if !more || fetched == 0 {
                 break;
             }
         }

@@ -99,6 +99,9 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
      ALTER TABLE messages ADD COLUMN seen INTEGER NOT NULL DEFAULT 1;
      CREATE INDEX messages_unseen ON messages (peer) WHERE direction = 'in' AND seen = 0;",
+    // Version 4: the highest address-record sequence seen per peer (irp.md:
+    // an older record is a replay and is refused).
+    "ALTER TABLE peers ADD COLUMN record_sequence INTEGER;",
 ];
 
 /// A contact in the desktop app's list.
@@ -318,6 +321,36 @@ impl Store {
         Ok(())
     }
 
+    /// Takes `sequence` as `peer`'s address-record sequence unless a higher
+    /// one was seen before (then the record is a replay: `Ok(Some(highest))`).
+    /// The same sequence again is fine: the DIR serves one record many times.
+    pub fn check_record_sequence(
+        &self,
+        peer: &str,
+        sequence: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        let sequence = i64::try_from(sequence).unwrap_or(i64::MAX);
+        let tx = self.conn.unchecked_transaction()?;
+        let highest: Option<i64> = tx
+            .query_row(
+                "SELECT record_sequence FROM peers WHERE user_id = ?1",
+                params![peer],
+                |row| row.get(0),
+            )
+            .optional()?
+            .flatten();
+        if let Some(highest) = highest.filter(|h| *h > sequence) {
+            return Ok(Some(u64::try_from(highest).unwrap_or(0)));
+        }
+        tx.execute(
+            "INSERT INTO peers (user_id, record_sequence) VALUES (?1, ?2)
+             ON CONFLICT (user_id) DO UPDATE SET record_sequence = excluded.record_sequence",
+            params![peer, sequence],
+        )?;
+        tx.commit()?;
+        Ok(None)
+    }
+
     /// Records that a session with `peer` was live just now.
     pub fn touch_peer(&self, peer: &str) -> Result<(), StoreError> {
         self.conn.execute(
@@ -465,6 +498,21 @@ impl Store {
         Ok(())
     }
 
+    /// Every DIR the profile knows, by domain.
+    pub fn dirs(&self) -> Result<Vec<DirRecord>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT domain, address, root_der FROM dirs ORDER BY domain")?;
+        let rows = statement.query_map([], |row| {
+            Ok(DirRecord {
+                domain: row.get(0)?,
+                address: row.get(1)?,
+                root_der: row.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     pub fn dir(&self, domain: &str) -> Result<Option<DirRecord>, StoreError> {
         Ok(self
             .conn
@@ -556,6 +604,39 @@ pub fn now_unix() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_older_address_record_is_a_replay() {
+        let (_dir, store) = open();
+        assert_eq!(
+            store.check_record_sequence("bob@b.example", 1000).unwrap(),
+            None
+        );
+        assert_eq!(
+            store.check_record_sequence("bob@b.example", 1000).unwrap(),
+            None
+        );
+        assert_eq!(
+            store.check_record_sequence("bob@b.example", 2000).unwrap(),
+            None
+        );
+        assert_eq!(
+            store.check_record_sequence("bob@b.example", 1500).unwrap(),
+            Some(2000)
+        );
+        // Per peer, and kept with the peer's other facts.
+        assert_eq!(
+            store.check_record_sequence("carol@b.example", 1).unwrap(),
+            None
+        );
+        store
+            .remember_address("bob@b.example", "[::1]:4605")
+            .unwrap();
+        assert_eq!(
+            store.check_record_sequence("bob@b.example", 1999).unwrap(),
+            Some(2000)
+        );
+    }
 
     fn open() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();

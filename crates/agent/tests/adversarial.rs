@@ -76,6 +76,8 @@ struct World {
     other_domain: Party,
     bob_other_cert: Party,
     trust: Arc<TrustStore>,
+    /// Root a's current CRL (revoking `revoked`).
+    crl_a: Vec<u8>,
 }
 
 fn leaf(
@@ -165,6 +167,8 @@ fn world() -> &'static World {
         trust.pin(uid("bob@b.example"), Fingerprint::of_der(&bob.chain[0]));
         let crl = ca_a.issue_crl(&[14], t - 60, t + 3600).expect("crl");
         trust.set_crl(&crl).expect("crl accepted");
+        let crl_b = ca_b.issue_crl(&[], t - 60, t + 3600).expect("crl b");
+        trust.set_crl(&crl_b).expect("crl b accepted");
         World {
             alice,
             bob,
@@ -176,6 +180,7 @@ fn world() -> &'static World {
             other_domain,
             bob_other_cert,
             trust: Arc::new(trust),
+            crl_a: crl,
         }
     })
 }
@@ -1033,6 +1038,7 @@ fn every_suite_at_every_trust_level_completes_and_carries_chat() {
     harness_trust
         .add_root("a.example", &w.alice.chain[1])
         .expect("root a");
+    harness_trust.set_crl(&w.crl_a).expect("crl a");
     harness_trust.pin(w.bob.user.clone(), Fingerprint::of_der(&w.bob.chain[0]));
     let harness_trust = Arc::new(harness_trust);
     for suite in CipherSuite::ALL {

@@ -6,6 +6,7 @@
 #[path = "support/procs.rs"]
 mod procs;
 
+use std::fmt::Write as _;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -306,5 +307,228 @@ fn renew_backup_restore_and_self_revocation() {
         "{}",
         text(&again)
     );
+    assert!(dir.terminate().is_some_and(|s| s.success()));
+}
+
+/// Runs `profile`'s agent with the CRL poll an hour apart: only the check
+/// before each handshake can make a revocation count.
+fn run_without_crl_poll(world: &World, profile: &str, port: u16) -> Proc {
+    let listen = format!("127.0.0.1:{port}");
+    let mut command = world.cli(profile);
+    command.args([
+        "run",
+        "--listen",
+        &listen,
+        "--poll-secs",
+        "1",
+        "--crl-secs",
+        "3600",
+    ]);
+    let mut proc = Proc::spawn(profile, command);
+    proc.wait_for("listening on", WAIT);
+    proc
+}
+
+#[test]
+fn revocation_counts_within_seconds_and_no_crl_means_no_verified_peer() {
+    let world = World::new();
+    let address = format!("127.0.0.1:{}", world.dir_port);
+    world.admin(&["init", "--domain", "example.org", "--address", &address]);
+    let mut dir = world.serve();
+    for user in ["alice", "bob"] {
+        let invite = world
+            .admin(&["invite", &format!("{user}@example.org"), "--name", user])
+            .trim()
+            .to_owned();
+        let out = world.cli_run(user, &["enroll", &invite, "--name", user]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+
+    // Dave is standalone: he trusts the domain's root, at first without its
+    // CRL, and has pinned bob's key; bob has pinned dave's.
+    let out = world.cli_run(
+        "dave",
+        &["id", "new", "--user", "dave@lan.example", "--name", "Dave"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let root = world.data().join("dir").join("root.pem");
+    let root = root.to_str().expect("utf-8 path");
+    let out = world.cli_run(
+        "dave",
+        &["trust", "add-root", root, "--domain", "example.org"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no CRL is held"),
+        "{}",
+        text(&out)
+    );
+    let fingerprint = |profile: &str| {
+        json_line(&world.cli_run(profile, &["--json", "id", "show"]))["fingerprint"]
+            .as_str()
+            .expect("fingerprint")
+            .to_owned()
+    };
+    let (bob_fp, dave_fp) = (fingerprint("bob"), fingerprint("dave"));
+    assert!(
+        world
+            .cli_run("dave", &["trust", "pin", "bob@example.org", &bob_fp])
+            .status
+            .success()
+    );
+    assert!(
+        world
+            .cli_run("bob", &["trust", "pin", "dave@lan.example", &dave_fp])
+            .status
+            .success()
+    );
+    let dave_port = free_port();
+    let mut dave = run_without_crl_poll(&world, "dave", dave_port);
+    let dave_addr = format!("127.0.0.1:{dave_port}");
+    let out = world.cli_run(
+        "bob",
+        &["chat", "dave@lan.example", "--addr", &dave_addr, "hi dave"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    dave.wait_for("no revocation list is held", WAIT);
+    assert!(dave.terminate().is_some_and(|s| s.success()));
+    // Named with its DIR, the root's CRL is fetched, and bob verifies.
+    let out = world.cli_run(
+        "dave",
+        &[
+            "trust",
+            "add-root",
+            root,
+            "--domain",
+            "example.org",
+            "--dir",
+            &address,
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let mut dave = run_without_crl_poll(&world, "dave", dave_port);
+    let out = world.cli_run(
+        "bob",
+        &["chat", "dave@lan.example", "--addr", &dave_addr, "hi again"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    dave.wait_for("session bob@example.org (bob) trust=verified", WAIT);
+
+    // Alice polls the CRL only hourly, yet refuses bob within seconds of
+    // the administrator's revocation.
+    let alice_port = free_port();
+    let mut alice = run_without_crl_poll(&world, "alice", alice_port);
+    let alice_addr = format!("127.0.0.1:{alice_port}");
+    let out = world.cli_run(
+        "bob",
+        &["chat", "alice@example.org", "--addr", &alice_addr, "before"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    world.admin(&["revoke", "bob@example.org", "--reason", "keyCompromise"]);
+    let revoked_at = std::time::Instant::now();
+    let delay = loop {
+        let out = world.cli_run(
+            "bob",
+            &["chat", "alice@example.org", "--addr", &alice_addr, "after"],
+        );
+        if out.status.code() == Some(1)
+            && String::from_utf8_lossy(&out.stdout).contains("certificate revoked")
+        {
+            break revoked_at.elapsed();
+        }
+        assert!(
+            revoked_at.elapsed() < Duration::from_secs(40),
+            "bob still accepted 40 s after his revocation: {}",
+            text(&out)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    eprintln!(
+        "alice refused bob {:.1} s after the revocation",
+        delay.as_secs_f64()
+    );
+    alice.wait_for("certificate revoked", WAIT);
+    // Dave, who learnt the CRL's address, refuses him too.
+    let out = world.cli_run(
+        "bob",
+        &["chat", "dave@lan.example", "--addr", &dave_addr, "after"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    dave.terminate();
+    alice.terminate();
+    assert!(dir.terminate().is_some_and(|s| s.success()));
+}
+
+/// A sealed envelope whose outer start tag carries `attributes` namespace
+/// declarations, padded to `size` bytes: what a hostile sender can store.
+fn hostile_envelope(attributes: usize, size: usize) -> Vec<u8> {
+    let mut out = String::with_capacity(size + 64);
+    out.push_str("<sealed xmlns=\"urn:sixchat:sealed\" version=\"1\"");
+    for i in 0..attributes {
+        let _ = write!(out, " xmlns:a{i}=\"u\"");
+    }
+    out.push_str("><to>bob@example.org</to><ciphertext>");
+    while out.len() < size {
+        out.push_str("AAAA");
+    }
+    out.push_str("</ciphertext></sealed>");
+    out.into_bytes()
+}
+
+#[test]
+fn a_hostile_stored_envelope_wedges_nothing() {
+    let world = World::new();
+    let address = format!("127.0.0.1:{}", world.dir_port);
+    world.admin(&["init", "--domain", "example.org", "--address", &address]);
+    let mut dir = world.serve();
+    for user in ["bob", "mallory"] {
+        let invite = world
+            .admin(&["invite", &format!("{user}@example.org"), "--name", user])
+            .trim()
+            .to_owned();
+        let out = world.cli_run(user, &["enroll", &invite, "--name", user]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    // Mallory, an enrolled user of the same DIR, leaves bob a 16 MiB
+    // envelope with 400 000 namespace declarations on its outer tag.
+    let profile = sixchat_agent::Profile::locate("mallory", Some(&world.data().join("profiles")))
+        .expect("profile");
+    let unlocked = profile.unlock(PASSWORD).expect("unlock");
+    let dir_record = profile
+        .open_store()
+        .expect("store")
+        .dir("example.org")
+        .expect("read")
+        .expect("mallory's DIR");
+    let directory = sixchat_agent::irp::Directory::new(
+        dir_record,
+        unlocked.chain.clone(),
+        std::sync::Arc::new(unlocked.key),
+    );
+    let bob_id = sixchat_proto::UserId::parse("bob@example.org").expect("user id");
+    tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(directory.store_put(&bob_id, hostile_envelope(400_000, 16 << 20)))
+        .expect("the DIR takes it");
+
+    // Bob's agent drops it with a reason, keeps registering, stops at once.
+    let bob_port = free_port();
+    let mut bob = world.run_agent("bob", bob_port);
+    bob.wait_for(
+        "dir stored message: dropped one from mallory@example.org",
+        WAIT,
+    );
+    let stopping = std::time::Instant::now();
+    assert!(bob.terminate().is_some_and(|s| s.success()));
+    assert!(stopping.elapsed() < Duration::from_secs(10));
+    // It was acknowledged: the next start neither hangs nor sees it again.
+    let mut bob = world.run_agent("bob", bob_port);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        !bob.drain().iter().any(|l| l.contains("dropped one")),
+        "{:?}",
+        bob.seen
+    );
+    assert!(bob.terminate().is_some_and(|s| s.success()));
     assert!(dir.terminate().is_some_and(|s| s.success()));
 }

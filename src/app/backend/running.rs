@@ -184,6 +184,14 @@ impl Running {
                 })
                 .await;
         }));
+        // At start, every known DIR's CRL (revocation is judged against a
+        // current one; the presence loop keeps it current afterwards).
+        let agent = self.agent.clone();
+        tasks.push(tokio::spawn(async move {
+            for (domain, reason) in agent.refresh_crls(Duration::from_secs(10)).await {
+                tracing::warn!(%domain, "could not refresh the CRL: {reason}");
+            }
+        }));
         if let Some(relay) = &self.relay {
             let profile = self.profile.clone();
             let key = self.agent.key();

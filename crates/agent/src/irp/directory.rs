@@ -45,11 +45,13 @@ fn bad(reason: impl Into<String>) -> DirError {
     DirError::BadAnswer(reason.into())
 }
 
-/// What `enroll` gave: the new key, the chain (leaf first) and the DIR root.
+/// What `enroll` gave: the new key, the chain (leaf first), the DIR root and
+/// the root's current CRL (without which no peer of the domain verifies).
 pub struct Enrolled {
     pub key: IdentityKey,
     pub chain: Vec<Vec<u8>>,
     pub root_der: Vec<u8>,
+    pub crl_der: Vec<u8>,
 }
 
 /// Saves what an enrollment gave into `profile`: the identity (sealed with
@@ -73,15 +75,18 @@ pub fn save_enrollment(
         address: invite.dir_address.clone(),
         root_der: enrolled.root_der,
     })?;
+    store.set_crl(domain, &enrolled.crl_der)?;
     Ok(info)
 }
 
-/// Checks that `chain`'s leaf certifies `key` for `user_id` and verifies to `root_der`.
+/// Checks that `chain`'s leaf certifies `key` for `user_id`, verifies to
+/// `root_der` and is not on the root's CRL `crl_der`.
 fn check_issued(
     chain: &[Vec<u8>],
     key: &IdentityKey,
     user_id: &UserId,
     root_der: &[u8],
+    crl_der: &[u8],
 ) -> Result<CertInfo, DirError> {
     let leaf = chain.first().ok_or_else(|| bad("no certificate"))?;
     let info = CertInfo::parse(leaf).map_err(|e| bad(e.to_string()))?;
@@ -95,6 +100,7 @@ fn check_issued(
     let mut trust = TrustStore::new();
     trust
         .add_root(user_id.domain(), root_der)
+        .and_then(|()| trust.set_crl(crl_der))
         .map_err(|e| bad(e.to_string()))?;
     sixchat_proto::CertificatePolicy::check_peer(
         &trust,
@@ -128,7 +134,7 @@ pub async fn enroll(
         csr_der,
     };
     let deadline = tokio::time::Instant::now() + wait_for_approval;
-    let response = loop {
+    let (response, mut client) = loop {
         let mut client = IrpClient::connect_with(
             &invite.dir_address,
             DirTrust::Fingerprint(invite.root_fingerprint),
@@ -143,7 +149,7 @@ pub async fn enroll(
                 }
                 tokio::time::sleep(std::time::Duration::from_secs(2)).await;
             }
-            other => break other?,
+            other => break (other?, client),
         }
     };
     let Response::Enroll { chain, root_der } = response else {
@@ -152,12 +158,73 @@ pub async fn enroll(
     if !Fingerprint::of_der(&root_der).ct_eq(&invite.root_fingerprint) {
         return Err(bad("the root is not the one the invite names"));
     }
-    check_issued(&chain, &key, &invite.user_id, &root_der)?;
+    // The CRL comes with the enrolment: a profile never trusts the root
+    // without knowing what it revoked.
+    let crl = client.call(&Request::Crl).await;
+    client.close().await;
+    let Response::Crl { crl_der, .. } = crl? else {
+        return Err(bad("not a CRL response"));
+    };
+    check_issued(&chain, &key, &invite.user_id, &root_der, &crl_der)?;
     Ok(Enrolled {
         key,
         chain,
         root_der,
+        crl_der,
     })
+}
+
+/// The current CRL of the DIR `dir` (any domain's: `crl` needs no client
+/// certificate), checked against its root before it is returned.
+pub async fn fetch_crl(dir: &DirRecord) -> Result<Vec<u8>, DirError> {
+    let request = Request::Crl;
+    let mut client = IrpClient::connect(&dir.address, &dir.root_der, None).await?;
+    let response = client.call(&request).await;
+    client.close().await;
+    let Response::Crl { crl_der, .. } = response? else {
+        return Err(bad("not a CRL response"));
+    };
+    let mut trust = TrustStore::new();
+    trust
+        .add_root(&dir.domain, &dir.root_der)
+        .and_then(|()| trust.set_crl(&crl_der))
+        .map_err(|e| bad(format!("the CRL does not check out: {e}")))?;
+    Ok(crl_der)
+}
+
+/// Fetches the CRL of every DIR the profile knows (its own and those named
+/// with `trust add-root --dir`) and stores each, each fetch bounded by
+/// `limit`. Returns the domains that failed, with why; a failure leaves the
+/// CRL held before in place (it still counts until its nextUpdate).
+pub async fn refresh_crls(
+    store: &std::sync::Mutex<crate::Store>,
+    limit: std::time::Duration,
+) -> Vec<(String, String)> {
+    let dirs = store
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .dirs();
+    let dirs = match dirs {
+        Ok(dirs) => dirs,
+        Err(e) => return vec![(String::new(), e.to_string())],
+    };
+    let mut failed = Vec::new();
+    for dir in dirs {
+        let fetched = tokio::time::timeout(limit, fetch_crl(&dir))
+            .await
+            .unwrap_or_else(|_| Err(DirError::Local(format!("no answer within {limit:?}"))));
+        let saved = fetched.map_err(|e| e.to_string()).and_then(|der| {
+            store
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .set_crl(&dir.domain, &der)
+                .map_err(|e| e.to_string())
+        });
+        if let Err(reason) = saved {
+            failed.push((dir.domain, reason));
+        }
+    }
+    failed
 }
 
 /// The profile's own DIR, reached with its certificate.
@@ -254,16 +321,7 @@ impl Directory {
 
     /// The current CRL, checked against the root before it is returned.
     pub async fn crl(&self) -> Result<Vec<u8>, DirError> {
-        let request = Request::Crl;
-        let Response::Crl { crl_der, .. } = self.one(&request).await? else {
-            return Err(bad("not a CRL response"));
-        };
-        let mut trust = TrustStore::new();
-        trust
-            .add_root(&self.dir.domain, &self.dir.root_der)
-            .and_then(|()| trust.set_crl(&crl_der))
-            .map_err(|e| bad(format!("the CRL does not check out: {e}")))?;
-        Ok(crl_der)
+        fetch_crl(&self.dir).await
     }
 
     /// Renewal (`issue`) for `key`, which may be the current key or a new one.
@@ -275,7 +333,8 @@ impl Directory {
         let Response::Issue { chain } = self.one(&request).await? else {
             return Err(bad("not an issue response"));
         };
-        check_issued(&chain, key, &user_id, &self.dir.root_der)?;
+        let crl_der = self.crl().await?;
+        check_issued(&chain, key, &user_id, &self.dir.root_der, &crl_der)?;
         Ok(chain)
     }
 

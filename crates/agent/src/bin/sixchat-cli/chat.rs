@@ -58,6 +58,10 @@ pub fn chat(ctx: &Context, args: &ChatArgs) -> anyhow::Result<u8> {
         .unwrap_or_default();
     let rt = runtime()?;
     rt.block_on(async {
+        // Revocation is judged against a current CRL, not only the one held.
+        for (domain, reason) in agent.refresh_crls(Duration::from_secs(5)).await {
+            eprintln!("sixchat-cli: could not refresh the CRL of {domain}: {reason}");
+        }
         if !from_stdin {
             agent.queue_chat(&peer, &args.text.join(" "))?;
         }

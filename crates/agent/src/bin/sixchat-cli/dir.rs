@@ -203,11 +203,17 @@ pub fn restore(
         .save_identity(&imported.key, &imported.chain, &passphrase)?;
     let store = ctx.profile.open_store()?;
     store.add_root(user_id.domain(), &root, &fingerprint.to_hex())?;
-    store.set_dir(&DirRecord {
+    let record = DirRecord {
         domain: user_id.domain().to_owned(),
         address: address.clone(),
         root_der: root,
-    })?;
+    };
+    store.set_dir(&record)?;
+    // The root counts for peers only with its CRL; `run` keeps it current.
+    match runtime()?.block_on(directory::fetch_crl(&record)) {
+        Ok(crl) => store.set_crl(user_id.domain(), &crl)?,
+        Err(e) => eprintln!("sixchat-cli: the DIR's CRL could not be fetched yet: {e}"),
+    }
     ctx.out.print(
         &format!(
             "Restored {} from the DIR at {address}\nFingerprint: {}",

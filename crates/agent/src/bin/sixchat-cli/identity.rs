@@ -85,6 +85,11 @@ pub enum TrustCommand {
         /// The domain whose UserIDs this root may vouch for.
         #[arg(long)]
         domain: String,
+        /// The domain's DIR (HOST:PORT, IRP port 4604), where the root's CRL is
+        /// fetched now and kept current by `run`. Peers of the domain verify only
+        /// while a current CRL is held: without one they are refused.
+        #[arg(long, value_name = "HOST:PORT")]
+        dir: Option<String>,
     },
     /// Pin a peer's certificate by its SHA-256 fingerprint (as `id show` prints it).
     Pin {
@@ -214,7 +219,7 @@ pub fn id(ctx: &Context, command: IdCommand) -> anyhow::Result<u8> {
 pub fn trust(ctx: &Context, command: TrustCommand) -> anyhow::Result<u8> {
     let store = ctx.profile.open_store()?;
     match command {
-        TrustCommand::AddRoot { file, domain } => {
+        TrustCommand::AddRoot { file, domain, dir } => {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let der = cert::certificate_from_pem_or_der(&bytes)?;
@@ -225,6 +230,43 @@ pub fn trust(ctx: &Context, command: TrustCommand) -> anyhow::Result<u8> {
             ctx.out.print(
                 &format!("Trusting root {fp} for {domain}"),
                 &json!({ "domain": domain, "fingerprint": fp.to_hex() }),
+            );
+            let Some(address) = dir else {
+                if store.dir(&domain)?.is_none() {
+                    eprintln!(
+                        "sixchat-cli: no CRL is held for this root: peers of {domain} are refused until one is (add the root again with --dir HOST:PORT to fetch it)"
+                    );
+                }
+                return Ok(0);
+            };
+            let record = sixchat_agent::store::DirRecord {
+                domain: domain.clone(),
+                address,
+                root_der: der,
+            };
+            let fetched = crate::run::runtime()?.block_on(async {
+                tokio::time::timeout(
+                    std::time::Duration::from_secs(15),
+                    sixchat_agent::irp::directory::fetch_crl(&record),
+                )
+                .await
+            });
+            let crl = match fetched {
+                Ok(Ok(crl)) => crl,
+                Ok(Err(e)) => bail!(
+                    "the root is trusted, but its CRL could not be fetched from {}: {e}; peers of {domain} are refused until it is",
+                    record.address
+                ),
+                Err(_) => bail!(
+                    "the root is trusted, but {} gave no CRL within 15 s; peers of {domain} are refused until it does",
+                    record.address
+                ),
+            };
+            store.set_dir(&record)?;
+            store.set_crl(&domain, &crl)?;
+            ctx.out.print(
+                &format!("Fetched the CRL of {domain} from {}", record.address),
+                &json!({ "domain": domain, "crl_from": record.address }),
             );
         }
         TrustCommand::Pin {

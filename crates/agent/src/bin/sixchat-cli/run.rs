@@ -169,7 +169,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
         ..
     } = opened;
     let rt = runtime()?;
-    rt.block_on(async {
+    let result = rt.block_on(async {
         let listener = sixchat_agent::listen::bind(args.listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
         // With port 0 the system picks one: register the real one.
@@ -224,7 +224,11 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
             print_event(ctx, &event);
         }
         Ok::<_, anyhow::Error>(())
-    })?;
+    });
+    // Work left on the blocking pool (an envelope still being opened) does
+    // not hold up the exit.
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    result?;
     Ok(0)
 }
 
