@@ -70,6 +70,32 @@ fn wait_for_port(addr: SocketAddr, limit: Duration) -> anyhow::Result<()> {
     bail!("the DIR did not start listening on {addr}")
 }
 
+/// A new folder `sixchat-demo-<random>` under `parent`, made for this run
+/// only: the name is unpredictable, the folder is created (never an existing
+/// one reused, so nobody can have prepared it or a link in its place) and
+/// only its owner may enter it (mode 0700). It is not removed when this
+/// returns; `run` removes it at the end unless asked to keep it.
+pub fn fresh_private_dir(parent: &Path) -> anyhow::Result<PathBuf> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("sixchat-demo-").rand_bytes(12);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        builder.permissions(std::fs::Permissions::from_mode(0o700));
+    }
+    let dir = builder
+        .tempdir_in(parent)
+        .with_context(|| format!("creating the demo's folder in {}", parent.display()))?;
+    let path = dir.keep();
+    #[cfg(unix)]
+    {
+        // The mode asked for above, whatever the umask made of it.
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(path)
+}
+
 /// Runs the demo. With `windows`, opens two windows and returns when both close.
 pub fn run(data_dir: Option<&Path>, keep: bool, windows: bool) -> anyhow::Result<()> {
     let base = match data_dir {
@@ -82,7 +108,7 @@ pub fn run(data_dir: Option<&Path>, keep: bool, windows: bool) -> anyhow::Result
             }
             dir.to_owned()
         }
-        None => std::env::temp_dir().join(format!("sixchat-demo-{}", std::process::id())),
+        None => fresh_private_dir(&std::env::temp_dir())?,
     };
     std::fs::create_dir_all(&base)?;
     let result = prepare_and_open(&base, windows);
@@ -207,4 +233,37 @@ fn prepare_and_open(base: &Path, windows: bool) -> anyhow::Result<()> {
     }
     drop(world);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_demo_gets_a_new_private_folder() {
+        let parent = tempfile::tempdir().expect("tmp");
+        let first = fresh_private_dir(parent.path()).expect("first");
+        let second = fresh_private_dir(parent.path()).expect("second");
+        assert_ne!(first, second);
+        for dir in [&first, &second] {
+            assert_eq!(dir.parent(), Some(parent.path()));
+            let name = dir.file_name().and_then(|n| n.to_str()).expect("name");
+            assert!(name.starts_with("sixchat-demo-"), "{name}");
+            assert!(
+                !name.contains(&std::process::id().to_string()),
+                "{name} is predictable"
+            );
+            assert!(dir.is_dir());
+            assert_eq!(std::fs::read_dir(dir).expect("readable").count(), 0);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                let mode = std::fs::metadata(dir)
+                    .expect("metadata")
+                    .permissions()
+                    .mode();
+                assert_eq!(mode & 0o777, 0o700, "{mode:o}");
+            }
+        }
+    }
 }

@@ -50,7 +50,9 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
-        .with_writer(std::io::stderr)
+        // Log lines quote peers; each is written with its controls escaped.
+        .with_writer(sixchat_agent::log::SafeStderr)
+        .with_ansi(false)
         .init();
     let args = Args::parse();
     let result = match args.command {

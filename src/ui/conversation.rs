@@ -12,7 +12,7 @@ use fluent_bundle::FluentValue;
 use super::widgets::badge::badge_ui;
 use super::{SixChatApp, contacts::presence_text, theme};
 use crate::app::command::Command;
-use crate::app::event::{ChatMessage, DeliveryState};
+use crate::app::event::{ChatMessage, DeliveryState, Failure};
 use crate::app::state::Conversation;
 use crate::i18n::I18n;
 
@@ -472,23 +472,30 @@ fn composer_ui(ui: &mut egui::Ui, app: &mut SixChatApp, peer: &str) {
         }
     });
     if send {
-        let text = std::mem::take(
-            app.view
-                .conversation
-                .drafts
-                .entry(peer.to_owned())
-                .or_default(),
-        );
-        if !text.trim().is_empty() {
-            app.view.conversation.typing_sent = None;
-            app.send(Command::Typing {
-                user_id: peer.to_owned(),
-                active: false,
-            });
-            app.send(Command::Send {
-                user_id: peer.to_owned(),
-                text,
-            });
+        let draft = app
+            .view
+            .conversation
+            .drafts
+            .entry(peer.to_owned())
+            .or_default();
+        // A control character (pasted) other than tab and newline is not sent:
+        // the draft stays for the person to fix, and the toast says why.
+        if let Some(problem) = sixchat_proto::text::chat_body_problem(&draft.replace("\r\n", "\n"))
+        {
+            app.state.failure = Some((None, Failure::Invalid(problem)));
+        } else {
+            let text = std::mem::take(draft);
+            if !text.trim().is_empty() {
+                app.view.conversation.typing_sent = None;
+                app.send(Command::Typing {
+                    user_id: peer.to_owned(),
+                    active: false,
+                });
+                app.send(Command::Send {
+                    user_id: peer.to_owned(),
+                    text,
+                });
+            }
         }
     }
     ui.add_space(theme::GAP / 2.0);

@@ -116,13 +116,14 @@ impl SixChatApp {
         let focused = ctx.input(|i| i.viewport().focused).unwrap_or(true);
         self.follow_selection(focused);
         self.notify(focused);
+        // One line, whatever the profile's name holds.
+        let profile = sixchat_proto::escape_controls(&self.profile_name);
         let title = match self.state.unread_total() {
-            0 => format!("SixChat ({})", self.profile_name),
+            0 => format!("SixChat ({profile})"),
             count => format!(
-                "{} ({})",
+                "{} ({profile})",
                 self.i18n
                     .f("unread-title", &[("count", FluentValue::from(count))]),
-                self.profile_name
             ),
         };
         if title != self.title {

@@ -16,6 +16,7 @@
 //!   the store, the outbox.
 //! - [`limits`]: handshake caps, per-source failure limits, the new/anonymous budget.
 //! - [`listen`]: a dual-stack listener (`[::]` also takes IPv4).
+//! - [`log`]: the `tracing` writer that escapes peer-supplied controls.
 //! - [`profile`]: the profile folder, the encrypted identity.
 //! - [`store`]: SQLite: messages, outbox, trust roots, pins, peer addresses,
 //!   DIRs, CRLs, the last registration.
@@ -27,6 +28,7 @@ pub mod dial;
 pub mod irp;
 pub mod limits;
 pub mod listen;
+pub mod log;
 pub mod presence;
 pub mod profile;
 pub mod relay;

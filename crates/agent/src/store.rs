@@ -67,6 +67,9 @@ pub enum StoreError {
     Sql(#[from] rusqlite::Error),
     #[error("message store was written by a newer SixChat (schema {0})")]
     TooNew(i64),
+    /// A chat body with a control character other than tab and newline.
+    #[error("not sent: {0}")]
+    Unsendable(String),
 }
 
 /// Each migration takes the schema from version `index` to `index + 1`.
@@ -169,6 +172,10 @@ impl Store {
         sent: &str,
         body: &str,
     ) -> Result<(), StoreError> {
+        // No peer would accept it (protocol.md's chat as ARCHITECTURE.md reads it).
+        if let Some(problem) = sixchat_proto::text::chat_body_problem(body) {
+            return Err(StoreError::Unsendable(problem));
+        }
         self.conn.execute(
             "INSERT INTO messages (peer, direction, id, sent, stored_at, state, body) VALUES (?1, 'out', ?2, ?3, ?4, 'queued', ?5)",
             params![peer, id, sent, now_unix(), body],
@@ -663,6 +670,21 @@ mod tests {
             ["two"]
         );
         assert_eq!(store.peers_with_outbox().unwrap(), ["b@x.org"]);
+    }
+
+    #[test]
+    fn the_outbox_refuses_control_characters_but_tab_and_newline() {
+        let (_dir, store) = open();
+        let refused = store.queue_outgoing("b@x.org", "1", "t", "pay\x1b[2K here");
+        assert!(
+            matches!(refused, Err(StoreError::Unsendable(_))),
+            "{refused:?}"
+        );
+        assert!(store.queue_outgoing("b@x.org", "2", "t", "a\r\nb").is_err());
+        store
+            .queue_outgoing("b@x.org", "3", "t", "line one\n\tline two")
+            .unwrap();
+        assert_eq!(store.undelivered("b@x.org").unwrap().len(), 1);
     }
 
     #[test]

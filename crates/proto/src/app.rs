@@ -1,5 +1,10 @@
 //! Application messages (protocol.md, "Application messages"): one XML document
 //! each, with a `type` and a unique `id`. Unknown children are ignored.
+//!
+//! A chat's `<body>` may hold no control character but tab and newline (no
+//! other C0, no DEL, no C1: [`crate::text::forbidden_in_chat`]), and its
+//! `<sent>` none at all; such a chat is unusable like any malformed message
+//! (answered with `error`, not stored, not acknowledged).
 
 use crate::xml::{self, Element, NAMESPACE, Writer};
 
@@ -151,11 +156,17 @@ impl AppMessage {
             })
         };
         Ok(match root.attribute("type").unwrap_or_default() {
-            "chat" => Self::Chat {
-                id,
-                sent: text("sent")?,
-                body: text("body")?,
-            },
+            "chat" => {
+                let sent = text("sent")?;
+                if sent.chars().any(crate::text::needs_escape) {
+                    return Err(fail("invalid <sent>".into()));
+                }
+                let body = text("body")?;
+                if let Some(problem) = crate::text::chat_body_problem(&body) {
+                    return Err(fail(format!("invalid <body>: {problem}")));
+                }
+                Self::Chat { id, sent, body }
+            }
             "ack" => Self::Ack {
                 id,
                 reference: reference()?,
@@ -223,5 +234,46 @@ mod tests {
         );
         let no_body = br#"<message xmlns="urn:sixchat:direct" version="2" type="chat" id="abc"><sent>t</sent></message>"#;
         assert!(AppMessage::parse(no_body).is_err());
+    }
+
+    fn chat_xml(sent: &str, body: &str) -> String {
+        format!(
+            r#"<message xmlns="urn:sixchat:direct" version="2" type="chat" id="abc"><sent>{sent}</sent><body>{body}</body></message>"#
+        )
+    }
+
+    #[test]
+    fn chat_bodies_with_control_characters_are_refused() {
+        // ESC, written as a character reference (which the XML parser lets through) or raw.
+        for body in [
+            "new account&#x1b;[2K",
+            "x\u{1b}y",
+            "a&#xd;b",
+            "&#x7f;",
+            "&#x9b;",
+        ] {
+            let err = AppMessage::parse(chat_xml("2026-01-01T12:00:00Z", body).as_bytes())
+                .expect_err(body);
+            assert_eq!(err.id.as_deref(), Some("abc"), "{body}");
+            assert!(err.reason.starts_with("invalid <body>"), "{}", err.reason);
+        }
+        let err = AppMessage::parse(chat_xml("2026-01-01T12:00:00Z&#xa;chat", "hi").as_bytes())
+            .expect_err("a newline in <sent>");
+        assert_eq!(err.reason, "invalid <sent>");
+        // Tab and newline are text.
+        let ok = AppMessage::parse(
+            chat_xml("2026-01-01T12:00:00Z", "line one&#xa;\tline two\nthree").as_bytes(),
+        )
+        .expect("tab and newline are allowed");
+        assert!(
+            matches!(ok, AppMessage::Chat { body, .. } if body == "line one\n\tline two\nthree")
+        );
+        // What we write ourselves round-trips.
+        let chat = AppMessage::Chat {
+            id: "abc".into(),
+            sent: "2026-01-01T12:00:00Z".into(),
+            body: "a\n\tb".into(),
+        };
+        assert_eq!(AppMessage::parse(&chat.to_xml()).unwrap(), chat);
     }
 }

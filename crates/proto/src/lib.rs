@@ -17,6 +17,8 @@
 //! - [`identity`]: UserIDs, trust levels, fingerprints, and the two seams to
 //!   the PKI ([`CertificatePolicy`], [`HandshakeSigner`]).
 //! - [`alert`]: alert codes.
+//! - [`text`]: peer-supplied text made safe to print ([`escape_controls`]) and
+//!   the rule for control characters in chat bodies.
 //! - [`irp`]: IRP (irp.md), the DIR protocol: framing, requests and
 //!   responses, error codes, the signed address record.
 
@@ -31,6 +33,7 @@ pub mod keys;
 pub mod messages;
 pub mod record;
 pub mod session;
+pub mod text;
 pub mod xml;
 
 pub use alert::AlertCode;
@@ -45,3 +48,4 @@ pub use identity::{
 };
 pub use record::{CipherSuite, ContentType};
 pub use session::{Session, SessionEvent};
+pub use text::{escape_controls, escape_controls_multiline};

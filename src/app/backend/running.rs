@@ -655,9 +655,13 @@ impl Running {
 
     async fn send(self: &Arc<Self>, user_id: String, text: String) -> Result<(), Failure> {
         let peer = UserId::parse(&user_id).map_err(|e| Failure::Invalid(e.to_string()))?;
-        let text = text.trim_end().to_owned();
+        // Pasted Windows text ends its lines with CR LF; the protocol's line end is LF.
+        let text = text.replace("\r\n", "\n").trim_end().to_owned();
         if text.trim().is_empty() {
             return Ok(());
+        }
+        if let Some(problem) = sixchat_proto::text::chat_body_problem(&text) {
+            return Err(Failure::Invalid(problem));
         }
         if text.len() > MAX_CHAT_BYTES {
             return Err(Failure::Invalid(format!(

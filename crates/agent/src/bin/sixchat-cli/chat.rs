@@ -12,8 +12,9 @@ use sixchat_proto::handshake::Origin;
 use sixchat_proto::{AlertCode, UserId};
 use tokio::io::AsyncBufReadExt as _;
 
+use crate::output::safe;
 use crate::run::{Opened, open_agent, open_relay, print_event, runtime};
-use crate::{Context, EXIT_QUEUED, EXIT_REFUSED};
+use crate::{Context, EXIT_ERROR, EXIT_QUEUED, EXIT_REFUSED};
 
 #[derive(Args)]
 pub struct ChatArgs {
@@ -25,6 +26,7 @@ pub struct ChatArgs {
     #[arg(long, value_name = "HOST:PORT")]
     addr: Option<String>,
     /// The message (words are joined with spaces), or `-` to send each line of stdin as one message.
+    /// Control characters other than tab and newline (CR, ESC, …) are refused, not sent.
     #[arg(required = true, num_args = 1.., value_name = "TEXT")]
     text: Vec<String>,
     /// How long to wait for delivery receipts after the last message.
@@ -43,9 +45,21 @@ fn refusal(peer: &UserId, err: &ConnError, own_fingerprint: &str) -> String {
     }
 }
 
+/// A chat text we may send, or why not (protocol.md's chat body as
+/// ARCHITECTURE.md reads it: no control character but tab and newline).
+fn sendable(text: &str) -> anyhow::Result<()> {
+    match sixchat_proto::text::chat_body_problem(text) {
+        Some(problem) => anyhow::bail!("not sent: {problem}"),
+        None => Ok(()),
+    }
+}
+
 pub fn chat(ctx: &Context, args: &ChatArgs) -> anyhow::Result<u8> {
     let peer = UserId::parse(&args.user_id)?;
     let from_stdin = args.text.len() == 1 && args.text[0] == "-";
+    if !from_stdin {
+        sendable(&args.text.join(" "))?;
+    }
     let opened = open_agent(ctx, AgentOptions::default())?;
     let relay = open_relay(ctx, &opened)?;
     let Opened {
@@ -87,8 +101,9 @@ pub fn chat(ctx: &Context, args: &ChatArgs) -> anyhow::Result<u8> {
         let mut handle = match reached {
             Ok(handle) => Some(handle),
             Err(ReachError::Refused(ConnectError::Failed(err))) if err.alert().is_some() => {
+                // The reason may quote what the peer's certificate claims.
                 let line = refusal(&peer, &err, &own_fingerprint);
-                ctx.out.print(&line, &json!({ "refused": line, "peer": peer.as_str() }));
+                ctx.out.print(&safe(&line), &json!({ "refused": line, "peer": peer.as_str() }));
                 return Ok(EXIT_REFUSED);
             }
             Err(err) => {
@@ -96,7 +111,7 @@ pub fn chat(ctx: &Context, args: &ChatArgs) -> anyhow::Result<u8> {
                     peer_cert.clone_from(cert);
                 }
                 tracing::info!("{err}");
-                ctx.out.print(&format!("{err}"), &json!({ "unreachable": err.to_string() }));
+                ctx.out.print(&safe(&err.to_string()), &json!({ "unreachable": err.to_string() }));
                 None
             }
         };
@@ -107,11 +122,19 @@ pub fn chat(ctx: &Context, args: &ChatArgs) -> anyhow::Result<u8> {
             );
         }
         // Queue each line as it arrives; a live session sends it at once.
+        // A line we may not send stops the reading; the lines before it are still delivered.
+        let mut refused_line = None;
         if let Some(lines) = lines.as_mut() {
+            let mut number = 0_u64;
             loop {
                 tokio::select! {
                     line = lines.next_line() => {
                         let Some(line) = line? else { break };
+                        number += 1;
+                        if let Err(e) = sendable(&line) {
+                            refused_line = Some(format!("line {number} of the input: {e}; the lines after it were not read"));
+                            break;
+                        }
                         agent.queue_chat(&peer, &line)?;
                         if let Some(h) = &handle {
                             h.flush().await;
@@ -146,6 +169,9 @@ pub fn chat(ctx: &Context, args: &ChatArgs) -> anyhow::Result<u8> {
         if let Some(h) = handle.take() {
             h.close().await;
         }
+        if let Some(reason) = &refused_line {
+            ctx.out.fail(EXIT_ERROR, reason);
+        }
         let waiting = agent.undelivered(&peer)?;
         if waiting > 0 {
             if let Some(relay) = &relay {
@@ -158,10 +184,10 @@ pub fn chat(ctx: &Context, args: &ChatArgs) -> anyhow::Result<u8> {
                         Ok(_) => {
                             let line = format!("{waiting} message(s) queued for {peer} at its DIR; they arrive when {peer} next runs");
                             ctx.out.print(&line, &json!({ "queued": waiting, "peer": peer.as_str(), "at_dir": true }));
-                            return Ok(EXIT_QUEUED);
+                            return Ok(if refused_line.is_some() { EXIT_ERROR } else { EXIT_QUEUED });
                         }
                         Err(e) => {
-                            ctx.out.print(&format!("could not leave the messages at the DIR: {e}"), &json!({ "relay_failed": e.to_string() }));
+                            ctx.out.print(&format!("could not leave the messages at the DIR: {}", safe(&e.to_string())), &json!({ "relay_failed": e.to_string() }));
                         }
                     }
                 }
@@ -170,10 +196,10 @@ pub fn chat(ctx: &Context, args: &ChatArgs) -> anyhow::Result<u8> {
         if waiting > 0 {
             let line = format!("{waiting} message(s) queued for {peer}; they will be sent first by the next `chat` to {peer} or by `run`");
             ctx.out.print(&line, &json!({ "queued": waiting, "peer": peer.as_str() }));
-            return Ok(EXIT_QUEUED);
+            return Ok(if refused_line.is_some() { EXIT_ERROR } else { EXIT_QUEUED });
         }
         ctx.out.print(&format!("delivered to {peer}"), &json!({ "delivered": true, "peer": peer.as_str() }));
-        Ok::<u8, anyhow::Error>(0)
+        Ok::<u8, anyhow::Error>(if refused_line.is_some() { EXIT_ERROR } else { 0 })
     })
 }
 
@@ -192,7 +218,12 @@ pub fn history(ctx: &Context, user_id: &str) -> anyhow::Result<u8> {
             DeliveryState::Read => "read",
         };
         ctx.out.print(
-            &format!("{direction}\t{}\t{}\t{state}\t{}", m.id, m.sent, m.body),
+            &format!(
+                "{direction}\t{}\t{}\t{state}\t{}",
+                safe(&m.id),
+                safe(&m.sent),
+                safe(&m.body)
+            ),
             &serde_json::to_value(&m)?,
         );
     }

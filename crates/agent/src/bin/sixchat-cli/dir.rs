@@ -18,6 +18,7 @@ use sixchat_proto::irp::messages::REVOKE_REASONS;
 use sixchat_proto::{Fingerprint, UserId};
 use zeroize::Zeroizing;
 
+use crate::output::safe;
 use crate::run::runtime;
 use crate::{Context, secret};
 
@@ -48,6 +49,51 @@ fn require_dir(
 /// The running agent's DIR, if the profile has one.
 pub fn agent_dir(ctx: &Context, agent: &Agent) -> anyhow::Result<Option<Directory>> {
     Ok(own_dir(ctx, &agent.user_id())?.map(|dir| Directory::new(dir, agent.chain(), agent.key())))
+}
+
+/// The invite: the argument, or with `-` (as the argument or as
+/// `--invite-file`) the first line of standard input, or the first line of
+/// the file. An invite read from a terminal is not echoed. Surrounding
+/// whitespace is dropped.
+pub fn read_invite(
+    argument: Option<&str>,
+    file: Option<&std::path::Path>,
+) -> anyhow::Result<Zeroizing<String>> {
+    use std::io::{BufRead as _, IsTerminal as _};
+    let stdin = || -> anyhow::Result<Zeroizing<String>> {
+        if std::io::stdin().is_terminal() {
+            return Ok(Zeroizing::new(
+                rpassword::prompt_password("Invite: ")
+                    .context("reading the invite from the terminal")?,
+            ));
+        }
+        let mut line = Zeroizing::new(String::new());
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the invite from standard input")?;
+        Ok(line)
+    };
+    let text = match (argument, file) {
+        (Some("-"), _) => stdin()?,
+        (Some(invite), _) => Zeroizing::new(invite.to_owned()),
+        (None, Some(path)) if path.as_os_str() == "-" => stdin()?,
+        (None, Some(path)) => {
+            let text = Zeroizing::new(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?,
+            );
+            Zeroizing::new(text.lines().next().unwrap_or_default().to_owned())
+        }
+        (None, None) => {
+            bail!("no invite: give it as the argument, `-` for standard input, or --invite-file")
+        }
+    };
+    let invite = text.trim();
+    if invite.is_empty() {
+        bail!("the invite is empty: expected sixchat-invite:1:…");
+    }
+    Ok(Zeroizing::new(invite.to_owned()))
 }
 
 pub fn enroll(
@@ -88,7 +134,7 @@ pub fn enroll(
         &format!(
             "Enrolled {} ({}) with the DIR at {}\nFingerprint: {}\nValid until: {}",
             info.user_id,
-            info.name,
+            safe(&info.name),
             invite.dir_address,
             info.fingerprint,
             crate::identity::rfc3339(info.not_after_unix)

@@ -10,6 +10,7 @@ use sixchat_pki::trust::TrustStore;
 use sixchat_proto::{Fingerprint, UserId};
 use std::path::PathBuf;
 
+use crate::output::safe;
 use crate::{Context, secret};
 
 #[derive(Subcommand)]
@@ -127,11 +128,11 @@ fn show_info(ctx: &Context, info: &CertInfo, verb: &str) {
     let human = format!(
         "{verb}UserID:      {}\nName:        {}\nFingerprint: {}\nValid:       {} to {}\nIssuer:      {}{}\nKey:         RSA {} bits",
         info.user_id,
-        info.name,
+        safe(&info.name),
         info.fingerprint,
         rfc3339(info.not_before_unix),
         rfc3339(info.not_after_unix),
-        info.issuer,
+        safe(&info.issuer),
         if info.is_self_signed {
             " (self-signed)"
         } else {

@@ -40,7 +40,7 @@ sixchat-cli --profile alice run --listen 127.0.0.1:4605 &\n  \
 sixchat-cli --profile bob chat alice@a.example --addr 127.0.0.1:4605 hello\n\n\
 With a DIR (see `sixchat-dir`), each profile enrolls with its invite instead of `id new`, \
 and `chat` needs no --addr: the peer is looked up, and reached through the DIR's store if offline:\n  \
-sixchat-cli --profile alice enroll 'sixchat-invite:1:…'\n  \
+sixchat-cli --profile alice enroll - < alice-invite.txt\n  \
 sixchat-cli --profile bob chat alice@example.org hello\n\n\
 Exit status: 0 done, 1 the handshake was refused (the line says why), 2 a local error, \
 3 messages stay queued in the outbox (the peer could not be reached)."
@@ -74,8 +74,19 @@ enum Command {
     /// (address registration, lookups, renewal, the offline store).
     Enroll {
         /// The invite string from the DIR administrator:
-        /// sixchat-invite:1:<dir host:port>:<user id>:<secret>:<root sha256>.
-        invite: String,
+        /// sixchat-invite:1:<dir host:port>:<user id>:<secret>:<root sha256>,
+        /// or `-` to read it from standard input. Given here, the invite's secret is visible
+        /// to other users of this machine (`ps`, /proc) while the command runs: prefer `-`
+        /// or --invite-file.
+        #[arg(
+            value_name = "INVITE",
+            required_unless_present = "invite_file",
+            conflicts_with = "invite_file"
+        )]
+        invite: Option<String>,
+        /// Read the invite from the first line of FILE (`-`: standard input).
+        #[arg(long, value_name = "FILE")]
+        invite_file: Option<PathBuf>,
         /// The display name in the certificate (default: the UserID's local part).
         #[arg(long)]
         name: Option<String>,
@@ -113,7 +124,9 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("SIXCHAT_LOG")
                 .unwrap_or_else(|_| "warn".into()),
         )
-        .with_writer(std::io::stderr)
+        // Log lines quote peers; each is written with its controls escaped.
+        .with_writer(sixchat_agent::log::SafeStderr)
+        .with_ansi(false)
         .init();
     let out = output::Output::new(cli.json);
     let profile = match Profile::locate(&cli.profile, cli.data_dir.as_deref()) {
@@ -130,10 +143,12 @@ fn main() -> ExitCode {
         Command::Trust(cmd) => identity::trust(&ctx, cmd),
         Command::Enroll {
             invite,
+            invite_file,
             name,
             bits,
             wait_approval_secs,
-        } => dir::enroll(&ctx, &invite, name, bits, wait_approval_secs),
+        } => dir::read_invite(invite.as_deref(), invite_file.as_deref())
+            .and_then(|invite| dir::enroll(&ctx, &invite, name, bits, wait_approval_secs)),
         Command::Run(args) => run::run(&ctx, &args),
         Command::Chat(args) => chat::chat(&ctx, &args),
         Command::History { user_id } => chat::history(&ctx, &user_id),

@@ -11,6 +11,7 @@ use sixchat_agent::{Agent, AgentEvent, AgentOptions, trust};
 use sixchat_proto::UserId;
 use tokio::sync::mpsc;
 
+use crate::output::safe;
 use crate::{Context, secret};
 
 #[derive(Args)]
@@ -71,9 +72,13 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// Prints one agent event as a line (or a JSON object).
-pub fn print_event(ctx: &Context, event: &AgentEvent) {
-    let human = match event {
+/// One agent event as a human line. Every field a peer, a certificate or the
+/// DIR supplied goes through [`safe`], so none can break the line or reach
+/// the terminal as a control. A failed handshake authenticated no one: its
+/// reason may quote the UserID, name and certificate names the caller
+/// claimed, and the line says so.
+pub fn event_line(event: &AgentEvent) -> String {
+    match event {
         AgentEvent::Listening { addr } => format!("listening on {addr}"),
         AgentEvent::SessionStarted {
             card,
@@ -83,18 +88,28 @@ pub fn print_event(ctx: &Context, event: &AgentEvent) {
             let how = if *inbound { "from" } else { "to" };
             format!(
                 "session {} ({}) trust={} code={} {how} {addr}",
-                card.peer, card.name, card.level, card.sas
+                safe(&card.peer),
+                safe(&card.name),
+                card.level,
+                card.sas
             )
         }
-        AgentEvent::SessionEnded { peer, reason } => format!("session {peer} ended: {reason}"),
+        AgentEvent::SessionEnded { peer, reason } => {
+            format!("session {} ended: {}", safe(peer), safe(reason))
+        }
         AgentEvent::HandshakeFailed {
             addr,
             inbound,
             reason,
         } => {
+            let (way, who) = if *inbound {
+                ("from", "caller")
+            } else {
+                ("to", "peer")
+            };
             format!(
-                "handshake {} {addr} failed: {reason}",
-                if *inbound { "from" } else { "to" }
+                "handshake {way} {addr} failed ({who} not authenticated; names are only claimed): {}",
+                safe(reason)
             )
         }
         AgentEvent::Chat {
@@ -102,22 +117,35 @@ pub fn print_event(ctx: &Context, event: &AgentEvent) {
             id,
             sent,
             text,
-        } => format!("chat {from} {id} {sent}: {text}"),
-        AgentEvent::Sent { to, id } => format!("sent {id} to {to}"),
-        AgentEvent::Delivered { to, id } => format!("delivered {id} to {to}"),
-        AgentEvent::Read { to, id } => format!("read {id} by {to}"),
+        } => format!(
+            "chat {} {} {}: {}",
+            safe(from),
+            safe(id),
+            safe(sent),
+            safe(text)
+        ),
+        AgentEvent::Sent { to, id } => format!("sent {} to {}", safe(id), safe(to)),
+        AgentEvent::Delivered { to, id } => format!("delivered {} to {}", safe(id), safe(to)),
+        AgentEvent::Read { to, id } => format!("read {} by {}", safe(id), safe(to)),
         AgentEvent::Typing { from, active } => format!(
-            "typing {from} {}",
+            "typing {} {}",
+            safe(from),
             if *active { "active" } else { "paused" }
         ),
         AgentEvent::PeerError {
             from,
             reference,
             reason,
-        } => format!("error from {from} about {reference}: {reason}"),
+        } => format!(
+            "error from {} about {}: {}",
+            safe(from),
+            safe(reference),
+            safe(reason)
+        ),
         AgentEvent::Registered { addresses, expires } => {
             format!(
-                "registered {addresses} until {}",
+                "registered {} until {}",
+                safe(addresses),
                 crate::identity::rfc3339(*expires)
             )
         }
@@ -126,12 +154,18 @@ pub fn print_event(ctx: &Context, event: &AgentEvent) {
             crate::identity::rfc3339(*not_after)
         ),
         AgentEvent::Relayed { to, count } => {
-            format!("{count} message(s) for {to} left at its DIR")
+            format!("{count} message(s) for {} left at its DIR", safe(to))
         }
-        AgentEvent::DirProblem { what, reason } => format!("dir {what}: {reason}"),
-    };
+        AgentEvent::DirProblem { what, reason } => {
+            format!("dir {}: {}", safe(what), safe(reason))
+        }
+    }
+}
+
+/// Prints one agent event as a line (or a JSON object).
+pub fn print_event(ctx: &Context, event: &AgentEvent) {
     ctx.out.print(
-        &human,
+        &event_line(event),
         &serde_json::to_value(event).unwrap_or_else(|_| json!({})),
     );
 }
