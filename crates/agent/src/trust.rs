@@ -1,6 +1,6 @@
 //! Builds the PKI trust store from the roots and pins the profile stored.
 
-use sixchat_pki::trust::TrustStore;
+use sixchat_pki::trust::{TrustError, TrustStore};
 use sixchat_proto::{Fingerprint, UserId};
 
 use crate::store::{Store, StoreError};
@@ -36,10 +36,17 @@ pub fn load(store: &Store) -> Result<TrustStore, TrustLoadError> {
         trust.pin(user_id, fp);
     }
     for (domain, der) in store.crls()? {
-        trust.set_crl(&der).map_err(|e| TrustLoadError::Crl {
-            domain: domain.clone(),
-            reason: e.to_string(),
-        })?;
+        match trust.set_crl(&der) {
+            // One root trusted for two domains has a CRL stored for each; the
+            // newest counts. A CRL of a root no longer trusted is ignored.
+            Ok(()) | Err(TrustError::OlderCrl | TrustError::CrlIssuerUnknown) => {}
+            Err(e) => {
+                return Err(TrustLoadError::Crl {
+                    domain,
+                    reason: e.to_string(),
+                });
+            }
+        }
     }
     Ok(trust)
 }
