@@ -141,12 +141,49 @@ pub struct IncomingRequest {
 /// How long an incoming session waits for the person's answer.
 pub const INCOMING_ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// How long a handshake waits for a DIR to give a fresh CRL.
-const CRL_RECHECK_LIMIT: Duration = Duration::from_secs(2);
+/// How long a handshake waits, in all, for fresh CRLs (then the CRLs held count).
+const CRL_WAIT_LIMIT: Duration = Duration::from_secs(2);
+/// How long one CRL fetch before a handshake may take (it runs on after the
+/// handshake stopped waiting for it).
+const CRL_FETCH_LIMIT: Duration = Duration::from_secs(10);
 /// A DIR that did not give its CRL is not asked again before a handshake for
 /// this long (an agent offline from its DIR does not wait at every handshake;
 /// the CRL held counts until its nextUpdate).
 const CRL_RETRY_AFTER_FAILURE: Duration = Duration::from_secs(60);
+
+/// A running session as the caps count it.
+struct SessionEntry {
+    sender: mpsc::Sender<SessionCommand>,
+    /// Asks the session to close (it still counts until it has ended).
+    close: Arc<tokio::sync::Notify>,
+    closing: bool,
+}
+
+/// A session's place among the running ones; dropping it (when the session
+/// task ends or is aborted) takes the session off the live map and the caps.
+struct Registration {
+    agent: Agent,
+    peer: UserId,
+    sender: mpsc::Sender<SessionCommand>,
+    close: Arc<tokio::sync::Notify>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.agent.unregister(&self.peer, &self.sender);
+    }
+}
+
+/// Longest a caller waits for a session to take a command.
+const COMMAND_WAIT: Duration = Duration::from_secs(1);
+
+/// One domain's CRL freshness.
+struct CrlCheck {
+    /// No fetch starts before this.
+    next_due: Instant,
+    /// Becomes `true` when the fetch under way ends.
+    in_flight: Option<tokio::sync::watch::Receiver<bool>>,
+}
 
 /// What the agent may be told to do with a live session.
 #[derive(Debug)]
@@ -197,10 +234,10 @@ struct Inner {
     live: Mutex<HashMap<UserId, mpsc::Sender<SessionCommand>>>,
     /// Every running session per peer, oldest first (bounded by
     /// `max_sessions_per_peer`; the total by `max_sessions`).
-    sessions: Mutex<HashMap<UserId, VecDeque<mpsc::Sender<SessionCommand>>>>,
-    /// When each domain's CRL is next asked of its DIR before a handshake;
-    /// held across the fetch, so concurrent handshakes share one.
-    crl_next_check: tokio::sync::Mutex<HashMap<String, Instant>>,
+    sessions: Mutex<HashMap<UserId, VecDeque<SessionEntry>>>,
+    /// Per domain: when its CRL is next asked of its DIR before a
+    /// handshake, and the fetch under way (see [`Agent::freshen_crls`]).
+    crl_checks: Mutex<HashMap<String, CrlCheck>>,
     /// Peers being dialled right now (so a second dial waits its turn).
     dialing: Mutex<HashMap<UserId, usize>>,
 }
@@ -332,7 +369,7 @@ impl Agent {
             unverified: Mutex::new(MinuteBudget::default()),
             live: Mutex::new(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
-            crl_next_check: tokio::sync::Mutex::new(HashMap::new()),
+            crl_checks: Mutex::new(HashMap::new()),
             dialing: Mutex::new(HashMap::new()),
         };
         (
@@ -412,7 +449,12 @@ impl Agent {
     async fn command_live(&self, peer: &UserId, command: SessionCommand) -> bool {
         let sender = lock(&self.inner.live).get(peer).cloned();
         match sender {
-            Some(sender) => sender.send(command).await.is_ok(),
+            // A session that does not take commands (its peer stopped
+            // reading) must not hold up the caller for long.
+            Some(sender) => matches!(
+                tokio::time::timeout(COMMAND_WAIT, sender.send(command)).await,
+                Ok(Ok(()))
+            ),
             None => false,
         }
     }
@@ -506,9 +548,16 @@ impl Agent {
     ) -> Result<SessionHandle, ConnectError> {
         let mut conn = Conn::new(stream);
         let deadlines = self.deadlines();
-        self.freshen_crls(Some(peer.domain())).await;
-        let initiated =
-            conn::initiate(&mut conn, self.config(), peer.clone(), false, deadlines).await;
+        let fresh_crls = self.freshen_crls(Some(peer.domain()));
+        let initiated = conn::initiate(
+            &mut conn,
+            self.config(),
+            peer.clone(),
+            false,
+            deadlines,
+            fresh_crls,
+        )
+        .await;
         let established = match initiated {
             Ok(established) => established,
             Err(err) => {
@@ -524,7 +573,7 @@ impl Agent {
         let _ = lock(&self.inner.store).remember_address(peer.as_str(), addr);
         let level = established.peer.level;
         let sas = established.sas.clone();
-        let Some((commands, receiver)) = self.register(peer) else {
+        let Some((registration, receiver)) = self.register(peer) else {
             let mut established = established;
             let _ = conn
                 .write(&established.session.seal_alert(AlertCode::CloseNotify))
@@ -535,10 +584,10 @@ impl Agent {
         };
         self.announce(&established, addr, false).await;
         let agent = self.clone();
-        let own_sender = commands.clone();
+        let commands = registration.sender.clone();
         let task = tokio::spawn(async move {
             agent
-                .run_session(conn, established, own_sender, receiver)
+                .run_session(conn, established, registration, receiver)
                 .await;
         });
         Ok(SessionHandle {
@@ -638,33 +687,43 @@ impl Agent {
         conn::Deadlines {
             whole: limits.handshake_timeout,
             first_message: limits.first_message_timeout.min(limits.handshake_timeout),
+            next_message: limits.message_timeout.min(limits.handshake_timeout),
         }
     }
 
     /// Fetches the CRL of every DIR the profile knows and stores it (see
     /// [`crate::irp::directory::refresh_crls`]); returns the domains that failed.
     pub async fn refresh_crls(&self, limit: Duration) -> Vec<(String, String)> {
-        let mut next_check = self.inner.crl_next_check.lock().await;
         let failed = crate::irp::directory::refresh_crls(&self.inner.store, limit).await;
         let dirs = lock(&self.inner.store).dirs().unwrap_or_default();
         let due = Instant::now() + self.inner.options.limits.crl_recheck_after;
+        let mut checks = lock(&self.inner.crl_checks);
         for dir in dirs {
             if !failed.iter().any(|(domain, _)| *domain == dir.domain) {
-                next_check.insert(dir.domain, due);
+                checks
+                    .entry(dir.domain)
+                    .and_modify(|check| check.next_due = check.next_due.max(due))
+                    .or_insert(CrlCheck {
+                        next_due: due,
+                        in_flight: None,
+                    });
             }
         }
         failed
     }
 
-    /// Revocation counts within seconds: before a handshake, the CRL of the
-    /// peer's domain (of every known DIR for a caller, whose domain is not
-    /// known yet) is asked of its DIR again when the one held is older than
-    /// `crl_recheck_after`, so the certificate policy judges the peer against
-    /// it. One fetch per domain at a time, each bounded by
-    /// [`CRL_RECHECK_LIMIT`]; a DIR that does not answer leaves the CRL held
-    /// in force (it still counts until its nextUpdate) and is not asked again
-    /// before [`CRL_RETRY_AFTER_FAILURE`].
-    async fn freshen_crls(&self, domain: Option<&str>) {
+    /// Revocation counts within seconds: when a handshake starts, the CRL of
+    /// the peer's domain (of every known DIR for a caller, whose domain is
+    /// not known yet) is asked of its DIR again if the one held is older than
+    /// `crl_recheck_after`. The fetches run as tasks of their own, one per
+    /// domain at a time and at most one per `crl_recheck_after` however many
+    /// handshakes start (a caller that hangs up cancels nothing); the
+    /// returned future resolves when they are done, and the handshake waits
+    /// for it, at most [`CRL_WAIT_LIMIT`], before it judges the peer's
+    /// certificate. A DIR that does not answer leaves the CRL held in force
+    /// (it still counts until its nextUpdate) and is not asked again for
+    /// [`CRL_RETRY_AFTER_FAILURE`].
+    fn freshen_crls(&self, domain: Option<&str>) -> impl std::future::Future<Output = ()> + use<> {
         let dirs = {
             let store = lock(&self.inner.store);
             match domain {
@@ -672,47 +731,77 @@ impl Agent {
                 None => store.dirs().unwrap_or_default(),
             }
         };
-        if dirs.is_empty() {
-            return;
-        }
         let max_age = self.inner.options.limits.crl_recheck_after;
-        let mut next_check = self.inner.crl_next_check.lock().await;
-        for dir in dirs {
+        let mut waits = Vec::new();
+        {
+            let mut checks = lock(&self.inner.crl_checks);
             let now = Instant::now();
-            if next_check.get(&dir.domain).is_some_and(|due| now < *due) {
-                continue;
-            }
-            let fetched =
-                tokio::time::timeout(CRL_RECHECK_LIMIT, crate::irp::directory::fetch_crl(&dir))
-                    .await;
-            let stored = match fetched {
-                Ok(Ok(der)) => lock(&self.inner.store)
-                    .set_crl(&dir.domain, &der)
-                    .map_err(|e| e.to_string()),
-                Ok(Err(e)) => Err(e.to_string()),
-                Err(_) => Err("no answer in time".to_owned()),
-            };
-            let wait = match stored {
-                Ok(()) => max_age,
-                Err(e) => {
-                    tracing::info!(domain = %dir.domain, "CRL recheck failed: {e}");
-                    CRL_RETRY_AFTER_FAILURE
+            for dir in dirs {
+                let check = checks.entry(dir.domain.clone()).or_insert(CrlCheck {
+                    next_due: now,
+                    in_flight: None,
+                });
+                if let Some(done) = check.in_flight.as_ref().filter(|done| !*done.borrow()) {
+                    waits.push(done.clone());
+                    continue;
                 }
-            };
-            next_check.insert(dir.domain, Instant::now() + wait);
+                if now < check.next_due {
+                    continue;
+                }
+                let (finished, done) = tokio::sync::watch::channel(false);
+                check.in_flight = Some(done.clone());
+                check.next_due = now + max_age;
+                waits.push(done);
+                let agent = self.clone();
+                tokio::spawn(async move {
+                    let fetched = tokio::time::timeout(
+                        CRL_FETCH_LIMIT,
+                        crate::irp::directory::fetch_crl(&dir),
+                    )
+                    .await;
+                    let stored = match fetched {
+                        Ok(Ok(der)) => lock(&agent.inner.store)
+                            .set_crl(&dir.domain, &der)
+                            .map_err(|e| e.to_string()),
+                        Ok(Err(e)) => Err(e.to_string()),
+                        Err(_) => Err("no answer in time".to_owned()),
+                    };
+                    if let Err(e) = stored {
+                        tracing::info!(domain = %dir.domain, "CRL recheck failed: {e}");
+                        if let Some(check) = lock(&agent.inner.crl_checks).get_mut(&dir.domain) {
+                            check.next_due = Instant::now() + CRL_RETRY_AFTER_FAILURE;
+                        }
+                    }
+                    let _ = finished.send(true);
+                });
+            }
+        }
+        async move {
+            let _ = tokio::time::timeout(CRL_WAIT_LIMIT, async {
+                for mut done in waits {
+                    let _ = done.wait_for(|finished| *finished).await;
+                }
+            })
+            .await;
         }
     }
 
     async fn accept(self, stream: TcpStream, source: SocketAddr, ticket: PendingTicket) {
         let mut conn = Conn::new(stream);
         let deadlines = self.deadlines();
-        let handshake = async {
-            self.freshen_crls(None).await;
-            conn::respond(&mut conn, self.config(), deadlines, ticket.spoke()).await
-        };
+        let fresh_crls = self.freshen_crls(None);
+        let handshake = conn::respond(
+            &mut conn,
+            self.config(),
+            deadlines,
+            ticket.spoke(),
+            fresh_crls,
+        );
         let result = tokio::select! {
             result = handshake => result,
             () = ticket.evicted() => {
+                // Evicted for a newcomer: it counts as a failure of its source.
+                lock(&self.inner.failures).record_failure(source.ip(), Instant::now());
                 tracing::debug!(%source, "silent caller evicted for a newcomer");
                 return;
             }
@@ -752,7 +841,7 @@ impl Agent {
                 .await;
             return;
         }
-        let Some((commands, receiver)) = self.register(&established.peer.user_id) else {
+        let Some((registration, receiver)) = self.register(&established.peer.user_id) else {
             let mut established = established;
             let _ = conn
                 .write(&established.session.seal_alert(AlertCode::CloseNotify))
@@ -760,37 +849,52 @@ impl Agent {
             return;
         };
         self.announce(&established, &source.to_string(), true).await;
-        self.run_session(conn, established, commands, receiver)
+        self.run_session(conn, established, registration, receiver)
             .await;
     }
 
     /// Makes a session's command channel and registers it as the live session
     /// with `peer`, so flushes from elsewhere (a queued chat, the desktop app)
-    /// reach it. A peer over `max_sessions_per_peer` loses its oldest
-    /// session; over `max_sessions` in all, the new one is refused (`None`).
-    fn register(
-        &self,
-        peer: &UserId,
-    ) -> Option<(mpsc::Sender<SessionCommand>, mpsc::Receiver<SessionCommand>)> {
+    /// reach it. A peer over `max_sessions_per_peer` has its oldest session
+    /// asked to close (it counts until it has ended); over `max_sessions` in
+    /// all, the new one is refused (`None`).
+    fn register(&self, peer: &UserId) -> Option<(Registration, mpsc::Receiver<SessionCommand>)> {
         let limits = &self.inner.options.limits;
+        let per_peer = limits.max_sessions_per_peer.max(1);
         let (sender, receiver) = mpsc::channel(64);
+        let close = Arc::new(tokio::sync::Notify::new());
         {
             let mut sessions = lock(&self.inner.sessions);
             let total: usize = sessions.values().map(VecDeque::len).sum();
-            let with_peer = sessions.get(peer).map_or(0, VecDeque::len);
-            if total >= limits.max_sessions && with_peer < limits.max_sessions_per_peer.max(1) {
+            if total >= limits.max_sessions {
                 return None;
             }
             let queue = sessions.entry(peer.clone()).or_default();
-            queue.push_back(sender.clone());
-            while queue.len() > limits.max_sessions_per_peer.max(1) {
-                if let Some(oldest) = queue.pop_front() {
-                    let _ = oldest.try_send(SessionCommand::Close);
+            queue.push_back(SessionEntry {
+                sender: sender.clone(),
+                close: close.clone(),
+                closing: false,
+            });
+            let mut open = queue.iter().filter(|e| !e.closing).count();
+            for entry in queue.iter_mut() {
+                if open <= per_peer {
+                    break;
+                }
+                if !entry.closing {
+                    entry.closing = true;
+                    entry.close.notify_one();
+                    open -= 1;
                 }
             }
         }
         lock(&self.inner.live).insert(peer.clone(), sender.clone());
-        Some((sender, receiver))
+        let registration = Registration {
+            agent: self.clone(),
+            peer: peer.clone(),
+            sender,
+            close,
+        };
+        Some((registration, receiver))
     }
 
     fn unregister(&self, peer: &UserId, own_sender: &mpsc::Sender<SessionCommand>) {
@@ -805,7 +909,7 @@ impl Agent {
         drop(live);
         let mut sessions = lock(&self.inner.sessions);
         if let Some(queue) = sessions.get_mut(peer) {
-            queue.retain(|sender| !sender.same_channel(own_sender));
+            queue.retain(|entry| !entry.sender.same_channel(own_sender));
             if queue.is_empty() {
                 sessions.remove(peer);
             }
@@ -817,7 +921,7 @@ impl Agent {
         self,
         mut conn: Conn,
         mut established: Box<Established>,
-        own_sender: mpsc::Sender<SessionCommand>,
+        registration: Registration,
         mut commands: mpsc::Receiver<SessionCommand>,
     ) {
         let peer = established.peer.user_id.clone();
@@ -854,6 +958,7 @@ impl Agent {
                         }
                     }
                     command = commands.recv() => command,
+                    () = registration.close.notified() => Some(SessionCommand::Close),
                 };
                 match command {
                     Some(SessionCommand::Send(message)) => {
@@ -897,7 +1002,7 @@ impl Agent {
             }
         };
         conn.shutdown().await;
-        self.unregister(&peer, &own_sender);
+        drop(registration);
         let _ = lock(&self.inner.store).touch_peer(peer.as_str());
         self.emit(AgentEvent::SessionEnded {
             peer: peer.to_string(),

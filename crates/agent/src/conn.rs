@@ -16,6 +16,8 @@ use tokio::net::TcpStream;
 
 /// Bytes read from the socket at a time.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
+/// Longest a write may wait for the peer to read.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why a connection ended or a handshake did not complete.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +32,8 @@ pub enum ConnError {
     Timeout(u64),
     #[error("the peer sent no complete message within {0} seconds")]
     Silent(u64),
+    #[error("the peer's next message did not come within {0} seconds")]
+    Stalled(u64),
     #[error("{0}")]
     Handshake(HandshakeError),
 }
@@ -84,9 +88,18 @@ impl Conn {
         }
     }
 
+    /// Writes `bytes`, within [`WRITE_TIMEOUT`]: a peer that stops reading
+    /// cannot hold a session (or whoever waits on it) for ever.
     pub async fn write(&mut self, bytes: &[u8]) -> Result<(), ConnError> {
         if !bytes.is_empty() {
-            self.stream.write_all(bytes).await?;
+            tokio::time::timeout(WRITE_TIMEOUT, self.stream.write_all(bytes))
+                .await
+                .map_err(|_| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the peer stopped reading (write timed out)",
+                    )
+                })??;
         }
         Ok(())
     }
@@ -128,27 +141,42 @@ pub struct Deadlines {
     pub whole: Duration,
     /// For the peer's first complete message.
     pub first_message: Duration,
+    /// For each later message of the peer.
+    pub next_message: Duration,
 }
 
 /// Dials nothing: runs the initiator's handshake on a connected stream.
+/// `ready` is awaited before the responder's second message is handled
+/// (before the certificate policy runs): the agent's CRL freshening.
 pub async fn initiate(
     conn: &mut Conn,
     config: Arc<Config>,
     peer: UserId,
     anonymous: bool,
     deadlines: Deadlines,
+    ready: impl std::future::Future<Output = ()>,
 ) -> Result<Box<Established>, ConnError> {
     let (machine, first) = Initiator::start(config, peer, anonymous, Box::new(OsEntropy));
-    drive(conn, Machine::Initiator(machine), first, deadlines, None).await
+    drive(
+        conn,
+        Machine::Initiator(machine),
+        first,
+        deadlines,
+        None,
+        ready,
+    )
+    .await
 }
 
 /// Runs the responder's handshake on an accepted stream; `spoke` is set once
-/// the caller's first message is complete.
+/// the caller's first message is complete; `ready` is awaited before the
+/// caller's second message is handled.
 pub async fn respond(
     conn: &mut Conn,
     config: Arc<Config>,
     deadlines: Deadlines,
     spoke: &AtomicBool,
+    ready: impl std::future::Future<Output = ()>,
 ) -> Result<Box<Established>, ConnError> {
     let machine = Responder::new(config, Box::new(OsEntropy));
     drive(
@@ -157,6 +185,7 @@ pub async fn respond(
         Vec::new(),
         deadlines,
         Some(spoke),
+        ready,
     )
     .await
 }
@@ -167,22 +196,37 @@ async fn drive(
     first: Vec<u8>,
     deadlines: Deadlines,
     spoke: Option<&AtomicBool>,
+    ready: impl std::future::Future<Output = ()>,
 ) -> Result<Box<Established>, ConnError> {
     let timeout = deadlines.whole;
     let result = tokio::time::timeout(timeout, async {
         conn.write(&first).await?;
-        let first_message = tokio::time::timeout(deadlines.first_message, conn.next_frame())
-            .await
-            .map_err(|_| ConnError::Silent(deadlines.first_message.as_secs()))?;
-        if let Some(spoke) = spoke {
-            spoke.store(true, Ordering::Relaxed);
-        }
-        let mut pending = Some(first_message);
+        let mut ready = Some(ready);
+        let mut received = 0usize;
         loop {
-            let next = match pending.take() {
-                Some(frame) => frame,
-                None => conn.next_frame().await,
+            let first_one = received == 0;
+            let limit = if first_one {
+                deadlines.first_message
+            } else {
+                deadlines.next_message
             };
+            let next = tokio::time::timeout(limit, conn.next_frame())
+                .await
+                .map_err(|_| {
+                    if first_one {
+                        ConnError::Silent(limit.as_secs())
+                    } else {
+                        ConnError::Stalled(limit.as_secs())
+                    }
+                })?;
+            received += 1;
+            if received == 1 {
+                if let Some(spoke) = spoke {
+                    spoke.store(true, Ordering::Relaxed);
+                }
+            } else if let Some(ready) = ready.take() {
+                ready.await;
+            }
             let frame = match next {
                 Ok(Some(frame)) => frame,
                 Ok(None) => return Err(ConnError::Closed),
@@ -211,9 +255,11 @@ async fn drive(
         }
     })
     .await;
-    if let Ok(outcome) = result {
-        return outcome;
-    }
+    let error = match result {
+        Ok(Err(e @ (ConnError::Silent(_) | ConnError::Stalled(_)))) => e,
+        Ok(outcome) => return outcome,
+        Err(_) => ConnError::Timeout(timeout.as_secs()),
+    };
     if let Step::Failed(alert, _) =
         machine.abort(AlertCode::HandshakeFailure, "handshake timed out")
     {
@@ -221,5 +267,5 @@ async fn drive(
         let _ = tokio::time::timeout(Duration::from_secs(1), conn.write(&alert)).await;
     }
     conn.shutdown().await;
-    Err(ConnError::Timeout(timeout.as_secs()))
+    Err(error)
 }

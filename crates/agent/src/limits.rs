@@ -25,6 +25,8 @@ pub struct Limits {
     pub handshake_timeout: Duration,
     /// The peer's first message must be complete within this.
     pub first_message_timeout: Duration,
+    /// Each later handshake message of the peer must come within this.
+    pub message_timeout: Duration,
     /// Handshakes in progress at once (inbound).
     pub max_pending_handshakes: usize,
     /// Handshakes in progress at once from one source (IPv4 address, IPv6 /64).
@@ -49,6 +51,7 @@ impl Default for Limits {
         Self {
             handshake_timeout: Duration::from_secs(30),
             first_message_timeout: Duration::from_secs(5),
+            message_timeout: Duration::from_secs(10),
             max_pending_handshakes: 64,
             max_pending_per_source: 8,
             max_sessions_per_peer: 2,
@@ -102,6 +105,36 @@ struct PendingTable {
 }
 
 impl PendingTable {
+    /// Whose slot a newcomer from `newcomer` takes when all are taken: the
+    /// oldest caller that has not completed a message; else, when the
+    /// newcomer's source holds no slot, the oldest caller of the source
+    /// holding the most (at least two), so a few sources that each spoke
+    /// once cannot keep everyone else out. `None`: turn the newcomer away.
+    fn victim_for(&self, newcomer: SourceKey) -> Option<u64> {
+        let silent = self
+            .entries
+            .iter()
+            .filter(|(_, e)| !e.spoke.load(Ordering::Relaxed))
+            .min_by_key(|(_, e)| e.started)
+            .map(|(id, _)| *id);
+        if silent.is_some() || self.per_source.contains_key(&newcomer) {
+            return silent;
+        }
+        let (greedy, held) = self
+            .per_source
+            .iter()
+            .max_by_key(|(_, count)| **count)
+            .map(|(source, count)| (*source, *count))?;
+        if held < 2 {
+            return None;
+        }
+        self.entries
+            .iter()
+            .filter(|(_, e)| e.source == greedy)
+            .min_by_key(|(_, e)| e.started)
+            .map(|(id, _)| *id)
+    }
+
     fn remove(&mut self, id: u64) -> Option<PendingEntry> {
         let entry = self.entries.remove(&id)?;
         if let Some(count) = self.per_source.get_mut(&entry.source) {
@@ -156,13 +189,8 @@ impl PendingHandshakes {
             return None;
         }
         if table.entries.len() >= self.max {
-            let silent = table
-                .entries
-                .iter()
-                .filter(|(_, e)| !e.spoke.load(Ordering::Relaxed))
-                .min_by_key(|(_, e)| e.started)
-                .map(|(id, _)| *id)?;
-            if let Some(evicted) = table.remove(silent) {
+            let victim = table.victim_for(key)?;
+            if let Some(evicted) = table.remove(victim) {
                 evicted.evict.notify_one();
             }
         }
@@ -328,6 +356,30 @@ mod tests {
             SourceKey::of(ip("::ffff:127.0.0.2")),
             SourceKey::of(ip("127.0.0.2"))
         );
+    }
+
+    #[test]
+    fn a_source_holding_many_slots_yields_one_to_a_new_source() {
+        let pending = PendingHandshakes::new(4, 3);
+        let t0 = Instant::now();
+        let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
+        let mut held = Vec::new();
+        for (n, from) in ["127.0.0.2", "127.0.0.2", "127.0.0.2", "127.0.0.3"]
+            .iter()
+            .enumerate()
+        {
+            let ticket = pending
+                .admit(ip(from), t0 + Duration::from_secs(n as u64))
+                .unwrap();
+            ticket.spoke().store(true, Ordering::Relaxed);
+            held.push(ticket);
+        }
+        // All spoke; a new source takes the oldest slot of 127.0.0.2.
+        let newcomer = pending.admit(ip("127.0.0.4"), t0).unwrap();
+        newcomer.spoke().store(true, Ordering::Relaxed);
+        assert_eq!(pending.len(), 4);
+        // 127.0.0.3 already holds one, so it may not take another's.
+        assert!(pending.admit(ip("127.0.0.3"), t0).is_none());
     }
 
     #[test]

@@ -26,6 +26,8 @@ use crate::store::now_unix;
 
 /// Envelopes asked for per `store_fetch`.
 pub const FETCH_PAGE: u32 = 64;
+/// How far ahead of our clock (in ms) an address record's sequence may be.
+const MAX_SEQUENCE_AHEAD_MS: u64 = 86_400_000;
 /// Longest time one stored envelope may take to open.
 pub const OPEN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
 
@@ -100,20 +102,46 @@ impl Relay {
             .policy
             .check_peer(peer, &found.name, &found.chain, now_unix())
             .map_err(|e| format!("{peer}'s certificate is refused: {e}"))?;
-        if let Some(record) = &found.record {
-            let record = verify_record(record, peer, &checked.public_key_spki_der, now_unix())?;
-            let replay = self
-                .agent
-                .with_store(|s| s.check_record_sequence(peer.as_str(), record.sequence))
-                .map_err(|e| e.to_string())?;
-            if let Some(highest) = replay {
-                return Err(format!(
-                    "the DIR gave an older address record for {peer} (sequence {} after {highest}): a replay, refused",
-                    record.sequence
-                ));
+        let mut found = found;
+        if let Some(signed) = &found.record {
+            let record = verify_record(signed, peer, &checked.public_key_spki_der, now_unix())?;
+            if let Err(why) = self.check_sequence(peer, &checked.fingerprint.to_hex(), &record) {
+                // The certificate still counts (messages can be sealed to
+                // it); only the addresses are not believed.
+                tracing::warn!(%peer, "address record ignored: {why}");
+                found.record = None;
             }
         }
         Ok((found, leaf))
+    }
+
+    /// irp.md: an address record older than one seen before is a replay.
+    /// One dated more than a day ahead of our clock is not taken either (it
+    /// would shut out every later record).
+    fn check_sequence(
+        &self,
+        peer: &UserId,
+        cert: &str,
+        record: &sixchat_proto::irp::AddressRecord,
+    ) -> Result<(), String> {
+        let now_ms = u64::try_from(now_unix()).unwrap_or(0).saturating_mul(1000);
+        if record.sequence > now_ms.saturating_add(MAX_SEQUENCE_AHEAD_MS) {
+            return Err(format!(
+                "its sequence {} is more than a day ahead of this clock",
+                record.sequence
+            ));
+        }
+        let replay = self
+            .agent
+            .with_store(|s| s.check_record_sequence(peer.as_str(), cert, record.sequence))
+            .map_err(|e| e.to_string())?;
+        match replay {
+            Some(highest) => Err(format!(
+                "sequence {} after {highest}: a replayed, older record",
+                record.sequence
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Dials `peer`: the last address that worked, else the addresses its

@@ -102,9 +102,10 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
      ALTER TABLE messages ADD COLUMN seen INTEGER NOT NULL DEFAULT 1;
      CREATE INDEX messages_unseen ON messages (peer) WHERE direction = 'in' AND seen = 0;",
-    // Version 4: the highest address-record sequence seen per peer (irp.md:
-    // an older record is a replay and is refused).
-    "ALTER TABLE peers ADD COLUMN record_sequence INTEGER;",
+    // Version 4: the highest address-record sequence seen per peer and the
+    // certificate it came with (irp.md: an older record is a replay).
+    "ALTER TABLE peers ADD COLUMN record_sequence INTEGER;
+     ALTER TABLE peers ADD COLUMN record_cert TEXT;",
 ];
 
 /// A contact in the desktop app's list.
@@ -328,31 +329,38 @@ impl Store {
         Ok(())
     }
 
-    /// Takes `sequence` as `peer`'s address-record sequence unless a higher
-    /// one was seen before (then the record is a replay: `Ok(Some(highest))`).
-    /// The same sequence again is fine: the DIR serves one record many times.
+    /// Takes `sequence` as the address-record sequence of `peer` under the
+    /// certificate `cert` (its fingerprint) unless a higher one was seen
+    /// under the same certificate (then the record is a replay:
+    /// `Ok(Some(highest))`). The same sequence again is fine: the DIR serves
+    /// one record many times. A new certificate (renewed, re-enrolled,
+    /// restored on a new device) starts afresh, so a record signed with a
+    /// stolen key before its revocation cannot shut out the rightful owner.
     pub fn check_record_sequence(
         &self,
         peer: &str,
+        cert: &str,
         sequence: u64,
     ) -> Result<Option<u64>, StoreError> {
         let sequence = i64::try_from(sequence).unwrap_or(i64::MAX);
         let tx = self.conn.unchecked_transaction()?;
-        let highest: Option<i64> = tx
+        let seen: Option<(Option<i64>, Option<String>)> = tx
             .query_row(
-                "SELECT record_sequence FROM peers WHERE user_id = ?1",
+                "SELECT record_sequence, record_cert FROM peers WHERE user_id = ?1",
                 params![peer],
-                |row| row.get(0),
+                |row| Ok((row.get(0)?, row.get(1)?)),
             )
-            .optional()?
-            .flatten();
-        if let Some(highest) = highest.filter(|h| *h > sequence) {
-            return Ok(Some(u64::try_from(highest).unwrap_or(0)));
+            .optional()?;
+        if let Some((Some(highest), Some(seen_cert))) = seen {
+            if seen_cert == cert && highest > sequence {
+                return Ok(Some(u64::try_from(highest).unwrap_or(0)));
+            }
         }
         tx.execute(
-            "INSERT INTO peers (user_id, record_sequence) VALUES (?1, ?2)
-             ON CONFLICT (user_id) DO UPDATE SET record_sequence = excluded.record_sequence",
-            params![peer, sequence],
+            "INSERT INTO peers (user_id, record_sequence, record_cert) VALUES (?1, ?2, ?3)
+             ON CONFLICT (user_id) DO UPDATE
+             SET record_sequence = excluded.record_sequence, record_cert = excluded.record_cert",
+            params![peer, sequence, cert],
         )?;
         tx.commit()?;
         Ok(None)
@@ -615,34 +623,31 @@ mod tests {
     #[test]
     fn an_older_address_record_is_a_replay() {
         let (_dir, store) = open();
-        assert_eq!(
-            store.check_record_sequence("bob@b.example", 1000).unwrap(),
-            None
-        );
-        assert_eq!(
-            store.check_record_sequence("bob@b.example", 1000).unwrap(),
-            None
-        );
-        assert_eq!(
-            store.check_record_sequence("bob@b.example", 2000).unwrap(),
-            None
-        );
-        assert_eq!(
-            store.check_record_sequence("bob@b.example", 1500).unwrap(),
-            Some(2000)
-        );
+        let bob = |cert: &str, sequence: u64| {
+            store
+                .check_record_sequence("bob@b.example", cert, sequence)
+                .unwrap()
+        };
+        assert_eq!(bob("c1", 1000), None);
+        assert_eq!(bob("c1", 1000), None);
+        assert_eq!(bob("c1", 2000), None);
+        assert_eq!(bob("c1", 1500), Some(2000));
         // Per peer, and kept with the peer's other facts.
         assert_eq!(
-            store.check_record_sequence("carol@b.example", 1).unwrap(),
+            store
+                .check_record_sequence("carol@b.example", "c9", 1)
+                .unwrap(),
             None
         );
         store
             .remember_address("bob@b.example", "[::1]:4605")
             .unwrap();
-        assert_eq!(
-            store.check_record_sequence("bob@b.example", 1999).unwrap(),
-            Some(2000)
-        );
+        assert_eq!(bob("c1", 1999), Some(2000));
+        // A new certificate starts afresh (a thief's far-future record under
+        // the revoked one shuts nobody out).
+        assert_eq!(bob("c1", u64::MAX), None);
+        assert_eq!(bob("c2", 3000), None);
+        assert_eq!(bob("c2", 2999), Some(3000));
     }
 
     fn open() -> (tempfile::TempDir, Store) {

@@ -1,7 +1,8 @@
 //! Nobody is locked out by connections that never speak (issue 9, item 6):
-//! a real `sixchat-cli run` child, 200 silent and trickling connections from
-//! 50 loopback source addresses, and an honest peer from 127.0.0.1 who
-//! still chats, with the agent's memory flat.
+//! a real `sixchat-cli run` child whose DIR never answers, 200 silent and
+//! trickling connections from 50 loopback source addresses and ten more a
+//! second from others, and an honest peer from 127.0.0.1 who still chats,
+//! with the agent's memory flat.
 
 #[path = "support/procs.rs"]
 #[allow(dead_code, reason = "this test starts no DIR")]
@@ -92,6 +93,26 @@ fn silent_connections_from_many_sources_lock_no_one_out() {
         .output()
         .expect("cli runs"));
 
+    // Alice knows a DIR that takes connections and never answers: every
+    // handshake's CRL check meets the worst case.
+    let blackhole = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let root = sixchat_pki::ca::CertificateAuthority::new_root(
+        "dark.example",
+        sixchat_pki::keys::IdentityKey::generate(2048).expect("key"),
+        30,
+    )
+    .expect("root");
+    sixchat_agent::Profile::locate("alice", Some(profiles))
+        .expect("profile")
+        .open_store()
+        .expect("store")
+        .set_dir(&sixchat_agent::store::DirRecord {
+            domain: "dark.example".to_owned(),
+            address: blackhole.local_addr().expect("address").to_string(),
+            root_der: root.certificate_der().to_vec(),
+        })
+        .expect("DIR recorded");
+
     let port = free_port();
     let listen: SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
     let mut command = cli(profiles, "alice");
@@ -114,15 +135,24 @@ fn silent_connections_from_many_sources_lock_no_one_out() {
         "only {} connections opened",
         crowd.len()
     );
+    // Meanwhile more keep coming, ten a second, from 127.0.1.0 … 127.0.1.255.
     let trickle = std::thread::spawn(move || {
         let until = Instant::now() + Duration::from_secs(12);
+        let mut tick = 0u32;
         while Instant::now() < until {
-            for (trickles, stream) in &mut crowd {
-                if *trickles {
-                    let _ = stream.write_all(&[0]);
+            if tick % 10 == 0 {
+                for (trickles, stream) in &mut crowd {
+                    if *trickles {
+                        let _ = stream.write_all(&[0]);
+                    }
                 }
             }
-            std::thread::sleep(Duration::from_secs(1));
+            let from = Ipv4Addr::new(127, 0, 1, u8::try_from(tick % 256).expect("small"));
+            if let Ok(stream) = connect_from(from, listen) {
+                crowd.push((false, stream));
+            }
+            tick += 1;
+            std::thread::sleep(Duration::from_millis(100));
         }
         crowd
     });
@@ -155,4 +185,5 @@ fn silent_connections_from_many_sources_lock_no_one_out() {
     );
     drop(trickle.join().expect("trickle thread"));
     assert!(alice.terminate().is_some_and(|s| s.success()));
+    drop(blackhole);
 }

@@ -33,7 +33,9 @@ pub enum TrustError {
     NotCertSigner,
     #[error("the CA's key is not acceptable: {0}")]
     BadKey(String),
-    #[error("the CA certificate's self-signature does not verify")]
+    #[error(
+        "not a root: the CA certificate is not self-signed, or its self-signature does not verify"
+    )]
     BadSelfSignature,
     #[error("not a readable CRL")]
     BadCrl,
@@ -107,7 +109,10 @@ impl TrustStore {
             }
             KeyKind::Other(what) => return Err(TrustError::BadKey(what)),
         }
-        if cert.issuer().as_raw() == cert.subject().as_raw() && !x509::is_self_signed(&cert) {
+        // Only a self-signed certificate is a root: a certificate copying
+        // another root's subject and key, signed by someone else, could
+        // otherwise claim that root's CRLs and chains for another domain.
+        if cert.issuer().as_raw() != cert.subject().as_raw() || !x509::is_self_signed(&cert) {
             return Err(TrustError::BadSelfSignature);
         }
         let fingerprint = Fingerprint::of_der(cert_der);

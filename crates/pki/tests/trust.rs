@@ -516,6 +516,12 @@ fn add_root_refuses_non_cas_and_bad_domains() {
         store.add_root("B.example", ca.certificate_der()),
         Err(TrustError::BadDomain(_))
     ));
+    // An intermediate CA is not a root: it could carry another root's name.
+    let inter = CertificateAuthority::new_intermediate(&ca, key('c'), "Issuing CA", 30).unwrap();
+    assert_eq!(
+        store.add_root("b.example", inter.certificate_der()),
+        Err(TrustError::BadSelfSignature)
+    );
     store.add_root("b.example", ca.certificate_der()).unwrap();
     store.add_root("b.example", ca.certificate_der()).unwrap();
     assert_eq!(store.roots().len(), 1);
