@@ -1,29 +1,43 @@
 //! One connection: the TLS handshake under a deadline, then frames in,
 //! responses out, in order, until the peer leaves, goes idle, breaks the
-//! framing, or the server shuts down. A request being answered when the
-//! shutdown comes is finished and its response sent first.
+//! framing, sends a body too slowly, or the server shuts down. A request
+//! being answered when the shutdown comes is finished and its response sent
+//! first.
+//!
+//! What one connection can cost the server is bounded: a frame's body must
+//! arrive within `Limits::frame_deadline` of its length; memory for a body
+//! over 64 KiB comes from the shared budget 1 MiB at a time as the bytes
+//! arrive; each frame is parsed once, a large one on the blocking pool
+//! under `Limits::parse_deadline`, so no request holds a runtime thread.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use sixchat_proto::irp::{
-    self, ErrorCode, ErrorResponse, HEADER_BYTES, Header, MAX_FRAME_BYTES, MAX_STORE_FRAME_BYTES,
-    Request, Response,
+    self, ErrorCode, ErrorResponse, HEADER_BYTES, Header, IrpError, MAX_FRAME_BYTES,
+    MAX_STORE_FRAME_BYTES, Request, Response,
 };
-use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::io::{
+    AsyncBufRead, AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader,
+};
 use tokio::net::TcpStream;
-use tokio::sync::{Semaphore, broadcast};
-use tokio::time::timeout;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast};
+use tokio::time::{timeout, timeout_at};
 use tokio_rustls::TlsAcceptor;
 
 use crate::handlers::{self, Dir, Presented, rate_limited};
-use crate::limits::TokenBucket;
+use crate::limits::{Limits, Source, TokenBucket};
 
 const KIB: usize = 1 << 10;
-/// Frames above this size draw on the shared budget before their body is
-/// allocated (so 20 000 connections cannot each hold a 1 MiB frame).
+/// Frames above this size draw on the shared budget as their body arrives
+/// (so 20 000 connections cannot each hold a 1 MiB frame), and are parsed
+/// on the blocking pool (so a large one never holds a runtime thread).
 const BUDGETED_FRAME_BYTES: usize = 64 << 10;
+/// The step in which a large frame's body is reserved and read: the budget
+/// grows by this much only once bytes of the next step have arrived, and
+/// each step must arrive within `Limits::frame_deadline` of its size.
+const BUDGET_STEP_BYTES: usize = 1 << 20;
 
 /// What one connection needs from the server.
 pub(crate) struct ConnContext {
@@ -31,14 +45,21 @@ pub(crate) struct ConnContext {
     pub(crate) acceptor: TlsAcceptor,
     /// Memory for frames over 64 KiB, in KiB, shared by all connections.
     pub(crate) large_frames: Arc<Semaphore>,
+    /// Large frames parsed at once on the blocking pool (one per CPU), so
+    /// parsing never takes the threads the database work needs.
+    pub(crate) parses: Arc<Semaphore>,
 }
 
 enum FrameError {
-    /// The peer closed the connection or the socket failed.
+    /// The peer closed the connection or the socket failed (or went idle
+    /// before a frame began).
     Closed,
     /// Over the limit: answered, then the connection is closed (the body
     /// is not read, so the frame boundary is lost).
     TooLarge(usize),
+    /// The body did not arrive within its deadline: the connection is
+    /// dropped without an answer.
+    TooSlow(usize),
 }
 
 /// Serves one accepted TCP connection to its end.
@@ -49,6 +70,7 @@ pub(crate) async fn serve(
     mut shutdown: broadcast::Receiver<()>,
 ) {
     let limits = &ctx.dir.limits;
+    let source = Source::of(peer_addr.ip());
     let handshake = tokio::select! {
         _ = shutdown.recv() => return,
         result = timeout(limits.handshake, ctx.acceptor.accept(tcp)) => result,
@@ -82,19 +104,20 @@ pub(crate) async fn serve(
     loop {
         let frame = tokio::select! {
             _ = shutdown.recv() => break,
-            frame = timeout(limits.idle, read_frame(&mut reader, frame_limit, &ctx.large_frames)) => frame,
+            frame = read_frame(&mut reader, frame_limit, &ctx.large_frames, limits) => frame,
         };
         let (response, keep_open) = match frame {
-            Err(_) | Ok(Err(FrameError::Closed)) => break,
-            Ok(Err(FrameError::TooLarge(len))) => {
+            Err(FrameError::Closed) => break,
+            Err(FrameError::TooSlow(len)) => {
+                tracing::debug!(%peer_addr, len, "frame body too slow; dropping the connection");
+                break;
+            }
+            Err(FrameError::TooLarge(len)) => {
                 tracing::debug!(%peer_addr, len, "frame over the limit");
                 let error = ErrorResponse::new(ErrorCode::TooLarge, "message too large");
                 (error_frame(&ctx.dir, None, error), false)
             }
-            Ok(Ok(body)) => (
-                answer(&ctx.dir, presented.as_ref(), &mut bucket, &body.bytes).await,
-                true,
-            ),
+            Ok(frame) => answer(&ctx, presented.as_ref(), source, &mut bucket, frame).await,
         };
         let written = timeout(limits.idle, async {
             writer.write_all(&response).await?;
@@ -111,81 +134,152 @@ pub(crate) async fn serve(
 /// A frame body; holds its share of the large-frame budget while alive.
 struct Frame {
     bytes: Vec<u8>,
-    _budget: Option<tokio::sync::OwnedSemaphorePermit>,
+    budget: Option<OwnedSemaphorePermit>,
 }
 
-async fn read_frame<R: AsyncRead + Unpin>(
+/// Reads one frame: the header within the idle time, then the body within
+/// `limits.frame_deadline(len)`. A body over 64 KiB is read in steps of
+/// 1 MiB: each step's share of the budget is taken only once its first
+/// bytes are there (an announced length reserves nothing), and each step
+/// must arrive within the deadline of its own size, so a body that stalls
+/// holds at most one step, and not for long.
+async fn read_frame<R: AsyncBufRead + Unpin>(
     reader: &mut R,
     limit: usize,
     large_frames: &Arc<Semaphore>,
+    limits: &Limits,
 ) -> Result<Frame, FrameError> {
     let mut header = [0u8; HEADER_BYTES];
-    reader
-        .read_exact(&mut header)
-        .await
-        .map_err(|_| FrameError::Closed)?;
+    match timeout(limits.idle, reader.read_exact(&mut header)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(_)) | Err(_) => return Err(FrameError::Closed),
+    }
     let len = irp::frame_len(header, limit)
         .map_err(|_| FrameError::TooLarge(u32::from_be_bytes(header) as usize))?;
-    let budget = if len > BUDGETED_FRAME_BYTES {
-        let kib = u32::try_from(len.div_ceil(KIB)).map_err(|_| FrameError::TooLarge(len))?;
-        Some(
-            Arc::clone(large_frames)
+    let deadline = tokio::time::Instant::now() + limits.frame_deadline(len);
+    let too_slow = |_| FrameError::TooSlow(len);
+    if len <= BUDGETED_FRAME_BYTES {
+        let mut bytes = vec![0u8; len];
+        timeout_at(deadline, reader.read_exact(&mut bytes))
+            .await
+            .map_err(too_slow)?
+            .map_err(closed)?;
+        return Ok(Frame {
+            bytes,
+            budget: None,
+        });
+    }
+    let mut bytes: Vec<u8> = Vec::new();
+    let mut budget: Option<OwnedSemaphorePermit> = None;
+    while bytes.len() < len {
+        let start = bytes.len();
+        let step = (len - start).min(BUDGET_STEP_BYTES);
+        let step_deadline =
+            (tokio::time::Instant::now() + limits.frame_deadline(step)).min(deadline);
+        let permit = timeout_at(step_deadline, async {
+            // Wait for bytes before reserving memory for them.
+            if reader.fill_buf().await.map_err(closed)?.is_empty() {
+                return Err(FrameError::Closed);
+            }
+            let kib = u32::try_from(step.div_ceil(KIB)).map_err(|_| FrameError::TooLarge(len))?;
+            let permit = Arc::clone(large_frames)
                 .acquire_many_owned(kib)
                 .await
-                .map_err(|_| FrameError::Closed)?,
-        )
-    } else {
-        None
-    };
-    let mut bytes = vec![0u8; len];
-    reader
-        .read_exact(&mut bytes)
+                .map_err(closed)?;
+            if bytes.capacity() < start + step {
+                // Double as it fills (amortised copying), never past the frame.
+                let target = (bytes.capacity() * 2).clamp(start + step, len);
+                bytes.reserve_exact(target - start);
+            }
+            bytes.resize(start + step, 0);
+            reader
+                .read_exact(&mut bytes[start..])
+                .await
+                .map_err(closed)?;
+            Ok(permit)
+        })
         .await
-        .map_err(|_| FrameError::Closed)?;
-    Ok(Frame {
-        bytes,
-        _budget: budget,
-    })
+        .map_err(too_slow)??;
+        match &mut budget {
+            Some(held) => held.merge(permit),
+            None => budget = Some(permit),
+        }
+    }
+    Ok(Frame { bytes, budget })
 }
 
-/// The response frame to one request frame.
+#[allow(clippy::needless_pass_by_value)] // used as `map_err(closed)`
+fn closed<E>(_: E) -> FrameError {
+    FrameError::Closed
+}
+
+/// What a frame parsed into: the request, or the refusal and the header to
+/// answer it under.
+type Parsed = Result<(Header, Request), (Header, IrpError)>;
+
+/// The response frame to one request frame, and whether the connection
+/// stays open. The frame is parsed once; a frame over 64 KiB on the
+/// blocking pool, within `limits.parse_deadline` (a frame that takes longer
+/// is answered 1103 and the connection closed; the parse finishes on its
+/// own thread, still holding the frame's budget).
 async fn answer(
-    dir: &Dir,
+    ctx: &ConnContext,
     presented: Option<&Presented>,
+    source: Source,
     bucket: &mut TokenBucket,
-    body: &[u8],
-) -> Vec<u8> {
+    frame: Frame,
+) -> (Vec<u8>, bool) {
+    let dir = &*ctx.dir;
+    let len = frame.bytes.len();
+    let (parsed, _budget): (Parsed, _) = if len > BUDGETED_FRAME_BYTES {
+        let Ok(parsing) = Arc::clone(&ctx.parses).acquire_owned().await else {
+            return (Vec::new(), false);
+        };
+        let job = tokio::task::spawn_blocking(move || {
+            let _parsing = parsing;
+            let Frame { bytes, budget } = frame;
+            (Request::parse_answerable(&bytes), budget)
+        });
+        match timeout(dir.limits.parse_deadline, job).await {
+            Ok(Ok(parsed)) => parsed,
+            Ok(Err(_)) => {
+                let error = ErrorResponse::new(
+                    ErrorCode::Internal,
+                    "internal server error, request not performed",
+                );
+                return (error_frame(dir, None, error), false);
+            }
+            Err(_) => {
+                tracing::warn!(
+                    len,
+                    "a frame took too long to parse; closing its connection"
+                );
+                let error =
+                    ErrorResponse::new(ErrorCode::UnknownRequest, "request took too long to read");
+                return (error_frame(dir, None, error), false);
+            }
+        }
+    } else {
+        (Request::parse_answerable(&frame.bytes), frame.budget)
+    };
     if let Err(wait) = bucket.try_take(Instant::now()) {
-        return error_frame(dir, Some(&header_of(body)), rate_limited(wait));
+        let (Ok((header, _)) | Err((header, _))) = &parsed;
+        return (error_frame(dir, Some(header), rate_limited(wait)), true);
     }
-    let (header, request) = match Request::parse(body) {
+    let (header, request) = match parsed {
         Ok(parsed) => parsed,
-        Err(e) => {
+        Err((header, e)) => {
             let description: String = e.to_string().chars().take(200).collect();
             let error = ErrorResponse::new(e.code(), description);
-            return error_frame(dir, Some(&header_of(body)), error);
+            return (error_frame(dir, Some(&header), error), true);
         }
     };
-    if body.len() > MAX_FRAME_BYTES && !matches!(request, Request::StorePut { .. }) {
+    if len > MAX_FRAME_BYTES && !matches!(request, Request::StorePut { .. }) {
         let error = ErrorResponse::new(ErrorCode::TooLarge, "message too large");
-        return error_frame(dir, Some(&header), error);
+        return (error_frame(dir, Some(&header), error), true);
     }
-    let response = handlers::handle(dir, presented, &header, request).await;
-    encode(dir, &header, &response)
-}
-
-/// The header of a request that did not parse: its envelope if that much
-/// is good, else at least its id if the XML is readable, else id "0".
-fn header_of(body: &[u8]) -> Header {
-    if let Ok((_, header, _)) = irp::parse_envelope(body) {
-        return header;
-    }
-    let id = sixchat_proto::xml::parse(body)
-        .ok()
-        .and_then(|root| root.attribute("id").map(str::to_owned))
-        .filter(|id| !id.is_empty() && id.chars().count() <= irp::MAX_ID_CHARS)
-        .unwrap_or_else(|| "0".to_owned());
-    Header::new(None, None, &id)
+    let response = handlers::handle(dir, presented, source, &header, request).await;
+    (encode(dir, &header, response).await, true)
 }
 
 fn reply_header(dir: &Dir, request: Option<&Header>) -> Header {
@@ -199,12 +293,31 @@ fn error_frame(dir: &Dir, request: Option<&Header>, error: ErrorResponse) -> Vec
     irp::encode_frame(&Response::Error(error).to_xml(&header)).unwrap_or_default()
 }
 
-fn encode(dir: &Dir, request: &Header, response: &Response) -> Vec<u8> {
+/// Bytes of data a response carries (envelopes are the only large part).
+fn weight(response: &Response) -> usize {
+    match response {
+        Response::StoreFetch { envelopes, .. } => envelopes.iter().map(|e| e.data.len()).sum(),
+        _ => 0,
+    }
+}
+
+/// The response's frame; a large one is written on the blocking pool.
+async fn encode(dir: &Dir, request: &Header, response: Response) -> Vec<u8> {
     let header = reply_header(dir, Some(request));
-    match irp::encode_frame(&response.to_xml(&header)) {
-        Ok(frame) => frame,
-        Err(e) => {
-            tracing::error!(error = %e, "response over the frame limit");
+    let body = if weight(&response) > BUDGETED_FRAME_BYTES {
+        tokio::task::spawn_blocking(move || response.to_xml(&header))
+            .await
+            .unwrap_or_default()
+    } else {
+        response.to_xml(&header)
+    };
+    match irp::encode_frame(&body) {
+        Ok(frame) if !body.is_empty() => frame,
+        Ok(_) | Err(_) => {
+            tracing::error!(
+                len = body.len(),
+                "response over the frame limit or not written"
+            );
             let error = ErrorResponse::new(
                 ErrorCode::Internal,
                 "internal server error, request not performed",

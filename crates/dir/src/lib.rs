@@ -18,14 +18,17 @@
 //!   sealed with the administrator's passphrase).
 //! - [`crl`]: reissuing the CRL from the revoked certificates.
 //! - [`secret`]: invite secrets, and the slow verifier of recovery secrets.
-//! - [`limits`]: the server's limits, the per-connection token bucket, and
-//!   the per-user limit on backup recovery attempts.
+//! - [`limits`]: the server's limits, the token buckets (per connection;
+//!   per source for requests that need a slow hash), the limits on backup
+//!   recovery attempts (per source and UserID, per UserID), and the
+//!   sources (IPv4 address, IPv6 /64) the per-source connection cap counts.
 //! - [`tls`]: the rustls server configuration (TLS 1.3, optional client
 //!   certificates from the domain root).
-//! - [`server`]: the accept loop, the connection cap, periodic work, and the
-//!   clean shutdown.
-//! - `conn` (private): one connection: handshake deadline, frames, rate
-//!   limit, who the caller is.
+//! - [`server`]: the accept loop, the connection caps (in all, per
+//!   source), periodic work, and the clean shutdown.
+//! - `conn` (private): one connection: handshake deadline, frames (body
+//!   deadline, the large-frame budget taken as bytes arrive, one parse, on
+//!   the blocking pool when large), rate limit, who the caller is.
 //! - [`cache`]: in-memory callers and lookup answers, emptied when the CRL
 //!   changes and per user on that user's writes.
 //! - [`handlers`]: one function per IRP request.

@@ -12,7 +12,21 @@ use sixchat_dir::files::{DataDir, Passphrase};
 use sixchat_dir::limits::Limits;
 use sixchat_dir::server::Server;
 use sixchat_dir::store::certs::serial_hex;
+use sixchat_dir::store::data::Quota;
 use sixchat_dir::{DEFAULT_CERT_DAYS, DEFAULT_INVITE_DAYS};
+
+/// The fixed limits, for `serve --help`.
+const SERVE_LIMITS: &str = "\
+Fixed limits (ARCHITECTURE.md, \"Where irp.md left room\"):
+  frames        1 MiB without a client certificate, 64 MiB (store_put) with one;
+                a body must arrive at 64 KiB/s or within --frame-secs; bodies over
+                64 KiB share a 512 MiB budget, reserved 1 MiB at a time as bytes arrive
+  offline store per recipient 1000 envelopes / 256 MiB; one sender at most a quarter
+                of that per recipient, and 2000 envelopes / 512 MiB in all (1701)
+  recovery      backup_get: another domain refused at once (1201); 10 slow-hash
+                requests at once then 6 a minute per source (1801); 5 attempts per
+                source and UserID, 100 per UserID, per 15 minutes (1801)
+A source is an IPv4 address or an IPv6 /64.";
 
 /// The environment variable that may hold the key passphrase.
 const PASSPHRASE_ENV: &str = "SIXCHAT_DIR_PASSPHRASE";
@@ -82,11 +96,17 @@ enum Command {
     /// Approve a user's enrollment that waits for approval.
     Approve { user_id: String },
     /// Serve IRP until SIGINT or SIGTERM.
+    #[command(after_help = SERVE_LIMITS)]
     Serve {
         #[arg(long, default_value = "[::]:4604")]
         listen: SocketAddr,
+        /// Connections open at once; more are closed at once.
         #[arg(long, default_value_t = 20_000)]
         max_connections: usize,
+        /// Connections open at once from one source (an IPv4 address or an
+        /// IPv6 /64); more from that source are closed at once.
+        #[arg(long, default_value_t = 64)]
+        max_per_source: usize,
         /// Requests per second per connection.
         #[arg(long, default_value_t = 2000)]
         rate: u32,
@@ -99,6 +119,14 @@ enum Command {
         /// Close a connection whose TLS handshake takes longer.
         #[arg(long, default_value_t = 10)]
         handshake_secs: u64,
+        /// Drop a connection whose frame body does not arrive within this
+        /// many seconds or at 64 KiB/s, whichever allows longer.
+        #[arg(long, default_value_t = 10)]
+        frame_secs: u64,
+        /// Disk budget of the offline store, in MiB: a store_put that would
+        /// pass it is refused with 1701.
+        #[arg(long, default_value_t = 8192)]
+        store_mib: u64,
         /// Answer `lookup` without a client certificate.
         #[arg(long)]
         public_lookup: bool,
@@ -186,22 +214,32 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Serve {
             listen,
             max_connections,
+            max_per_source,
             rate,
             burst,
             idle_secs,
             handshake_secs,
+            frame_secs,
+            store_mib,
             public_lookup,
             no_cache,
         } => {
+            let defaults = Limits::default();
             let limits = Limits {
                 max_connections: *max_connections,
+                max_per_source: *max_per_source,
+                frame_floor: Duration::from_secs(*frame_secs),
+                quota: Quota {
+                    total_bytes: store_mib.saturating_mul(1 << 20),
+                    ..defaults.quota
+                },
                 rate_per_sec: *rate,
                 burst: burst.unwrap_or(*rate),
                 idle: Duration::from_secs(*idle_secs),
                 handshake: Duration::from_secs(*handshake_secs),
                 public_lookup: *public_lookup,
                 cache: !*no_cache,
-                ..Limits::default()
+                ..defaults
             };
             let server = Server::prepare(&data, &passphrase(cli)?, limits)
                 .context("cannot start the server")?;

@@ -18,7 +18,7 @@ use crate::conn::{self, ConnContext};
 use crate::db::Db;
 use crate::files::{DataDir, FileError, Passphrase, load_identity};
 use crate::handlers::{Dir, Fail};
-use crate::limits::Limits;
+use crate::limits::{Limits, Source, SourceCounts};
 use crate::store::{StoreError, certs, data};
 use crate::tls::{TlsError, server_config};
 use crate::{crl, now_unix};
@@ -73,12 +73,14 @@ impl Server {
         // At least one largest frame must fit, or a store_put would wait for ever.
         let budget_kib = (limits.large_frame_budget_mib.max(64) as usize) << 10;
         let large_frames = Arc::new(Semaphore::new(budget_kib));
+        let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
         let dir = Arc::new(Dir::new(meta, ca, db, limits));
         Ok(Self {
             ctx: Arc::new(ConnContext {
                 dir,
                 acceptor: TlsAcceptor::from(tls),
                 large_frames,
+                parses: Arc::new(Semaphore::new(cpus.max(2))),
             }),
         })
     }
@@ -104,8 +106,9 @@ impl Server {
         ready(local);
         let (shutdown, _) = broadcast::channel::<()>(1);
         let slots = Arc::new(Semaphore::new(dir.limits.max_connections.max(1)));
+        let per_source = SourceCounts::default();
         let mut connections = JoinSet::new();
-        let over_cap = Arc::new(AtomicU64::new(0));
+        let over_cap = Arc::new(OverCap::default());
         let periodic = tokio::spawn(periodic(
             Arc::clone(&dir),
             Arc::clone(&over_cap),
@@ -117,9 +120,18 @@ impl Server {
                 () = &mut stop => break,
                 accepted = listener.accept() => match accepted {
                     Ok((tcp, peer_addr)) => {
+                        let source = Source::of(peer_addr.ip());
+                        let Some(source_slot) =
+                            per_source.try_enter(source, dir.limits.max_per_source)
+                        else {
+                            tracing::debug!(%peer_addr, "per-source cap reached; closing");
+                            over_cap.per_source.fetch_add(1, Ordering::Relaxed);
+                            drop(tcp);
+                            continue;
+                        };
                         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
                             tracing::debug!(%peer_addr, "connection cap reached; closing");
-                            over_cap.fetch_add(1, Ordering::Relaxed);
+                            over_cap.total.fetch_add(1, Ordering::Relaxed);
                             drop(tcp);
                             continue;
                         };
@@ -129,6 +141,7 @@ impl Server {
                         connections.spawn(async move {
                             conn::serve(ctx, tcp, peer_addr, rx).await;
                             drop(slot);
+                            drop(source_slot);
                         });
                     }
                     Err(e) => {
@@ -175,22 +188,39 @@ fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
+/// Connections turned away since the last report.
+#[derive(Debug, Default)]
+struct OverCap {
+    /// At `max_connections`.
+    total: AtomicU64,
+    /// At `max_per_source`.
+    per_source: AtomicU64,
+}
+
 /// Refreshes the CRL before its nextUpdate and purges expired envelopes.
-/// Also reports connections turned away at the cap since the last run (one
+/// Also reports connections turned away at the caps since the last run (one
 /// line, not one per connection).
-async fn periodic(dir: Arc<Dir>, over_cap: Arc<AtomicU64>, mut shutdown: broadcast::Receiver<()>) {
+async fn periodic(dir: Arc<Dir>, over_cap: Arc<OverCap>, mut shutdown: broadcast::Receiver<()>) {
     let mut tick = tokio::time::interval(PERIODIC);
     loop {
         tokio::select! {
             _ = shutdown.recv() => return,
             _ = tick.tick() => {}
         }
-        let refused = over_cap.swap(0, Ordering::Relaxed);
+        let refused = over_cap.total.swap(0, Ordering::Relaxed);
         if refused > 0 {
             tracing::warn!(
                 refused,
                 max = dir.limits.max_connections,
                 "connections closed at the cap"
+            );
+        }
+        let refused = over_cap.per_source.swap(0, Ordering::Relaxed);
+        if refused > 0 {
+            tracing::warn!(
+                refused,
+                max = dir.limits.max_per_source,
+                "connections closed at the per-source cap"
             );
         }
         let ca = Arc::clone(&dir.ca);

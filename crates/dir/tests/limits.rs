@@ -4,75 +4,16 @@
 
 mod support;
 
-use std::sync::Arc;
+use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use sixchat_proto::irp::{ErrorCode, Header, Request, Response};
-use support::TestDir;
+use support::{ANSWER, Raw, TestDir};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
-use tokio_rustls::client::TlsStream;
-use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
-use tokio_rustls::rustls::{self, RootCertStore};
 
-const ANSWER: Duration = Duration::from_secs(15);
-
-struct Raw {
-    stream: TlsStream<TcpStream>,
-}
-
-async fn raw(addr: &str, root_der: &[u8]) -> std::io::Result<Raw> {
-    let mut roots = RootCertStore::empty();
-    roots
-        .add(CertificateDer::from(root_der.to_vec()))
-        .expect("root");
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .expect("TLS 1.3")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let tcp = TcpStream::connect(addr).await?;
-    let name = ServerName::try_from("127.0.0.1").expect("IP name");
-    let stream = tokio::time::timeout(
-        ANSWER,
-        TlsConnector::from(Arc::new(config)).connect(name, tcp),
-    )
-    .await
-    .map_err(|_| std::io::Error::other("handshake timed out"))??;
-    Ok(Raw { stream })
-}
-
-impl Raw {
-    async fn send(&mut self, body: &[u8]) {
-        let len = u32::try_from(body.len()).unwrap().to_be_bytes();
-        self.stream.write_all(&len).await.expect("write");
-        self.stream.write_all(body).await.expect("write");
-        self.stream.flush().await.expect("flush");
-    }
-
-    /// The next response, or `None` once the server closed the connection.
-    async fn recv(&mut self) -> Option<(Header, Response)> {
-        let read = async {
-            let mut head = [0u8; 4];
-            self.stream.read_exact(&mut head).await.ok()?;
-            let mut body = vec![0u8; u32::from_be_bytes(head) as usize];
-            self.stream.read_exact(&mut body).await.ok()?;
-            Some(Response::parse(&body).expect("the DIR writes valid IRP"))
-        };
-        tokio::time::timeout(ANSWER, read)
-            .await
-            .expect("an answer or a close in time")
-    }
-
-    async fn error_for(&mut self, body: &[u8]) -> (String, ErrorCode) {
-        self.send(body).await;
-        match self.recv().await {
-            Some((header, Response::Error(error))) => (header.id, error.code),
-            other => panic!("expected an error_response, got {other:?}"),
-        }
-    }
+async fn raw(served: &support::Served, dir: &TestDir) -> std::io::Result<Raw> {
+    Raw::connect(served, dir).await
 }
 
 fn crl_request(id: &str) -> Vec<u8> {
@@ -91,7 +32,7 @@ fn next(state: &mut u64) -> u64 {
 async fn bad_frames_are_answered_and_the_connection_stays_open() {
     let dir = TestDir::init(&[]);
     let served = dir.serve(&[]);
-    let mut conn = raw(&served.addr, &dir.root_der).await.expect("TLS");
+    let mut conn = raw(&served, &dir).await.expect("TLS");
 
     assert_eq!(
         conn.error_for(b"garbage").await,
@@ -164,7 +105,7 @@ async fn bad_frames_are_answered_and_the_connection_stays_open() {
     assert!(conn.recv().await.is_none(), "closed");
 
     // The server is unharmed.
-    let mut fresh = raw(&served.addr, &dir.root_der).await.expect("TLS");
+    let mut fresh = raw(&served, &dir).await.expect("TLS");
     fresh.send(&crl_request("1")).await;
     assert!(matches!(
         fresh.recv().await,
@@ -188,7 +129,7 @@ async fn silent_and_idle_connections_are_closed() {
     assert!(started.elapsed() < Duration::from_secs(5));
 
     // A TLS connection that sends nothing after the handshake.
-    let mut conn = raw(&served.addr, &dir.root_der).await.expect("TLS");
+    let mut conn = raw(&served, &dir).await.expect("TLS");
     conn.send(&crl_request("1")).await;
     assert!(conn.recv().await.is_some());
     tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -199,19 +140,19 @@ async fn silent_and_idle_connections_are_closed() {
 async fn connections_over_the_cap_are_closed_at_once() {
     let dir = TestDir::init(&[]);
     let served = dir.serve(&["--max-connections", "1"]);
-    let mut first = raw(&served.addr, &dir.root_der).await.expect("TLS");
+    let mut first = raw(&served, &dir).await.expect("TLS");
     first.send(&crl_request("1")).await;
     assert!(first.recv().await.is_some());
 
     let started = Instant::now();
-    let second = raw(&served.addr, &dir.root_der).await;
+    let second = raw(&served, &dir).await;
     assert!(second.is_err(), "the second connection is refused");
     assert!(started.elapsed() < Duration::from_secs(5));
 
     drop(first);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        if let Ok(mut again) = raw(&served.addr, &dir.root_der).await {
+        if let Ok(mut again) = raw(&served, &dir).await {
             again.send(&crl_request("2")).await;
             if again.recv().await.is_some() {
                 break;
@@ -223,4 +164,257 @@ async fn connections_over_the_cap_are_closed_at_once() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// A start tag with 55 000 `xmlns:aN` attributes: just under 1 MiB.
+fn namespace_flood() -> Vec<u8> {
+    let mut body = String::from("<message");
+    for n in 0..55_000 {
+        let _ = write!(body, " xmlns:a{n}=\"u\"");
+    }
+    body.push_str(" id=\"flood\"/>");
+    assert!(body.len() > 700_000 && body.len() <= 1 << 20);
+    body.into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespace_floods_do_not_hold_up_other_connections() {
+    let dir = TestDir::init(&[]);
+    let served = dir.serve(&[]);
+    let mut attacker = raw(&served, &dir).await.expect("TLS");
+    let mut honest = raw(&served, &dir).await.expect("TLS");
+    honest.send(&crl_request("warm")).await;
+    assert!(honest.recv().await.is_some());
+
+    // Two 1 MiB frames, then at once an unrelated request elsewhere (this
+    // took 12 s when each frame cost a quadratic duplicate check, twice).
+    let flood = namespace_flood();
+    let mut frames = Vec::new();
+    for _ in 0..2 {
+        frames.extend_from_slice(&u32::try_from(flood.len()).unwrap().to_be_bytes());
+        frames.extend_from_slice(&flood);
+    }
+    let (attack_read, mut attack_write) = tokio::io::split(attacker.stream);
+    let sending = tokio::spawn(async move {
+        attack_write.write_all(&frames).await.expect("write");
+        attack_write.flush().await.expect("flush");
+        attack_write
+    });
+    let started = Instant::now();
+    honest.send(&crl_request("prompt")).await;
+    let (header, response) = honest.recv().await.expect("answered");
+    let took = started.elapsed();
+    assert_eq!(header.id, "prompt");
+    assert!(matches!(response, Response::Crl { .. }));
+    assert!(took < Duration::from_secs(2), "answered in {took:?}");
+
+    // Each attack frame is refused (too many attributes: 1103), in order.
+    let attack_write = sending.await.expect("sent");
+    attacker.stream = attack_read.unsplit(attack_write);
+    for _ in 0..2 {
+        match attacker.recv().await {
+            Some((header, Response::Error(error))) => {
+                assert_eq!(error.code, ErrorCode::UnknownRequest);
+                assert!(error.description.contains("attributes"), "{error:?}");
+                assert_eq!(header.id, "0", "no envelope was read");
+            }
+            other => panic!("expected an error_response, got {other:?}"),
+        }
+    }
+    attacker.send(&crl_request("after")).await;
+    assert!(matches!(
+        attacker.recv().await,
+        Some((_, Response::Crl { .. }))
+    ));
+}
+
+/// Whether the server has closed `tcp` (EOF or reset) within `wait`.
+async fn closed_within(tcp: &mut TcpStream, wait: Duration) -> bool {
+    let mut buf = [0u8; 64];
+    matches!(
+        tokio::time::timeout(wait, tcp.read(&mut buf)).await,
+        Ok(Ok(0) | Err(_))
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_connections_from_many_sources_do_not_hold_up_an_honest_client() {
+    let dir = TestDir::init(&[]);
+    let served = dir.serve(&[]);
+    // 200 TCP connections that never start TLS, four from each of 50
+    // sources (127.0.0.2 to 127.0.0.51): under the per-source cap, so kept.
+    let mut silent = Vec::new();
+    for n in 2..=51u8 {
+        for _ in 0..4 {
+            silent.push(
+                support::tcp_from(support::loopback(n), &served)
+                    .await
+                    .expect("connect"),
+            );
+        }
+    }
+    let started = Instant::now();
+    let mut honest = raw(&served, &dir).await.expect("TLS from 127.0.0.1");
+    honest.send(&crl_request("honest")).await;
+    let (header, response) = honest.recv().await.expect("answered");
+    assert_eq!(header.id, "honest");
+    assert!(matches!(response, Response::Crl { .. }));
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(3), "answered in {took:?}");
+    for tcp in silent.iter_mut().step_by(10) {
+        assert!(
+            !closed_within(tcp, Duration::from_millis(50)).await,
+            "a silent connection under the caps is kept until its handshake deadline"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_from_one_source_over_its_cap_are_closed_at_once() {
+    let dir = TestDir::init(&[]);
+    let served = dir.serve(&["--max-per-source", "4"]);
+    let crowded = support::loopback(2);
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(support::tcp_from(crowded, &served).await.expect("connect"));
+    }
+    // The fifth from that source: closed at once, without a handshake.
+    let started = Instant::now();
+    let mut fifth = support::tcp_from(crowded, &served).await.expect("connect");
+    assert!(closed_within(&mut fifth, Duration::from_secs(5)).await);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let refused = Raw::connect_from(crowded, &served, &dir, None).await;
+    assert!(refused.is_err(), "no TLS from that source either");
+    for tcp in &mut held {
+        assert!(
+            !closed_within(tcp, Duration::from_millis(50)).await,
+            "the four are kept"
+        );
+    }
+
+    // Another source is served.
+    let mut other = Raw::connect_from(support::loopback(3), &served, &dir, None)
+        .await
+        .expect("TLS from another source");
+    other.send(&crl_request("other")).await;
+    assert!(matches!(
+        other.recv().await,
+        Some((_, Response::Crl { .. }))
+    ));
+
+    // When one of the four ends, the source may connect again.
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(mut again) = Raw::connect_from(crowded, &served, &dir, None).await {
+            again.send(&crl_request("again")).await;
+            if again.recv().await.is_some() {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a slot frees up when a connection ends"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_trickles_in_gets_the_connection_dropped() {
+    let dir = TestDir::init(&[]);
+    let served = dir.serve(&["--frame-secs", "2"]);
+    let mut conn = raw(&served, &dir).await.expect("TLS");
+    conn.send(&crl_request("first")).await;
+    assert!(conn.recv().await.is_some());
+
+    // A 200-byte frame at one byte every 250 ms would take 50 s; the body
+    // must arrive within 2 s (the floor; 200 bytes at 64 KiB/s is less).
+    let body = crl_request("slow");
+    let (mut read, mut write) = tokio::io::split(conn.stream);
+    let started = Instant::now();
+    let trickle = tokio::spawn(async move {
+        let len = u32::try_from(body.len()).unwrap().to_be_bytes();
+        if write.write_all(&len).await.is_err() {
+            return;
+        }
+        for byte in body {
+            if write.write_all(&[byte]).await.is_err() || write.flush().await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    });
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(ANSWER, read.read(&mut buf)).await;
+    let took = started.elapsed();
+    assert!(
+        matches!(read, Ok(Ok(0) | Err(_))),
+        "dropped without an answer: {read:?}"
+    );
+    assert!(
+        took >= Duration::from_millis(1500) && took < Duration::from_secs(8),
+        "dropped after {took:?}"
+    );
+    trickle.abort();
+
+    // A body that arrives in time is served on a fresh connection.
+    let mut fresh = raw(&served, &dir).await.expect("TLS");
+    fresh.send(&crl_request("fresh")).await;
+    assert!(matches!(
+        fresh.recv().await,
+        Some((_, Response::Crl { .. }))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_announced_length_reserves_no_memory() {
+    let dir = TestDir::init(&[]);
+    let alice_invite = dir.invite("alice@example.org", &[]);
+    let bob_invite = dir.invite("bob@example.org", &[]);
+    let served = dir.serve(&[]);
+    let alice = support::enroll(&served, &dir, &alice_invite).await;
+    let bob = support::enroll(&served, &dir, &bob_invite).await;
+    let rss_before = served.rss_kib();
+
+    // Twelve connections with a certificate announce 64 MiB frames: 768 MiB,
+    // more than the 512 MiB budget. Half send nothing more, half 1 MiB and
+    // a byte and then stall. Nothing is reserved for bytes not sent.
+    let mut attackers = Vec::new();
+    for n in 0..12 {
+        let mut conn = Raw::connect_from(support::loopback(1), &served, &dir, Some(&alice))
+            .await
+            .expect("TLS with a certificate");
+        conn.stream
+            .write_all(&(64u32 << 20).to_be_bytes())
+            .await
+            .unwrap();
+        if n % 2 == 1 {
+            conn.stream
+                .write_all(&vec![b' '; (1 << 20) + 1])
+                .await
+                .unwrap();
+        }
+        conn.stream.flush().await.unwrap();
+        attackers.push(conn);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // An honest 2 MiB envelope still goes through at once.
+    let started = Instant::now();
+    let mut as_bob = support::as_agent(&served, &dir, &bob).await;
+    let put = Request::StorePut {
+        to: alice.user_id.clone(),
+        envelope: vec![7; 2 << 20],
+        expires_days: None,
+    };
+    let stored = tokio::time::timeout(Duration::from_secs(10), as_bob.call(&put)).await;
+    assert!(
+        matches!(stored, Ok(Ok(Response::StorePut { .. }))),
+        "{stored:?} after {:?}",
+        started.elapsed()
+    );
+    let grown_mib = served.rss_kib().saturating_sub(rss_before) / 1024;
+    assert!(grown_mib < 64, "the DIR grew by {grown_mib} MiB");
+    drop(attackers);
 }

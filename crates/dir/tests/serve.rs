@@ -149,8 +149,8 @@ async fn enrollment_follows_the_invite_rules() {
     assert_ne!(chain[0], bob.chain[0]);
     assert_eq!(
         CertInfo::parse(&chain[0]).unwrap().name,
-        "Bob",
-        "the CSR's name"
+        "Test User",
+        "the administrator's name (invite --name), not the CSR's"
     );
     let fresh = sixchat_pki::cert::csr_for(&new_key(), &bob.user_id, name).unwrap();
     assert!(matches!(
@@ -186,6 +186,64 @@ async fn enrollment_follows_the_invite_rules() {
     );
 
     assert!(served.terminate().success(), "SIGTERM: clean exit 0");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_certified_name_is_the_administrators_not_the_enrollees() {
+    let dir = TestDir::init(&[]);
+    let line = dir.admin_ok(&["invite", "bob@example.org", "--name", "Bob B"]);
+    let bob_invite = sixchat_proto::irp::Invite::parse(line.trim()).expect("invite");
+    let alice_invite = dir.invite("alice@example.org", &[]);
+    let served = dir.serve(&[]);
+    let alice = enroll(&served, &dir, &alice_invite).await;
+
+    // Bob asks to be "Alice A".
+    let key = new_key();
+    let csr_der = sixchat_pki::cert::csr_for(&key, &bob_invite.user_id, "Alice A").unwrap();
+    let mut client = anonymous(&served, &dir).await;
+    let response = client
+        .call(&Request::Enroll {
+            user_id: bob_invite.user_id.clone(),
+            secret: bob_invite.secret.clone(),
+            csr_der,
+        })
+        .await;
+    let Ok(Response::Enroll { chain, .. }) = response else {
+        panic!("enrolment: {response:?}");
+    };
+    let issued = CertInfo::parse(&chain[0]).unwrap();
+    assert_eq!(issued.name, "Bob B", "the invite's name is certified");
+    assert_eq!(issued.user_id, bob_invite.user_id);
+
+    let mut as_alice = as_agent(&served, &dir, &alice).await;
+    let Ok(Response::Lookup(found)) = as_alice
+        .call(&Request::Lookup {
+            user_id: bob_invite.user_id.clone(),
+        })
+        .await
+    else {
+        panic!("lookup of bob");
+    };
+    assert_eq!(found.name, "Bob B", "lookup agrees with the certificate");
+    assert_eq!(found.chain[0], chain[0]);
+
+    // Renewal and re-key keep the administrator's name too.
+    let bob = Agent {
+        user_id: bob_invite.user_id.clone(),
+        key: key.clone(),
+        chain,
+    };
+    let mut as_bob = as_agent(&served, &dir, &bob).await;
+    for csr_key in [key, new_key()] {
+        let csr_der = sixchat_pki::cert::csr_for(&csr_key, &bob.user_id, "Alice A").unwrap();
+        let Ok(Response::Issue { chain }) = as_bob.call(&Request::Issue { csr_der }).await else {
+            panic!("renewal");
+        };
+        assert_eq!(CertInfo::parse(&chain[0]).unwrap().name, "Bob B");
+    }
+    let users = dir.admin_ok(&["users", "--json"]);
+    assert!(users.contains("\"Bob B\""), "{users}");
+    assert!(!users.contains("Alice A"), "{users}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,9 +3,24 @@
 //! [`parse`] turns one document into an [`Element`] tree and refuses what the
 //! protocol refuses: DOCTYPE, processing instructions, comments, a byte-order
 //! mark, a declaration naming anything but UTF-8, undefined entities, depth
-//! over 8, more than 64 attributes on an element, duplicate attributes, and
-//! non-whitespace text beside child elements. [`Writer`] emits the compact
-//! form that the reference peer writes (no declaration, no whitespace).
+//! over 8, more than 64 attributes on an element (namespace declarations
+//! count like any other attribute), duplicate attributes, more than 4096
+//! elements in a document, and non-whitespace text beside child elements.
+//! [`Writer`] emits the compact form that the reference peer writes (no
+//! declaration, no whitespace).
+//!
+//! # Cost
+//!
+//! The parser is linear in the size of its input, whatever the input: an
+//! element's attributes are counted as they are read and the element is
+//! refused at the 65th, before duplicates are looked for (a pairwise check
+//! over at most 64 keys), so a start tag with 55 000 `xmlns:aN` attributes
+//! costs one pass to its 65th attribute, not 55 000² comparisons. The
+//! element cap bounds the tree built from a large document: 4096 is many
+//! times the largest legitimate message (a `store_fetch_response` or
+//! `store_ack` of [`MAX_PAGE`](crate::irp::messages::MAX_PAGE) = 256
+//! envelopes, plus the root and `more`; a Direct handshake message has a few
+//! dozen elements; an address record at most 16 addresses).
 
 use quick_xml::events::{BytesStart, Event};
 
@@ -13,8 +28,12 @@ use quick_xml::events::{BytesStart, Event};
 pub const NAMESPACE: &str = "urn:sixchat:direct";
 /// Deepest element nesting allowed; the root is depth 1.
 pub const MAX_DEPTH: usize = 8;
-/// Most attributes per element, namespace declarations not counted.
+/// Most attributes per element, namespace declarations (`xmlns`,
+/// `xmlns:*`) included.
 pub const MAX_ATTRIBUTES: usize = 64;
+/// Most elements in one document, the root included (see the module docs
+/// for why 4096).
+pub const MAX_ELEMENTS: usize = 4096;
 
 /// Why a document was refused. Every variant maps to `decode_error`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,6 +56,8 @@ pub enum XmlError {
     TooDeep,
     #[error("more than {MAX_ATTRIBUTES} attributes on <{0}>")]
     TooManyAttributes(String),
+    #[error("more than {MAX_ELEMENTS} elements")]
+    TooManyElements,
     #[error("text and child elements mixed in <{0}>")]
     MixedContent(String),
     #[error("no root element, or content after it")]
@@ -88,6 +109,15 @@ pub fn parse(bytes: &[u8]) -> Result<Element, XmlError> {
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
     let mut seen_anything = false;
+    let mut elements = 0usize;
+    let mut count_element = || {
+        elements += 1;
+        if elements > MAX_ELEMENTS {
+            Err(XmlError::TooManyElements)
+        } else {
+            Ok(())
+        }
+    };
     loop {
         let event = reader.read_event().map_err(malformed)?;
         match event {
@@ -113,6 +143,7 @@ pub fn parse(bytes: &[u8]) -> Result<Element, XmlError> {
                 if stack.len() >= MAX_DEPTH {
                     return Err(XmlError::TooDeep);
                 }
+                count_element()?;
                 stack.push(open_element(&start)?);
             }
             Event::Empty(start) => {
@@ -123,6 +154,7 @@ pub fn parse(bytes: &[u8]) -> Result<Element, XmlError> {
                         XmlError::TooDeep
                     });
                 }
+                count_element()?;
                 let element = open_element(&start)?;
                 close_element(&mut stack, &mut root, element)?;
             }
@@ -182,9 +214,14 @@ fn open_element(start: &BytesStart<'_>) -> Result<Element, XmlError> {
     let name = std::str::from_utf8(start.name().into_inner())
         .map_err(malformed)?
         .to_owned();
-    let mut attributes = Vec::new();
-    let mut counted = 0usize;
-    for attribute in start.attributes().with_checks(true) {
+    let mut attributes: Vec<(String, String)> = Vec::new();
+    // No duplicate check inside quick-xml: it compares each key with every
+    // earlier one, quadratic in an element's attributes, and it would run
+    // before the count below could stop a start tag with 55 000 of them.
+    for attribute in start.attributes().with_checks(false) {
+        if attributes.len() == MAX_ATTRIBUTES {
+            return Err(XmlError::TooManyAttributes(name));
+        }
         let attribute = attribute.map_err(malformed)?;
         let key = std::str::from_utf8(attribute.key.into_inner())
             .map_err(malformed)?
@@ -196,13 +233,19 @@ fn open_element(start: &BytesStart<'_>) -> Result<Element, XmlError> {
             )) => XmlError::Entity(entity.chars().take(32).collect()),
             other => malformed(other),
         })?;
-        if key != "xmlns" && !key.starts_with("xmlns:") {
-            counted += 1;
-            if counted > MAX_ATTRIBUTES {
-                return Err(XmlError::TooManyAttributes(name));
-            }
-        }
         attributes.push((key, value.into_owned()));
+    }
+    // At most 64 keys: at most 2016 comparisons.
+    for (index, (key, _)) in attributes.iter().enumerate() {
+        if attributes[..index]
+            .iter()
+            .any(|(earlier, _)| earlier == key)
+        {
+            return Err(XmlError::Malformed(format!(
+                "duplicate attribute {:?} on <{name}>",
+                key.chars().take(32).collect::<String>()
+            )));
+        }
     }
     Ok(Element {
         name,
@@ -316,6 +359,7 @@ pub fn escape_into(out: &mut String, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fmt::Write as _;
 
     #[test]
     fn parses_compact_messages() {
@@ -365,6 +409,7 @@ mod tests {
         let deep = |n: usize| format!("{}{}", "<a>".repeat(n), "</a>".repeat(n));
         assert!(parse(deep(8).as_bytes()).is_ok());
         assert_eq!(parse(deep(9).as_bytes()), Err(XmlError::TooDeep));
+        // The namespace declaration is one of the 64.
         let attrs = |n: usize| {
             format!(
                 "<m xmlns=\"u\" {}/>",
@@ -374,11 +419,93 @@ mod tests {
                     .join(" ")
             )
         };
-        assert!(parse(attrs(64).as_bytes()).is_ok());
+        assert!(parse(attrs(63).as_bytes()).is_ok());
         assert_eq!(
-            parse(attrs(65).as_bytes()),
+            parse(attrs(64).as_bytes()),
             Err(XmlError::TooManyAttributes("m".into()))
         );
+    }
+
+    fn namespace_declarations(n: usize) -> String {
+        let mut doc = String::from("<m");
+        for i in 0..n {
+            let _ = write!(doc, " xmlns:a{i}=\"u\"");
+        }
+        doc.push_str("/>");
+        doc
+    }
+
+    #[test]
+    fn namespace_declarations_count_as_attributes() {
+        assert!(parse(namespace_declarations(64).as_bytes()).is_ok());
+        assert_eq!(
+            parse(namespace_declarations(65).as_bytes()),
+            Err(XmlError::TooManyAttributes("m".into()))
+        );
+        // Mixed: 32 declarations and 33 plain attributes are 65.
+        let mut mixed = namespace_declarations(32);
+        mixed.truncate(mixed.len() - 2);
+        for i in 0..33 {
+            let _ = write!(mixed, " b{i}=\"1\"");
+        }
+        mixed.push_str("/>");
+        assert_eq!(
+            parse(mixed.as_bytes()),
+            Err(XmlError::TooManyAttributes("m".into()))
+        );
+    }
+
+    #[test]
+    fn a_mebibyte_start_tag_of_namespace_declarations_is_refused() {
+        // The attack of issue 9: one start tag, 55 000 `xmlns:aN` attributes
+        // (refused at the 65th; this used to take seconds per frame).
+        let mut doc = namespace_declarations(55_000);
+        assert!(doc.len() > 700_000 && doc.len() <= 1 << 20);
+        assert_eq!(
+            parse(doc.as_bytes()),
+            Err(XmlError::TooManyAttributes("m".into()))
+        );
+        // The same as the body of an element nested in the root.
+        doc.insert_str(0, "<message>");
+        doc.push_str("</message>");
+        assert_eq!(
+            parse(doc.as_bytes()),
+            Err(XmlError::TooManyAttributes("m".into()))
+        );
+    }
+
+    #[test]
+    fn duplicates_are_found_among_up_to_64_attributes() {
+        assert!(matches!(
+            parse(b"<m xmlns:a=\"1\" b=\"2\" xmlns:a=\"3\"/>"),
+            Err(XmlError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse(b"<m xmlns=\"1\" xmlns=\"1\"/>"),
+            Err(XmlError::Malformed(_))
+        ));
+        let mut last_repeats = namespace_declarations(63);
+        last_repeats.truncate(last_repeats.len() - 2);
+        last_repeats.push_str(" xmlns:a0=\"u\"/>");
+        assert!(matches!(
+            parse(last_repeats.as_bytes()),
+            Err(XmlError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn elements_per_document_are_limited() {
+        let flat = |n: usize| format!("<m>{}</m>", "<e/>".repeat(n - 1));
+        assert!(parse(flat(MAX_ELEMENTS).as_bytes()).is_ok());
+        assert_eq!(
+            parse(flat(MAX_ELEMENTS + 1).as_bytes()),
+            Err(XmlError::TooManyElements)
+        );
+        let open_close = format!("<m>{}</m>", "<e>x</e>".repeat(MAX_ELEMENTS));
+        assert_eq!(parse(open_close.as_bytes()), Err(XmlError::TooManyElements));
+        // A mebibyte of empty elements is refused, not built into a tree.
+        let many = format!("<m>{}</m>", "<e/>".repeat(250_000));
+        assert_eq!(parse(many.as_bytes()), Err(XmlError::TooManyElements));
     }
 
     #[test]

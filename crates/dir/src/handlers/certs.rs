@@ -38,10 +38,11 @@ fn key_reused() -> Fail {
     refuse(ErrorCode::KeyReused, "key already used")
 }
 
-/// Signs a leaf for the CSR's key and names on the blocking pool; the row
-/// to store. (irp.md leaves the display name to the requester: the CN of
-/// the CSR is certified as is; the UserID is the identity.)
-async fn sign_leaf(dir: &Dir, info: CsrInfo) -> Result<NewCert, Fail> {
+/// Signs a leaf for the CSR's key and UserID on the blocking pool, with
+/// `name` as its display name (CN); the row to store. The name is the
+/// administrator's (`invite --name`), never the CSR's: a display name the
+/// enrollee chose would let bob be certified as "Alice A".
+async fn sign_leaf(dir: &Dir, info: CsrInfo, name: String) -> Result<NewCert, Fail> {
     let serial = loop {
         let serial = new_serial()?;
         let taken = dir
@@ -58,7 +59,7 @@ async fn sign_leaf(dir: &Dir, info: CsrInfo) -> Result<NewCert, Fail> {
         let request = LeafRequest::Key {
             spki_der: &info.spki_der,
             user_id: &info.user_id,
-            name: &info.name,
+            name: &name,
         };
         ca.issue_leaf(request, days, serial).map(|der| (der, info))
     })
@@ -101,13 +102,17 @@ pub async fn enroll(
     let invite = sha256(secret.as_bytes());
     let now = now_unix();
     let user = user_id.to_string();
-    let state = dir
+    let (state, name) = dir
         .db
-        .read(move |c| users::invite_state(c, &invite, &user, now).map_err(Fail::from))
+        .read(move |c| {
+            let state = users::invite_state(c, &invite, &user, now)?;
+            Ok::<_, Fail>((state, users::invite_name(c, &invite)?))
+        })
         .await?;
     if state != InviteState::Usable {
         return Err(refuse(ErrorCode::BadInvite, state.refusal()));
     }
+    let name = name.ok_or_else(|| refuse(ErrorCode::BadInvite, InviteState::Unknown.refusal()))?;
     let info = checked_csr(
         &csr_der,
         user_id,
@@ -130,7 +135,7 @@ pub async fn enroll(
             ));
         }
     }
-    let cert = sign_leaf(dir, info).await?;
+    let cert = sign_leaf(dir, info, name.clone()).await?;
     let leaf = cert.der.clone();
     let user = user_id.to_string();
     dir.db
@@ -143,7 +148,7 @@ pub async fn enroll(
                 return Err(key_reused());
             }
             cert_rows::insert(tx, &cert, now)?;
-            users::finish_enrollment(tx, &invite, &user)?;
+            users::finish_enrollment(tx, &invite, &user, &name)?;
             Ok(())
         })
         .await?;
@@ -166,7 +171,14 @@ pub async fn issue(dir: &Dir, caller: &Caller, csr_der: Vec<u8>) -> Result<Respo
     if !same_key {
         refuse_used_key(dir, key).await?;
     }
-    let cert = sign_leaf(dir, info).await?;
+    // The name certified at enrolment (the administrator's), not the CSR's.
+    let user = caller.user_id.to_string();
+    let name = dir
+        .db
+        .read(move |c| Ok::<_, Fail>(users::user(c, &user)?.map(|row| row.name)))
+        .await?
+        .ok_or_else(|| refuse(ErrorCode::NotAuthorised, "unknown certificate"))?;
+    let cert = sign_leaf(dir, info, name).await?;
     let leaf = cert.der.clone();
     dir.db
         .write(move |tx| {

@@ -8,9 +8,12 @@ use sixchat_proto::irp::record::MAX_LIFETIME_SECS;
 use sixchat_proto::irp::{AddressRecord, ErrorCode, LookupResult, Response, SignedRecord};
 
 use super::{Caller, Dir, Fail, refuse};
+use crate::limits::Source;
 use crate::now_unix;
 use crate::secret::{new_envelope_id, recovery_secret_matches, recovery_verifier};
-use crate::store::data::{self as rows, BackupRow, NewEnvelope, RecordOutcome, RecordRow};
+use crate::store::data::{
+    self as rows, BackupRow, NewEnvelope, PutOutcome, RecordOutcome, RecordRow,
+};
 use crate::store::{certs as cert_rows, users};
 
 /// Clock difference tolerated on a record's expiry.
@@ -130,6 +133,7 @@ pub async fn lookup(dir: &Dir, user_id: &UserId) -> Result<Response, Fail> {
 pub async fn backup_put(
     dir: &Dir,
     caller: &Caller,
+    source: Source,
     pkcs12: Vec<u8>,
     recovery_secret: String,
 ) -> Result<Response, Fail> {
@@ -142,6 +146,7 @@ pub async fn backup_put(
             "empty backup or recovery secret",
         ));
     }
+    dir.slow_request(source)?;
     let _permit = dir
         .slow_hashes
         .acquire()
@@ -162,12 +167,22 @@ pub async fn backup_put(
     Ok(Response::BackupPut)
 }
 
+/// Checks, in this order and before any slow work: the UserID is of this
+/// DIR's domain (else 1201 at once: no backup of ours to protect), the
+/// source has slow-request budget left, and the attempt limits (per source
+/// and UserID, per UserID) allow another guess. Only then the PBKDF2 hash,
+/// which runs even when there is no backup, so the answer does not tell.
 pub async fn backup_get(
     dir: &Dir,
+    source: Source,
     user_id: &UserId,
     recovery_secret: String,
 ) -> Result<Response, Fail> {
-    dir.recovery_attempt(user_id.as_str())?;
+    if user_id.domain() != dir.domain {
+        return Err(no_such_user());
+    }
+    dir.slow_request(source)?;
+    dir.recovery_attempt(source, user_id.as_str())?;
     let user = user_id.to_string();
     let backup = dir
         .db
@@ -227,11 +242,18 @@ pub async fn store_put(
                 received_unix: now,
                 expires_unix,
             };
-            if rows::put_envelope(tx, &new, quota)? {
-                Ok(())
-            } else {
-                Err(refuse(ErrorCode::QuotaExceeded, "store quota exceeded"))
-            }
+            let refusal = match rows::put_envelope(tx, &new, quota)? {
+                PutOutcome::Stored => return Ok(()),
+                PutOutcome::RecipientFull => "store quota exceeded: the recipient's store is full",
+                PutOutcome::ShareFull => {
+                    "store quota exceeded: you hold your share of the recipient's store"
+                }
+                PutOutcome::SenderFull => {
+                    "store quota exceeded: you hold as much as one sender may"
+                }
+                PutOutcome::StoreFull => "store quota exceeded: the DIR's store is full",
+            };
+            Err(refuse(ErrorCode::QuotaExceeded, refusal))
         })
         .await?;
     Ok(Response::StorePut {

@@ -20,7 +20,7 @@ use tokio::sync::Semaphore;
 
 use crate::crl::CrlError;
 use crate::db::Db;
-use crate::limits::{AttemptLimiter, Limits};
+use crate::limits::{Limits, RecoveryLimiter, Source, SourceBuckets};
 use crate::secret::RandomUnavailable;
 use crate::store::certs as cert_rows;
 use crate::store::{Meta, StoreError};
@@ -35,7 +35,9 @@ pub struct Dir {
     pub db: Db,
     pub limits: Limits,
     pub cache: crate::cache::Cache,
-    recovery_attempts: Mutex<AttemptLimiter>,
+    recovery_attempts: Mutex<RecoveryLimiter>,
+    /// Per source: requests that need a slow hash.
+    slow_requests: SourceBuckets,
     slow_hashes: Semaphore,
 }
 
@@ -57,23 +59,30 @@ impl Dir {
             ca: Arc::new(ca),
             db,
             cache: crate::cache::Cache::new(limits.cache),
-            recovery_attempts: Mutex::new(AttemptLimiter::new(
-                limits.recovery_attempts,
-                limits.recovery_window,
-            )),
+            recovery_attempts: Mutex::new(RecoveryLimiter::new(&limits)),
+            slow_requests: SourceBuckets::new(limits.slow_per_minute, limits.slow_burst),
             slow_hashes: Semaphore::new(limits.slow_hashes.max(1)),
             limits,
         }
     }
 
-    /// Counts a recovery attempt for `user_id`, or says how long to wait.
-    fn recovery_attempt(&self, user_id: &str) -> Result<(), Fail> {
+    /// Counts a recovery attempt on `user_id` from `source`, or says how
+    /// long to wait.
+    fn recovery_attempt(&self, source: Source, user_id: &str) -> Result<(), Fail> {
         let mut limiter = self
             .recovery_attempts
             .lock()
             .map_err(|_| Fail::Internal("recovery limiter poisoned".into()))?;
         limiter
-            .try_attempt(user_id, Instant::now())
+            .try_attempt(source, user_id, Instant::now())
+            .map_err(|wait| Fail::Refused(rate_limited(wait)))
+    }
+
+    /// Takes one of `source`'s tokens for a request that needs a slow hash,
+    /// or says how long to wait.
+    fn slow_request(&self, source: Source) -> Result<(), Fail> {
+        self.slow_requests
+            .try_take(source, Instant::now())
             .map_err(|wait| Fail::Refused(rate_limited(wait)))
     }
 }
@@ -212,14 +221,15 @@ pub async fn authenticate(dir: &Dir, presented: &Presented) -> Result<Caller, Fa
     Ok(caller)
 }
 
-/// Answers one parsed request.
+/// Answers one parsed request from a connection of `source`.
 pub async fn handle(
     dir: &Dir,
     presented: Option<&Presented>,
+    source: Source,
     header: &Header,
     request: Request,
 ) -> Response {
-    match dispatch(dir, presented, header, request).await {
+    match dispatch(dir, presented, source, header, request).await {
         Ok(response) => response,
         Err(Fail::Refused(error)) => Response::Error(error),
         Err(Fail::Internal(reason)) => {
@@ -235,6 +245,7 @@ pub async fn handle(
 async fn dispatch(
     dir: &Dir,
     presented: Option<&Presented>,
+    source: Source,
     header: &Header,
     request: Request,
 ) -> Result<Response, Fail> {
@@ -277,11 +288,14 @@ async fn dispatch(
         Request::BackupPut {
             pkcs12,
             recovery_secret,
-        } => data::backup_put(dir, &caller.ok_or_else(need)?, pkcs12, recovery_secret).await,
+        } => {
+            let caller = caller.ok_or_else(need)?;
+            data::backup_put(dir, &caller, source, pkcs12, recovery_secret).await
+        }
         Request::BackupGet {
             user_id,
             recovery_secret,
-        } => data::backup_get(dir, &user_id, recovery_secret).await,
+        } => data::backup_get(dir, source, &user_id, recovery_secret).await,
         Request::StorePut {
             to,
             envelope,

@@ -136,11 +136,25 @@ pub fn has_backup(conn: &Connection, user_id: &str) -> rusqlite::Result<bool> {
         .is_some())
 }
 
-/// The per-recipient limits of the offline store.
+/// The limits of the offline store. Envelopes count while unexpired
+/// (the total also counts expired ones not yet purged; they are purged
+/// before a put is refused for it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quota {
+    /// Envelopes waiting for one recipient.
     pub max_envelopes: u64,
+    /// Bytes waiting for one recipient.
     pub max_bytes: u64,
+    /// One sender may hold at most 1/`share_divisor` of a recipient's
+    /// envelopes and of its bytes, so one sender cannot fill someone's
+    /// store for everyone else.
+    pub share_divisor: u64,
+    /// Envelopes one sender holds for all recipients together.
+    pub sender_envelopes: u64,
+    /// Bytes one sender holds for all recipients together.
+    pub sender_bytes: u64,
+    /// Bytes of envelopes in the whole store: the disk budget.
+    pub total_bytes: u64,
 }
 
 impl Default for Quota {
@@ -148,8 +162,38 @@ impl Default for Quota {
         Self {
             max_envelopes: 1000,
             max_bytes: 256 << 20,
+            share_divisor: 4,
+            sender_envelopes: 2000,
+            sender_bytes: 512 << 20,
+            total_bytes: 8 << 30,
         }
     }
+}
+
+impl Quota {
+    /// Envelopes one sender may hold for one recipient.
+    pub fn share_envelopes(&self) -> u64 {
+        (self.max_envelopes / self.share_divisor.max(1)).max(1)
+    }
+
+    /// Bytes one sender may hold for one recipient.
+    pub fn share_bytes(&self) -> u64 {
+        self.max_bytes / self.share_divisor.max(1)
+    }
+}
+
+/// What `put_envelope` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    Stored,
+    /// The recipient's store is full.
+    RecipientFull,
+    /// This sender's share of the recipient's store is full.
+    ShareFull,
+    /// This sender holds as much as a sender may for all recipients.
+    SenderFull,
+    /// The store as a whole is at its disk budget.
+    StoreFull,
 }
 
 /// An envelope to leave for a user.
@@ -163,23 +207,79 @@ pub struct NewEnvelope<'a> {
     pub expires_unix: i64,
 }
 
-/// Stores the envelope unless the recipient's unexpired envelopes would
-/// pass the quota. Returns whether it was stored.
+fn over(count: i64, bytes: i64, size: u64, max_envelopes: u64, max_bytes: u64) -> bool {
+    super::uint(count) >= max_envelopes || super::uint(bytes).saturating_add(size) > max_bytes
+}
+
+/// Bytes of every envelope in the store, expired or not (kept by triggers).
+pub fn total_bytes(conn: &Connection) -> rusqlite::Result<u64> {
+    conn.prepare_cached("SELECT bytes FROM store_usage WHERE id = 1")?
+        .query_row([], |row| row.get::<_, i64>(0))
+        .optional()
+        .map(|bytes| super::uint(bytes.unwrap_or(0)))
+}
+
+/// Stores the envelope unless it would pass a limit of the quota: the
+/// recipient's, the sender's share of it, the sender's own, or the whole
+/// store's. Each count uses an index and reads only that recipient's or
+/// sender's rows (at most a quota's worth); the total is one row.
 pub fn put_envelope(
     conn: &Connection,
     envelope: &NewEnvelope<'_>,
     quota: Quota,
-) -> rusqlite::Result<bool> {
-    let (count, bytes): (i64, i64) = conn.query_row(
-        "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM store WHERE to_user = ?1 AND expires > ?2",
-        params![envelope.to_user, envelope.received_unix],
-        |row| Ok((row.get(0)?, row.get(1)?)),
-    )?;
+) -> rusqlite::Result<PutOutcome> {
+    let now = envelope.received_unix;
     let size = envelope.data.len() as u64;
-    if super::uint(count) >= quota.max_envelopes
-        || super::uint(bytes).saturating_add(size) > quota.max_bytes
-    {
-        return Ok(false);
+    let (count, bytes): (i64, i64) = conn
+        .prepare_cached(
+            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM store WHERE to_user = ?1 AND expires > ?2",
+        )?
+        .query_row(params![envelope.to_user, now], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?;
+    if over(count, bytes, size, quota.max_envelopes, quota.max_bytes) {
+        return Ok(PutOutcome::RecipientFull);
+    }
+    let (count, bytes): (i64, i64) = conn
+        .prepare_cached(
+            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM store
+             WHERE from_user = ?1 AND to_user = ?2 AND expires > ?3",
+        )?
+        .query_row(params![envelope.from_user, envelope.to_user, now], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?;
+    if over(
+        count,
+        bytes,
+        size,
+        quota.share_envelopes(),
+        quota.share_bytes(),
+    ) {
+        return Ok(PutOutcome::ShareFull);
+    }
+    let (count, bytes): (i64, i64) = conn
+        .prepare_cached(
+            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM store
+             WHERE from_user = ?1 AND expires > ?2",
+        )?
+        .query_row(params![envelope.from_user, now], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?;
+    if over(
+        count,
+        bytes,
+        size,
+        quota.sender_envelopes,
+        quota.sender_bytes,
+    ) {
+        return Ok(PutOutcome::SenderFull);
+    }
+    if total_bytes(conn)?.saturating_add(size) > quota.total_bytes {
+        // Expired envelopes still take room until purged: purge, look again.
+        purge_expired(conn, now)?;
+        if total_bytes(conn)?.saturating_add(size) > quota.total_bytes {
+            return Ok(PutOutcome::StoreFull);
+        }
     }
     conn.execute(
         "INSERT INTO store (id, to_user, from_user, received, expires, size, data)
@@ -194,7 +294,7 @@ pub fn put_envelope(
             envelope.data
         ],
     )?;
-    Ok(true)
+    Ok(PutOutcome::Stored)
 }
 
 /// The user's unexpired envelopes, oldest first: at most `limit`, and no
@@ -313,34 +413,249 @@ mod tests {
         );
     }
 
+    /// A quota with room for everything but what a test looks at.
+    fn roomy() -> Quota {
+        Quota {
+            max_envelopes: 1000,
+            max_bytes: 1000,
+            share_divisor: 1,
+            sender_envelopes: 1000,
+            sender_bytes: 1000,
+            total_bytes: 1000,
+        }
+    }
+
+    fn put(
+        store: &mut Store,
+        quota: Quota,
+        (id, from, to): (&str, &str, &str),
+        size: usize,
+        expires: i64,
+    ) -> PutOutcome {
+        let data = vec![0u8; size];
+        let envelope = NewEnvelope {
+            id,
+            to_user: to,
+            from_user: from,
+            data: &data,
+            received_unix: NOW,
+            expires_unix: expires,
+        };
+        store
+            .write(|tx| put_envelope(tx, &envelope, quota))
+            .unwrap()
+    }
+
     #[test]
     fn the_quota_counts_envelopes_and_bytes_of_unexpired_mail_only() {
         let (_dir, mut store) = with_alice();
         let quota = Quota {
             max_envelopes: 2,
             max_bytes: 10,
+            ..roomy()
         };
         let mut put = |id: &str, size: usize, expires: i64| {
-            let data = vec![0u8; size];
-            let envelope = NewEnvelope {
-                id,
-                to_user: ALICE,
-                from_user: "bob@example.org",
-                data: &data,
-                received_unix: NOW,
-                expires_unix: expires,
-            };
-            store
-                .write(|tx| put_envelope(tx, &envelope, quota))
-                .unwrap()
+            put(
+                &mut store,
+                quota,
+                (id, "bob@example.org", ALICE),
+                size,
+                expires,
+            )
         };
-        assert!(put("old", 10, NOW), "expires now: does not count later");
-        assert!(put("a", 6, NOW + 9));
-        assert!(!put("b", 5, NOW + 9), "11 bytes is over 10");
-        assert!(put("c", 4, NOW + 9));
-        assert!(!put("d", 0, NOW + 9), "a third envelope is over 2");
+        assert_eq!(
+            put("old", 10, NOW),
+            PutOutcome::Stored,
+            "expires now: does not count later"
+        );
+        assert_eq!(put("a", 6, NOW + 9), PutOutcome::Stored);
+        assert_eq!(
+            put("b", 5, NOW + 9),
+            PutOutcome::RecipientFull,
+            "11 bytes is over 10"
+        );
+        assert_eq!(put("c", 4, NOW + 9), PutOutcome::Stored);
+        assert_eq!(
+            put("d", 0, NOW + 9),
+            PutOutcome::RecipientFull,
+            "a third envelope is over 2"
+        );
         assert_eq!(waiting(store.conn(), ALICE, NOW).unwrap(), 2);
         assert_eq!(store.write(|tx| purge_expired(tx, NOW)).unwrap(), 1);
+    }
+
+    #[test]
+    fn one_sender_fills_only_its_share_of_a_recipient() {
+        let (_dir, mut store) = with_alice();
+        let quota = Quota {
+            max_envelopes: 8,
+            max_bytes: 400,
+            share_divisor: 4,
+            ..roomy()
+        };
+        assert_eq!((quota.share_envelopes(), quota.share_bytes()), (2, 100));
+        let x = "x@example.org";
+        let z = "z@example.org";
+        assert_eq!(
+            put(&mut store, quota, ("x1", x, ALICE), 1, NOW + 9),
+            PutOutcome::Stored
+        );
+        assert_eq!(
+            put(&mut store, quota, ("x2", x, ALICE), 1, NOW + 9),
+            PutOutcome::Stored
+        );
+        assert_eq!(
+            put(&mut store, quota, ("x3", x, ALICE), 1, NOW + 9),
+            PutOutcome::ShareFull,
+            "two envelopes are a quarter of eight"
+        );
+        assert_eq!(
+            put(&mut store, quota, ("z1", z, ALICE), 100, NOW + 9),
+            PutOutcome::Stored
+        );
+        assert_eq!(
+            put(&mut store, quota, ("z2", z, ALICE), 1, NOW + 9),
+            PutOutcome::ShareFull,
+            "101 bytes is over a quarter of 400"
+        );
+        store
+            .write(|tx| {
+                users::create_invite(
+                    tx,
+                    "carol@example.org",
+                    "Carol",
+                    None,
+                    &[2; 32],
+                    NOW + 9,
+                    NOW,
+                )
+            })
+            .unwrap();
+        assert_eq!(
+            put(
+                &mut store,
+                quota,
+                ("x4", x, "carol@example.org"),
+                1,
+                NOW + 9
+            ),
+            PutOutcome::Stored,
+            "a share is per recipient"
+        );
+    }
+
+    #[test]
+    fn a_sender_has_a_total_across_recipients() {
+        let (_dir, mut store) = with_alice();
+        store
+            .write(|tx| {
+                users::create_invite(
+                    tx,
+                    "carol@example.org",
+                    "Carol",
+                    None,
+                    &[2; 32],
+                    NOW + 9,
+                    NOW,
+                )
+            })
+            .unwrap();
+        let quota = Quota {
+            sender_envelopes: 3,
+            sender_bytes: 50,
+            ..roomy()
+        };
+        let x = "x@example.org";
+        assert_eq!(
+            put(&mut store, quota, ("1", x, ALICE), 1, NOW + 9),
+            PutOutcome::Stored
+        );
+        assert_eq!(
+            put(&mut store, quota, ("2", x, "carol@example.org"), 1, NOW + 9),
+            PutOutcome::Stored
+        );
+        assert_eq!(
+            put(&mut store, quota, ("3", x, ALICE), 1, NOW + 9),
+            PutOutcome::Stored
+        );
+        assert_eq!(
+            put(&mut store, quota, ("4", x, "carol@example.org"), 1, NOW + 9),
+            PutOutcome::SenderFull
+        );
+        assert_eq!(
+            put(
+                &mut store,
+                quota,
+                ("5", "z@example.org", ALICE),
+                50,
+                NOW + 9
+            ),
+            PutOutcome::Stored,
+            "another sender is not held back"
+        );
+        assert_eq!(
+            put(&mut store, quota, ("6", "z@example.org", ALICE), 1, NOW + 9),
+            PutOutcome::SenderFull,
+            "51 bytes is over 50"
+        );
+    }
+
+    #[test]
+    fn the_whole_store_has_a_disk_budget_kept_by_triggers() {
+        let (_dir, mut store) = with_alice();
+        let quota = Quota {
+            total_bytes: 100,
+            ..roomy()
+        };
+        assert_eq!(total_bytes(store.conn()).unwrap(), 0);
+        assert_eq!(
+            put(&mut store, quota, ("a", "x@example.org", ALICE), 60, NOW),
+            PutOutcome::Stored
+        );
+        assert_eq!(
+            put(
+                &mut store,
+                quota,
+                ("b", "y@example.org", ALICE),
+                40,
+                NOW + 9
+            ),
+            PutOutcome::Stored
+        );
+        assert_eq!(total_bytes(store.conn()).unwrap(), 100);
+        // Full; but "a" has expired: it is purged to make room.
+        assert_eq!(
+            put(
+                &mut store,
+                quota,
+                ("c", "z@example.org", ALICE),
+                60,
+                NOW + 9
+            ),
+            PutOutcome::Stored
+        );
+        assert_eq!(total_bytes(store.conn()).unwrap(), 100);
+        assert_eq!(
+            put(&mut store, quota, ("d", "w@example.org", ALICE), 1, NOW + 9),
+            PutOutcome::StoreFull
+        );
+        let ids = vec!["b".to_owned()];
+        assert_eq!(store.write(|tx| ack_envelopes(tx, ALICE, &ids)).unwrap(), 1);
+        assert_eq!(
+            total_bytes(store.conn()).unwrap(),
+            60,
+            "a delete gives room back"
+        );
+        assert_eq!(
+            put(
+                &mut store,
+                quota,
+                ("d", "w@example.org", ALICE),
+                40,
+                NOW + 9
+            ),
+            PutOutcome::Stored
+        );
     }
 
     #[test]
@@ -356,10 +671,11 @@ mod tests {
                 received_unix: NOW + i64::try_from(i).unwrap(),
                 expires_unix: NOW + 99,
             };
-            assert!(
+            assert_eq!(
                 store
                     .write(|tx| put_envelope(tx, &envelope, Quota::default()))
-                    .unwrap()
+                    .unwrap(),
+                PutOutcome::Stored
             );
         }
         let (page, more) = fetch_envelopes(store.conn(), ALICE, 2, u64::MAX, NOW).unwrap();

@@ -94,6 +94,25 @@ const MIGRATIONS: &[&str] = &[
         this_update INTEGER NOT NULL,
         next_update INTEGER NOT NULL
      );",
+    // 2: issue 9. The administrator's display name on each invite (the one
+    // certified at enrolment; NULL for invites made before: the user's name
+    // is used). The offline store's per-sender counts and its running total
+    // (kept by triggers, so the disk budget is one row, not a scan).
+    "ALTER TABLE invites ADD COLUMN name TEXT;
+     CREATE INDEX store_from ON store (from_user, to_user, expires, size);
+     CREATE TABLE store_usage (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        envelopes INTEGER NOT NULL,
+        bytes INTEGER NOT NULL
+     );
+     INSERT INTO store_usage (id, envelopes, bytes)
+        SELECT 1, COUNT(*), COALESCE(SUM(size), 0) FROM store;
+     CREATE TRIGGER store_added AFTER INSERT ON store BEGIN
+        UPDATE store_usage SET envelopes = envelopes + 1, bytes = bytes + NEW.size WHERE id = 1;
+     END;
+     CREATE TRIGGER store_removed AFTER DELETE ON store BEGIN
+        UPDATE store_usage SET envelopes = envelopes - 1, bytes = bytes - OLD.size WHERE id = 1;
+     END;",
 ];
 
 /// The schema version this build writes.
@@ -143,6 +162,29 @@ mod tests {
     }
 
     #[test]
+    fn the_store_total_starts_from_what_a_version_1_database_holds() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let tx = conn.transaction().unwrap();
+        tx.execute_batch(MIGRATIONS[0]).unwrap();
+        tx.pragma_update(None, "user_version", 1).unwrap();
+        tx.execute_batch(
+            "INSERT INTO users (user_id, name, status, created) VALUES ('a@b.org', 'A', 'active', 1);
+             INSERT INTO store (id, to_user, from_user, received, expires, size, data)
+                VALUES ('e1', 'a@b.org', 'c@b.org', 1, 9, 5, x'0102030405'),
+                       ('e2', 'a@b.org', 'c@b.org', 1, 9, 2, x'0102');",
+        )
+        .unwrap();
+        tx.commit().unwrap();
+        migrate(&mut conn).unwrap();
+        let usage: (i64, i64) = conn
+            .query_row("SELECT envelopes, bytes FROM store_usage", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(usage, (2, 7));
+    }
+
+    #[test]
     fn lookups_use_indexes_not_scans() {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate(&mut conn).unwrap();
@@ -154,6 +196,11 @@ mod tests {
             "SELECT serial FROM certificates WHERE revoked_at IS NOT NULL AND not_after > 5",
             "SELECT * FROM store WHERE to_user = 'a@b.org' AND expires > 5 ORDER BY received, rowid",
             "SELECT * FROM records WHERE user_id = 'a@b.org'",
+            "SELECT COUNT(*), SUM(size) FROM store WHERE from_user = 'a@b.org' AND to_user = 'c@b.org' AND expires > 5",
+            "SELECT COUNT(*), SUM(size) FROM store WHERE from_user = 'a@b.org' AND expires > 5",
+            "SELECT COUNT(*), SUM(size) FROM store WHERE to_user = 'a@b.org' AND expires > 5",
+            "SELECT bytes FROM store_usage WHERE id = 1",
+            "SELECT i.name, u.name FROM invites i JOIN users u ON u.user_id = i.user_id WHERE i.secret_sha256 = x'00'",
         ];
         for query in queries {
             let plan: Vec<String> = conn

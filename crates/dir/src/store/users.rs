@@ -152,10 +152,33 @@ pub fn create_invite(
         params![user_id, name, email, now_unix],
     )? == 1;
     conn.execute(
-        "INSERT INTO invites (secret_sha256, user_id, created, expires) VALUES (?1, ?2, ?3, ?4)",
-        params![secret_sha256.as_slice(), user_id, now_unix, expires_unix],
+        "INSERT INTO invites (secret_sha256, user_id, name, created, expires)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            secret_sha256.as_slice(),
+            user_id,
+            name,
+            now_unix,
+            expires_unix
+        ],
     )?;
     Ok(created)
+}
+
+/// The display name to certify for an enrolment with this invite: the name
+/// the administrator gave the invite, or (an invite made before invites had
+/// names) the user's. Never the name the enrollee asks for.
+pub fn invite_name(
+    conn: &Connection,
+    secret_sha256: &[u8; 32],
+) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT COALESCE(i.name, u.name) FROM invites i JOIN users u ON u.user_id = i.user_id
+         WHERE i.secret_sha256 = ?1",
+        [secret_sha256.as_slice()],
+        |row| row.get(0),
+    )
+    .optional()
 }
 
 /// Checks an invite secret (by its hash) against the UserID it must be for.
@@ -240,20 +263,22 @@ pub fn approve(conn: &Connection, user_id: &str, now_unix: i64) -> rusqlite::Res
     )
 }
 
-/// After a certificate was issued from an invite: the user is active and
-/// the held request is gone.
+/// After a certificate was issued from an invite: the user is active, the
+/// held request is gone, and the user's name is the one certified (so a
+/// renewal certifies it again).
 pub fn finish_enrollment(
     conn: &Connection,
     invite_sha256: &[u8; 32],
     user_id: &str,
+    certified_name: &str,
 ) -> rusqlite::Result<()> {
     conn.execute(
         "DELETE FROM pending WHERE invite_sha256 = ?1",
         [invite_sha256.as_slice()],
     )?;
     conn.execute(
-        "UPDATE users SET status = 'active' WHERE user_id = ?1",
-        [user_id],
+        "UPDATE users SET status = 'active', name = ?2 WHERE user_id = ?1",
+        params![user_id, certified_name],
     )?;
     Ok(())
 }
@@ -350,6 +375,35 @@ mod tests {
         assert_eq!(row.email.as_deref(), Some("a@mail"));
         assert_eq!(row.status, UserStatus::Invited);
         assert_eq!(list(store.conn()).unwrap().len(), 1);
+        // Each invite certifies its own name; enrolling with one makes it the user's.
+        assert_eq!(
+            invite_name(store.conn(), &[2; 32]).unwrap().as_deref(),
+            Some("Other")
+        );
+        assert_eq!(invite_name(store.conn(), &[3; 32]).unwrap(), None);
+        store
+            .write(|tx| finish_enrollment(tx, &[2; 32], ALICE, "Other"))
+            .unwrap();
+        let row = user(store.conn(), ALICE).unwrap().unwrap();
+        assert_eq!(
+            (row.name.as_str(), row.status),
+            ("Other", UserStatus::Active)
+        );
+    }
+
+    #[test]
+    fn an_invite_made_before_invites_had_names_certifies_the_users_name() {
+        let (_dir, mut store) = store();
+        store
+            .write(|tx| create_invite(tx, ALICE, "Alice", None, &[1; 32], NOW + 9, NOW))
+            .unwrap();
+        store
+            .write(|tx| tx.execute("UPDATE invites SET name = NULL", []))
+            .unwrap();
+        assert_eq!(
+            invite_name(store.conn(), &[1; 32]).unwrap().as_deref(),
+            Some("Alice")
+        );
     }
 
     #[test]

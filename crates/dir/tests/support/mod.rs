@@ -15,8 +15,17 @@ use std::time::{Duration, Instant};
 use sixchat_agent::irp::{ClientAuth, IrpClient, IrpClientError};
 use sixchat_pki::IdentityKey;
 use sixchat_pki::cert::{certificate_from_pem_or_der, csr_for};
+use sixchat_proto::irp::Header;
 use sixchat_proto::irp::{ErrorCode, ErrorResponse, Invite, Request, Response};
 use sixchat_proto::{Fingerprint, UserId};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::rustls::pki_types::{
+    CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName,
+};
+use tokio_rustls::rustls::{self, RootCertStore};
 
 pub const PASSPHRASE: &str = "test root passphrase";
 const WAIT: Duration = Duration::from_secs(60);
@@ -132,6 +141,26 @@ pub struct Served {
 impl Served {
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The server's resident memory (VmRSS), in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("/proc/PID/status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kib| kib.parse().ok())
+            .expect("VmRSS in /proc/PID/status")
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.addr
+            .rsplit_once(':')
+            .and_then(|(_, port)| port.parse().ok())
+            .expect("HOST:PORT")
     }
 
     /// SIGTERM by PID, then the exit status (within 20 s).
@@ -250,4 +279,120 @@ pub fn refused(result: Result<Response, IrpClientError>, code: ErrorCode) -> Err
         }
         other => panic!("expected refusal {code:?}, got {other:?}"),
     }
+}
+
+/// How long a raw client waits for an answer or a close.
+pub const ANSWER: Duration = Duration::from_secs(15);
+
+/// A TCP connection to the server from `source` (a loopback address such
+/// as 127.0.0.2: the socket is bound to it before it connects).
+pub async fn tcp_from(source: std::net::IpAddr, served: &Served) -> std::io::Result<TcpStream> {
+    let socket = if source.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.bind(std::net::SocketAddr::new(source, 0))?;
+    let server = std::net::SocketAddr::new("127.0.0.1".parse().expect("IP"), served.port());
+    socket.connect(server).await
+}
+
+/// A raw TLS client: frames in and out byte by byte (no IRP client to tidy
+/// things up), from any loopback source, with or without a certificate.
+pub struct Raw {
+    pub stream: TlsStream<TcpStream>,
+}
+
+impl Raw {
+    /// From 127.0.0.1, without a certificate.
+    pub async fn connect(served: &Served, dir: &TestDir) -> std::io::Result<Self> {
+        Self::connect_from("127.0.0.1".parse().expect("IP"), served, dir, None).await
+    }
+
+    /// From `source`, presenting `agent`'s certificate if given.
+    pub async fn connect_from(
+        source: std::net::IpAddr,
+        served: &Served,
+        dir: &TestDir,
+        agent: Option<&Agent>,
+    ) -> std::io::Result<Self> {
+        let mut roots = RootCertStore::empty();
+        roots
+            .add(CertificateDer::from(dir.root_der.clone()))
+            .expect("root");
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .expect("TLS 1.3")
+            .with_root_certificates(roots);
+        let config = match agent {
+            None => builder.with_no_client_auth(),
+            Some(agent) => {
+                let chain = agent
+                    .chain
+                    .iter()
+                    .map(|der| CertificateDer::from(der.clone()))
+                    .collect();
+                let key =
+                    PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(agent.key.pkcs8_der().to_vec()));
+                builder
+                    .with_client_auth_cert(chain, key)
+                    .expect("client certificate")
+            }
+        };
+        let tcp = tcp_from(source, served).await?;
+        let name = ServerName::try_from("127.0.0.1").expect("IP name");
+        let stream = tokio::time::timeout(
+            ANSWER,
+            TlsConnector::from(Arc::new(config)).connect(name, tcp),
+        )
+        .await
+        .map_err(|_| std::io::Error::other("handshake timed out"))??;
+        Ok(Self { stream })
+    }
+
+    /// Sends one frame.
+    pub async fn send(&mut self, body: &[u8]) {
+        let len = u32::try_from(body.len()).unwrap().to_be_bytes();
+        self.stream.write_all(&len).await.expect("write");
+        self.stream.write_all(body).await.expect("write");
+        self.stream.flush().await.expect("flush");
+    }
+
+    /// The next response, or `None` once the server closed the connection.
+    pub async fn recv(&mut self) -> Option<(Header, Response)> {
+        let read = async {
+            let mut head = [0u8; 4];
+            self.stream.read_exact(&mut head).await.ok()?;
+            let mut body = vec![0u8; u32::from_be_bytes(head) as usize];
+            self.stream.read_exact(&mut body).await.ok()?;
+            Some(Response::parse(&body).expect("the DIR writes valid IRP"))
+        };
+        tokio::time::timeout(ANSWER, read)
+            .await
+            .expect("an answer or a close in time")
+    }
+
+    /// Sends `request` (from `sender`, to example.org) and reads its answer.
+    pub async fn call(&mut self, sender: Option<&UserId>, request: &Request, id: &str) -> Response {
+        let header = Header::new(sender.map(UserId::as_str), Some("example.org"), id);
+        self.send(&request.to_xml(&header)).await;
+        let (header, response) = self.recv().await.expect("an answer");
+        assert_eq!(header.id, id, "the answer echoes the id");
+        response
+    }
+
+    /// The code of the `error_response` to `body`, with the id it echoes.
+    pub async fn error_for(&mut self, body: &[u8]) -> (String, ErrorCode) {
+        self.send(body).await;
+        match self.recv().await {
+            Some((header, Response::Error(error))) => (header.id, error.code),
+            other => panic!("expected an error_response, got {other:?}"),
+        }
+    }
+}
+
+/// `127.0.0.N`.
+pub fn loopback(n: u8) -> std::net::IpAddr {
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, n))
 }

@@ -7,6 +7,7 @@
 use super::record::SignedRecord;
 use super::{Body, Header, IrpError, Writer, decode_base64, malformed, parse_envelope};
 use crate::identity::UserId;
+use crate::xml::{self, Element};
 
 /// Longest certificate chain carried (leaf first, root excluded or included).
 pub const MAX_CHAIN: usize = 4;
@@ -350,8 +351,25 @@ impl Request {
 
     /// Parses a request. The error says which code to answer with.
     pub fn parse(bytes: &[u8]) -> Result<(Header, Self), IrpError> {
-        let (kind, header, root) = parse_envelope(bytes)?;
-        let message: &'static str = match kind.as_str() {
+        Self::parse_answerable(bytes).map_err(|(_, error)| error)
+    }
+
+    /// Parses a request in one pass; a refusal comes with the header to
+    /// answer it under: the envelope's if that much was good, else only
+    /// the root's `id` if the XML was readable, else id "0". (A server
+    /// needs no second parse to find out whom to answer.)
+    pub fn parse_answerable(bytes: &[u8]) -> Result<(Header, Self), (Header, IrpError)> {
+        let root = xml::parse(bytes).map_err(|e| (super::fallback_header(None), e.into()))?;
+        let (kind, header) =
+            super::read_envelope(&root).map_err(|e| (super::fallback_header(Some(&root)), e))?;
+        match Self::read_body(&kind, &root) {
+            Ok(request) => Ok((header, request)),
+            Err(error) => Err((header, error)),
+        }
+    }
+
+    fn read_body(kind: &str, root: &Element) -> Result<Self, IrpError> {
+        let message: &'static str = match kind {
             "enroll" => "enroll",
             "list" => "list",
             "issue" => "issue",
@@ -366,10 +384,7 @@ impl Request {
             "store_ack" => "store_ack",
             _ => return Err(IrpError::UnknownType(kind.chars().take(32).collect())),
         };
-        let body = Body {
-            message,
-            root: &root,
-        };
+        let body = Body { message, root };
         let request = match message {
             "enroll" => Self::Enroll {
                 user_id: user_id(&body, "user_id")?,
@@ -438,7 +453,7 @@ impl Request {
                 Self::StoreAck { envelope_ids }
             }
         };
-        Ok((header, request))
+        Ok(request)
     }
 }
 
@@ -927,5 +942,29 @@ mod tests {
             Request::parse(bad_base64),
             Err(IrpError::Malformed { .. })
         ));
+    }
+
+    #[test]
+    fn a_refused_request_comes_with_the_header_to_answer_it_under() {
+        let header_of = |bytes: &[u8]| Request::parse_answerable(bytes).unwrap_err().0;
+        assert_eq!(header_of(b"garbage").id, "0");
+        let version = br#"<message xmlns="urn:sixchat:irp" version="2" type="crl" id="v1" sender="a@b.org"/>"#;
+        let (answer_to, error) = Request::parse_answerable(version).unwrap_err();
+        assert_eq!((answer_to.id.as_str(), answer_to.sender), ("v1", None));
+        assert_eq!(error.code(), ErrorCode::Version);
+        let long_id = format!(
+            r#"<message xmlns="urn:sixchat:irp" version="1" type="crl" id="{}"/>"#,
+            "x".repeat(65)
+        );
+        assert_eq!(header_of(long_id.as_bytes()).id, "0");
+        let bad_body = br#"<message xmlns="urn:sixchat:irp" version="1" sender="alice@example.org" recipient="example.org" type="lookup" id="r1"><user_id>nope</user_id></message>"#;
+        let (answer_to, error) = Request::parse_answerable(bad_body).unwrap_err();
+        assert_eq!(answer_to, header());
+        assert!(matches!(error, IrpError::Malformed { .. }));
+        let good = Request::Crl.to_xml(&header());
+        assert_eq!(
+            Request::parse_answerable(&good).unwrap(),
+            (header(), Request::Crl)
+        );
     }
 }

@@ -148,6 +148,12 @@ impl Header {
 /// Returns the message type and the root element for the body parser.
 pub fn parse_envelope(bytes: &[u8]) -> Result<(String, Header, Element), IrpError> {
     let root = xml::parse(bytes)?;
+    let (message_type, header) = read_envelope(&root)?;
+    Ok((message_type, header, root))
+}
+
+/// Checks the envelope of a parsed document: its message type and header.
+pub(crate) fn read_envelope(root: &Element) -> Result<(String, Header), IrpError> {
     if root.name != "message" {
         return Err(IrpError::NotIrp(format!("root element <{}>", root.name)));
     }
@@ -163,7 +169,7 @@ pub fn parse_envelope(bytes: &[u8]) -> Result<(String, Header, Element), IrpErro
         .ok_or_else(|| IrpError::NotIrp("no type".into()))?
         .to_owned();
     let id = root.attribute("id").unwrap_or_default();
-    if id.is_empty() || id.chars().count() > MAX_ID_CHARS {
+    if !id_is_valid(id) {
         return Err(IrpError::NotIrp("missing or overlong id".into()));
     }
     let header = Header {
@@ -171,7 +177,21 @@ pub fn parse_envelope(bytes: &[u8]) -> Result<(String, Header, Element), IrpErro
         recipient: root.attribute("recipient").map(str::to_owned),
         id: id.to_owned(),
     };
-    Ok((message_type, header, root))
+    Ok((message_type, header))
+}
+
+fn id_is_valid(id: &str) -> bool {
+    !id.is_empty() && id.chars().count() <= MAX_ID_CHARS
+}
+
+/// The header to answer a document whose envelope is bad under: only its
+/// id, if that much is good, else id "0".
+pub(crate) fn fallback_header(root: Option<&Element>) -> Header {
+    let id = root
+        .and_then(|root| root.attribute("id"))
+        .filter(|id| id_is_valid(id))
+        .unwrap_or("0");
+    Header::new(None, None, id)
 }
 
 /// Writes compact IRP XML: the envelope, then flat children.
