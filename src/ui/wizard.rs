@@ -192,12 +192,8 @@ fn invite_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
         &mut app.view.wizard.invite,
         false,
     );
-    field_ui(
-        ui,
-        &app.i18n.t("wizard-name"),
-        &mut app.view.wizard.name,
-        false,
-    );
+    // No name field: the directory certifies the name its administrator
+    // gave the invite, whatever the request asks for.
     let passphrase = passphrase_ui(ui, app, false);
     let problem = if app.view.wizard.invite.trim().is_empty() {
         Some(app.i18n.t("wizard-invite-missing"))
@@ -209,7 +205,7 @@ fn invite_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
             let form = &mut app.view.wizard;
             let command = Command::Enroll {
                 invite: form.invite.clone(),
-                name: form.name.clone(),
+                name: String::new(),
                 passphrase,
             };
             clear_secrets(form);

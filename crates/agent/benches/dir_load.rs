@@ -78,6 +78,8 @@ fn serve(data: &Path, port: u16, extra: &[&str]) -> Child {
             &format!("127.0.0.1:{port}"),
             "--max-connections",
             "20000",
+            "--max-per-source",
+            "20000",
             "--rate",
             "1000000",
         ])

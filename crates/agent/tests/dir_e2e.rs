@@ -160,7 +160,9 @@ fn enroll_chat_by_userid_offline_store_and_revocation() {
         "{}",
         text(&out)
     );
-    alice.wait_for("session bob@example.org (bob) trust=verified", WAIT);
+    // The name is the one the administrator gave the invite ("Bob"), not
+    // the one bob asked for.
+    alice.wait_for("session bob@example.org (Bob) trust=verified", WAIT);
     alice.wait_for("chat bob@example.org", WAIT);
 
     // Alice goes offline; three messages wait for her at the DIR.

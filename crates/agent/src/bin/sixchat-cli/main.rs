@@ -87,7 +87,8 @@ enum Command {
         /// Read the invite from the first line of FILE (`-`: standard input).
         #[arg(long, value_name = "FILE")]
         invite_file: Option<PathBuf>,
-        /// The display name in the certificate (default: the UserID's local part).
+        /// The name asked for in the request (default: the UserID's local part). The DIR
+        /// certifies the name its administrator gave the invite, whatever is asked for.
         #[arg(long)]
         name: Option<String>,
         /// RSA key size: 2048, 3072 or 4096.
