@@ -9,6 +9,11 @@
 //! over 64 KiB comes from the shared budget 1 MiB at a time as the bytes
 //! arrive; each frame is parsed once, a large one on the blocking pool
 //! under `Limits::parse_deadline`, so no request holds a runtime thread.
+//! Callers without a client certificate draw on a budget of their own
+//! ([`ANONYMOUS_BUDGET_KIB`]), so they can never starve certified uploads;
+//! a large `store_fetch` answer takes its memory from the shared budget
+//! before it is written and holds it until it has been sent (or 1801 when
+//! the budget stays taken), and it gets the time its length needs.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -38,13 +43,27 @@ const BUDGETED_FRAME_BYTES: usize = 64 << 10;
 /// grows by this much only once bytes of the next step have arrived, and
 /// each step must arrive within `Limits::frame_deadline` of its size.
 const BUDGET_STEP_BYTES: usize = 1 << 20;
+/// Memory for large frames of callers without a client certificate, in KiB
+/// (their frames are at most 1 MiB).
+pub(crate) const ANONYMOUS_BUDGET_KIB: usize = 16 << 10;
+/// How long a large answer waits for its share of the budget before the
+/// caller is told to come back (1801).
+const ANSWER_BUDGET_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// A `store_fetch` answer costs about this many times its envelopes' bytes
+/// while it is built and sent (the rows, their base64, the frame).
+const ANSWER_MEMORY_FACTOR: usize = 4;
 
 /// What one connection needs from the server.
 pub(crate) struct ConnContext {
     pub(crate) dir: Arc<Dir>,
     pub(crate) acceptor: TlsAcceptor,
-    /// Memory for frames over 64 KiB, in KiB, shared by all connections.
+    /// Memory for frames over 64 KiB, in KiB, shared by all connections
+    /// with a client certificate.
     pub(crate) large_frames: Arc<Semaphore>,
+    /// The same for connections without one ([`ANONYMOUS_BUDGET_KIB`]).
+    pub(crate) anonymous_frames: Arc<Semaphore>,
+    /// The size of `large_frames`, in KiB.
+    pub(crate) budget_kib: usize,
     /// Large frames parsed at once on the blocking pool (one per CPU), so
     /// parsing never takes the threads the database work needs.
     pub(crate) parses: Arc<Semaphore>,
@@ -93,10 +112,10 @@ pub(crate) async fn serve(
         .and_then(|chain| chain.first())
         .map(|leaf| Presented::new(leaf.to_vec()));
     // Only a caller with a verified client certificate may send 64 MiB.
-    let frame_limit = if presented.is_some() {
-        MAX_STORE_FRAME_BYTES
+    let (frame_limit, frame_budget) = if presented.is_some() {
+        (MAX_STORE_FRAME_BYTES, &ctx.large_frames)
     } else {
-        MAX_FRAME_BYTES
+        (MAX_FRAME_BYTES, &ctx.anonymous_frames)
     };
     let (reader, mut writer) = tokio::io::split(tls);
     let mut reader = BufReader::new(reader);
@@ -104,9 +123,9 @@ pub(crate) async fn serve(
     loop {
         let frame = tokio::select! {
             _ = shutdown.recv() => break,
-            frame = read_frame(&mut reader, frame_limit, &ctx.large_frames, limits) => frame,
+            frame = read_frame(&mut reader, frame_limit, frame_budget, limits) => frame,
         };
-        let (response, keep_open) = match frame {
+        let (response, keep_open, _answer_budget) = match frame {
             Err(FrameError::Closed) => break,
             Err(FrameError::TooSlow(len)) => {
                 tracing::debug!(%peer_addr, len, "frame body too slow; dropping the connection");
@@ -115,11 +134,13 @@ pub(crate) async fn serve(
             Err(FrameError::TooLarge(len)) => {
                 tracing::debug!(%peer_addr, len, "frame over the limit");
                 let error = ErrorResponse::new(ErrorCode::TooLarge, "message too large");
-                (error_frame(&ctx.dir, None, error), false)
+                (error_frame(&ctx.dir, None, error), false, None)
             }
             Ok(frame) => answer(&ctx, presented.as_ref(), source, &mut bucket, frame).await,
         };
-        let written = timeout(limits.idle, async {
+        // A large answer gets the time its length needs at the minimum rate.
+        let write_time = limits.idle.max(limits.frame_deadline(response.len()));
+        let written = timeout(write_time, async {
             writer.write_all(&response).await?;
             writer.flush().await
         })
@@ -228,12 +249,12 @@ async fn answer(
     source: Source,
     bucket: &mut TokenBucket,
     frame: Frame,
-) -> (Vec<u8>, bool) {
+) -> (Vec<u8>, bool, Option<OwnedSemaphorePermit>) {
     let dir = &*ctx.dir;
     let len = frame.bytes.len();
     let (parsed, _budget): (Parsed, _) = if len > BUDGETED_FRAME_BYTES {
         let Ok(parsing) = Arc::clone(&ctx.parses).acquire_owned().await else {
-            return (Vec::new(), false);
+            return (Vec::new(), false, None);
         };
         let job = tokio::task::spawn_blocking(move || {
             let _parsing = parsing;
@@ -247,7 +268,7 @@ async fn answer(
                     ErrorCode::Internal,
                     "internal server error, request not performed",
                 );
-                return (error_frame(dir, None, error), false);
+                return (error_frame(dir, None, error), false, None);
             }
             Err(_) => {
                 tracing::warn!(
@@ -256,7 +277,7 @@ async fn answer(
                 );
                 let error =
                     ErrorResponse::new(ErrorCode::UnknownRequest, "request took too long to read");
-                return (error_frame(dir, None, error), false);
+                return (error_frame(dir, None, error), false, None);
             }
         }
     } else {
@@ -264,22 +285,53 @@ async fn answer(
     };
     if let Err(wait) = bucket.try_take(Instant::now()) {
         let (Ok((header, _)) | Err((header, _))) = &parsed;
-        return (error_frame(dir, Some(header), rate_limited(wait)), true);
+        return (
+            error_frame(dir, Some(header), rate_limited(wait)),
+            true,
+            None,
+        );
     }
     let (header, request) = match parsed {
         Ok(parsed) => parsed,
         Err((header, e)) => {
             let description: String = e.to_string().chars().take(200).collect();
             let error = ErrorResponse::new(e.code(), description);
-            return (error_frame(dir, Some(&header), error), true);
+            return (error_frame(dir, Some(&header), error), true, None);
         }
     };
     if len > MAX_FRAME_BYTES && !matches!(request, Request::StorePut { .. }) {
         let error = ErrorResponse::new(ErrorCode::TooLarge, "message too large");
-        return (error_frame(dir, Some(&header), error), true);
+        return (error_frame(dir, Some(&header), error), true, None);
     }
     let response = handlers::handle(dir, presented, source, &header, request).await;
-    (encode(dir, &header, response).await, true)
+    let weight = weight(&response);
+    if weight <= BUDGETED_FRAME_BYTES {
+        return (encode(dir, &header, response).await, true, None);
+    }
+    // The rows are already in memory; their base64 and frame are made only
+    // with a share of the budget, held until the answer has been sent.
+    let kib = (weight.saturating_mul(ANSWER_MEMORY_FACTOR) / KIB)
+        .min(ctx.budget_kib)
+        .max(1);
+    let budget = match u32::try_from(kib) {
+        Ok(kib) => timeout(
+            ANSWER_BUDGET_WAIT,
+            Arc::clone(&ctx.large_frames).acquire_many_owned(kib),
+        )
+        .await
+        .ok()
+        .and_then(Result::ok),
+        Err(_) => None,
+    };
+    let Some(budget) = budget else {
+        drop(response);
+        return (
+            error_frame(dir, Some(&header), rate_limited(ANSWER_BUDGET_WAIT)),
+            true,
+            None,
+        );
+    };
+    (encode(dir, &header, response).await, true, Some(budget))
 }
 
 fn reply_header(dir: &Dir, request: Option<&Header>) -> Header {

@@ -105,6 +105,18 @@ impl Db {
                 return result;
             }
         }
+        self.read_blocking(f).await
+    }
+
+    /// Runs `f` on a reader connection on the blocking pool: for reads that
+    /// move megabytes (stored envelopes, backups), which must not hold up a
+    /// runtime thread.
+    pub async fn read_blocking<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + From<rusqlite::Error> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
         let inner = Arc::clone(&self.inner);
         let slot = Arc::clone(&self.inner.read_slots)
             .acquire_owned()

@@ -93,9 +93,14 @@ impl Limits {
         let rate = u128::from(self.frame_min_rate.max(1));
         let millis = (len as u128).saturating_mul(1000) / rate;
         let proportional = Duration::from_millis(u64::try_from(millis).unwrap_or(u64::MAX));
-        proportional.max(self.frame_floor)
+        // Clamped: an administrator's huge --frame-secs must not overflow
+        // an Instant.
+        proportional.max(self.frame_floor).min(MAX_FRAME_DEADLINE)
     }
 }
+
+/// Longest time any one frame may take to arrive or to be written.
+const MAX_FRAME_DEADLINE: Duration = Duration::from_secs(86_400);
 
 /// Where a connection comes from, as the limits count it: an IPv4 address,
 /// or the /64 of an IPv6 address (one host usually holds a whole /64). An

@@ -20,7 +20,10 @@ const SERVE_LIMITS: &str = "\
 Fixed limits (ARCHITECTURE.md, \"Where irp.md left room\"):
   frames        1 MiB without a client certificate, 64 MiB (store_put) with one;
                 a body must arrive at 64 KiB/s or within --frame-secs; bodies over
-                64 KiB share a 512 MiB budget, reserved 1 MiB at a time as bytes arrive
+                64 KiB share the --large-frame-mib budget (16 MiB for callers without
+                a certificate), reserved 1 MiB at a time as bytes arrive; a store_fetch
+                answer over 64 KiB takes 4x its size from it until sent (1801 if busy)
+  offline store only for active users
   offline store per recipient 1000 envelopes / 256 MiB; one sender at most a quarter
                 of that per recipient, and 2000 envelopes / 512 MiB in all (1701)
   recovery      backup_get: another domain refused at once (1201); 10 slow-hash
@@ -127,6 +130,11 @@ enum Command {
         /// pass it is refused with 1701.
         #[arg(long, default_value_t = 8192)]
         store_mib: u64,
+        /// Memory for request bodies over 64 KiB and large store_fetch answers,
+        /// summed over all connections with a client certificate, in MiB (at
+        /// least 64). Callers without one have 16 MiB of their own.
+        #[arg(long, default_value_t = 512)]
+        large_frame_mib: u32,
         /// Answer `lookup` without a client certificate.
         #[arg(long)]
         public_lookup: bool,
@@ -221,6 +229,7 @@ fn run(cli: &Cli) -> Result<()> {
             handshake_secs,
             frame_secs,
             store_mib,
+            large_frame_mib,
             public_lookup,
             no_cache,
         } => {
@@ -239,6 +248,7 @@ fn run(cli: &Cli) -> Result<()> {
                 handshake: Duration::from_secs(*handshake_secs),
                 public_lookup: *public_lookup,
                 cache: !*no_cache,
+                large_frame_budget_mib: *large_frame_mib,
                 ..defaults
             };
             let server = Server::prepare(&data, &passphrase(cli)?, limits)

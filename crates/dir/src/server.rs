@@ -80,6 +80,8 @@ impl Server {
                 dir,
                 acceptor: TlsAcceptor::from(tls),
                 large_frames,
+                anonymous_frames: Arc::new(Semaphore::new(crate::conn::ANONYMOUS_BUDGET_KIB)),
+                budget_kib,
                 parses: Arc::new(Semaphore::new(cpus.max(2))),
             }),
         })

@@ -418,3 +418,49 @@ async fn an_announced_length_reserves_no_memory() {
     assert!(grown_mib < 64, "the DIR grew by {grown_mib} MiB");
     drop(attackers);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_large_frames_cannot_starve_certified_uploads() {
+    let dir = TestDir::init(&[]);
+    let alice_invite = dir.invite("alice@example.org", &[]);
+    let bob_invite = dir.invite("bob@example.org", &[]);
+    // A budget of 64 MiB: without a budget of their own, 70 anonymous
+    // callers each holding a 1 MiB step would take all of it.
+    let served = dir.serve(&["--large-frame-mib", "64"]);
+    let rss_before = served.rss_kib();
+    let alice = support::enroll(&served, &dir, &alice_invite).await;
+    let bob = support::enroll(&served, &dir, &bob_invite).await;
+
+    // 70 callers without a certificate, from 10 sources, announce 1 MiB
+    // frames and send a first byte each, then stall.
+    let mut attackers = Vec::new();
+    for n in 0..70u8 {
+        let Ok(mut conn) =
+            Raw::connect_from(support::loopback(2 + n % 10), &served, &dir, None).await
+        else {
+            continue;
+        };
+        let _ = conn.stream.write_all(&(1u32 << 20).to_be_bytes()).await;
+        let _ = conn.stream.write_all(b"<").await;
+        let _ = conn.stream.flush().await;
+        attackers.push(conn);
+    }
+    assert!(attackers.len() >= 60, "only {} connected", attackers.len());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Bob's 2 MiB envelope (a certified upload) goes through at once.
+    let mut as_bob = support::as_agent(&served, &dir, &bob).await;
+    let put = Request::StorePut {
+        to: alice.user_id.clone(),
+        envelope: vec![7; 2 << 20],
+        expires_days: None,
+    };
+    let stored = tokio::time::timeout(Duration::from_secs(10), as_bob.call(&put)).await;
+    assert!(
+        matches!(stored, Ok(Ok(Response::StorePut { .. }))),
+        "{stored:?}"
+    );
+    let grown_mib = served.rss_kib().saturating_sub(rss_before) / 1024;
+    assert!(grown_mib < 64, "the DIR grew by {grown_mib} MiB");
+    drop(attackers);
+}

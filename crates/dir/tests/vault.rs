@@ -357,3 +357,20 @@ async fn one_sender_cannot_fill_a_recipients_store_for_everyone() {
         Ok(Response::StorePut { .. })
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_only_for_users_who_can_fetch_it() {
+    let dir = TestDir::init(&[]);
+    let x_invite = dir.invite("x@example.org", &[]);
+    // Invited, never enrolled: nobody would ever fetch what waits for them.
+    let _ = dir.invite("ghost@example.org", &[]);
+    let served = dir.serve(&[]);
+    let x = enroll(&served, &dir, &x_invite).await;
+    let mut as_x = as_agent(&served, &dir, &x).await;
+    let put = Request::StorePut {
+        to: sixchat_proto::UserId::parse("ghost@example.org").unwrap(),
+        envelope: vec![1; 16],
+        expires_days: None,
+    };
+    refused(as_x.call(&put).await, ErrorCode::NoSuchUser);
+}

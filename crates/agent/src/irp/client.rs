@@ -16,8 +16,11 @@ use super::tls::{self, ClientAuth, DirTrust};
 
 /// Longest wait for the TCP connection and the TLS handshake.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longest wait for one response.
+/// Longest wait for the request to go out and each response's header (and
+/// for a body, unless its length needs longer at [`MIN_BODY_RATE`]).
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// Bytes per second a long answer's body must at least average.
+const MIN_BODY_RATE: usize = 64 << 10;
 
 /// Why a call to the DIR failed.
 #[derive(Debug, thiserror::Error)]
@@ -143,25 +146,34 @@ impl IrpClient {
             id: id.clone(),
         };
         let frame = irp::encode_frame(&request.to_xml(&header))?;
-        let exchange = async {
+        // The request and each answer's header within CALL_TIMEOUT; a long
+        // answer's body gets the time its length needs at 64 KiB/s (a 48 MiB
+        // envelope over a slow link is not cut off, and so never stuck).
+        let deadline = tokio::time::Instant::now() + CALL_TIMEOUT;
+        let timed_out = |_| IrpClientError::Timeout;
+        tokio::time::timeout_at(deadline, async {
             self.stream.write_all(&frame).await?;
-            self.stream.flush().await?;
-            loop {
-                let mut head = [0u8; irp::HEADER_BYTES];
-                self.stream.read_exact(&mut head).await?;
-                let len = irp::frame_len(head, MAX_STORE_FRAME_BYTES)?;
-                let mut body = vec![0u8; len];
-                self.stream.read_exact(&mut body).await?;
-                let (reply_header, response) = Response::parse(&body)?;
-                // A response to an earlier, abandoned request is skipped.
-                if reply_header.id == id || matches!(response, Response::Error(_)) {
-                    return Ok::<_, IrpClientError>((reply_header, response));
-                }
+            self.stream.flush().await
+        })
+        .await
+        .map_err(timed_out)??;
+        let response = loop {
+            let mut head = [0u8; irp::HEADER_BYTES];
+            tokio::time::timeout_at(deadline, self.stream.read_exact(&mut head))
+                .await
+                .map_err(timed_out)??;
+            let len = irp::frame_len(head, MAX_STORE_FRAME_BYTES)?;
+            let body_time = CALL_TIMEOUT.max(Duration::from_secs((len / MIN_BODY_RATE) as u64));
+            let mut body = vec![0u8; len];
+            tokio::time::timeout(body_time, self.stream.read_exact(&mut body))
+                .await
+                .map_err(timed_out)??;
+            let (reply_header, response) = Response::parse(&body)?;
+            // A response to an earlier, abandoned request is skipped.
+            if reply_header.id == id || matches!(response, Response::Error(_)) {
+                break response;
             }
         };
-        let (_, response) = tokio::time::timeout(CALL_TIMEOUT, exchange)
-            .await
-            .map_err(|_| IrpClientError::Timeout)??;
         match response {
             Response::Error(error) => Err(IrpClientError::Refused(error)),
             other => Ok(other),

@@ -147,11 +147,7 @@ pub async fn backup_put(
         ));
     }
     dir.slow_request(source)?;
-    let _permit = dir
-        .slow_hashes
-        .acquire()
-        .await
-        .map_err(|_| Fail::Internal("hash limiter closed".into()))?;
+    let _permit = dir.hash_turn().await?;
     let (salt, verifier, iterations) =
         tokio::task::spawn_blocking(move || recovery_verifier(&recovery_secret)).await??;
     let user = caller.user_id.to_string();
@@ -186,13 +182,9 @@ pub async fn backup_get(
     let user = user_id.to_string();
     let backup = dir
         .db
-        .read(move |c| rows::backup_of(c, &user).map_err(Fail::from))
+        .read_blocking(move |c| rows::backup_of(c, &user).map_err(Fail::from))
         .await?;
-    let _permit = dir
-        .slow_hashes
-        .acquire()
-        .await
-        .map_err(|_| Fail::Internal("hash limiter closed".into()))?;
+    let _permit = dir.hash_turn().await?;
     let (matches, backup) = tokio::task::spawn_blocking(move || {
         (
             recovery_secret_matches(&recovery_secret, backup.as_ref()),
@@ -231,8 +223,11 @@ pub async fn store_put(
     let envelope_id = id.clone();
     dir.db
         .write(move |tx| {
-            if users::user(tx, &to_user)?.is_none() {
-                return Err(no_such_user());
+            // Only an active user fetches: an envelope for anyone else would
+            // sit on the sender's share until it expires.
+            match users::user(tx, &to_user)? {
+                Some(user) if user.status == users::UserStatus::Active => {}
+                _ => return Err(no_such_user()),
             }
             let new = NewEnvelope {
                 id: &envelope_id,
@@ -268,7 +263,7 @@ pub async fn store_fetch(dir: &Dir, caller: &Caller, limit: u32) -> Result<Respo
     let now = now_unix();
     let (envelopes, more) = dir
         .db
-        .read(move |c| {
+        .read_blocking(move |c| {
             rows::fetch_envelopes(c, &user, limit, MAX_FETCH_BYTES, now).map_err(Fail::from)
         })
         .await?;

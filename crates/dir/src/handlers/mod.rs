@@ -85,6 +85,17 @@ impl Dir {
             .try_take(source, Instant::now())
             .map_err(|wait| Fail::Refused(rate_limited(wait)))
     }
+
+    /// A turn at the slow hash, or 1801 when the queue does not move within
+    /// [`HASH_QUEUE_WAIT`] (a flood from many sources is turned away rather
+    /// than making every real restore wait behind it).
+    async fn hash_turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, Fail> {
+        match tokio::time::timeout(HASH_QUEUE_WAIT, self.slow_hashes.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) => Err(Fail::Internal("hash limiter closed".into())),
+            Err(_) => Err(Fail::Refused(rate_limited(HASH_QUEUE_WAIT))),
+        }
+    }
 }
 
 /// The client certificate a connection presented (already verified by TLS
@@ -125,6 +136,9 @@ pub enum Fail {
 pub(crate) fn refuse(code: ErrorCode, description: &str) -> Fail {
     Fail::Refused(ErrorResponse::new(code, description))
 }
+
+/// Longest wait for a turn at the slow hash.
+const HASH_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub(crate) fn rate_limited(wait: std::time::Duration) -> ErrorResponse {
     ErrorResponse {
