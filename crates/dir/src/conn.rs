@@ -112,7 +112,14 @@ pub(crate) async fn serve(
         .and_then(|chain| chain.first())
         .map(|leaf| Presented::new(leaf.to_vec()));
     // Only a caller with a verified client certificate may send 64 MiB.
-    let (frame_limit, frame_budget) = if presented.is_some() {
+    // A certificate the DIR still stands behind (not revoked, not expired:
+    // TLS knows nothing of the CRL) earns the 64 MiB frames and the shared
+    // budget; anyone else has the anonymous limits.
+    let standing = match &presented {
+        Some(presented) => handlers::authenticate(&ctx.dir, presented).await.is_ok(),
+        None => false,
+    };
+    let (frame_limit, frame_budget) = if standing {
         (MAX_STORE_FRAME_BYTES, &ctx.large_frames)
     } else {
         (MAX_FRAME_BYTES, &ctx.anonymous_frames)

@@ -464,3 +464,29 @@ async fn anonymous_large_frames_cannot_starve_certified_uploads() {
     assert!(grown_mib < 64, "the DIR grew by {grown_mib} MiB");
     drop(attackers);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_certificate_earns_no_large_frames() {
+    let dir = TestDir::init(&[]);
+    let alice_invite = dir.invite("alice@example.org", &[]);
+    let bob_invite = dir.invite("bob@example.org", &[]);
+    let served = dir.serve(&[]);
+    let alice = support::enroll(&served, &dir, &alice_invite).await;
+    let bob = support::enroll(&served, &dir, &bob_invite).await;
+    let put = Request::StorePut {
+        to: alice.user_id.clone(),
+        envelope: vec![7; 2 << 20],
+        expires_days: None,
+    };
+    let mut as_bob = support::as_agent(&served, &dir, &bob).await;
+    assert!(matches!(
+        as_bob.call(&put).await,
+        Ok(Response::StorePut { .. })
+    ));
+    dir.admin_ok(&["revoke", "bob@example.org", "--reason", "keyCompromise"]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // TLS still takes his certificate (it knows no CRL), but a 2 MiB frame
+    // is over what a caller the DIR does not stand behind may send.
+    let mut as_bob = support::as_agent(&served, &dir, &bob).await;
+    support::refused(as_bob.call(&put).await, ErrorCode::TooLarge);
+}
