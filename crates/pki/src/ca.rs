@@ -267,6 +267,7 @@ impl CertificateAuthority {
         let mut params = cert::identity_params(
             &user_id,
             &name,
+            &spki_der,
             not_before,
             not_after,
             SerialNumber::from(serial),
@@ -305,7 +306,9 @@ impl CertificateAuthority {
         params.subject_alt_names = vec![san];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        params.is_ca = IsCa::ExplicitNoCa;
+        // No basicConstraints: see `cert::identity_params`.
+        params.is_ca = IsCa::NoCa;
+        params.custom_extensions = vec![cert::subject_key_identifier(spki_der)?];
         params.not_before = not_before;
         params.not_after = not_after;
         params.serial_number = Some(SerialNumber::from(serial));

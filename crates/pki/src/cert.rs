@@ -8,8 +8,8 @@
 
 use base64::Engine as _;
 use rcgen::{
-    CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, KeyUsagePurpose,
-    SanType, SerialNumber,
+    CertificateParams, CustomExtension, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyUsagePurpose, SanType, SerialNumber,
 };
 use sixchat_proto::{Fingerprint, UserId};
 use time::{Duration, OffsetDateTime};
@@ -75,6 +75,7 @@ pub fn self_signed_identity(
     let params = identity_params(
         user_id,
         display_name,
+        key.public_key_spki_der(),
         not_before,
         not_after,
         random_serial(),
@@ -121,6 +122,7 @@ pub(crate) fn validity_from(
 pub(crate) fn identity_params(
     user_id: &UserId,
     display_name: &str,
+    spki_der: &[u8],
     not_before: OffsetDateTime,
     not_after: OffsetDateTime,
     serial: SerialNumber,
@@ -130,11 +132,28 @@ pub(crate) fn identity_params(
     params.subject_alt_names = vec![rfc822_san(user_id)?];
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    params.is_ca = IsCa::ExplicitNoCa;
+    // No basicConstraints at all: an end entity's default. rcgen's
+    // `ExplicitNoCa` spells out `cA FALSE`, a default value DER forbids, and
+    // strict parsers refuse the certificate.
+    params.is_ca = IsCa::NoCa;
+    params.custom_extensions = vec![subject_key_identifier(spki_der)?];
     params.not_before = not_before;
     params.not_after = not_after;
     params.serial_number = Some(serial);
     Ok(params)
+}
+
+/// The subjectKeyIdentifier extension for an end entity (`id revoke` and the
+/// DIR's `revoke SKI` name a key by it): the first 20 bytes of the SHA-256
+/// of the key's SubjectPublicKeyInfo. rcgen writes it only together with
+/// basicConstraints, which an end entity leaves out.
+pub(crate) fn subject_key_identifier(spki_der: &[u8]) -> Result<CustomExtension, CertError> {
+    use der::Encode as _;
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(spki_der);
+    let key_id = der::asn1::OctetStringRef::new(&digest[..20]).map_err(build_error)?;
+    let value = key_id.to_der().map_err(build_error)?;
+    Ok(CustomExtension::from_oid_content(&[2, 5, 29, 14], value))
 }
 
 pub(crate) fn common_name(display_name: &str) -> Result<DistinguishedName, CertError> {
