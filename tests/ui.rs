@@ -345,6 +345,23 @@ fn chat_between_two_windows_shows_trust_and_delivery() {
     settle(&mut [&mut alice, &mut bob], "delivered to Alice", |h| {
         h[1].query_by_label("Delivered").is_some() || h[1].query_by_label("Read").is_some()
     });
+
+    // Shift+Enter starts a new line (it used to send); Enter sends both lines.
+    fill(&mut alice, "Message", "first line");
+    alice.key_press_modifiers(egui::Modifiers::SHIFT, egui::Key::Enter);
+    alice.step();
+    alice.get_by_label("Message").type_text("second line");
+    alice.step();
+    assert!(
+        alice.query_by_label("first line").is_none(),
+        "Shift+Enter sent the first line alone"
+    );
+    alice.key_press(egui::Key::Enter);
+    settle(
+        &mut [&mut alice, &mut bob],
+        "the two-line message at Bob",
+        |h| h[1].query_by_label("first line\nsecond line").is_some(),
+    );
 }
 
 fn standalone(profiles: &Path, name: &str, user: &str) -> Profile {

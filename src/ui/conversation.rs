@@ -18,6 +18,8 @@ use crate::i18n::I18n;
 
 /// The typing notice is repeated at most this often while typing.
 const TYPING_EVERY: Duration = Duration::from_secs(3);
+/// The composer's tallest (points): about six lines, then it scrolls.
+const COMPOSER_MAX_HEIGHT: f32 = 120.0;
 const EMOJI: &[&str] = &[
     "😀", "😂", "😊", "😍", "😎", "🤔", "😢", "😡", "👍", "👎", "👏", "🙏", "💪", "🎉", "❤", "🔥",
     "✅", "❌", "⭐", "☕", "🍕", "🚀", "💡", "📎", "🔒", "🔑", "📁", "📷", "🌍", "☀", "🌙", "⚡",
@@ -414,9 +416,14 @@ fn composer_ui(ui: &mut egui::Ui, app: &mut SixChatApp, peer: &str) {
         );
     }
     let id = egui::Id::unique(("composer", peer));
-    // Enter sends (consumed before the editor sees it); Shift+Enter is a new line.
+    // Enter sends (consumed before the editor sees it); Shift+Enter is a new
+    // line. `consume_key` with no modifiers matches Shift too, so a held
+    // Shift is checked first and leaves the key to the editor.
     let focused = ui.memory(|m| m.has_focus(id));
-    let enter = focused && ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Enter));
+    let enter = focused
+        && ui.input_mut(|i| {
+            !i.modifiers.shift && i.consume_key(egui::Modifiers::NONE, egui::Key::Enter)
+        });
     let label_text = app.i18n.t("composer-label");
     let mut send = enter;
     ui.horizontal(|ui| {
@@ -440,14 +447,22 @@ fn composer_ui(ui: &mut egui::Ui, app: &mut SixChatApp, peer: &str) {
             });
         });
         let label = ui.label(RichText::new(&label_text).weak());
-        let edit = ui
-            .add(
-                egui::TextEdit::multiline(draft)
-                    .id(id)
-                    .desired_rows(2)
-                    .hint_text(app.i18n.t("composer-hint"))
-                    .desired_width((ui.available_width() - 72.0).max(80.0)),
-            )
+        let width = (ui.available_width() - 72.0).max(80.0);
+        // At most about six lines tall; a longer draft scrolls inside it
+        // instead of covering the conversation.
+        let edit = egui::ScrollArea::vertical()
+            .id_salt(("composer-scroll", peer))
+            .max_height(COMPOSER_MAX_HEIGHT)
+            .show(ui, |ui| {
+                ui.add(
+                    egui::TextEdit::multiline(draft)
+                        .id(id)
+                        .desired_rows(2)
+                        .hint_text(app.i18n.t("composer-hint"))
+                        .desired_width(width),
+                )
+            })
+            .inner
             .labelled_by(label.id);
         if edit.changed() {
             let due = app
