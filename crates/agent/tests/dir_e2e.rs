@@ -95,7 +95,8 @@ impl World {
         ]);
         let mut proc = Proc::spawn(profile, command);
         proc.wait_for("listening on", WAIT);
-        proc.wait_for(&format!("registered {listen}"), WAIT);
+        // Not past it: the mailbox may print what it fetched first.
+        proc.wait_seen(&format!("registered {listen}"), WAIT);
         proc
     }
 

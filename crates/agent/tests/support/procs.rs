@@ -43,8 +43,20 @@ impl Proc {
         }
     }
 
-    /// Waits for the next line (after the last match) containing `needle`.
+    /// Waits for the next line (after the last match) containing `needle`;
+    /// later waits look only past it.
     pub fn wait_for(&mut self, needle: &str, timeout: Duration) -> String {
+        self.wait_line(needle, timeout, true)
+    }
+
+    /// Waits for a line (after the last match) containing `needle` without
+    /// moving past it: for a state reached alongside other output whose
+    /// order is not fixed (an agent registers while its mailbox is fetched).
+    pub fn wait_seen(&mut self, needle: &str, timeout: Duration) -> String {
+        self.wait_line(needle, timeout, false)
+    }
+
+    fn wait_line(&mut self, needle: &str, timeout: Duration, advance: bool) -> String {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(offset) = self.seen[self.cursor..]
@@ -52,7 +64,9 @@ impl Proc {
                 .position(|l| l.contains(needle))
             {
                 let index = self.cursor + offset;
-                self.cursor = index + 1;
+                if advance {
+                    self.cursor = index + 1;
+                }
                 return self.seen[index].clone();
             }
             let left = deadline.saturating_duration_since(Instant::now());
