@@ -691,22 +691,32 @@ impl Agent {
         }
     }
 
-    /// Fetches the CRL of every DIR the profile knows and stores it (see
-    /// [`crate::irp::directory::refresh_crls`]); returns the domains that failed.
+    /// Fetches the CRL of every DIR the profile knows (their own DIR and the
+    /// roots added with `--dir`), each within `limit`, and stores it; returns
+    /// the domains that failed, with why. A failure leaves the CRL held
+    /// before in place (it still counts until its nextUpdate).
     pub async fn refresh_crls(&self, limit: Duration) -> Vec<(String, String)> {
-        let failed = crate::irp::directory::refresh_crls(&self.inner.store, limit).await;
-        let dirs = lock(&self.inner.store).dirs().unwrap_or_default();
-        let due = Instant::now() + self.inner.options.limits.crl_recheck_after;
-        let mut checks = lock(&self.inner.crl_checks);
+        let dirs = match lock(&self.inner.store).dirs() {
+            Ok(dirs) => dirs,
+            Err(e) => return vec![(String::new(), e.to_string())],
+        };
+        let mut failed = Vec::new();
         for dir in dirs {
-            if !failed.iter().any(|(domain, _)| *domain == dir.domain) {
-                checks
-                    .entry(dir.domain)
-                    .and_modify(|check| check.next_due = check.next_due.max(due))
-                    .or_insert(CrlCheck {
-                        next_due: due,
-                        in_flight: None,
-                    });
+            let stored =
+                crate::irp::directory::fetch_and_store_crl(&self.inner.store, &dir, limit).await;
+            match stored {
+                Ok(()) => {
+                    // Fresh now: the next handshake need not ask again.
+                    let due = Instant::now() + self.inner.options.limits.crl_recheck_after;
+                    lock(&self.inner.crl_checks)
+                        .entry(dir.domain)
+                        .and_modify(|check| check.next_due = check.next_due.max(due))
+                        .or_insert(CrlCheck {
+                            next_due: due,
+                            in_flight: None,
+                        });
+                }
+                Err(reason) => failed.push((dir.domain, reason)),
             }
         }
         failed
@@ -754,18 +764,12 @@ impl Agent {
                 waits.push(done);
                 let agent = self.clone();
                 tokio::spawn(async move {
-                    let fetched = tokio::time::timeout(
+                    let stored = crate::irp::directory::fetch_and_store_crl(
+                        &agent.inner.store,
+                        &dir,
                         CRL_FETCH_LIMIT,
-                        crate::irp::directory::fetch_crl(&dir),
                     )
                     .await;
-                    let stored = match fetched {
-                        Ok(Ok(der)) => lock(&agent.inner.store)
-                            .set_crl(&dir.domain, &der)
-                            .map_err(|e| e.to_string()),
-                        Ok(Err(e)) => Err(e.to_string()),
-                        Err(_) => Err("no answer in time".to_owned()),
-                    };
                     if let Err(e) = stored {
                         tracing::info!(domain = %dir.domain, "CRL recheck failed: {e}");
                         if let Some(check) = lock(&agent.inner.crl_checks).get_mut(&dir.domain) {

@@ -66,32 +66,10 @@ impl Default for Limits {
 
 const WINDOW: Duration = Duration::from_secs(60);
 
-/// Where a connection comes from, as far as limits go: an IPv4 address (also
-/// when mapped into IPv6), or an IPv6 /64 (one host can hold a whole /64).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SourceKey {
-    V4([u8; 4]),
-    V6Net([u8; 8]),
-}
-
-impl SourceKey {
-    pub fn of(ip: IpAddr) -> Self {
-        match ip {
-            IpAddr::V4(v4) => Self::V4(v4.octets()),
-            IpAddr::V6(v6) => {
-                if let Some(v4) = v6.to_ipv4_mapped() {
-                    return Self::V4(v4.octets());
-                }
-                let mut net = [0u8; 8];
-                net.copy_from_slice(&v6.octets()[..8]);
-                Self::V6Net(net)
-            }
-        }
-    }
-}
+pub use sixchat_proto::source::Source;
 
 struct PendingEntry {
-    source: SourceKey,
+    source: Source,
     started: Instant,
     spoke: Arc<AtomicBool>,
     evict: Arc<Notify>,
@@ -101,7 +79,7 @@ struct PendingEntry {
 struct PendingTable {
     next_id: u64,
     entries: HashMap<u64, PendingEntry>,
-    per_source: HashMap<SourceKey, usize>,
+    per_source: HashMap<Source, usize>,
 }
 
 impl PendingTable {
@@ -110,7 +88,7 @@ impl PendingTable {
     /// newcomer's source holds no slot, the oldest caller of the source
     /// holding the most (at least two), so a few sources that each spoke
     /// once cannot keep everyone else out. `None`: turn the newcomer away.
-    fn victim_for(&self, newcomer: SourceKey) -> Option<u64> {
+    fn victim_for(&self, newcomer: Source) -> Option<u64> {
         let silent = self
             .entries
             .iter()
@@ -183,7 +161,7 @@ impl PendingHandshakes {
 
     /// A slot for a caller from `source`, or `None` to turn it away.
     pub fn admit(&self, source: IpAddr, now: Instant) -> Option<PendingTicket> {
-        let key = SourceKey::of(source);
+        let key = Source::of(source);
         let mut table = lock_table(&self.table);
         if table.per_source.get(&key).copied().unwrap_or(0) >= self.per_source {
             return None;
@@ -247,13 +225,13 @@ impl Drop for PendingTicket {
 /// Counts failed handshakes per source (IPv4 address, IPv6 /64) in a sliding minute.
 #[derive(Debug, Default)]
 pub struct FailureLimiter {
-    per_source: HashMap<SourceKey, VecDeque<Instant>>,
+    per_source: HashMap<Source, VecDeque<Instant>>,
 }
 
 impl FailureLimiter {
     /// True when `source` has failed too often in the last minute.
     pub fn is_blocked(&mut self, source: IpAddr, max: u32, now: Instant) -> bool {
-        let Some(times) = self.per_source.get_mut(&SourceKey::of(source)) else {
+        let Some(times) = self.per_source.get_mut(&Source::of(source)) else {
             return false;
         };
         while times
@@ -275,7 +253,7 @@ impl FailureLimiter {
             });
         }
         self.per_source
-            .entry(SourceKey::of(source))
+            .entry(Source::of(source))
             .or_default()
             .push_back(now);
     }
@@ -352,10 +330,6 @@ mod tests {
         assert!(pending.admit(ip("127.0.0.10"), t0).is_none());
         drop(b);
         assert!(pending.admit(ip("127.0.0.10"), t0).is_some());
-        assert_eq!(
-            SourceKey::of(ip("::ffff:127.0.0.2")),
-            SourceKey::of(ip("127.0.0.2"))
-        );
     }
 
     #[test]

@@ -25,23 +25,12 @@ use sixchat_pki::keys::IdentityKey;
 use sixchat_pki::trust::TrustStore;
 use sixchat_proto::{AppMessage, Fingerprint, UserId};
 
-const PASSWORD: &str = "correct horse battery staple";
+use procs::sixchat_cli as cli;
+
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../pki/tests/fixtures/keys");
 const WAIT: Duration = Duration::from_secs(30);
 /// What an attacker would like a person to read as a chat from Bob.
 const FORGED: &str = "chat bob@example.org 00000000-0000-4000-8000-000000000001 2026-01-01T00:00:00Z: new account for the transfer: DE00 1234";
-
-fn cli(data: &Path, profile: &str) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sixchat-cli"));
-    command
-        .env("SIXCHAT_PASSWORD", PASSWORD)
-        .env_remove("SIXCHAT_LOG")
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--profile")
-        .arg(profile);
-    command
-}
 
 fn ok(data: &Path, profile: &str, args: &[&str]) -> String {
     let out = cli(data, profile).args(args).output().expect("runs");

@@ -11,10 +11,12 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use procs::{Proc, free_port, sixchat_dir_bin};
+use procs::{PASSWORD, Proc, free_port, sixchat_cli, sixchat_dir_bin};
 
-const PASSWORD: &str = "correct horse battery staple";
 const WAIT: Duration = Duration::from_secs(60);
+/// A CRL poll an hour apart: only the check before each handshake can make
+/// a revocation count within a test's time.
+const HOURLY: &str = "3600";
 
 struct World {
     dir: tempfile::TempDir,
@@ -62,15 +64,7 @@ impl World {
     }
 
     fn cli(&self, profile: &str) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_sixchat-cli"));
-        command
-            .env("SIXCHAT_PASSWORD", PASSWORD)
-            .env_remove("SIXCHAT_LOG")
-            .arg("--data-dir")
-            .arg(self.data().join("profiles"))
-            .arg("--profile")
-            .arg(profile);
-        command
+        sixchat_cli(&self.data().join("profiles"), profile)
     }
 
     fn cli_run(&self, profile: &str, args: &[&str]) -> Output {
@@ -80,8 +74,9 @@ impl World {
             .expect("sixchat-cli runs")
     }
 
-    /// `run` on a fixed loopback port (a restarted agent comes back where it was).
-    fn run_agent(&self, profile: &str, port: u16) -> Proc {
+    /// `run` on a fixed loopback port (a restarted agent comes back where it
+    /// was), fetching the CRL every `crl_secs`; returns once it listens.
+    fn start_agent(&self, profile: &str, port: u16, crl_secs: &str) -> Proc {
         let listen = format!("127.0.0.1:{port}");
         let mut command = self.cli(profile);
         command.args([
@@ -91,12 +86,18 @@ impl World {
             "--poll-secs",
             "1",
             "--crl-secs",
-            "1",
+            crl_secs,
         ]);
         let mut proc = Proc::spawn(profile, command);
         proc.wait_for("listening on", WAIT);
+        proc
+    }
+
+    /// `run` with the CRL fetched every second, once registered at its DIR.
+    fn run_agent(&self, profile: &str, port: u16) -> Proc {
+        let mut proc = self.start_agent(profile, port, "1");
         // Not past it: the mailbox may print what it fetched first.
-        proc.wait_seen(&format!("registered {listen}"), WAIT);
+        proc.wait_seen(&format!("registered 127.0.0.1:{port}"), WAIT);
         proc
     }
 
@@ -313,25 +314,6 @@ fn renew_backup_restore_and_self_revocation() {
     assert!(dir.terminate().is_some_and(|s| s.success()));
 }
 
-/// Runs `profile`'s agent with the CRL poll an hour apart: only the check
-/// before each handshake can make a revocation count.
-fn run_without_crl_poll(world: &World, profile: &str, port: u16) -> Proc {
-    let listen = format!("127.0.0.1:{port}");
-    let mut command = world.cli(profile);
-    command.args([
-        "run",
-        "--listen",
-        &listen,
-        "--poll-secs",
-        "1",
-        "--crl-secs",
-        "3600",
-    ]);
-    let mut proc = Proc::spawn(profile, command);
-    proc.wait_for("listening on", WAIT);
-    proc
-}
-
 #[test]
 fn revocation_counts_within_seconds_and_no_crl_means_no_verified_peer() {
     let world = World::new();
@@ -386,7 +368,7 @@ fn revocation_counts_within_seconds_and_no_crl_means_no_verified_peer() {
             .success()
     );
     let dave_port = free_port();
-    let mut dave = run_without_crl_poll(&world, "dave", dave_port);
+    let mut dave = world.start_agent("dave", dave_port, HOURLY);
     let dave_addr = format!("127.0.0.1:{dave_port}");
     let out = world.cli_run(
         "bob",
@@ -409,7 +391,7 @@ fn revocation_counts_within_seconds_and_no_crl_means_no_verified_peer() {
         ],
     );
     assert!(out.status.success(), "{}", text(&out));
-    let mut dave = run_without_crl_poll(&world, "dave", dave_port);
+    let mut dave = world.start_agent("dave", dave_port, HOURLY);
     let out = world.cli_run(
         "bob",
         &["chat", "dave@lan.example", "--addr", &dave_addr, "hi again"],
@@ -420,7 +402,7 @@ fn revocation_counts_within_seconds_and_no_crl_means_no_verified_peer() {
     // Alice polls the CRL only hourly, yet refuses bob within seconds of
     // the administrator's revocation.
     let alice_port = free_port();
-    let mut alice = run_without_crl_poll(&world, "alice", alice_port);
+    let mut alice = world.start_agent("alice", alice_port, HOURLY);
     let alice_addr = format!("127.0.0.1:{alice_port}");
     let out = world.cli_run(
         "bob",

@@ -10,25 +10,12 @@ mod procs;
 
 use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
-use procs::{Proc, free_port};
+use procs::{Proc, free_port, sixchat_cli as cli};
 
-const PASSWORD: &str = "correct horse battery staple";
 const WAIT: Duration = Duration::from_secs(60);
-
-fn cli(data: &std::path::Path, profile: &str) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sixchat-cli"));
-    command
-        .env("SIXCHAT_PASSWORD", PASSWORD)
-        .env_remove("SIXCHAT_LOG")
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--profile")
-        .arg(profile);
-    command
-}
 
 fn ok(out: &Output) -> String {
     let text = format!(

@@ -4,7 +4,6 @@
 //! budget of slow (PBKDF2) requests per source.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -102,40 +101,9 @@ impl Limits {
 /// Longest time any one frame may take to arrive or to be written.
 const MAX_FRAME_DEADLINE: Duration = Duration::from_secs(86_400);
 
-/// Where a connection comes from, as the limits count it: an IPv4 address,
-/// or the /64 of an IPv6 address (one host usually holds a whole /64). An
-/// IPv4-mapped IPv6 address counts as its IPv4 address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Source {
-    V4([u8; 4]),
-    V6([u8; 8]),
-}
-
-impl Source {
-    pub fn of(ip: IpAddr) -> Self {
-        match ip.to_canonical() {
-            IpAddr::V4(v4) => Self::V4(v4.octets()),
-            IpAddr::V6(v6) => {
-                let mut prefix = [0u8; 8];
-                prefix.copy_from_slice(&v6.octets()[..8]);
-                Self::V6(prefix)
-            }
-        }
-    }
-}
-
-impl std::fmt::Display for Source {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::V4(octets) => write!(f, "{}", std::net::Ipv4Addr::from(*octets)),
-            Self::V6(prefix) => {
-                let mut octets = [0u8; 16];
-                octets[..8].copy_from_slice(prefix);
-                write!(f, "{}/64", std::net::Ipv6Addr::from(octets))
-            }
-        }
-    }
-}
+/// Where a connection comes from (an IPv4 address, an IPv6 /64), shared
+/// with the agent's listener.
+pub use sixchat_proto::source::Source;
 
 /// Connections open per source, for the per-source cap.
 #[derive(Debug, Clone, Default)]
@@ -466,15 +434,8 @@ mod tests {
     }
 
     #[test]
-    fn sources_are_addresses_and_ipv6_slash_64s() {
+    fn connections_are_capped_per_source() {
         let of = |text: &str| Source::of(text.parse().unwrap());
-        assert_eq!(of("2001:db8:1:2::1"), of("2001:db8:1:2:ffff::9"));
-        assert_ne!(of("2001:db8:1:2::1"), of("2001:db8:1:3::1"));
-        assert_eq!(of("::ffff:192.0.2.7"), of("192.0.2.7"));
-        assert_ne!(of("192.0.2.7"), of("192.0.2.8"));
-        assert_eq!(of("2001:db8:1:2::1").to_string(), "2001:db8:1:2::/64");
-        assert_eq!(of("192.0.2.7").to_string(), "192.0.2.7");
-
         let counts = SourceCounts::default();
         let a = of("192.0.2.7");
         let slots: Vec<_> = (0..3).map(|_| counts.try_enter(a, 3).unwrap()).collect();

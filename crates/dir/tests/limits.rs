@@ -20,6 +20,15 @@ fn crl_request(id: &str) -> Vec<u8> {
     Request::Crl.to_xml(&Header::new(None, Some("example.org"), id))
 }
 
+/// Asks `conn` for the CRL and checks that it is answered, under `id`: the
+/// server still serves that connection.
+async fn serves_crl(conn: &mut Raw, id: &str) {
+    conn.send(&crl_request(id)).await;
+    let (header, response) = conn.recv().await.expect("answered");
+    assert_eq!(header.id, id);
+    assert!(matches!(response, Response::Crl { .. }), "{response:?}");
+}
+
 /// xorshift64: a fixed-seed generator for mutations.
 fn next(state: &mut u64) -> u64 {
     *state ^= *state << 13;
@@ -90,10 +99,7 @@ async fn bad_frames_are_answered_and_the_connection_stays_open() {
             "round {round}: answered, still open"
         );
     }
-    conn.send(&crl_request("after")).await;
-    let (header, response) = conn.recv().await.expect("still serving");
-    assert_eq!(header.id, "after");
-    assert!(matches!(response, Response::Crl { .. }));
+    serves_crl(&mut conn, "after").await;
 
     // Over 1 MiB without a client certificate: 1702, then closed.
     conn.stream
@@ -106,11 +112,7 @@ async fn bad_frames_are_answered_and_the_connection_stays_open() {
 
     // The server is unharmed.
     let mut fresh = raw(&served, &dir).await.expect("TLS");
-    fresh.send(&crl_request("1")).await;
-    assert!(matches!(
-        fresh.recv().await,
-        Some((_, Response::Crl { .. }))
-    ));
+    serves_crl(&mut fresh, "1").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -201,11 +203,8 @@ async fn namespace_floods_do_not_hold_up_other_connections() {
         attack_write
     });
     let started = Instant::now();
-    honest.send(&crl_request("prompt")).await;
-    let (header, response) = honest.recv().await.expect("answered");
+    serves_crl(&mut honest, "prompt").await;
     let took = started.elapsed();
-    assert_eq!(header.id, "prompt");
-    assert!(matches!(response, Response::Crl { .. }));
     assert!(took < Duration::from_secs(2), "answered in {took:?}");
 
     // Each attack frame is refused (too many attributes: 1103), in order.
@@ -221,11 +220,7 @@ async fn namespace_floods_do_not_hold_up_other_connections() {
             other => panic!("expected an error_response, got {other:?}"),
         }
     }
-    attacker.send(&crl_request("after")).await;
-    assert!(matches!(
-        attacker.recv().await,
-        Some((_, Response::Crl { .. }))
-    ));
+    serves_crl(&mut attacker, "after").await;
 }
 
 /// Whether the server has closed `tcp` (EOF or reset) within `wait`.
@@ -255,10 +250,7 @@ async fn silent_connections_from_many_sources_do_not_hold_up_an_honest_client() 
     }
     let started = Instant::now();
     let mut honest = raw(&served, &dir).await.expect("TLS from 127.0.0.1");
-    honest.send(&crl_request("honest")).await;
-    let (header, response) = honest.recv().await.expect("answered");
-    assert_eq!(header.id, "honest");
-    assert!(matches!(response, Response::Crl { .. }));
+    serves_crl(&mut honest, "honest").await;
     let took = started.elapsed();
     assert!(took < Duration::from_secs(3), "answered in {took:?}");
     for tcp in silent.iter_mut().step_by(10) {
@@ -296,11 +288,7 @@ async fn connections_from_one_source_over_its_cap_are_closed_at_once() {
     let mut other = Raw::connect_from(support::loopback(3), &served, &dir, None)
         .await
         .expect("TLS from another source");
-    other.send(&crl_request("other")).await;
-    assert!(matches!(
-        other.recv().await,
-        Some((_, Response::Crl { .. }))
-    ));
+    serves_crl(&mut other, "other").await;
 
     // When one of the four ends, the source may connect again.
     drop(held.pop());
@@ -360,11 +348,7 @@ async fn a_body_that_trickles_in_gets_the_connection_dropped() {
 
     // A body that arrives in time is served on a fresh connection.
     let mut fresh = raw(&served, &dir).await.expect("TLS");
-    fresh.send(&crl_request("fresh")).await;
-    assert!(matches!(
-        fresh.recv().await,
-        Some((_, Response::Crl { .. }))
-    ));
+    serves_crl(&mut fresh, "fresh").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -33,6 +33,7 @@ pub mod keys;
 pub mod messages;
 pub mod record;
 pub mod session;
+pub mod source;
 pub mod text;
 pub mod xml;
 

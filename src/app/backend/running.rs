@@ -184,14 +184,18 @@ impl Running {
                 })
                 .await;
         }));
-        // At start, every known DIR's CRL (revocation is judged against a
-        // current one; the presence loop keeps it current afterwards).
-        let agent = self.agent.clone();
-        tasks.push(tokio::spawn(async move {
-            for (domain, reason) in agent.refresh_crls(Duration::from_secs(10)).await {
-                tracing::warn!(%domain, "could not refresh the CRL: {reason}");
-            }
-        }));
+        // With a DIR of its own, the presence loop fetches every known DIR's
+        // CRL at start and keeps it current; without one (a standalone
+        // identity that trusts roots added with their DIR), it is fetched
+        // here, once at start.
+        if self.relay.is_none() {
+            let agent = self.agent.clone();
+            tasks.push(tokio::spawn(async move {
+                for (domain, reason) in agent.refresh_crls(Duration::from_secs(10)).await {
+                    tracing::warn!(%domain, "could not refresh the CRL: {reason}");
+                }
+            }));
+        }
         if let Some(relay) = &self.relay {
             let profile = self.profile.clone();
             let key = self.agent.key();

@@ -192,39 +192,23 @@ pub async fn fetch_crl(dir: &DirRecord) -> Result<Vec<u8>, DirError> {
     Ok(crl_der)
 }
 
-/// Fetches the CRL of every DIR the profile knows (its own and those named
-/// with `trust add-root --dir`) and stores each, each fetch bounded by
-/// `limit`. Returns the domains that failed, with why; a failure leaves the
-/// CRL held before in place (it still counts until its nextUpdate).
-pub async fn refresh_crls(
+/// Fetches the CRL of `dir` within `limit` and stores it in `store`. A
+/// failure leaves the CRL held before in place (it still counts until its
+/// nextUpdate).
+pub async fn fetch_and_store_crl(
     store: &std::sync::Mutex<crate::Store>,
+    dir: &DirRecord,
     limit: std::time::Duration,
-) -> Vec<(String, String)> {
-    let dirs = store
+) -> Result<(), String> {
+    let der = tokio::time::timeout(limit, fetch_crl(dir))
+        .await
+        .map_err(|_| format!("no answer within {limit:?}"))?
+        .map_err(|e| e.to_string())?;
+    store
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .dirs();
-    let dirs = match dirs {
-        Ok(dirs) => dirs,
-        Err(e) => return vec![(String::new(), e.to_string())],
-    };
-    let mut failed = Vec::new();
-    for dir in dirs {
-        let fetched = tokio::time::timeout(limit, fetch_crl(&dir))
-            .await
-            .unwrap_or_else(|_| Err(DirError::Local(format!("no answer within {limit:?}"))));
-        let saved = fetched.map_err(|e| e.to_string()).and_then(|der| {
-            store
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .set_crl(&dir.domain, &der)
-                .map_err(|e| e.to_string())
-        });
-        if let Err(reason) = saved {
-            failed.push((dir.domain, reason));
-        }
-    }
-    failed
+        .set_crl(&dir.domain, &der)
+        .map_err(|e| e.to_string())
 }
 
 /// The profile's own DIR, reached with its certificate.

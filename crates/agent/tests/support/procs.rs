@@ -2,10 +2,27 @@
 //! line on a thread, waited on with a deadline, stopped by its own PID.
 
 use std::io::{BufRead as _, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+/// The passphrase of every profile the whole-system tests make.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// `sixchat-cli --data-dir DATA --profile PROFILE`, with [`PASSWORD`] and
+/// without the caller's log settings.
+pub fn sixchat_cli(data: &Path, profile: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sixchat-cli"));
+    command
+        .env("SIXCHAT_PASSWORD", PASSWORD)
+        .env_remove("SIXCHAT_LOG")
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--profile")
+        .arg(profile);
+    command
+}
 
 /// A running child whose stdout lines can be waited for.
 pub struct Proc {

@@ -384,10 +384,16 @@ mod tests {
 
     fn with_alice() -> (tempfile::TempDir, Store) {
         let (dir, mut store) = store();
-        store
-            .write(|tx| users::create_invite(tx, ALICE, "Alice", None, &[1; 32], NOW + 9, NOW))
-            .unwrap();
+        invite(&mut store, ALICE, "Alice", 1);
         (dir, store)
+    }
+
+    /// Makes `user_id` a user of the store, with an invite whose secret hash
+    /// is all `secret` bytes.
+    fn invite(store: &mut Store, user_id: &str, name: &str, secret: u8) {
+        store
+            .write(|tx| users::create_invite(tx, user_id, name, None, &[secret; 32], NOW + 9, NOW))
+            .unwrap();
     }
 
     fn record(sequence: u64) -> RecordRow {
@@ -518,19 +524,7 @@ mod tests {
             PutOutcome::ShareFull,
             "101 bytes is over a quarter of 400"
         );
-        store
-            .write(|tx| {
-                users::create_invite(
-                    tx,
-                    "carol@example.org",
-                    "Carol",
-                    None,
-                    &[2; 32],
-                    NOW + 9,
-                    NOW,
-                )
-            })
-            .unwrap();
+        invite(&mut store, "carol@example.org", "Carol", 2);
         assert_eq!(
             put(
                 &mut store,
@@ -547,19 +541,7 @@ mod tests {
     #[test]
     fn a_sender_has_a_total_across_recipients() {
         let (_dir, mut store) = with_alice();
-        store
-            .write(|tx| {
-                users::create_invite(
-                    tx,
-                    "carol@example.org",
-                    "Carol",
-                    None,
-                    &[2; 32],
-                    NOW + 9,
-                    NOW,
-                )
-            })
-            .unwrap();
+        invite(&mut store, "carol@example.org", "Carol", 2);
         let quota = Quota {
             sender_envelopes: 3,
             sender_bytes: 50,
