@@ -165,6 +165,7 @@ fn main() {
         .map(|i| ContactInfo {
             user_id: format!("peer{i}@bench.test"),
             name: format!("Peer {i:04}"),
+            address: None,
             always_accept: false,
             last_seen_unix: Some(1_700_000_000),
             unread: i % 7,

@@ -78,7 +78,7 @@ fn window(profile: &str, data_dir: Option<&std::path::Path>) -> anyhow::Result<(
             .with_title(format!("SixChat ({})", profile.name))
             .with_app_id("sixchat")
             .with_inner_size([980.0, 680.0])
-            .with_min_inner_size([560.0, 400.0]),
+            .with_min_inner_size(sixchat::ui::theme::MIN_WINDOW),
         ..Default::default()
     };
     eframe::run_native(

@@ -362,6 +362,19 @@ fn chat_between_two_windows_shows_trust_and_delivery() {
         "the two-line message at Bob",
         |h| h[1].query_by_label("first line\nsecond line").is_some(),
     );
+
+    // Alice restarts: her new session is not put to Bob again, he accepted her once.
+    drop(alice);
+    let mut alice = open(&world.profiles, "alice", Some(sixchat::demo::PASSPHRASE));
+    settle(&mut [&mut alice, &mut bob], "Alice registered again", |h| {
+        !h[0].state().state.network.registered.is_empty()
+    });
+    click(&mut alice, "Bob");
+    say(&mut alice, &mut bob, "back again");
+    assert!(
+        bob.state().state.incoming.is_empty() && bob.query_by_label("Incoming Chat").is_none(),
+        "Bob was asked again"
+    );
 }
 
 fn standalone(profiles: &Path, name: &str, user: &str) -> Profile {
@@ -380,50 +393,286 @@ fn standalone(profiles: &Path, name: &str, user: &str) -> Profile {
     profile
 }
 
-#[test]
-fn a_new_peer_shows_its_code_on_both_sides_and_can_be_pinned() {
-    let dir = tempfile::tempdir().unwrap();
-    standalone(dir.path(), "Carol", "carol@lan.test");
-    let dave = standalone(dir.path(), "Dave", "dave@lan.test");
-    let mut carol = open(dir.path(), "Carol", Some("standalone pass"));
-    settle(&mut [&mut carol], "Carol listening", |h| {
-        h[0].state().state.network.listening.is_some()
+/// Sends `text` from the open conversation (Enter) and waits until `to` shows it.
+fn say(from: &mut Harness<'static, SixChatApp>, to: &mut Harness<'static, SixChatApp>, text: &str) {
+    fill(from, "Message", text);
+    from.key_press(egui::Key::Enter);
+    settle(&mut [from, to], text, |h| {
+        h[1].query_by_label(text).is_some()
     });
-    let carol_addr = carol.state().state.network.listening.clone().unwrap();
-    let store = dave.open_store().unwrap();
-    store.add_contact("carol@lan.test", "Carol").unwrap();
-    store
-        .remember_address("carol@lan.test", &carol_addr)
-        .unwrap();
-    drop(store);
-    let mut dave = open(dir.path(), "Dave", Some("standalone pass"));
-    wait_label(&mut dave, "Carol");
-    click(&mut dave, "Carol");
-    wait_label(&mut dave, "Connect");
-    click(&mut dave, "Connect");
+}
 
-    settle(
-        &mut [&mut carol, &mut dave],
-        "Incoming Chat at Carol",
-        |h| h[0].query_by_label("Incoming Chat").is_some(),
-    );
+/// Opens the conversation with `user_id` by clicking its row (labelled with
+/// the contact's name, whatever it is now).
+fn open_chat(harness: &mut Harness<'static, SixChatApp>, user_id: &str) {
+    settle(&mut [harness], user_id, |h| {
+        h[0].state().state.contact(user_id).is_some()
+    });
+    let name = harness.state().state.contact(user_id).unwrap().name.clone();
+    for _ in 0..3 {
+        harness.step();
+    }
+    // The row (a button), not the conversation's heading of the same name.
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::Button, &name)
+        .click();
+    harness.step();
+}
+
+/// How many Incoming Chat requests `harness` has been shown so far.
+fn asked(harness: &Harness<'static, SixChatApp>) -> usize {
+    harness.state().state.incoming.len()
+}
+
+/// Dave (who knows only Carol's UserID and the address her "My identity"
+/// window shows) dials Carol; both see the same code; each gives `answer`
+/// (a button label); then they chat both ways in the same session.
+fn dial_compare_and_chat(
+    carol: &mut Harness<'static, SixChatApp>,
+    dave: &mut Harness<'static, SixChatApp>,
+    answer: &str,
+    round: usize,
+) {
+    open_chat(dave, "carol@lan.test");
+    click(dave, "Connect");
+    settle(&mut [carol, dave], "Incoming Chat at Carol", |h| {
+        h[0].query_by_label("Incoming Chat").is_some()
+    });
     assert!(carol.query_by_label("⚠ New").is_some(), "the new badge");
     let sas = carol.state().state.incoming[0].card.sas.clone();
     assert_eq!(sas.len(), 7, "{sas}");
     assert!(carol.query_by_label(&sas).is_some(), "Carol sees the code");
-    settle(&mut [&mut carol, &mut dave], "the code at Dave", |h| {
+    settle(&mut [carol, dave], "the same code at Dave", |h| {
         h[1].query_by_label(&sas).is_some()
     });
+    // Dave has compared; Carol is still deciding, and Dave's window says so.
+    click(dave, answer);
+    settle(&mut [carol, dave], "Dave waiting for Carol", |h| {
+        h[1].query_by_label_contains("Waiting for").is_some()
+    });
+    assert!(
+        dave.state().state.awaiting.contains("carol@lan.test"),
+        "Dave's window waits for Carol"
+    );
+    click(carol, answer);
+    settle(&mut [carol, dave], "Carol's acceptance at Dave", |h| {
+        !h[1].state().state.awaiting.contains("carol@lan.test")
+            && h[1].query_by_label_contains("accepted; messages").is_some()
+    });
+    click(dave, "Close");
+    // Both ways, on the one session the codes were compared for.
+    say(dave, carol, &format!("Hello Carol ({round})"));
+    open_chat(carol, "dave@lan.test");
+    say(carol, dave, &format!("Hi Dave ({round})"));
+    // A pasted line and a two-line message (Shift+Enter).
+    fill(dave, "Message", "");
+    dave.event(egui::Event::Paste(format!("pasted line {round}")));
+    dave.step();
+    dave.key_press_modifiers(egui::Modifiers::SHIFT, egui::Key::Enter);
+    dave.step();
+    dave.get_by_label("Message").type_text("and a second line");
+    dave.step();
+    dave.key_press(egui::Key::Enter);
+    let two_lines = format!("pasted line {round}\nand a second line");
+    settle(&mut [carol, dave], "the pasted two-line message", |h| {
+        h[0].query_by_label(&two_lines).is_some()
+    });
+    assert_eq!(
+        dave.state().state.cards["carol@lan.test"].sas,
+        sas,
+        "one session throughout"
+    );
+}
 
-    click(&mut carol, "The codes match: pin this key");
-    settle(&mut [&mut carol, &mut dave], "the key pinned", |h| {
-        h[0].query_by_label("🔑 Known").is_some()
+#[test]
+fn standalone_peers_given_only_an_address_compare_codes_and_chat() {
+    let dir = tempfile::tempdir().unwrap();
+    standalone(dir.path(), "Carol", "carol@lan.test");
+    standalone(dir.path(), "Dave", "dave@lan.test");
+    let mut carol = open(dir.path(), "Carol", Some("standalone pass"));
+    let mut dave = open(dir.path(), "Dave", Some("standalone pass"));
+
+    // Carol's "My identity" shows her UserID and where she can be reached, with copy buttons.
+    click(&mut carol, "🆔 My identity");
+    settle(&mut [&mut carol], "Carol's address", |h| {
+        !h[0].state().state.network.reachable.is_empty()
     });
-    assert_eq!(carol.state().state.trust.pins.len(), 1);
-    click(&mut carol, "Decline");
-    settle(&mut [&mut carol, &mut dave], "the window closed", |h| {
-        h[0].state().state.incoming.is_empty() && h[0].query_by_label("Incoming Chat").is_none()
+    let address = carol.state().state.network.reachable[0].clone();
+    wait_label(&mut carol, &address);
+    assert!(carol.query_by_label("carol@lan.test").is_some());
+    let copies = carol.get_all_by_label("Copy").count();
+    assert_eq!(copies, 3, "UserID, fingerprint and the address");
+    carol.get_all_by_label("Copy").next().unwrap().click();
+    carol.step();
+    let copied: Vec<_> = carol
+        .output()
+        .platform_output
+        .commands
+        .iter()
+        .filter_map(|c| match c {
+            egui::OutputCommand::CopyText(text) => Some(text.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        copied,
+        ["carol@lan.test"],
+        "the UserID went to the clipboard"
+    );
+    click(&mut carol, "Close");
+
+    // Dave adds Carol by UserID and that address.
+    fill(&mut dave, "Add contact", "carol@lan.test");
+    fill(&mut dave, "Address (optional)", &address);
+    dave.key_press(egui::Key::Enter);
+    settle(&mut [&mut dave], "Carol in Dave's contacts", |h| {
+        h[0].state()
+            .state
+            .contact("carol@lan.test")
+            .is_some_and(|c| c.address.as_deref() == Some(address.as_str()))
     });
+
+    // 1. "Accept once" on both sides: they chat, nothing is remembered.
+    dial_compare_and_chat(&mut carol, &mut dave, "Accept once", 1);
+    for (who, h) in [("Carol", &carol), ("Dave", &dave)] {
+        assert!(
+            h.state().state.trust.pins.is_empty(),
+            "{who} pinned nothing"
+        );
+    }
+    assert_eq!(asked(&carol), 0);
+
+    // 2. Dave starts again: Carol is asked again (and shown "New"); this
+    // time both say the codes match, and each pins the other's key.
+    drop(dave);
+    let mut dave = open(dir.path(), "Dave", Some("standalone pass"));
+    dial_compare_and_chat(&mut carol, &mut dave, "The codes match", 2);
+    settle(&mut [&mut carol, &mut dave], "each pinned the other", |h| {
+        let pinned = |i: usize, other: &str| {
+            let pins = &h[i].state().state.trust.pins;
+            pins.len() == 1 && pins[0].0 == other
+        };
+        pinned(0, "dave@lan.test") && pinned(1, "carol@lan.test")
+    });
+
+    // 3. Once pinned, a new session is not asked about on either side.
+    drop(dave);
+    let mut dave = open(dir.path(), "Dave", Some("standalone pass"));
+    open_chat(&mut dave, "carol@lan.test");
+    say(&mut dave, &mut carol, "no questions this time");
+    assert!(
+        carol.query_by_label("Incoming Chat").is_none() && asked(&carol) == 0,
+        "Carol was not asked again"
+    );
+    assert_eq!(carol.state().state.cards["dave@lan.test"].level, "known");
+    assert!(dave.query_by_label("The codes match").is_none());
+}
+
+#[test]
+fn a_mistyped_address_is_named_and_nothing_is_added() {
+    let dir = tempfile::tempdir().unwrap();
+    standalone(dir.path(), "Erin", "erin@lan.test");
+    let mut erin = open(dir.path(), "Erin", Some("standalone pass"));
+    fill(&mut erin, "Add contact", "fred@lan.test");
+    fill(&mut erin, "Address (optional)", "fred's laptop");
+    erin.key_press(egui::Key::Enter);
+    settle(&mut [&mut erin], "the problem named", |h| {
+        h[0].query_by_label_contains("is not an address").is_some()
+    });
+    assert!(erin.state().state.contact("fred@lan.test").is_none());
+}
+
+#[test]
+fn the_narrowest_window_cuts_nothing_off() {
+    let dir = tempfile::tempdir().unwrap();
+    standalone(
+        dir.path(),
+        "Gwen",
+        "gwen.with.a.long.name@some-long-domain.lan.test",
+    );
+    let store = Profile::locate("Gwen", Some(dir.path()))
+        .unwrap()
+        .open_store()
+        .unwrap();
+    store
+        .add_contact(
+            "henry.with.a.long.name@another-domain.lan.test",
+            "Henry Longname-Smithington",
+        )
+        .unwrap();
+    drop(store);
+    let mut app = open(dir.path(), "Gwen", Some("standalone pass"));
+    let [width, height] = sixchat::ui::theme::MIN_WINDOW;
+    app.set_size(egui::vec2(width, height));
+    click(&mut app, "Henry Longname-Smithington");
+    wait_label(&mut app, "Send");
+    for _ in 0..5 {
+        app.step();
+    }
+    let window = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(width, height));
+    let rect = |label: &str| app.get_by_label(label).rect();
+    // The window's own buttons and the composer are whole and inside.
+    for label in ["⚙ Settings", "🆔 My identity", "Send", "Connect", "Message"] {
+        let r = rect(label);
+        assert!(
+            window.contains_rect(r),
+            "{label} at {r:?} is cut off by {window:?}"
+        );
+    }
+    // Nothing in the header sits on another.
+    let header = ["⚙ Settings", "🆔 My identity", "SixChat"];
+    for (i, a) in header.iter().enumerate() {
+        for b in &header[i + 1..] {
+            assert!(!rect(a).intersects(rect(b)), "{a} overlaps {b}");
+        }
+    }
+    let conversation = ["Connect", "Always accept"];
+    assert!(!rect(conversation[0]).intersects(rect(conversation[1])));
+    let name = app
+        .get_all_by_label("Henry Longname-Smithington")
+        .map(|n| n.rect())
+        .collect::<Vec<_>>();
+    for r in &name {
+        for other in conversation {
+            assert!(!r.intersects(rect(other)), "the name overlaps {other}");
+        }
+    }
+}
+
+#[test]
+fn the_locked_window_does_not_keep_repainting() {
+    let dir = tempfile::tempdir().unwrap();
+    standalone(dir.path(), "Ivy", "ivy@lan.test");
+    let mut app = open(dir.path(), "Ivy", None);
+    wait_label(&mut app, "Unlock SixChat");
+    // Waiting for a passphrase, the window draws only when something
+    // happens, also while another window has the focus.
+    app.input_mut().focused = false;
+    assert!(
+        app.try_run().is_ok(),
+        "the unlock screen asks for a new frame every frame"
+    );
+    // Back in the window, the passphrase field has the focus: typing goes there.
+    app.input_mut().focused = true;
+    app.step();
+    app.get_by_label("Passphrase").type_text("x");
+    app.step();
+    assert_eq!(&*app.state().view.unlock.passphrase, "x");
+}
+
+#[test]
+fn every_emoji_in_the_picker_has_a_glyph() {
+    let ctx = egui::Context::default();
+    sixchat::ui::theme::install_fonts(&ctx);
+    let mut output = ctx.run_ui(egui::RawInput::default(), |_| {});
+    output.textures_delta.clear();
+    let font = egui::FontId::proportional(18.0);
+    let missing: Vec<&str> = sixchat::ui::conversation::EMOJI
+        .iter()
+        .copied()
+        .filter(|e| !ctx.fonts_mut(|f| f.has_glyphs(&font, e)))
+        .collect();
+    assert!(missing.is_empty(), "drawn as empty boxes: {missing:?}");
 }
 
 #[test]

@@ -64,6 +64,7 @@ failure-other = Etwas ist schiefgelaufen:
 
 ## Kontakte
 contacts-add = Kontakt hinzufügen
+contacts-address = Adresse (optional)
 contacts-search = Kontakte durchsuchen
 contacts-empty = Noch keine Kontakte. Fügen Sie oben einen per UserID hinzu.
 presence-online = online
@@ -103,7 +104,11 @@ card-valid = Gültig
 card-valid-range = { $from } bis { $until }
 card-fingerprint = Fingerabdruck
 card-compare = Vergleichen Sie diesen Code mit Ihrem Kontakt (telefonisch oder persönlich):
-card-pin = Die Codes stimmen überein: Schlüssel fixieren
+card-codes-match = Die Codes stimmen überein
+card-codes-match-hint = Auf beiden Bildschirmen steht derselbe Code: annehmen und diesen Schlüssel für { $user } merken (Sie werden nicht wieder gefragt).
+card-accept-once = Einmal annehmen
+card-accept-once-hint = Nur diese Sitzung annehmen; beim nächsten Mal wird der Code wieder verglichen.
+card-compared = Code verglichen und angenommen.
 
 ## Mit Benutzer verbinden
 connect-title = Mit Benutzer verbinden
@@ -115,14 +120,32 @@ connect-queued = { $count ->
    *[other] Der Kontakt ist offline. { $count } Nachrichten warten in seinem Verzeichnis.
 }
 connect-retry = Erneut versuchen
+connect-address = Adresse
+connect-address-hint = [2001:db8::5]:4605 oder 192.0.2.7:4605
+connect-dial = Wählen
+connect-waiting = Verbunden. Warte, bis { $name } annimmt…
+connect-accepted = { $name } hat angenommen; Nachrichten gehen direkt durch.
+connect-compare-first = Vergleichen Sie den Code, bevor etwas gesendet wird.
+waiting-accept = warte, bis { $name } annimmt
 
 ## Eingehender Chat
 incoming-title = Eingehender Chat
 incoming-from = Jemand hat sich von { $addr } aus verbunden.
 incoming-accept = Annehmen
-incoming-always = Von diesem Kontakt immer annehmen
+incoming-accept-hint = Annehmen; Sitzungen dieses Kontakts werden nicht mehr nachgefragt, solange sein Schlüssel gleich bleibt.
 incoming-decline = Ablehnen
 incoming-more = Noch { $count } in der Warteschlange
+
+## Meine Identität
+me-title = Meine Identität
+me-open = Meine Identität
+me-user-id = UserID
+me-fingerprint = Fingerabdruck
+me-addresses = Andere erreichen Sie unter
+me-no-address = Noch keine Netzwerkadresse, auf der gelauscht wird.
+me-copy = Kopieren
+me-copied = Kopiert
+me-explain = Geben Sie einem Kontakt Ihre UserID und eine dieser Adressen; vergleichen Sie den Code, wenn er sich zum ersten Mal verbindet.
 
 ## Einstellungen
 settings-open = Einstellungen
@@ -165,6 +188,6 @@ notice-backed-up = Gesichert. Notieren Sie sich diesen Wiederherstellungscode; e
 notice-pinned = Schlüssel von { $user } fixiert.
 notice-keyring-failed = Der Schlüsselbund des Systems konnte die Passphrase nicht speichern; Sie werden beim nächsten Start gefragt.
 notice-passphrase-forgotten = Die Passphrase ist nicht mehr gespeichert; sie wird beim nächsten Start abgefragt.
-notice-listen-fallback = Port { $wanted } war belegt; stattdessen wird { $got } verwendet.
+notice-listen-fallback = Port { $wanted } war belegt; stattdessen wird ab jetzt { $got } verwendet (nennen Sie Kontakten diesen Port).
 notify-message = Nachricht von { $name }
 notify-incoming = { $name } möchte chatten

@@ -64,6 +64,7 @@ failure-other = Something went wrong:
 
 ## Contacts
 contacts-add = Add contact
+contacts-address = Address (optional)
 contacts-search = Search contacts
 contacts-empty = No contacts yet. Add one by UserID above.
 presence-online = online
@@ -103,7 +104,11 @@ card-valid = Valid
 card-valid-range = { $from } to { $until }
 card-fingerprint = Fingerprint
 card-compare = Compare this code with your peer (by phone or in person):
-card-pin = The codes match: pin this key
+card-codes-match = The codes match
+card-codes-match-hint = The code is the same on both screens: accept, and remember this key for { $user } (you will not be asked again).
+card-accept-once = Accept once
+card-accept-once-hint = Accept this session only; the code will be compared again next time.
+card-compared = Code compared and accepted.
 
 ## Connect to User
 connect-title = Connect to User
@@ -115,14 +120,32 @@ connect-queued = { $count ->
    *[other] The peer is offline. { $count } messages wait at its directory.
 }
 connect-retry = Try again
+connect-address = Address
+connect-address-hint = [2001:db8::5]:4605 or 192.0.2.7:4605
+connect-dial = Dial
+connect-waiting = Connected. Waiting for { $name } to accept…
+connect-accepted = { $name } accepted; messages go straight through.
+connect-compare-first = Compare the code before anything is sent.
+waiting-accept = waiting for { $name } to accept
 
 ## Incoming Chat
 incoming-title = Incoming Chat
 incoming-from = A peer connected from { $addr }.
 incoming-accept = Accept
-incoming-always = Always accept from this contact
+incoming-accept-hint = Accept; sessions from this contact will not ask again while its key stays the same.
 incoming-decline = Decline
 incoming-more = { $count } more waiting
+
+## My identity
+me-title = My identity
+me-open = My identity
+me-user-id = UserID
+me-fingerprint = Fingerprint
+me-addresses = Others can reach you at
+me-no-address = Not listening on a network address yet.
+me-copy = Copy
+me-copied = Copied
+me-explain = Give a contact your UserID and one of these addresses; compare the code when they first connect.
 
 ## Settings
 settings-open = Settings
@@ -165,6 +188,6 @@ notice-backed-up = Backed up. Write down this recovery code; it is shown only no
 notice-pinned = Pinned the key of { $user }.
 notice-keyring-failed = The system keyring could not keep the passphrase; you will be asked at the next start.
 notice-passphrase-forgotten = The passphrase is no longer remembered; it will be asked at the next start.
-notice-listen-fallback = Port { $wanted } was busy; listening on { $got } instead.
+notice-listen-fallback = Port { $wanted } was busy; listening on { $got } instead, from now on (give contacts this port).
 notify-message = Message from { $name }
 notify-incoming = { $name } wants to chat

@@ -64,6 +64,7 @@ failure-other = 出现错误：
 
 ## 联系人
 contacts-add = 添加联系人
+contacts-address = 地址（可选）
 contacts-search = 搜索联系人
 contacts-empty = 暂无联系人。可在上方通过用户ID添加。
 presence-online = 在线
@@ -100,7 +101,11 @@ card-valid = 有效期
 card-valid-range = { $from } 至 { $until }
 card-fingerprint = 指纹
 card-compare = 请与对方核对此代码（通过电话或当面）：
-card-pin = 代码一致：固定此密钥
+card-codes-match = 代码一致
+card-codes-match-hint = 两边屏幕上的代码相同：接受，并记住 { $user } 的这个密钥（以后不再询问）。
+card-accept-once = 仅接受一次
+card-accept-once-hint = 只接受本次会话；下次需要再次比对代码。
+card-compared = 代码已比对并接受。
 
 ## 连接用户
 connect-title = 连接用户
@@ -109,14 +114,32 @@ connect-connecting = 正在连接…
 connect-connected = 已连接
 connect-queued = 对方离线。{ $count } 条消息正在其目录中等待。
 connect-retry = 重试
+connect-address = 地址
+connect-address-hint = [2001:db8::5]:4605 或 192.0.2.7:4605
+connect-dial = 拨号
+connect-waiting = 已连接。正在等待 { $name } 接受…
+connect-accepted = { $name } 已接受；消息将直接送达。
+connect-compare-first = 发送任何内容之前，请先比对代码。
+waiting-accept = 正在等待 { $name } 接受
 
 ## 聊天请求
 incoming-title = 聊天请求
 incoming-from = 有人从 { $addr } 连接到你。
 incoming-accept = 接受
-incoming-always = 始终接受此联系人
+incoming-accept-hint = 接受；只要此联系人的密钥不变，以后的会话不再询问。
 incoming-decline = 拒绝
 incoming-more = 还有 { $count } 个等待中
+
+## 我的身份
+me-title = 我的身份
+me-open = 我的身份
+me-user-id = UserID
+me-fingerprint = 指纹
+me-addresses = 别人可以通过这些地址联系你
+me-no-address = 尚未在网络地址上监听。
+me-copy = 复制
+me-copied = 已复制
+me-explain = 把你的 UserID 和其中一个地址告诉联系人；对方首次连接时请比对代码。
 
 ## 设置
 settings-open = 设置
@@ -159,6 +182,6 @@ notice-backed-up = 已备份。请记下此恢复码，它只显示这一次：
 notice-pinned = 已固定 { $user } 的密钥。
 notice-keyring-failed = 系统钥匙串无法保存密码短语，下次启动时将再次询问。
 notice-passphrase-forgotten = 已不再记住密码短语，下次启动时将询问。
-notice-listen-fallback = 端口 { $wanted } 已被占用，改为监听 { $got }。
+notice-listen-fallback = 端口 { $wanted } 已被占用，今后改为监听 { $got }（请把这个端口告诉联系人）。
 notify-message = 来自 { $name } 的消息
 notify-incoming = { $name } 想和你聊天

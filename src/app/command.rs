@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+pub use sixchat_agent::Answer;
 use zeroize::Zeroizing;
 
 /// One user action. "Handled by" names the backend function that does the work.
@@ -39,9 +40,12 @@ pub enum Command {
     },
     /// Forget the passphrase kept in the OS keyring. Handled by `Running::try_handle`.
     ForgetPassphrase,
-    /// Contacts. Handled by `Running::contacts_command`.
+    /// Contacts. Handled by `Running::try_handle`. `address` (HOST:PORT,
+    /// an IPv6 or IPv4 address; the port defaults to 4605) is where the
+    /// contact can be reached without a directory.
     AddContact {
         user_id: String,
+        address: Option<String>,
     },
     RemoveContact {
         user_id: String,
@@ -68,21 +72,23 @@ pub enum Command {
         user_id: String,
         active: bool,
     },
-    /// "Connect to User": dial and report each stage.
+    /// "Connect to User": dial and report each stage; at `address` if one
+    /// is given (it is remembered), else where the contact was last reached
+    /// or where its directory says.
     Dial {
         user_id: String,
+        address: Option<String>,
     },
     /// The answer to an "Incoming Chat".
     AnswerIncoming {
         request: u64,
-        user_id: String,
-        accept: bool,
-        always: bool,
+        answer: Answer,
     },
-    /// Pin a peer's certificate fingerprint after comparing the code.
-    Pin {
+    /// The answer about a dialled `new` or `anonymous` peer, once the person
+    /// compared the code in "Connect to User".
+    AnswerSession {
         user_id: String,
-        fingerprint: String,
+        answer: Answer,
     },
     Unpin {
         user_id: String,

@@ -35,6 +35,8 @@ pub struct ContactInfo {
     pub last_seen_unix: Option<i64>,
     pub unread: usize,
     pub presence: Presence,
+    /// Where the contact was last reached or was said to be (HOST:PORT).
+    pub address: Option<String>,
 }
 
 /// The unlocked identity, for settings.
@@ -187,6 +189,19 @@ pub enum Event {
         card: PeerCard,
         inbound: bool,
     },
+    /// The person accepted a `new` or `anonymous` peer after comparing the code.
+    SessionConfirmed {
+        user_id: String,
+        pinned: bool,
+    },
+    /// The peer of a dialled session accepted it (its first message came).
+    PeerAccepted {
+        user_id: String,
+    },
+    SessionEnded {
+        user_id: String,
+        reason: String,
+    },
     Dial {
         user_id: String,
         stage: DialStage,
@@ -198,6 +213,9 @@ pub enum Event {
     },
     Network {
         listening: Option<String>,
+        /// Where others can reach this agent (every address of the machine
+        /// with the listening port, or the one address it listens on).
+        reachable: Vec<String>,
         registered: Vec<String>,
         dir_problem: Option<String>,
     },

@@ -1,6 +1,6 @@
 //! Everything the UI draws, and how each [`Event`] changes it. No egui here.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use super::event::{
@@ -87,6 +87,8 @@ fn rank(state: DeliveryState) -> u8 {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NetworkInfo {
     pub listening: Option<String>,
+    /// Where others can reach this agent.
+    pub reachable: Vec<String>,
     pub registered: Vec<String>,
     pub dir_problem: Option<String>,
 }
@@ -117,6 +119,10 @@ pub struct AppState {
     pub dial: Option<(String, DialStage)>,
     /// "Incoming Chat" requests, oldest first.
     pub incoming: Vec<IncomingChat>,
+    /// Peers of dialled sessions whose person has not accepted yet.
+    pub awaiting: HashSet<String>,
+    /// Why the last session with a peer ended (shown in "Connect to User").
+    pub ended: HashMap<String, String>,
     pub network: NetworkInfo,
     pub notices: Vec<Notice>,
     /// Arrivals not yet shown as notifications (the UI drains it).
@@ -182,13 +188,48 @@ impl AppState {
                     self.typing.remove(&user_id);
                 }
             }
-            Event::SessionStarted { card, .. } => {
+            Event::SessionStarted { card, inbound } => {
                 if let Some((peer, stage)) = &mut self.dial {
                     if *peer == card.peer {
                         *stage = DialStage::Connected(card.clone());
                     }
                 }
+                self.ended.remove(&card.peer);
+                if inbound {
+                    self.awaiting.remove(&card.peer);
+                } else {
+                    self.awaiting.insert(card.peer.clone());
+                }
                 self.cards.insert(card.peer.clone(), card);
+            }
+            Event::SessionConfirmed { user_id, pinned } => {
+                let confirm = |card: &mut PeerCard| {
+                    if card.peer == user_id {
+                        card.confirmed = true;
+                        if pinned && card.level == "new" {
+                            "known".clone_into(&mut card.level);
+                        }
+                    }
+                };
+                self.cards.values_mut().for_each(confirm);
+                if let Some((_, DialStage::Connected(card))) = &mut self.dial {
+                    confirm(card);
+                }
+            }
+            Event::PeerAccepted { user_id } => {
+                self.awaiting.remove(&user_id);
+            }
+            Event::SessionEnded { user_id, reason } => {
+                let was_awaiting = self.awaiting.remove(&user_id);
+                // A dial whose peer declined (or that was never accepted)
+                // says so in "Connect to User".
+                if let Some((peer, stage)) = &mut self.dial {
+                    let undecided = matches!(stage, DialStage::Connected(card) if !card.confirmed || was_awaiting);
+                    if *peer == user_id && undecided {
+                        *stage = DialStage::Failed(Failure::Refused(reason.clone()));
+                    }
+                }
+                self.ended.insert(user_id, reason);
             }
             Event::Dial { user_id, stage } => {
                 // Only the open window's peer; a late report for a closed one is dropped.
@@ -202,11 +243,13 @@ impl AppState {
             Event::IncomingGone { request } => self.incoming.retain(|r| r.request != request),
             Event::Network {
                 listening,
+                reachable,
                 registered,
                 dir_problem,
             } => {
                 self.network = NetworkInfo {
                     listening,
+                    reachable,
                     registered,
                     dir_problem,
                 };
@@ -327,6 +370,7 @@ mod tests {
             last_seen_unix: None,
             unread: 0,
             presence: Presence::Unknown,
+            address: None,
         });
         let incoming = ChatMessage {
             outgoing: false,

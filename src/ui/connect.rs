@@ -1,17 +1,45 @@
-//! "Connect to User": how far the dial got, then the peer's certificate status.
+//! "Connect to User": the address to dial (the last known one, or one the
+//! person types), how far the dial got, then the peer's certificate status:
+//! for a new or anonymous peer the code to compare and the person's answer,
+//! then whether the peer's person has accepted.
 
 use eframe::egui::{self, RichText};
 use fluent_bundle::FluentValue;
 
-use super::widgets::{failure_text, peer_card::peer_card_ui};
+use super::widgets::failure_text;
+use super::widgets::peer_card::{code_answers_ui, needs_code, peer_card_ui};
 use super::{SixChatApp, theme};
-use crate::app::command::Command;
+use crate::app::command::{Answer, Command};
 use crate::app::event::DialStage;
+
+/// What the window keeps between frames.
+#[derive(Default)]
+pub struct ConnectView {
+    /// The address field.
+    pub address: String,
+    /// The peer the field was filled in for.
+    filled_for: Option<String>,
+}
 
 pub fn connect_ui(ctx: &egui::Context, app: &mut SixChatApp) {
     let Some((peer, stage)) = app.state.dial.clone() else {
+        app.view.connect.filled_for = None;
         return;
     };
+    if app.view.connect.filled_for.as_deref() != Some(peer.as_str()) {
+        app.view.connect.address = app
+            .state
+            .contact(&peer)
+            .and_then(|c| c.address.clone())
+            .unwrap_or_default();
+        app.view.connect.filled_for = Some(peer.clone());
+    }
+    let name = app
+        .state
+        .contact(&peer)
+        .map(|c| c.name.clone())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| peer.clone());
     let mut open = true;
     let mut command = None;
     let mut close = false;
@@ -20,9 +48,32 @@ pub fn connect_ui(ctx: &egui::Context, app: &mut SixChatApp) {
         .open(&mut open)
         .collapsible(false)
         .resizable(false)
-        .default_width(420.0)
+        .default_width(440.0)
         .show(ctx, |ui| {
             ui.label(RichText::new(&peer).monospace());
+            ui.add_space(theme::GAP / 2.0);
+            ui.horizontal(|ui| {
+                let label = ui.label(app.i18n.t("connect-address"));
+                let field = ui
+                    .add(
+                        egui::TextEdit::singleline(&mut app.view.connect.address)
+                            .hint_text(app.i18n.t("connect-address-hint"))
+                            .desired_width(240.0),
+                    )
+                    .labelled_by(label.id);
+                let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                let busy = matches!(stage, DialStage::LookingUp | DialStage::Connecting);
+                let dial = ui
+                    .add_enabled(!busy, egui::Button::new(app.i18n.t("connect-dial")))
+                    .clicked();
+                if (dial || enter) && !busy {
+                    command = Some(Command::Dial {
+                        user_id: peer.clone(),
+                        address: Some(app.view.connect.address.trim().to_owned())
+                            .filter(|a| !a.is_empty()),
+                    });
+                }
+            });
             ui.add_space(theme::GAP);
             match &stage {
                 DialStage::LookingUp | DialStage::Connecting => {
@@ -36,8 +87,29 @@ pub fn connect_ui(ctx: &egui::Context, app: &mut SixChatApp) {
                     });
                 }
                 DialStage::Connected(card) => {
-                    ui.label(RichText::new(app.i18n.t("connect-connected")).strong());
-                    command = peer_card_ui(ui, &app.i18n, card);
+                    let named = [("name", FluentValue::from(name.clone()))];
+                    if needs_code(card) {
+                        ui.label(RichText::new(app.i18n.t("connect-compare-first")).strong());
+                    } else if app.state.awaiting.contains(&peer) {
+                        ui.horizontal(|ui| {
+                            ui.spinner();
+                            ui.label(app.i18n.f("connect-waiting", &named));
+                        });
+                    } else {
+                        ui.label(RichText::new(app.i18n.t("connect-connected")).strong());
+                        ui.label(app.i18n.f("connect-accepted", &named));
+                    }
+                    ui.add_space(theme::GAP / 2.0);
+                    peer_card_ui(ui, &app.i18n, card);
+                    if needs_code(card) {
+                        ui.add_space(theme::GAP / 2.0);
+                        if let Some(answer) = code_answers_ui(ui, &app.i18n, card) {
+                            command = Some(Command::AnswerSession {
+                                user_id: peer.clone(),
+                                answer,
+                            });
+                        }
+                    }
                 }
                 DialStage::Queued { count } => {
                     ui.label(
@@ -53,6 +125,8 @@ pub fn connect_ui(ctx: &egui::Context, app: &mut SixChatApp) {
                     if ui.button(app.i18n.t("connect-retry")).clicked() {
                         command = Some(Command::Dial {
                             user_id: peer.clone(),
+                            address: Some(app.view.connect.address.trim().to_owned())
+                                .filter(|a| !a.is_empty()),
                         });
                     }
                 }
@@ -62,9 +136,24 @@ pub fn connect_ui(ctx: &egui::Context, app: &mut SixChatApp) {
                 close = true;
             }
         });
+    // Closing the window before comparing the code declines the session.
+    let undecided = matches!(&stage, DialStage::Connected(card) if needs_code(card));
+    if (!open || close) && undecided && command.is_none() {
+        command = Some(Command::AnswerSession {
+            user_id: peer.clone(),
+            answer: Answer::Decline,
+        });
+    }
     if let Some(command) = command {
-        if matches!(command, Command::Dial { .. }) {
-            app.state.dial = Some((peer.clone(), DialStage::LookingUp));
+        match &command {
+            Command::Dial { .. } => {
+                app.state.dial = Some((peer.clone(), DialStage::LookingUp));
+            }
+            Command::AnswerSession {
+                answer: Answer::Decline,
+                ..
+            } => close = true,
+            _ => {}
         }
         app.send(command);
     }

@@ -1,4 +1,5 @@
-//! The contact list: add by UserID, search, presence, unread counts.
+//! The contact list: add by UserID (and, to reach it without a directory,
+//! an address), search, presence, unread counts.
 
 use eframe::egui::{self, RichText};
 use fluent_bundle::FluentValue;
@@ -11,6 +12,8 @@ use crate::i18n::I18n;
 #[derive(Default)]
 pub struct ContactsView {
     pub add: String,
+    /// Where the contact to add can be reached (optional).
+    pub add_address: String,
     pub search: String,
 }
 
@@ -45,10 +48,28 @@ pub fn contacts_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
             enter || add
         })
         .inner;
-    if response && !app.view.contacts.add.trim().is_empty() {
+    let address_label = app.i18n.t("contacts-address");
+    let address_enter = ui
+        .horizontal(|ui| {
+            let label = ui.label(RichText::new(&address_label).small());
+            let field = ui
+                .add(
+                    egui::TextEdit::singleline(&mut app.view.contacts.add_address)
+                        .hint_text("[2001:db8::5]:4605")
+                        .desired_width((ui.available_width() - 44.0).max(60.0)),
+                )
+                .labelled_by(label.id);
+            field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter))
+        })
+        .inner;
+    if (response || address_enter) && !app.view.contacts.add.trim().is_empty() {
         let user_id = std::mem::take(&mut app.view.contacts.add).trim().to_owned();
+        let address = std::mem::take(&mut app.view.contacts.add_address)
+            .trim()
+            .to_owned();
         app.send(Command::AddContact {
             user_id: user_id.clone(),
+            address: Some(address).filter(|a| !a.is_empty()),
         });
         app.state.selected = Some(user_id);
     }

@@ -20,8 +20,10 @@ use crate::i18n::I18n;
 const TYPING_EVERY: Duration = Duration::from_secs(3);
 /// The composer's tallest (points): about six lines, then it scrolls.
 const COMPOSER_MAX_HEIGHT: f32 = 120.0;
-const EMOJI: &[&str] = &[
-    "😀", "😂", "😊", "😍", "😎", "🤔", "😢", "😡", "👍", "👎", "👏", "🙏", "💪", "🎉", "❤", "🔥",
+/// The picker's emoji: each one is drawn by a font the app carries (egui's
+/// Noto Emoji), which a test checks.
+pub const EMOJI: &[&str] = &[
+    "😀", "😂", "😊", "😍", "😎", "😮", "😢", "😡", "👍", "👎", "👏", "🙏", "💪", "🎉", "❤", "🔥",
     "✅", "❌", "⭐", "☕", "🍕", "🚀", "💡", "📎", "🔒", "🔑", "📁", "📷", "🌍", "☀", "🌙", "⚡",
 ];
 
@@ -355,6 +357,7 @@ fn header_ui(ui: &mut egui::Ui, app: &mut SixChatApp, peer: &str) {
                 app.state.dial = Some((peer.to_owned(), crate::app::event::DialStage::LookingUp));
                 app.send(Command::Dial {
                     user_id: peer.to_owned(),
+                    address: None,
                 });
             }
             let search = ui
@@ -382,6 +385,19 @@ fn header_ui(ui: &mut egui::Ui, app: &mut SixChatApp, peer: &str) {
         .map(|c| presence_text(&app.i18n, c))
         .unwrap_or_default();
     ui.label(RichText::new(format!("{peer} · {status}")).small().weak());
+    if app.state.awaiting.contains(peer) {
+        let name = contact.as_ref().map_or(peer, |c| c.name.as_str());
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label(
+                RichText::new(app.i18n.f(
+                    "waiting-accept",
+                    &[("name", FluentValue::from(name.to_owned()))],
+                ))
+                .italics(),
+            );
+        });
+    }
     if app.view.conversation.searching {
         ui.horizontal(|ui| {
             let label = ui.label(app.i18n.t("conversation-search"));

@@ -1,19 +1,20 @@
-//! "Incoming Chat": a peer connected; accept, decline, or always accept
-//! from this contact, after seeing its certificate status.
+//! "Incoming Chat": a peer connected. A verified or pinned peer is accepted
+//! or declined (once accepted, it is not asked again); a new or anonymous
+//! peer shows the code to compare, with "The codes match", "Accept once" and
+//! "Decline".
 
 use eframe::egui::{self, RichText};
 use fluent_bundle::FluentValue;
 
-use super::widgets::peer_card::peer_card_ui;
+use super::widgets::peer_card::{code_answers_ui, needs_code, peer_card_ui};
 use super::{SixChatApp, theme};
-use crate::app::command::Command;
+use crate::app::command::{Answer, Command};
 
 pub fn incoming_ui(ctx: &egui::Context, app: &mut SixChatApp) {
     let Some(request) = app.state.incoming.first().cloned() else {
         return;
     };
-    let mut answer: Option<(bool, bool)> = None;
-    let mut pin = None;
+    let mut answer: Option<Answer> = None;
     egui::Window::new(app.i18n.t("incoming-title"))
         .id(egui::Id::unique(("incoming-window", request.request)))
         .collapsible(false)
@@ -26,22 +27,24 @@ pub fn incoming_ui(ctx: &egui::Context, app: &mut SixChatApp) {
                 &[("addr", FluentValue::from(request.addr.clone()))],
             ));
             ui.add_space(theme::GAP);
-            pin = peer_card_ui(ui, &app.i18n, &request.card);
+            peer_card_ui(ui, &app.i18n, &request.card);
             ui.add_space(theme::GAP);
-            ui.horizontal(|ui| {
-                if ui
-                    .button(RichText::new(app.i18n.t("incoming-accept")).strong())
-                    .clicked()
-                {
-                    answer = Some((true, false));
-                }
-                if ui.button(app.i18n.t("incoming-always")).clicked() {
-                    answer = Some((true, true));
-                }
-                if ui.button(app.i18n.t("incoming-decline")).clicked() {
-                    answer = Some((false, false));
-                }
-            });
+            if needs_code(&request.card) {
+                answer = code_answers_ui(ui, &app.i18n, &request.card);
+            } else {
+                ui.horizontal(|ui| {
+                    if ui
+                        .button(RichText::new(app.i18n.t("incoming-accept")).strong())
+                        .on_hover_text(app.i18n.t("incoming-accept-hint"))
+                        .clicked()
+                    {
+                        answer = Some(Answer::Accept);
+                    }
+                    if ui.button(app.i18n.t("incoming-decline")).clicked() {
+                        answer = Some(Answer::Decline);
+                    }
+                });
+            }
             if app.state.incoming.len() > 1 {
                 ui.label(
                     RichText::new(app.i18n.f(
@@ -52,19 +55,14 @@ pub fn incoming_ui(ctx: &egui::Context, app: &mut SixChatApp) {
                 );
             }
         });
-    if let Some(command) = pin {
-        app.send(command);
-    }
-    if let Some((accept, always)) = answer {
+    if let Some(answer) = answer {
         app.state.incoming.retain(|r| r.request != request.request);
-        if accept && app.state.selected.is_none() {
+        if answer != Answer::Decline && app.state.selected.is_none() {
             app.state.selected = Some(request.card.peer.clone());
         }
         app.send(Command::AnswerIncoming {
             request: request.request,
-            user_id: request.card.peer,
-            accept,
-            always,
+            answer,
         });
     }
 }

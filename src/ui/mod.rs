@@ -6,6 +6,7 @@ pub mod connect;
 pub mod contacts;
 pub mod conversation;
 pub mod incoming;
+pub mod me;
 pub mod settings;
 pub mod theme;
 pub mod unlock;
@@ -37,6 +38,8 @@ pub struct View {
     pub contacts: contacts::ContactsView,
     pub conversation: conversation::ConversationView,
     pub settings: settings::SettingsView,
+    pub connect: connect::ConnectView,
+    pub me: me::MeView,
     /// Conversations asked of the backend, so each is asked once.
     requested: HashSet<String>,
     /// The conversation and its size when read receipts were last asked for.
@@ -221,24 +224,34 @@ impl SixChatApp {
 
     fn main_ui(&mut self, ui: &mut egui::Ui) {
         egui::Panel::top("top").show(ui, |ui| {
-            ui.horizontal(|ui| {
-                ui.heading("SixChat");
-                if let Some(me) = &self.state.identity {
-                    ui.label(format!("{} <{}>", me.name, me.user_id));
-                }
-                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            // The buttons keep their room; the name gives way (cut short) in a narrow window.
+            egui::Sides::new().shrink_left().truncate().show(
+                ui,
+                |ui| {
+                    ui.heading("SixChat");
+                    if let Some(me) = &self.state.identity {
+                        ui.label(format!("{} <{}>", me.name, me.user_id));
+                    }
+                },
+                |ui| {
                     if ui
                         .button(format!("⚙ {}", self.i18n.t("settings-open")))
                         .clicked()
                     {
                         self.view.settings.open = !self.view.settings.open;
                     }
+                    if ui
+                        .button(format!("🆔 {}", self.i18n.t("me-open")))
+                        .clicked()
+                    {
+                        self.view.me.open = !self.view.me.open;
+                    }
                     if let Some(task) = self.state.busy {
                         ui.spinner();
                         ui.label(widgets::task_text(&self.i18n, task));
                     }
-                });
-            });
+                },
+            );
         });
         egui::Panel::left("contacts")
             .default_size(theme::CONTACTS_WIDTH)
@@ -248,6 +261,7 @@ impl SixChatApp {
         connect::connect_ui(ui.ctx(), self);
         incoming::incoming_ui(ui.ctx(), self);
         settings::settings_ui(ui.ctx(), self);
+        me::me_ui(ui.ctx(), self);
     }
 
     /// Toasts for notices and the last failure, bottom right.

@@ -14,6 +14,8 @@ pub const BUBBLE_MAX_SHARE: f32 = 0.72;
 /// Height of a day separator row.
 pub const DAY_ROW: f32 = 28.0;
 pub const CONTACTS_WIDTH: f32 = 260.0;
+/// The smallest window (points) in which nothing overlaps or is cut off.
+pub const MIN_WINDOW: [f32; 2] = [760.0, 500.0];
 pub const CONTACTS_MIN_WIDTH: f32 = 200.0;
 pub const CONTACTS_MAX_WIDTH: f32 = 420.0;
 

@@ -11,6 +11,9 @@ pub struct UnlockForm {
     pub passphrase: Zeroizing<String>,
     /// Keep the passphrase in the OS keyring.
     pub remember: bool,
+    /// Focus was put in the passphrase field (once, not every frame: asking
+    /// every frame kept the window repainting until it had focus).
+    focus_asked: bool,
 }
 
 pub fn unlock_ui(ui: &mut egui::Ui, app: &mut SixChatApp, user_id: &str, name: &str) {
@@ -32,8 +35,9 @@ pub fn unlock_ui(ui: &mut egui::Ui, app: &mut SixChatApp, user_id: &str, name: &
                     )
                 })
                 .inner;
-            if !busy && !field.has_focus() && app.view.unlock.passphrase.is_empty() {
+            if !busy && !app.view.unlock.focus_asked {
                 field.request_focus();
+                app.view.unlock.focus_asked = true;
             }
             ui.checkbox(&mut app.view.unlock.remember, app.i18n.t("unlock-remember"));
             let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
@@ -42,6 +46,8 @@ pub fn unlock_ui(ui: &mut egui::Ui, app: &mut SixChatApp, user_id: &str, name: &
                 .clicked();
             if (entered || clicked) && !app.view.unlock.passphrase.is_empty() {
                 let passphrase = std::mem::take(&mut app.view.unlock.passphrase);
+                // Back in the field if this one is wrong.
+                app.view.unlock.focus_asked = false;
                 app.send(Command::Unlock {
                     passphrase,
                     remember: app.view.unlock.remember,

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sixchat_proto::session::SessionEvent;
+use sixchat_proto::session::{Role, SessionEvent};
 use sixchat_proto::{
     AlertCode, AppMessage, Config, Established, HandshakeError, LocalIdentity, TrustLevel, UserId,
 };
@@ -36,6 +36,17 @@ pub enum AgentEvent {
     SessionEnded {
         peer: String,
         reason: String,
+    },
+    /// The person compared the code of a `new` or `anonymous` peer and
+    /// accepted: data flows now (`pinned`: its key is pinned, it is `known`).
+    SessionConfirmed {
+        peer: String,
+        pinned: bool,
+    },
+    /// The first message from the peer on a session this agent dialled: its
+    /// person accepted (until then the peer may still be deciding).
+    PeerAccepted {
+        peer: String,
     },
     HandshakeFailed {
         addr: String,
@@ -106,6 +117,9 @@ pub struct PeerCard {
     /// Validity of the peer's certificate, Unix seconds (0 when anonymous).
     pub not_before: i64,
     pub not_after: i64,
+    /// Whether data may flow: always for `verified` and `known`; for `new`
+    /// and `anonymous` once the person compared the code and accepted.
+    pub confirmed: bool,
 }
 
 impl PeerCard {
@@ -123,6 +137,7 @@ impl PeerCard {
             issuer: certificate.map(|c| c.issuer.clone()).unwrap_or_default(),
             not_before: certificate.map_or(0, |c| c.not_before_unix),
             not_after: certificate.map_or(0, |c| c.not_after_unix),
+            confirmed: established.session.is_confirmed(),
         }
     }
 }
@@ -133,9 +148,24 @@ impl PeerCard {
 pub struct IncomingRequest {
     pub card: PeerCard,
     pub addr: String,
-    /// Send `true` to accept; dropping it (or no answer within
+    /// The person's answer; dropping it (or no answer within
     /// [`INCOMING_ANSWER_TIMEOUT`]) declines.
-    pub decision: tokio::sync::oneshot::Sender<bool>,
+    pub decision: tokio::sync::oneshot::Sender<Answer>,
+}
+
+/// What the person said about a session: at an incoming request, or (for a
+/// dialled `new` or `anonymous` peer) once they compared the code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// End the session with `user_declined`.
+    Decline,
+    /// Take the session. For a `new` or `anonymous` peer this is "Accept
+    /// once": the codes were compared, nothing is remembered.
+    Accept,
+    /// "The codes match": take the session and pin the peer's certificate
+    /// for its UserID (a `new` peer becomes `known`). For other levels it is
+    /// [`Answer::Accept`].
+    AcceptAndPin,
 }
 
 /// How long an incoming session waits for the person's answer.
@@ -195,6 +225,10 @@ pub enum SessionCommand {
     Send(AppMessage),
     /// Say `bye` and close.
     Close,
+    /// The person compared the code of a `new` or `anonymous` peer:
+    /// [`Answer::Accept`] or [`Answer::AcceptAndPin`] lets data flow,
+    /// [`Answer::Decline`] ends the session with `user_declined`.
+    Answer(Answer),
 }
 
 /// Options a person sets.
@@ -309,6 +343,26 @@ impl SessionHandle {
         self.task
             .as_ref()
             .is_none_or(tokio::task::JoinHandle::is_finished)
+    }
+
+    /// Where the person's answer about this session's `new` or `anonymous`
+    /// peer goes (cheap to clone; outlives no session).
+    pub fn answerer(&self) -> Answerer {
+        Answerer(self.commands.clone())
+    }
+}
+
+/// Gives a dialled session the person's answer after they compared the code.
+#[derive(Clone)]
+pub struct Answerer(mpsc::Sender<SessionCommand>);
+
+impl Answerer {
+    /// Passes `answer` to the session; false if it has ended.
+    pub async fn answer(&self, answer: Answer) -> bool {
+        matches!(
+            tokio::time::timeout(COMMAND_WAIT, self.0.send(SessionCommand::Answer(answer))).await,
+            Ok(Ok(()))
+        )
     }
 }
 
@@ -610,9 +664,15 @@ impl Agent {
     }
 
     /// Asks the person (if the options say so) whether to take this session.
-    async fn ask(&self, established: &Established, source: SocketAddr) -> bool {
+    /// With no one to ask, `known` and `verified` peers are taken and `new`
+    /// or `anonymous` ones declined (nobody could compare their code).
+    async fn ask(&self, established: &Established, source: SocketAddr) -> Answer {
         let Some(gate) = &self.inner.options.incoming else {
-            return true;
+            return if established.peer.level.needs_sas_confirmation() {
+                Answer::Decline
+            } else {
+                Answer::Accept
+            };
         };
         let (decision, answer) = tokio::sync::oneshot::channel();
         let request = IncomingRequest {
@@ -621,12 +681,37 @@ impl Agent {
             decision,
         };
         if gate.send(request).await.is_err() {
-            return false;
+            return Answer::Decline;
         }
-        matches!(
-            tokio::time::timeout(INCOMING_ANSWER_TIMEOUT, answer).await,
-            Ok(Ok(true))
-        )
+        match tokio::time::timeout(INCOMING_ANSWER_TIMEOUT, answer).await {
+            Ok(Ok(answer)) => answer,
+            _ => Answer::Decline,
+        }
+    }
+
+    /// The person accepted a `new` or `anonymous` peer after comparing the
+    /// code: pins its certificate if they said the codes match, and lets
+    /// data flow. Returns what the peer sent meanwhile, and whether the key
+    /// was pinned.
+    fn confirm(
+        &self,
+        established: &mut Established,
+        answer: Answer,
+    ) -> Result<(Vec<SessionEvent>, bool), String> {
+        let mut pinned = false;
+        if answer == Answer::AcceptAndPin && established.peer.level == TrustLevel::New {
+            if let Some(certificate) = &established.peer.certificate {
+                lock(&self.inner.store)
+                    .pin(
+                        established.peer.user_id.as_str(),
+                        &certificate.fingerprint.to_hex(),
+                    )
+                    .map_err(|e| format!("could not pin the key: {e}"))?;
+                established.peer.level = TrustLevel::Known;
+                pinned = true;
+            }
+        }
+        Ok((established.session.confirm_peer(), pinned))
     }
 
     /// Accepts connections until `shutdown` completes, then ends every session.
@@ -838,12 +923,25 @@ impl Agent {
                 return;
             }
         }
-        if !self.ask(&established, source).await {
-            let mut established = established;
-            let _ = conn
-                .write(&established.session.seal_alert(AlertCode::UserDeclined))
-                .await;
+        let mut established = established;
+        let answer = self.ask(&established, source).await;
+        if answer == Answer::Decline {
+            let _ = conn.write(&established.session.decline()).await;
             return;
+        }
+        let mut confirmed_now = None;
+        if !established.session.is_confirmed() {
+            // Nothing was read since the handshake: nothing is held.
+            match self.confirm(&mut established, answer) {
+                Ok((_, pinned)) => confirmed_now = Some(pinned),
+                Err(e) => {
+                    tracing::warn!("{e}");
+                    let _ = conn
+                        .write(&established.session.seal_alert(AlertCode::InternalError))
+                        .await;
+                    return;
+                }
+            }
         }
         let Some((registration, receiver)) = self.register(&established.peer.user_id) else {
             let mut established = established;
@@ -853,6 +951,13 @@ impl Agent {
             return;
         };
         self.announce(&established, &source.to_string(), true).await;
+        if let Some(pinned) = confirmed_now {
+            self.emit(AgentEvent::SessionConfirmed {
+                peer: established.peer.user_id.to_string(),
+                pinned,
+            })
+            .await;
+        }
         self.run_session(conn, established, registration, receiver)
             .await;
     }
@@ -930,10 +1035,18 @@ impl Agent {
     ) {
         let peer = established.peer.user_id.clone();
         let mut sent_here: HashSet<String> = HashSet::new();
-        let reason = if let Err(e) = self
-            .flush_outbox(&mut conn, &mut established, &mut sent_here)
-            .await
-        {
+        // A dialled peer's person may still be deciding; its first message says it accepted.
+        let mut awaiting_peer = established.session.role() == Role::Initiator;
+        let started = async {
+            self.flush_outbox(&mut conn, &mut established, &mut sent_here)
+                .await?;
+            if awaiting_peer {
+                self.ping(&mut conn, &mut established).await?;
+            }
+            Ok::<(), String>(())
+        }
+        .await;
+        let reason = if let Err(e) = started {
             e
         } else {
             let idle = self.inner.options.limits.idle_timeout;
@@ -946,7 +1059,7 @@ impl Agent {
                                 break "idle".into();
                             }
                             Ok(Ok(Some(frame))) => {
-                                match self.on_frame(&mut conn, &mut established, &frame).await {
+                                match self.on_frame(&mut conn, &mut established, &frame, &mut awaiting_peer).await {
                                     Ok(true) => continue,
                                     Ok(false) => break "the peer closed the session".into(),
                                     Err(e) => break e,
@@ -988,6 +1101,21 @@ impl Agent {
                             .await
                         {
                             break e;
+                        }
+                    }
+                    Some(SessionCommand::Answer(answer)) => {
+                        match self
+                            .on_answer(
+                                &mut conn,
+                                &mut established,
+                                answer,
+                                &mut sent_here,
+                                &mut awaiting_peer,
+                            )
+                            .await
+                        {
+                            Ok(()) => {}
+                            Err(e) => break e,
                         }
                     }
                     Some(SessionCommand::Close) | None => {
@@ -1059,12 +1187,74 @@ impl Agent {
         Ok(())
     }
 
+    /// Sends a `ping` (its `pong` tells a dialler that the peer's person accepted).
+    async fn ping(&self, conn: &mut Conn, established: &mut Established) -> Result<(), String> {
+        if !established.session.is_confirmed() {
+            return Ok(());
+        }
+        let ping = AppMessage::Ping {
+            id: uuid::Uuid::new_v4().to_string(),
+        };
+        let bytes = established
+            .session
+            .seal_application(&ping.to_xml())
+            .map_err(|e| e.to_string())?;
+        conn.write(&bytes).await.map_err(|e| e.to_string())
+    }
+
+    /// The person's answer about a `new` or `anonymous` peer of this session.
+    async fn on_answer(
+        &self,
+        conn: &mut Conn,
+        established: &mut Established,
+        answer: Answer,
+        sent_here: &mut HashSet<String>,
+        awaiting_peer: &mut bool,
+    ) -> Result<(), String> {
+        if established.session.is_confirmed() {
+            // Already accepted (a repeated click): nothing more to do.
+            return Ok(());
+        }
+        if answer == Answer::Decline {
+            let _ = conn.write(&established.session.decline()).await;
+            return Err("declined".into());
+        }
+        let (held, pinned) = match self.confirm(established, answer) {
+            Ok(confirmed) => confirmed,
+            Err(e) => {
+                let _ = conn
+                    .write(&established.session.seal_alert(AlertCode::InternalError))
+                    .await;
+                return Err(e);
+            }
+        };
+        self.emit(AgentEvent::SessionConfirmed {
+            peer: established.peer.user_id.to_string(),
+            pinned,
+        })
+        .await;
+        for event in held {
+            if !self
+                .on_event(conn, established, event, awaiting_peer)
+                .await?
+            {
+                return Err("the peer closed the session".into());
+            }
+        }
+        self.flush_outbox(conn, established, sent_here).await?;
+        if *awaiting_peer {
+            self.ping(conn, established).await?;
+        }
+        Ok(())
+    }
+
     /// Handles one frame; `Ok(false)` when the peer ended the session cleanly.
     async fn on_frame(
         &self,
         conn: &mut Conn,
         established: &mut Established,
         frame: &sixchat_proto::frame::Frame,
+        awaiting_peer: &mut bool,
     ) -> Result<bool, String> {
         let event = match established.session.handle(frame) {
             Ok(Some(event)) => event,
@@ -1074,6 +1264,24 @@ impl Agent {
                 return Err(e.to_string());
             }
         };
+        self.on_event(conn, established, event, awaiting_peer).await
+    }
+
+    /// Handles one event of the session; `Ok(false)` when the peer ended it cleanly.
+    async fn on_event(
+        &self,
+        conn: &mut Conn,
+        established: &mut Established,
+        event: SessionEvent,
+        awaiting_peer: &mut bool,
+    ) -> Result<bool, String> {
+        if *awaiting_peer && matches!(event, SessionEvent::Application(_)) {
+            *awaiting_peer = false;
+            self.emit(AgentEvent::PeerAccepted {
+                peer: established.peer.user_id.to_string(),
+            })
+            .await;
+        }
         match event {
             SessionEvent::Application(xml) => self.on_application(conn, established, &xml).await,
             SessionEvent::KeyUpdated | SessionEvent::Bulk { .. } => Ok(true),

@@ -8,6 +8,59 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 
+/// The Direct protocol's port, when a person gives an address without one.
+pub const DEFAULT_PORT: u16 = 4605;
+
+/// Reads an address a person typed for a peer: `[2001:db8::5]:4605`,
+/// `192.0.2.7:4605`, a bare IPv6 or IPv4 address (port 4605), or
+/// `host.example:4605` (a name, looked up when dialled). Returns it as
+/// `HOST:PORT`, or why it is not one.
+pub fn parse_address(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    let problem = || {
+        format!(
+            "{:?} is not an address: give HOST:PORT, such as [2001:db8::5]:4605 or 192.0.2.7:4605",
+            sixchat_proto::escape_controls(text)
+        )
+    };
+    if text.is_empty() || text.len() > 300 {
+        return Err(problem());
+    }
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return if addr.port() == 0 || addr.ip().is_unspecified() {
+            Err(problem())
+        } else {
+            Ok(addr.to_string())
+        };
+    }
+    let bare = text.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
+        return if ip.is_unspecified() {
+            Err(problem())
+        } else {
+            Ok(SocketAddr::new(ip, DEFAULT_PORT).to_string())
+        };
+    }
+    // A host name, with or without a port.
+    let (host, port) = match text.rsplit_once(':') {
+        Some((host, port)) => (host, port.parse::<u16>().map_err(|_| problem())?),
+        None => (text, DEFAULT_PORT),
+    };
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    if port == 0 || host.len() > 253 || !host.trim_end_matches('.').split('.').all(label_ok) {
+        return Err(problem());
+    }
+    Ok(format!("{host}:{port}"))
+}
+
 /// Delay between starting two connection attempts (RFC 8305 recommends 250 ms).
 pub const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
 
@@ -112,5 +165,40 @@ mod tests {
                 .await
                 .is_err()
         );
+    }
+}
+
+#[cfg(test)]
+mod address_tests {
+    use super::parse_address;
+
+    #[test]
+    fn addresses_people_type() {
+        for (typed, want) in [
+            ("[2001:db8::5]:4605", "[2001:db8::5]:4605"),
+            ("  192.0.2.7:7000 ", "192.0.2.7:7000"),
+            ("2001:db8::5", "[2001:db8::5]:4605"),
+            ("[2001:db8::5]", "[2001:db8::5]:4605"),
+            ("192.0.2.7", "192.0.2.7:4605"),
+            ("bob-laptop.local:4610", "bob-laptop.local:4610"),
+            ("bob-laptop.local", "bob-laptop.local:4605"),
+        ] {
+            assert_eq!(parse_address(typed).as_deref(), Ok(want), "{typed}");
+        }
+        for bad in [
+            "",
+            "192.0.2.7:0",
+            "[::]:4605",
+            "0.0.0.0",
+            "192.0.2.7:99999",
+            "bob laptop:4605",
+            "host:port",
+            "-bad.example:1",
+            "a\u{1b}[31m:1",
+        ] {
+            let err = parse_address(bad).unwrap_err();
+            assert!(err.contains("HOST:PORT"), "{bad}: {err}");
+            assert!(!err.contains('\u{1b}'), "{err}");
+        }
     }
 }

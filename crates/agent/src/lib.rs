@@ -36,7 +36,8 @@ pub mod store;
 pub mod trust;
 
 pub use agent::{
-    Agent, AgentEvent, AgentOptions, ConnectError, IncomingRequest, PeerCard, SessionHandle,
+    Agent, AgentEvent, AgentOptions, Answer, Answerer, ConnectError, IncomingRequest, PeerCard,
+    SessionHandle,
 };
 pub use profile::{Profile, ProfileError, UnlockedIdentity};
 pub use store::Store;

@@ -120,6 +120,8 @@ pub struct Contact {
     pub last_seen: Option<i64>,
     /// Incoming messages the person has not seen.
     pub unread: usize,
+    /// Where it was last reached, or the address the person gave for it.
+    pub address: Option<String>,
 }
 
 /// The open store.
@@ -329,6 +331,17 @@ impl Store {
         Ok(())
     }
 
+    /// Sets the address at which to reach `peer` (one the person gave),
+    /// leaving when it was last seen as it was.
+    pub fn set_address(&self, peer: &str, addr: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO peers (user_id, last_addr) VALUES (?1, ?2)
+             ON CONFLICT (user_id) DO UPDATE SET last_addr = excluded.last_addr",
+            params![peer, addr],
+        )?;
+        Ok(())
+    }
+
     /// Takes `sequence` as the address-record sequence of `peer` under the
     /// certificate `cert` (its fingerprint) unless a higher one was seen
     /// under the same certificate (then the record is a replay:
@@ -380,7 +393,8 @@ impl Store {
     pub fn contacts(&self) -> Result<Vec<Contact>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT c.user_id, c.name, c.always_accept, p.last_seen,
-                    (SELECT count(*) FROM messages m WHERE m.peer = c.user_id AND m.direction = 'in' AND m.seen = 0)
+                    (SELECT count(*) FROM messages m WHERE m.peer = c.user_id AND m.direction = 'in' AND m.seen = 0),
+                    p.last_addr
              FROM contacts c LEFT JOIN peers p ON p.user_id = c.user_id
              ORDER BY lower(c.name), c.user_id",
         )?;
@@ -391,6 +405,7 @@ impl Store {
                 always_accept: row.get(2)?,
                 last_seen: row.get(3)?,
                 unread: usize::try_from(row.get::<_, i64>(4)?).unwrap_or(0),
+                address: row.get(5)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -13,7 +13,7 @@ use sixchat_agent::presence::{self, PresenceOptions};
 use sixchat_agent::relay::{ReachError, Relay};
 use sixchat_agent::store::{DeliveryState, Direction, StoredMessage};
 use sixchat_agent::{
-    Agent, AgentEvent, AgentOptions, ConnectError, IncomingRequest, PeerCard, Profile,
+    Agent, AgentEvent, AgentOptions, Answer, ConnectError, IncomingRequest, PeerCard, Profile,
     SessionHandle, UnlockedIdentity, trust,
 };
 use sixchat_proto::{AppMessage, UserId};
@@ -47,8 +47,18 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Default)]
 struct Network {
     listening: Option<String>,
+    /// The listening address as bound (for the addresses others can use).
+    bound: Option<SocketAddr>,
     registered: Vec<String>,
     dir_problem: Option<String>,
+}
+
+/// An Incoming Chat request waiting for the person.
+struct Waiting {
+    peer: String,
+    /// The peer's trust level (`verified`, `known`, `new`, `anonymous`).
+    level: String,
+    decision: oneshot::Sender<Answer>,
 }
 
 pub(crate) struct Running {
@@ -61,7 +71,7 @@ pub(crate) struct Running {
     sessions: Mutex<HashMap<String, SessionHandle>>,
     /// Who each live session is with.
     cards: Mutex<HashMap<String, PeerCard>>,
-    pending: Mutex<HashMap<u64, (String, oneshot::Sender<bool>)>>,
+    pending: Mutex<HashMap<u64, Waiting>>,
     next_request: AtomicU64,
     presence: Mutex<HashMap<String, Presence>>,
     network: Mutex<Network>,
@@ -121,7 +131,9 @@ impl Running {
         })?;
         let (listener, fallback) = match sixchat_agent::listen::bind(wanted_addr) {
             Ok(listener) => (listener, false),
-            // Someone else has the port (another profile, say): take any port; the DIR learns it.
+            // Someone else has the port (another profile, say): take any
+            // port, and keep it from now on, so the address contacts were
+            // given stays right; the DIR learns it too.
             Err(_) => (
                 sixchat_agent::listen::bind(SocketAddr::new(wanted_addr.ip(), 0))
                     .map_err(|e| Failure::Other(format!("cannot listen on {wanted_addr}: {e}")))?,
@@ -129,6 +141,11 @@ impl Running {
             ),
         };
         let listen = listener.local_addr().unwrap_or(wanted_addr);
+        if fallback && wanted_addr.port() != 0 {
+            agent
+                .with_store(|s| s.set_setting("listen", &listen.to_string()))
+                .map_err(other)?;
+        }
         let (stop, _) = watch::channel(false);
         let running = Arc::new(Self {
             profile,
@@ -266,6 +283,7 @@ impl Running {
                 presence: presence.get(&c.user_id).copied().unwrap_or_default(),
                 user_id: c.user_id,
                 name: c.name,
+                address: c.address,
                 always_accept: c.always_accept,
                 last_seen_unix: c.last_seen,
                 unread: c.unread,
@@ -288,8 +306,18 @@ impl Running {
     async fn emit_network(&self) {
         let event = {
             let network = lock(&self.network);
+            let reachable = network
+                .bound
+                .map(|bound| {
+                    presence::current_addresses(bound)
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
             Event::Network {
                 listening: network.listening.clone(),
+                reachable,
                 registered: network.registered.clone(),
                 dir_problem: network.dir_problem.clone(),
             }
@@ -322,12 +350,31 @@ impl Running {
         }
     }
 
+    /// Marks `user_id` a contact whose sessions are taken without asking
+    /// (while its key is verified or pinned).
+    fn always_accept(&self, user_id: &str) -> Result<(), Failure> {
+        self.agent
+            .with_store(|s| {
+                s.add_contact(user_id, "")?;
+                s.set_always_accept(user_id, true)
+            })
+            .map_err(other)?;
+        let sink = self.sink.clone();
+        let contacts = self.contacts();
+        tokio::spawn(async move { sink.emit(Event::Contacts(contacts)).await });
+        Ok(())
+    }
+
     /// Turns agent events into app events.
     async fn pump(self: Arc<Self>, mut events: mpsc::Receiver<AgentEvent>) {
         while let Some(event) = events.recv().await {
             match event {
                 AgentEvent::Listening { addr } => {
-                    lock(&self.network).listening = Some(addr);
+                    {
+                        let mut network = lock(&self.network);
+                        network.bound = addr.parse().ok();
+                        network.listening = Some(addr);
+                    }
                     self.emit_network().await;
                 }
                 AgentEvent::SessionStarted { card, inbound, .. } => {
@@ -338,8 +385,41 @@ impl Running {
                         .emit(Event::SessionStarted { card, inbound })
                         .await;
                 }
-                AgentEvent::SessionEnded { peer, .. } => {
+                AgentEvent::SessionConfirmed { peer, pinned } => {
+                    if pinned {
+                        // Pinned after the codes matched: not asked again.
+                        let _ = self.always_accept(&peer);
+                        self.sink.emit(Event::Trust(self.trust_info())).await;
+                        self.sink
+                            .emit(Event::Notice(Notice::Pinned {
+                                user_id: peer.clone(),
+                            }))
+                            .await;
+                    }
+                    if let Some(card) = lock(&self.cards).get_mut(&peer) {
+                        card.confirmed = true;
+                        if pinned {
+                            "known".clone_into(&mut card.level);
+                        }
+                    }
+                    self.sink
+                        .emit(Event::SessionConfirmed {
+                            user_id: peer,
+                            pinned,
+                        })
+                        .await;
+                }
+                AgentEvent::PeerAccepted { peer } => {
+                    self.sink.emit(Event::PeerAccepted { user_id: peer }).await;
+                }
+                AgentEvent::SessionEnded { peer, reason } => {
                     lock(&self.sessions).remove(&peer);
+                    self.sink
+                        .emit(Event::SessionEnded {
+                            user_id: peer.clone(),
+                            reason,
+                        })
+                        .await;
                     lock(&self.cards).remove(&peer);
                     let now = chrono::Utc::now().timestamp();
                     self.set_presence(&peer, Presence::Offline, Some(now)).await;
@@ -412,7 +492,8 @@ impl Running {
     }
 
     /// Asks the person about each inbound session, unless the contact is
-    /// always accepted and its key is verified or pinned.
+    /// always accepted (as it is once the person accepted it, or pinned its
+    /// key) and its key is verified or pinned.
     async fn gate(self: Arc<Self>, mut requests: mpsc::Receiver<IncomingRequest>) {
         while let Some(request) = requests.recv().await {
             let peer = request.card.peer.clone();
@@ -422,11 +503,18 @@ impl Running {
                 .with_store(|s| s.always_accepts(&peer))
                 .unwrap_or(false);
             if trusted && always {
-                let _ = request.decision.send(true);
+                let _ = request.decision.send(Answer::Accept);
                 continue;
             }
             let id = self.next_request.fetch_add(1, Ordering::Relaxed);
-            lock(&self.pending).insert(id, (peer, request.decision));
+            lock(&self.pending).insert(
+                id,
+                Waiting {
+                    peer,
+                    level: request.card.level.clone(),
+                    decision: request.decision,
+                },
+            );
             self.sink
                 .emit(Event::Incoming(IncomingChat {
                     request: id,
@@ -496,10 +584,20 @@ impl Running {
                 self.agent.with_store(|s| f(s)).map_err(other)
             };
         match command {
-            Command::AddContact { user_id } => {
+            Command::AddContact { user_id, address } => {
                 let peer =
                     UserId::parse(user_id.trim()).map_err(|e| Failure::Invalid(e.to_string()))?;
-                store(&|s| s.add_contact(peer.as_str(), peer.local_part()).map(|_| ()))?;
+                let address = address
+                    .filter(|a| !a.trim().is_empty())
+                    .map(|a| sixchat_agent::dial::parse_address(&a).map_err(Failure::Invalid))
+                    .transpose()?;
+                store(&|s| {
+                    s.add_contact(peer.as_str(), peer.local_part())?;
+                    if let Some(address) = &address {
+                        s.set_address(peer.as_str(), address)?;
+                    }
+                    Ok(())
+                })?;
                 self.sink.emit(Event::Contacts(self.contacts())).await;
             }
             Command::RemoveContact { user_id } => {
@@ -560,37 +658,68 @@ impl Running {
                     });
                 }
             }
-            Command::Dial { user_id } => {
+            Command::Dial { user_id, address } => {
                 let peer =
                     UserId::parse(user_id.trim()).map_err(|e| Failure::Invalid(e.to_string()))?;
-                tokio::spawn(self.clone().deliver(peer, true));
-            }
-            Command::AnswerIncoming {
-                request,
-                user_id,
-                accept,
-                always,
-            } => {
-                if let Some((_, decision)) = lock(&self.pending).remove(&request) {
-                    let _ = decision.send(accept);
-                }
-                if accept && always {
+                let address = match address.filter(|a| !a.trim().is_empty()) {
+                    None => None,
+                    Some(typed) => match sixchat_agent::dial::parse_address(&typed) {
+                        Ok(address) => Some(address),
+                        Err(problem) => {
+                            self.sink
+                                .emit(Event::Dial {
+                                    user_id: peer.to_string(),
+                                    stage: DialStage::Failed(Failure::Invalid(problem)),
+                                })
+                                .await;
+                            return Ok(());
+                        }
+                    },
+                };
+                if let Some(address) = &address {
                     store(&|s| {
-                        s.add_contact(&user_id, "")?;
-                        s.set_always_accept(&user_id, true)
+                        s.add_contact(peer.as_str(), peer.local_part())?;
+                        s.set_address(peer.as_str(), address)
                     })?;
                     self.sink.emit(Event::Contacts(self.contacts())).await;
                 }
+                tokio::spawn(self.clone().deliver(peer, true, address));
             }
-            Command::Pin {
-                user_id,
-                fingerprint,
-            } => {
-                store(&|s| s.pin(&user_id, &fingerprint))?;
-                self.sink.emit(Event::Trust(self.trust_info())).await;
-                self.sink
-                    .emit(Event::Notice(Notice::Pinned { user_id }))
-                    .await;
+            Command::AnswerIncoming { request, answer } => {
+                let Some(Waiting {
+                    peer: user_id,
+                    level,
+                    decision,
+                }) = lock(&self.pending).remove(&request)
+                else {
+                    return Ok(());
+                };
+                let _ = decision.send(answer);
+                // A verified or pinned peer the person accepted is not asked
+                // again (the contact's "always accept", which they can untick).
+                // A new peer whose code matched is pinned by the agent, which
+                // says so (`SessionConfirmed`), and is then treated the same.
+                if answer == Answer::Accept && matches!(level.as_str(), "verified" | "known") {
+                    self.always_accept(&user_id)?;
+                }
+            }
+            Command::AnswerSession { user_id, answer } => {
+                let answerer = lock(&self.sessions)
+                    .get(&user_id)
+                    .map(SessionHandle::answerer);
+                let Some(answerer) = answerer else {
+                    return Err(Failure::Other(
+                        "that session has ended; connect again".to_owned(),
+                    ));
+                };
+                if !answerer.answer(answer).await {
+                    return Err(Failure::Other(
+                        "that session has ended; connect again".to_owned(),
+                    ));
+                }
+                if answer == Answer::Decline {
+                    lock(&self.sessions).remove(&user_id);
+                }
             }
             Command::Unpin { user_id } => {
                 store(&|s| s.unpin(&user_id).map(|_| ()))?;
@@ -682,14 +811,15 @@ impl Running {
             state: DeliveryState::Queued,
         };
         self.sink.emit(Event::Message { user_id, message }).await;
-        tokio::spawn(self.clone().deliver(peer, false));
+        tokio::spawn(self.clone().deliver(peer, false, None));
         Ok(())
     }
 
     /// Delivers the outbox for `peer`: on its live session, else by dialling
-    /// it, else through its DIR's store. With `report`, each stage goes to
-    /// the "Connect to User" window.
-    async fn deliver(self: Arc<Self>, peer: UserId, report: bool) {
+    /// it (at `address` if the person gave one, else where its DIR says, else
+    /// where it was last reached), else through its DIR's store. With
+    /// `report`, each stage goes to the "Connect to User" window.
+    async fn deliver(self: Arc<Self>, peer: UserId, report: bool, address: Option<String>) {
         let user_id = peer.to_string();
         let stage = |stage: DialStage| {
             let sink = self.sink.clone();
@@ -717,10 +847,10 @@ impl Running {
             .with_store(|s| s.last_address(&user_id))
             .ok()
             .flatten();
-        let reached = if let Some(relay) = &self.relay {
+        let reached = if let (Some(relay), None) = (&self.relay, &address) {
             stage(DialStage::LookingUp).await;
             relay.reach(&peer).await
-        } else if let Some(addr) = last {
+        } else if let Some(addr) = address.or(last) {
             stage(DialStage::Connecting).await;
             self.agent.connect(&peer, &addr).await.map_err(|e| match e {
                 ConnectError::Unreachable { .. } => ReachError::Unreachable {

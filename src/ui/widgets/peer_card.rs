@@ -1,19 +1,18 @@
 //! The peer's certificate status, shown in "Connect to User" and "Incoming
 //! Chat": badge, issuer, validity, fingerprint, and for new or anonymous
-//! peers the short authentication string with a button to pin the key.
+//! peers the short authentication string with the person's three answers.
 
 use eframe::egui::{self, RichText};
 use fluent_bundle::FluentValue;
 
 use super::badge::badge_ui;
 use super::{grouped_fingerprint, local_datetime};
-use crate::app::command::Command;
+use crate::app::command::Answer;
 use crate::app::event::PeerCard;
 use crate::i18n::I18n;
 
-/// Draws the card; returns a command when the person pins the key.
-pub fn peer_card_ui(ui: &mut egui::Ui, i18n: &I18n, card: &PeerCard) -> Option<Command> {
-    let mut command = None;
+/// Draws the card (the code to compare for `new` and `anonymous` peers).
+pub fn peer_card_ui(ui: &mut egui::Ui, i18n: &I18n, card: &PeerCard) {
     ui.horizontal(|ui| {
         ui.heading(&card.name);
         badge_ui(ui, i18n, &card.level);
@@ -45,19 +44,47 @@ pub fn peer_card_ui(ui: &mut egui::Ui, i18n: &I18n, card: &PeerCard) -> Option<C
                 ui.end_row();
             }
         });
-    if matches!(card.level.as_str(), "new" | "anonymous") {
+    if needs_code(card) || (card.confirmed && matches!(card.level.as_str(), "new" | "anonymous")) {
         ui.separator();
         ui.label(i18n.t("card-compare"));
         ui.label(RichText::new(&card.sas).monospace().size(28.0).strong());
-        if card.level == "new"
-            && !card.fingerprint.is_empty()
-            && ui.button(i18n.t("card-pin")).clicked()
-        {
-            command = Some(Command::Pin {
-                user_id: card.peer.clone(),
-                fingerprint: card.fingerprint.clone(),
-            });
+        if card.confirmed {
+            ui.label(RichText::new(i18n.t("card-compared")).weak());
         }
     }
-    command
+}
+
+/// Whether the person must still compare this peer's code before data flows.
+pub fn needs_code(card: &PeerCard) -> bool {
+    !card.confirmed && matches!(card.level.as_str(), "new" | "anonymous")
+}
+
+/// "The codes match" (for a `new` peer: pin its key), "Accept once" and
+/// "Decline"; returns the answer clicked.
+pub fn code_answers_ui(ui: &mut egui::Ui, i18n: &I18n, card: &PeerCard) -> Option<Answer> {
+    let mut answer = None;
+    ui.horizontal_wrapped(|ui| {
+        if card.level == "new" && !card.fingerprint.is_empty() {
+            let matched = ui
+                .button(RichText::new(i18n.t("card-codes-match")).strong())
+                .on_hover_text(i18n.f(
+                    "card-codes-match-hint",
+                    &[("user", FluentValue::from(card.peer.clone()))],
+                ));
+            if matched.clicked() {
+                answer = Some(Answer::AcceptAndPin);
+            }
+        }
+        if ui
+            .button(i18n.t("card-accept-once"))
+            .on_hover_text(i18n.t("card-accept-once-hint"))
+            .clicked()
+        {
+            answer = Some(Answer::Accept);
+        }
+        if ui.button(i18n.t("incoming-decline")).clicked() {
+            answer = Some(Answer::Decline);
+        }
+    });
+    answer
 }

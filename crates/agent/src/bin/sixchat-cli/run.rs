@@ -97,6 +97,12 @@ pub fn event_line(event: &AgentEvent) -> String {
         AgentEvent::SessionEnded { peer, reason } => {
             format!("session {} ended: {}", safe(peer), safe(reason))
         }
+        AgentEvent::SessionConfirmed { peer, pinned } => format!(
+            "session {} confirmed{}",
+            safe(peer),
+            if *pinned { ", key pinned" } else { "" }
+        ),
+        AgentEvent::PeerAccepted { peer } => format!("session {} accepted by the peer", safe(peer)),
         AgentEvent::HandshakeFailed {
             addr,
             inbound,
