@@ -1,17 +1,34 @@
 //! PKCS#12 import and export of an identity (one RSA key and its chain).
 //!
-//! Import reads files made by OpenSSL 3 (PBES2 / AES-256-CBC / PBKDF2-SHA256),
-//! `openssl pkcs12 -legacy` (3DES and RC2-40 with the PKCS#12 KDF) and Java
-//! keytool. Before any key derivation runs, a pre-scan of the DER checks that the file is a
-//! PFX and that no visible iteration count exceeds [`MAX_KDF_ITERATIONS`].
+//! Import reads files made by OpenSSL 3 (PBES2 / AES-CBC / PBKDF2-SHA256,
+//! MAC SHA-256 or SHA-512), `openssl pkcs12 -legacy` (3DES and RC2-40 with the
+//! PKCS#12 KDF), Java keytool, GnuTLS certtool, and NSS `pk12util`, which is
+//! what Firefox and Thunderbird export (S/MIME identities live there).
+//!
+//! NSS writes BER: indefinite lengths and constructed OCTET STRINGs. Every
+//! file first goes through [`ber`], which decodes the PFX and its
+//! AuthenticatedSafe with the `der` crate's BER rules and writes them again in
+//! DER for p12-keystore, which reads DER only. The MAC covers the
+//! AuthenticatedSafe as stored, so when the file's was not DER the MAC is
+//! checked here over the stored bytes ([`mac`]) and the DER handed on carries
+//! none. For a DER file the AuthenticatedSafe comes out byte for byte the same
+//! and p12-keystore checks the MAC itself, as before.
+//!
+//! Before any key derivation runs, a pre-scan of the DER checks that the file
+//! is a PFX and that no visible iteration count exceeds [`MAX_KDF_ITERATIONS`].
+//! Files over [`MAX_IMPORT_BYTES`] are refused before anything is decoded.
 //!
 //! Export writes PBES2 with AES-256-CBC and PBKDF2-HMAC-SHA256 over
 //! [`EXPORT_ITERATIONS`] iterations for the key and the certificates, and an
 //! HMAC-SHA256 MAC with the same count.
 //!
-//! Limitation: p12-keystore holds the decrypted PKCS#8 in an ordinary `Vec`
-//! while it works; only our own copy ([`IdentityKey`]) is wiped on drop.
+//! Limitations: BER inside SafeContents (plain or decrypted) and inside
+//! algorithm parameters is not rewritten (no tool we know writes it);
+//! p12-keystore holds the decrypted PKCS#8 in an ordinary `Vec` while it
+//! works; only our own copy ([`IdentityKey`]) is wiped on drop.
 
+mod ber;
+mod mac;
 mod scan;
 
 use p12_keystore::{
@@ -28,6 +45,9 @@ use crate::x509;
 /// PBKDF2 (and MAC KDF) iterations used when we write a PKCS#12 file.
 pub const EXPORT_ITERATIONS: u32 = 600_000;
 
+/// Largest PKCS#12 file [`import`] reads; an identity file is a few kilobytes.
+pub const MAX_IMPORT_BYTES: usize = 1 << 20;
+
 /// Most certificates we keep from a file's chain (leaf included).
 const MAX_CHAIN: usize = 8;
 
@@ -38,6 +58,8 @@ const OID_RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
 pub enum Pkcs12Error {
     #[error("not a PKCS#12 file")]
     NotPkcs12,
+    #[error("the file is {size} bytes; a PKCS#12 identity file is at most {max}")]
+    TooLarge { size: usize, max: usize },
     #[error("wrong password for this PKCS#12 file")]
     WrongPassword,
     #[error(
@@ -68,16 +90,36 @@ pub struct ImportedIdentity {
     pub chain: Vec<Vec<u8>>,
 }
 
-/// Reads one RSA identity from a PKCS#12 file.
+/// Reads one RSA identity from a PKCS#12 file (DER or BER).
 pub fn import(bytes: &[u8], password: &str) -> Result<ImportedIdentity, Pkcs12Error> {
-    scan::prescan(bytes).map_err(|e| match e {
+    if bytes.len() > MAX_IMPORT_BYTES {
+        return Err(Pkcs12Error::TooLarge {
+            size: bytes.len(),
+            max: MAX_IMPORT_BYTES,
+        });
+    }
+    let normalised = ber::normalise(bytes).map_err(|e| match e {
+        ber::NormaliseError::NotPkcs12 => Pkcs12Error::NotPkcs12,
+        ber::NormaliseError::Malformed(why) => Pkcs12Error::Malformed(why),
+    })?;
+    let der_error = |e: der::Error| Pkcs12Error::Malformed(e.to_string());
+    let der = normalised.to_der(true).map_err(der_error)?;
+    scan::prescan(&der).map_err(|e| match e {
         scan::ScanError::NotPkcs12 => Pkcs12Error::NotPkcs12,
         scan::ScanError::TooManyIterations(found) => Pkcs12Error::TooManyIterations {
             found,
             max: MAX_KDF_ITERATIONS,
         },
     })?;
-    let archive = Pkcs12Archive::from_pkcs12(bytes, password).map_err(map_library_error)?;
+    let der = match (&normalised.mac_data, &normalised.stored_auth_safe) {
+        // The MAC covers the stored BER, not our DER: check it here.
+        (Some(mac_data), Some(stored)) => {
+            mac::verify(mac_data, password, stored)?;
+            normalised.to_der(false).map_err(der_error)?
+        }
+        _ => der,
+    };
+    let archive = Pkcs12Archive::from_pkcs12(&der, password).map_err(map_library_error)?;
     let private = match archive.keys.as_slice() {
         [] => return Err(Pkcs12Error::NoPrivateKey),
         [one] => &one.key,

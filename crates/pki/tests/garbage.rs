@@ -87,8 +87,14 @@ fn certificate_parsing_and_policy_survive_mutations() {
 #[test]
 fn pkcs12_import_survives_mutations() {
     let mut rng = Rng(0x5158_4348_4154_0004);
-    let files = ["openssl-default.p12", "openssl-legacy.p12", "keytool.p12"];
-    for round in 0..90 {
+    let files = [
+        "openssl-default.p12",
+        "openssl-legacy.p12",
+        "keytool.p12",
+        "nss-default.p12",
+        "nss-legacy.p12",
+    ];
+    for round in 0..100 {
         let bytes = fixture(files[round % files.len()]);
         let mutated = rng.mutate(&bytes);
         // A mutation may still import (a flipped bit in padding); it must never panic.

@@ -1,5 +1,6 @@
-//! PKCS#12 import of files made by OpenSSL and keytool (see
-//! fixtures/make-fixtures.sh), its refusals, and export read back by OpenSSL.
+//! PKCS#12 import of files made by OpenSSL, Java keytool, GnuTLS certtool and
+//! NSS pk12util (Firefox, Thunderbird; BER) (see fixtures/make-fixtures.sh),
+//! its refusals, and export read back by OpenSSL.
 
 mod common;
 
@@ -12,19 +13,41 @@ use sixchat_pki::keys::IdentityKey;
 use sixchat_pki::pkcs12::{self, MAX_KDF_ITERATIONS, Pkcs12Error};
 use sixchat_pki::protect::{self, ProtectError};
 use sixchat_proto::UserId;
+use x509_parser::prelude::{FromDer as _, X509Certificate};
 
 const PASS: &str = "sixchat-test";
 
 fn import_identity(file: &str, user: &str) {
+    import_chain(file, user, 1);
+}
+
+/// Imports `file` and checks its identity: an RSA-2048 key, the key's
+/// certificate for `user` first, then `chain_len - 1` issuers, each the
+/// issuer of the one before, ending at a self-signed certificate.
+fn import_chain(file: &str, user: &str, chain_len: usize) {
     let imported = pkcs12::import(&fixture(file), PASS).unwrap_or_else(|e| panic!("{file}: {e}"));
     assert_eq!(imported.key.bits(), 2048);
-    assert_eq!(imported.chain.len(), 1, "{file}");
+    assert_eq!(imported.chain.len(), chain_len, "{file}");
     let info = CertInfo::parse(&imported.chain[0]).unwrap();
     assert_eq!(info.user_id.as_str(), user);
-    assert!(info.is_self_signed);
+    assert_eq!(info.is_self_signed, chain_len == 1, "{file}");
     // The leaf is the key's certificate.
     let leaf = x509_spki(&imported.chain[0]);
     assert_eq!(leaf, imported.key.public_key_spki_der());
+    let certs: Vec<_> = imported
+        .chain
+        .iter()
+        .map(|der| X509Certificate::from_der(der).unwrap().1)
+        .collect();
+    for pair in certs.windows(2) {
+        assert_eq!(
+            pair[0].issuer().as_raw(),
+            pair[1].subject().as_raw(),
+            "{file}"
+        );
+    }
+    let top = certs.last().unwrap();
+    assert_eq!(top.issuer().as_raw(), top.subject().as_raw(), "{file}");
 }
 
 fn x509_spki(der: &[u8]) -> Vec<u8> {
@@ -73,8 +96,57 @@ fn imports_java_keytool_pkcs12() {
 }
 
 #[test]
+fn imports_openssl_explicit_aes128_key_aes192_certs() {
+    import_identity("openssl-aes.p12", "alice@a.example");
+}
+
+#[test]
+fn imports_openssl_with_a_sha512_mac() {
+    import_identity("openssl-sha512-mac.p12", "alice@a.example");
+}
+
+#[test]
+fn imports_openssl_leaf_with_intermediate_and_root() {
+    import_chain("openssl-chain.p12", "carol@c.example", 3);
+}
+
+#[test]
+fn imports_gnutls_certtool_pkcs12() {
+    import_identity("gnutls.p12", "alice@a.example");
+}
+
+#[test]
+fn imports_nss_pk12util_default_ber() {
+    import_identity("nss-default.p12", "alice@a.example");
+}
+
+#[test]
+fn imports_nss_pk12util_legacy_3des_rc2_sha1_mac() {
+    import_identity("nss-legacy.p12", "alice@a.example");
+}
+
+#[test]
+fn imports_nss_pk12util_aes256_sha512() {
+    import_identity("nss-aes256-sha512.p12", "alice@a.example");
+}
+
+#[test]
+fn imports_nss_pk12util_leaf_with_intermediate_and_root() {
+    import_chain("nss-chain.p12", "carol@c.example", 3);
+}
+
+#[test]
 fn wrong_password_is_named_as_such() {
-    for file in ["openssl-default.p12", "openssl-legacy.p12", "keytool.p12"] {
+    for file in [
+        "openssl-default.p12",
+        "openssl-legacy.p12",
+        "openssl-sha512-mac.p12",
+        "keytool.p12",
+        "gnutls.p12",
+        "nss-default.p12",
+        "nss-legacy.p12",
+        "nss-aes256-sha512.p12",
+    ] {
         let err = pkcs12::import(&fixture(file), "not the password").unwrap_err();
         assert_eq!(err, Pkcs12Error::WrongPassword, "{file}");
         assert_eq!(err.to_string(), "wrong password for this PKCS#12 file");
@@ -142,6 +214,256 @@ fn a_huge_iteration_count_is_refused_before_any_kdf_runs() {
         started.elapsed()
     );
     assert!(err.to_string().contains("20000000"), "{err}");
+}
+
+/// `bytes` with the `nth` (0-based) occurrence of `from` replaced by `to` (same length).
+fn patched(bytes: &[u8], from: &[u8], to: &[u8], nth: usize) -> Vec<u8> {
+    assert_eq!(from.len(), to.len());
+    let at = bytes
+        .windows(from.len())
+        .enumerate()
+        .filter(|(_, w)| *w == from)
+        .nth(nth)
+        .unwrap_or_else(|| panic!("occurrence {nth} of {from:02x?} not found"))
+        .0;
+    let mut out = bytes.to_vec();
+    out[at..at + to.len()].copy_from_slice(to);
+    out
+}
+
+/// INTEGER 600000, the count NSS 3.87 writes for the key, the certificates and the MAC.
+const NSS_COUNT: &[u8] = &[0x02, 0x03, 0x09, 0x27, 0xc0];
+/// INTEGER 8388607.
+const HUGE_COUNT: &[u8] = &[0x02, 0x03, 0x7f, 0xff, 0xff];
+
+#[test]
+fn a_huge_iteration_count_in_an_nss_file_is_refused_before_any_kdf_runs() {
+    let nss = fixture("nss-default.p12");
+    assert_eq!(
+        nss.windows(NSS_COUNT.len())
+            .filter(|w| *w == NSS_COUNT)
+            .count(),
+        3,
+        "key bag, encrypted certificates, MAC"
+    );
+    // 0: the key bag's PBKDF2 and 1: the encrypted certificates' (inside the MACed BER
+    // content); 2: the MAC's own count.
+    for nth in [0, 1, 2] {
+        let started = Instant::now();
+        let err = pkcs12::import(&patched(&nss, NSS_COUNT, HUGE_COUNT, nth), PASS).unwrap_err();
+        assert_eq!(
+            err,
+            Pkcs12Error::TooManyIterations {
+                found: 8_388_607,
+                max: MAX_KDF_ITERATIONS
+            },
+            "count {nth}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "took {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[test]
+fn a_tampered_file_is_refused() {
+    // The key bag's friendlyName "alice" (BMPString), outside any encryption:
+    // only the MAC protects it, and the file still parses after the change.
+    let alice = [0x1e, 0x0a, 0, b'a', 0, b'l', 0, b'i', 0, b'c', 0, b'e'];
+    let mallory = [0x1e, 0x0a, 0, b'm', 0, b'a', 0, b'l', 0, b'o', 0, b'r'];
+    for file in ["nss-default.p12", "openssl-default.p12"] {
+        let tampered = patched(&fixture(file), &alice, &mallory, 0);
+        assert_eq!(
+            pkcs12::import(&tampered, PASS).unwrap_err(),
+            Pkcs12Error::WrongPassword,
+            "{file}"
+        );
+    }
+    // The stored MAC itself (before the salt, the count and the closing end-of-contents).
+    let mut nss = fixture("nss-default.p12");
+    let mac_end = nss.len() - 2 - 5 - (2 + 16);
+    nss[mac_end - 1] ^= 1;
+    assert_eq!(
+        pkcs12::import(&nss, PASS).unwrap_err(),
+        Pkcs12Error::WrongPassword
+    );
+}
+
+/// pkcs7-data
+const DATA: &[u8] = &[
+    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01,
+];
+
+/// A PFX framed as NSS frames it (indefinite lengths, the authSafe's OCTET
+/// STRING in chunks) around `auth_safe`, without a MAC.
+fn ber_pfx(auth_safe: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x30, 0x80, 0x02, 0x01, 0x03, 0x30, 0x80];
+    out.extend_from_slice(DATA);
+    out.extend_from_slice(&[0xa0, 0x80, 0x24, 0x80]);
+    for chunk in auth_safe.chunks(127) {
+        out.extend_from_slice(&[0x04, u8::try_from(chunk.len()).unwrap()]);
+        out.extend_from_slice(chunk);
+    }
+    out.extend_from_slice(&[0; 8]);
+    out
+}
+
+fn assert_refused_quickly(what: &str, bytes: &[u8], expected: fn(&Pkcs12Error) -> bool) {
+    let started = Instant::now();
+    let err = pkcs12::import(bytes, PASS).unwrap_err();
+    assert!(expected(&err), "{what}: {err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{what}: took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn hostile_ber_around_the_pfx_is_not_pkcs12() {
+    let nss = fixture("nss-default.p12");
+    let mut many_chunks = nss[..22].to_vec(); // PFX, version, authSafe, [0], constructed OCTET STRING
+    for _ in 0..200_000 {
+        many_chunks.extend_from_slice(&[0x04, 0x01, 0x30]);
+    }
+    many_chunks.extend_from_slice(&[0; 8]);
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "100 000 nested indefinite SEQUENCEs",
+            [0x30, 0x80].repeat(100_000),
+        ),
+        (
+            "an indefinite length that never ends",
+            nss[..nss.len() - 2].to_vec(),
+        ),
+        (
+            "a length beyond the buffer",
+            [&[0x30, 0x84, 0x7f, 0xff, 0xff, 0xff][..], &nss[2..]].concat(),
+        ),
+        (
+            "a chunk length beyond the buffer",
+            patched(
+                &nss,
+                &[0x04, 0x82, 0x0a, 0x0b],
+                &[0x04, 0x84, 0x7f, 0xff],
+                0,
+            ),
+        ),
+        (
+            "a chunk that is itself constructed",
+            ber_pfx(&[0x30, 0x00])
+                .splice(22..22, [0x24, 0x80, 0, 0])
+                .collect(),
+        ),
+        (
+            "an end-of-contents in a definite SEQUENCE",
+            vec![0x30, 0x02, 0, 0],
+        ),
+        (
+            "an indefinite length on a primitive",
+            vec![0x30, 0x80, 0x02, 0x80, 0x03, 0, 0, 0, 0],
+        ),
+    ];
+    for (what, bytes) in cases {
+        assert_refused_quickly(what, &bytes, |e| *e == Pkcs12Error::NotPkcs12);
+    }
+    // 200 000 one-byte chunks reassemble into 200 000 bytes that are no AuthenticatedSafe.
+    assert_refused_quickly("200 000 one-byte chunks", &many_chunks, |e| {
+        matches!(e, Pkcs12Error::Malformed(_))
+    });
+    // Every truncation of a real NSS file is refused, none panics.
+    let started = Instant::now();
+    for len in 0..nss.len() {
+        assert_eq!(
+            pkcs12::import(&nss[..len], PASS).unwrap_err(),
+            Pkcs12Error::NotPkcs12,
+            "{len} bytes"
+        );
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    let too_large = vec![0x30; pkcs12::MAX_IMPORT_BYTES + 1];
+    assert_refused_quickly("a file over the size cap", &too_large, |e| {
+        matches!(e, Pkcs12Error::TooLarge { .. })
+    });
+}
+
+#[test]
+fn hostile_ber_inside_the_authenticated_safe_is_malformed() {
+    // The frame is read: an empty AuthenticatedSafe holds no key.
+    assert_eq!(
+        pkcs12::import(&ber_pfx(&[0x30, 0x00]), PASS).unwrap_err(),
+        Pkcs12Error::NoPrivateKey
+    );
+    let data_info =
+        |content: &[u8]| [&[0x30, 0x80][..], DATA, &[0xa0, 0x80], content, &[0; 4]].concat();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "100 000 nested indefinite SEQUENCEs",
+            [0x30, 0x80].repeat(100_000),
+        ),
+        (
+            "an indefinite length that never ends",
+            [
+                &[0x30, 0x80][..],
+                &data_info(&[0x24, 0x80, 0x04, 0x01, 0x30]),
+            ]
+            .concat(),
+        ),
+        (
+            "a length beyond the buffer",
+            vec![0x30, 0x84, 0x7f, 0xff, 0xff, 0xff, 0x30, 0x00],
+        ),
+        (
+            "a recursively constructed OCTET STRING",
+            [
+                &[0x30, 0x80][..],
+                &data_info(&[0x24, 0x80, 0x24, 0x80, 0x04, 0x01, 0x30, 0, 0, 0, 0]),
+                &[0, 0],
+            ]
+            .concat(),
+        ),
+        (
+            "a definite-length constructed OCTET STRING",
+            [
+                &[0x30, 0x80][..],
+                &data_info(&[0x24, 0x03, 0x04, 0x01, 0x30]),
+                &[0, 0],
+            ]
+            .concat(),
+        ),
+    ];
+    for (what, auth_safe) in cases {
+        assert_refused_quickly(what, &ber_pfx(&auth_safe), |e| {
+            matches!(e, Pkcs12Error::Malformed(_))
+        });
+    }
+    // Near the file size cap: an envelopedData holding 58 nested indefinite
+    // SEQUENCEs around 400 000 NULLs is read in linear time, then refused by type.
+    let enveloped = [
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x03,
+    ];
+    let wide = [
+        &[0x30, 0x80, 0x30, 0x80][..],
+        &enveloped,
+        &[0xa0, 0x80],
+        &[0x30, 0x80].repeat(58),
+        &[0x05, 0x00].repeat(400_000),
+        &[0, 0].repeat(58 + 3),
+    ]
+    .concat();
+    let wide = ber_pfx(&wide);
+    assert!(wide.len() < pkcs12::MAX_IMPORT_BYTES);
+    assert_refused_quickly(
+        "a wide, deep envelopedData",
+        &wide,
+        |e| matches!(e, Pkcs12Error::UnsupportedAlgorithm(what) if what.contains("content type")),
+    );
 }
 
 /// One export shared by the tests below (600 000 iterations cost time).

@@ -1,4 +1,5 @@
-//! A pre-scan of a PKCS#12 file's DER, before any password-based key
+//! A pre-scan of a PKCS#12 file's DER (for a BER file, the DER that `ber`
+//! made of it), before any password-based key
 //! derivation runs: is it a PFX at all, and does it ask for more KDF
 //! iterations than we are willing to spend? A hostile file could otherwise
 //! name billions of iterations and stall the caller.
