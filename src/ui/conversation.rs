@@ -385,7 +385,9 @@ fn header_ui(ui: &mut egui::Ui, app: &mut SixChatApp, peer: &str) {
         .map(|c| presence_text(&app.i18n, c))
         .unwrap_or_default();
     ui.label(RichText::new(format!("{peer} · {status}")).small().weak());
-    if app.state.awaiting.contains(peer) {
+    // Once this side may send (a new peer's code compared), until the peer accepts.
+    let confirmed = app.state.cards.get(peer).is_some_and(|c| c.confirmed);
+    if confirmed && app.state.awaiting.contains(peer) {
         let name = contact.as_ref().map_or(peer, |c| c.name.as_str());
         ui.horizontal(|ui| {
             ui.spinner();
@@ -433,12 +435,25 @@ fn composer_ui(ui: &mut egui::Ui, app: &mut SixChatApp, peer: &str) {
     }
     let id = egui::Id::unique(("composer", peer));
     // Enter sends (consumed before the editor sees it); Shift+Enter is a new
-    // line. `consume_key` with no modifiers matches Shift too, so a held
-    // Shift is checked first and leaves the key to the editor.
+    // line. Each key event carries its own modifiers: `consume_key` with no
+    // modifiers matches Shift too, and the input's current modifiers may
+    // already say Shift is up when press and release came in one frame.
     let focused = ui.memory(|m| m.has_focus(id));
     let enter = focused
         && ui.input_mut(|i| {
-            !i.modifiers.shift && i.consume_key(egui::Modifiers::NONE, egui::Key::Enter)
+            let before = i.events.len();
+            i.events.retain(|event| {
+                !matches!(
+                    event,
+                    egui::Event::Key {
+                        key: egui::Key::Enter,
+                        pressed: true,
+                        modifiers,
+                        ..
+                    } if modifiers.is_none()
+                )
+            });
+            i.events.len() != before
         });
     let label_text = app.i18n.t("composer-label");
     let mut send = enter;
@@ -449,7 +464,9 @@ fn composer_ui(ui: &mut egui::Ui, app: &mut SixChatApp, peer: &str) {
             .drafts
             .entry(peer.to_owned())
             .or_default();
-        let emoji = ui.button("😀").on_hover_text(app.i18n.t("composer-emoji"));
+        let emoji = ui
+            .button(RichText::new("😀").size(18.0))
+            .on_hover_text(app.i18n.t("composer-emoji"));
         egui::Popup::menu(&emoji).show(|ui| {
             egui::Grid::new("emoji").show(ui, |ui| {
                 for (i, e) in EMOJI.iter().enumerate() {

@@ -162,7 +162,8 @@ fn passphrase_ui(
 
 /// Back and the main button; the main one is enabled when `problem` is None.
 fn actions_ui(ui: &mut egui::Ui, app: &mut SixChatApp, go: &str, problem: Option<&str>) -> bool {
-    if let Some(problem) = problem {
+    // While the backend works the fields are already cleared: no hint about them.
+    if let Some(problem) = problem.filter(|_| app.state.busy.is_none()) {
         ui.label(RichText::new(problem).weak());
     }
     let mut clicked = false;

@@ -63,6 +63,10 @@ pub enum Pkcs12Error {
     #[error("wrong password for this PKCS#12 file")]
     WrongPassword,
     #[error(
+        "the PKCS#12 file has no password MAC, so neither the password nor the file can be checked; export it again with a MAC (every common tool writes one by default)"
+    )]
+    NoMac,
+    #[error(
         "the PKCS#12 file asks for {found} key-derivation iterations; at most {max} are accepted"
     )]
     TooManyIterations { found: u64, max: u64 },
@@ -110,6 +114,14 @@ pub fn import(bytes: &[u8], password: &str) -> Result<ImportedIdentity, Pkcs12Er
             found,
             max: MAX_KDF_ITERATIONS,
         },
+        scan::ScanError::NoMac => Pkcs12Error::NoMac,
+        scan::ScanError::UnsupportedKdf => Pkcs12Error::UnsupportedAlgorithm(
+            "a key-derivation function other than PBKDF2 (such as scrypt)".to_owned(),
+        ),
+        scan::ScanError::TooManyDerivations => Pkcs12Error::Malformed(format!(
+            "it asks for more than {} password-based key derivations",
+            scan::MAX_DERIVATIONS
+        )),
     })?;
     let der = match (&normalised.mac_data, &normalised.stored_auth_safe) {
         // The MAC covers the stored BER, not our DER: check it here.

@@ -395,10 +395,11 @@ fn hostile_ber_around_the_pfx_is_not_pkcs12() {
 
 #[test]
 fn hostile_ber_inside_the_authenticated_safe_is_malformed() {
-    // The frame is read: an empty AuthenticatedSafe holds no key.
+    // The frame is read (as far as finding that this PFX has no MAC, which
+    // is refused before anything inside it would be decrypted).
     assert_eq!(
         pkcs12::import(&ber_pfx(&[0x30, 0x00]), PASS).unwrap_err(),
-        Pkcs12Error::NoPrivateKey
+        Pkcs12Error::NoMac
     );
     let data_info =
         |content: &[u8]| [&[0x30, 0x80][..], DATA, &[0xa0, 0x80], content, &[0; 4]].concat();
@@ -444,7 +445,8 @@ fn hostile_ber_inside_the_authenticated_safe_is_malformed() {
         });
     }
     // Near the file size cap: an envelopedData holding 58 nested indefinite
-    // SEQUENCEs around 400 000 NULLs is read in linear time, then refused by type.
+    // SEQUENCEs around 400 000 NULLs is read in linear time, then refused
+    // (for having no MAC, before its content type is looked at).
     let enveloped = [
         0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x03,
     ];
@@ -459,11 +461,9 @@ fn hostile_ber_inside_the_authenticated_safe_is_malformed() {
     .concat();
     let wide = ber_pfx(&wide);
     assert!(wide.len() < pkcs12::MAX_IMPORT_BYTES);
-    assert_refused_quickly(
-        "a wide, deep envelopedData",
-        &wide,
-        |e| matches!(e, Pkcs12Error::UnsupportedAlgorithm(what) if what.contains("content type")),
-    );
+    assert_refused_quickly("a wide, deep envelopedData", &wide, |e| {
+        *e == Pkcs12Error::NoMac
+    });
 }
 
 /// One export shared by the tests below (600 000 iterations cost time).
@@ -547,4 +547,31 @@ fn export_refuses_a_chain_for_another_key_and_an_empty_passphrase() {
         protect::seal_identity(&key('a'), std::slice::from_ref(leaf), ""),
         Err(ProtectError::EmptyPassphrase)
     );
+}
+
+#[test]
+fn a_file_without_a_mac_is_refused_whatever_the_password() {
+    // Made from the default fixture by OpenSSL with `-nomac`: without a MAC a
+    // wrong password is noticed only after every bag's key derivation, and
+    // nothing shows that the file is as its owner wrote it.
+    let dir = temp_dir();
+    let p12 = write(&dir, "in.p12", &fixture("openssl-default.p12"));
+    let pem = dir.join("plain.pem").to_string_lossy().into_owned();
+    let nomac = dir.join("nomac.p12").to_string_lossy().into_owned();
+    let pass = format!("pass:{PASS}");
+    let (ok, out) = openssl(&[
+        "pkcs12", "-in", &p12, "-passin", &pass, "-nodes", "-out", &pem,
+    ]);
+    assert!(ok, "{out}");
+    let (ok, out) = openssl(&[
+        "pkcs12", "-export", "-in", &pem, "-nomac", "-passout", &pass, "-out", &nomac,
+    ]);
+    assert!(ok, "{out}");
+    let bytes = std::fs::read(&nomac).unwrap();
+    for password in [PASS, "not the password"] {
+        let err = pkcs12::import(&bytes, password).unwrap_err();
+        assert_eq!(err, Pkcs12Error::NoMac, "{password}");
+        assert!(err.to_string().contains("no password MAC"), "{err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -4,11 +4,15 @@
 //! iterations than we are willing to spend? A hostile file could otherwise
 //! name billions of iterations and stall the caller.
 //!
-//! It reads the MacData iteration count, and every PBES2/PBKDF2 and PKCS#12
-//! PBE parameter block visible without decryption (key bags, encrypted-data
-//! algorithm identifiers), descending into OCTET STRINGs that hold DER.
-//! Parameters inside encrypted content are still bounded by p12-keystore's
-//! own cap, which is the same number.
+//! It requires a MacData (without one a wrong password is found only after
+//! every bag's key derivation, and nothing shows the file unchanged), reads
+//! its iteration count, and every PBES2/PBKDF2 and PKCS#12 PBE parameter
+//! block visible without decryption (key bags, encrypted-data algorithm
+//! identifiers), descending into OCTET STRINGs that hold DER. PBES2 must use
+//! PBKDF2 (not scrypt, which could ask for a gigabyte), and at most
+//! [`MAX_DERIVATIONS`] derivations may be visible. Parameters inside
+//! encrypted content are still bounded by p12-keystore's own cap, which is
+//! the same number; they are reached only after the MAC matched.
 
 use x509_parser::asn1_rs::{Any, Class, FromDer as _, Tag};
 
@@ -22,16 +26,27 @@ pub const MAX_KDF_ITERATIONS: u64 = 1_000_000;
 const OID_PKCS7_DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01];
 /// 1.2.840.113549.1.5.12 (id-PBKDF2)
 const OID_PBKDF2: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0c];
+/// 1.2.840.113549.1.5.13 (id-PBES2)
+const OID_PBES2: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0d];
 /// 1.2.840.113549.1.12.1 (pkcs-12PbeIds), followed by one more arc.
 const OID_PKCS12_PBE_PREFIX: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x0c, 0x01];
 
 /// How deep the scan descends; real files nest about ten levels.
 const MAX_DEPTH: usize = 24;
 
+/// The most password-based key derivations visible in one file (the MAC's
+/// not counted). Tools write one for the key and one for the certificates.
+pub const MAX_DERIVATIONS: usize = 8;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum ScanError {
     NotPkcs12,
     TooManyIterations(u64),
+    /// No MacData: the file cannot be checked before its bags are decrypted.
+    NoMac,
+    /// PBES2 with a key-derivation function other than PBKDF2.
+    UnsupportedKdf,
+    TooManyDerivations,
 }
 
 /// Checks the outer PFX shape and every visible iteration count.
@@ -55,10 +70,10 @@ pub(super) fn prescan(bytes: &[u8]) -> Result<(), ScanError> {
     if content_type != Some(OID_PKCS7_DATA) {
         return Err(ScanError::NotPkcs12);
     }
-    if let Some(mac_data) = rest.first() {
-        check_mac_data(mac_data)?;
-    }
-    walk(auth_safe, 0)
+    let mac_data = rest.first().ok_or(ScanError::NoMac)?;
+    check_mac_data(mac_data)?;
+    let mut derivations = 0;
+    walk(auth_safe, 0, &mut derivations)
 }
 
 /// MacData ::= SEQUENCE { mac DigestInfo, macSalt OCTET STRING, iterations INTEGER DEFAULT 1 }
@@ -73,7 +88,7 @@ fn check_mac_data(mac_data: &Any<'_>) -> Result<(), ScanError> {
     Ok(())
 }
 
-fn walk(node: &Any<'_>, depth: usize) -> Result<(), ScanError> {
+fn walk(node: &Any<'_>, depth: usize, derivations: &mut usize) -> Result<(), ScanError> {
     if depth > MAX_DEPTH {
         return Ok(());
     }
@@ -81,38 +96,57 @@ fn walk(node: &Any<'_>, depth: usize) -> Result<(), ScanError> {
         let Some(kids) = children(node.data) else {
             return Ok(()); // malformed: p12-keystore will say so
         };
-        if is_sequence(node) {
-            check_algorithm_identifier(&kids)?;
+        if is_sequence(node) && check_algorithm_identifier(&kids)? {
+            *derivations += 1;
+            if *derivations > MAX_DERIVATIONS {
+                return Err(ScanError::TooManyDerivations);
+            }
         }
         for kid in &kids {
-            walk(kid, depth + 1)?;
+            walk(kid, depth + 1, derivations)?;
         }
     } else if node.header.class() == Class::Universal && node.header.tag() == Tag::OctetString {
         if let Some(inner) = single_der_element(node.data) {
-            walk(&inner, depth + 1)?;
+            walk(&inner, depth + 1, derivations)?;
         }
     }
     Ok(())
 }
 
 /// AlgorithmIdentifier { id-PBKDF2, PBKDF2-params { salt, iterationCount, ... } } or
-/// AlgorithmIdentifier { pkcs-12PbeIds.n, pkcs-12PbeParams { salt, iterations } }.
-fn check_algorithm_identifier(kids: &[Any<'_>]) -> Result<(), ScanError> {
+/// AlgorithmIdentifier { pkcs-12PbeIds.n, pkcs-12PbeParams { salt, iterations } }:
+/// checks the count and returns `true` (one key derivation). PBES2-params
+/// { keyDerivationFunc, encryptionScheme } must name PBKDF2 (checked when
+/// the walk reaches it).
+fn check_algorithm_identifier(kids: &[Any<'_>]) -> Result<bool, ScanError> {
     let [oid, params, ..] = kids else {
-        return Ok(());
+        return Ok(false);
     };
     if oid.header.tag() != Tag::Oid {
-        return Ok(());
+        return Ok(false);
+    }
+    if oid.data == OID_PBES2 {
+        let kdf = children(params.data)
+            .and_then(|fields| fields.into_iter().next())
+            .filter(is_sequence)
+            .and_then(|kdf| children(kdf.data))
+            .and_then(|fields| fields.into_iter().next())
+            .filter(|o| o.header.tag() == Tag::Oid && o.data == OID_PBKDF2);
+        return if kdf.is_some() {
+            Ok(false)
+        } else {
+            Err(ScanError::UnsupportedKdf)
+        };
     }
     let is_pbkdf2 = oid.data == OID_PBKDF2;
     let is_pkcs12_pbe = oid.data.len() == OID_PKCS12_PBE_PREFIX.len() + 1
         && oid.data.starts_with(OID_PKCS12_PBE_PREFIX);
     if !(is_pbkdf2 || is_pkcs12_pbe) || !is_sequence(params) {
-        return Ok(());
+        return Ok(false);
     }
     let fields = children(params.data).ok_or(ScanError::NotPkcs12)?;
     match fields.get(1) {
-        Some(count) => check_count(count),
+        Some(count) => check_count(count).map(|()| true),
         None => Err(ScanError::NotPkcs12),
     }
 }
