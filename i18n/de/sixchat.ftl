@@ -104,6 +104,7 @@ card-valid = Gültig
 card-valid-range = { $from } bis { $until }
 card-fingerprint = Fingerabdruck
 card-compare = Vergleichen Sie diesen Code mit Ihrem Kontakt (telefonisch oder persönlich):
+card-impostor = Warnung: { $user } gehört zu einer Domain, deren Verzeichnis Sie vertrauen, doch dieser Schlüssel stammt nicht von ihm. Jemand gibt sich womöglich als diese Person aus; fixieren Sie ihn nicht.
 card-codes-match = Die Codes stimmen überein
 card-codes-match-hint = Auf beiden Bildschirmen steht derselbe Code: annehmen und diesen Schlüssel für { $user } merken (Sie werden nicht wieder gefragt).
 card-accept-once = Einmal annehmen
@@ -132,7 +133,7 @@ waiting-accept = warte, bis { $name } annimmt
 incoming-title = Eingehender Chat
 incoming-from = Jemand hat sich von { $addr } aus verbunden.
 incoming-accept = Annehmen
-incoming-accept-hint = Annehmen; Sitzungen dieses Kontakts werden nicht mehr nachgefragt, solange sein Schlüssel gleich bleibt.
+incoming-accept-hint = Annehmen; Sitzungen dieses Kontakts werden nicht mehr nachgefragt, solange sein Schlüssel von seinem Verzeichnis bestätigt oder fixiert ist ("Immer annehmen" abwählen, um gefragt zu werden).
 incoming-decline = Ablehnen
 incoming-more = Noch { $count } in der Warteschlange
 

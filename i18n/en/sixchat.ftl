@@ -104,6 +104,7 @@ card-valid = Valid
 card-valid-range = { $from } to { $until }
 card-fingerprint = Fingerprint
 card-compare = Compare this code with your peer (by phone or in person):
+card-impostor = Warning: { $user } belongs to a domain whose directory you trust, yet this key was not issued by it. Someone may be pretending to be them; do not pin it.
 card-codes-match = The codes match
 card-codes-match-hint = The code is the same on both screens: accept, and remember this key for { $user } (you will not be asked again).
 card-accept-once = Accept once
@@ -132,7 +133,7 @@ waiting-accept = waiting for { $name } to accept
 incoming-title = Incoming Chat
 incoming-from = A peer connected from { $addr }.
 incoming-accept = Accept
-incoming-accept-hint = Accept; sessions from this contact will not ask again while its key stays the same.
+incoming-accept-hint = Accept; this contact's sessions will not ask again while its key is verified by its directory or pinned (untick "Always accept" to be asked).
 incoming-decline = Decline
 incoming-more = { $count } more waiting
 

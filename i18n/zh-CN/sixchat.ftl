@@ -101,6 +101,7 @@ card-valid = 有效期
 card-valid-range = { $from } 至 { $until }
 card-fingerprint = 指纹
 card-compare = 请与对方核对此代码（通过电话或当面）：
+card-impostor = 警告：{ $user } 属于你信任其目录的域，但这个密钥并非由该目录签发。可能有人在冒充此人；请不要固定它。
 card-codes-match = 代码一致
 card-codes-match-hint = 两边屏幕上的代码相同：接受，并记住 { $user } 的这个密钥（以后不再询问）。
 card-accept-once = 仅接受一次
@@ -126,7 +127,7 @@ waiting-accept = 正在等待 { $name } 接受
 incoming-title = 聊天请求
 incoming-from = 有人从 { $addr } 连接到你。
 incoming-accept = 接受
-incoming-accept-hint = 接受；只要此联系人的密钥不变，以后的会话不再询问。
+incoming-accept-hint = 接受；只要此联系人的密钥经其目录验证或已固定，以后的会话不再询问（取消勾选“始终接受”即可恢复询问）。
 incoming-decline = 拒绝
 incoming-more = 还有 { $count } 个等待中
 

@@ -88,6 +88,9 @@ pub enum Command {
     /// compared the code in "Connect to User".
     AnswerSession {
         user_id: String,
+        /// The code the person compared: the answer counts only for the
+        /// session that showed it.
+        sas: String,
         answer: Answer,
     },
     Unpin {

@@ -189,10 +189,20 @@ impl AppState {
                 }
             }
             Event::SessionStarted { card, inbound } => {
-                if let Some((peer, stage)) = &mut self.dial {
-                    if *peer == card.peer {
+                // Connect to User shows the session this side dialled (an
+                // inbound one with the same peer does not take its place);
+                // a dial made in the background to a peer whose code must be
+                // compared opens it, so the person is asked.
+                let needs_code =
+                    !card.confirmed && matches!(card.level.as_str(), "new" | "anonymous");
+                match &mut self.dial {
+                    Some((peer, stage)) if !inbound && *peer == card.peer => {
                         *stage = DialStage::Connected(card.clone());
                     }
+                    None if !inbound && needs_code => {
+                        self.dial = Some((card.peer.clone(), DialStage::Connected(card.clone())));
+                    }
+                    _ => {}
                 }
                 self.ended.remove(&card.peer);
                 if inbound {

@@ -100,12 +100,14 @@ pub fn connect_ui(ctx: &egui::Context, app: &mut SixChatApp) {
                         ui.label(app.i18n.f("connect-accepted", &named));
                     }
                     ui.add_space(theme::GAP / 2.0);
-                    peer_card_ui(ui, &app.i18n, card);
+                    peer_card_ui(ui, &app.i18n, card, &app.state.trust);
                     if needs_code(card) {
                         ui.add_space(theme::GAP / 2.0);
-                        if let Some(answer) = code_answers_ui(ui, &app.i18n, card) {
+                        if let Some(answer) = code_answers_ui(ui, &app.i18n, card, &app.state.trust)
+                        {
                             command = Some(Command::AnswerSession {
                                 user_id: peer.clone(),
+                                sas: card.sas.clone(),
                                 answer,
                             });
                         }
@@ -137,12 +139,14 @@ pub fn connect_ui(ctx: &egui::Context, app: &mut SixChatApp) {
             }
         });
     // Closing the window before comparing the code declines the session.
-    let undecided = matches!(&stage, DialStage::Connected(card) if needs_code(card));
-    if (!open || close) && undecided && command.is_none() {
-        command = Some(Command::AnswerSession {
-            user_id: peer.clone(),
-            answer: Answer::Decline,
-        });
+    if let DialStage::Connected(card) = &stage {
+        if (!open || close) && needs_code(card) && command.is_none() {
+            command = Some(Command::AnswerSession {
+                user_id: peer.clone(),
+                sas: card.sas.clone(),
+                answer: Answer::Decline,
+            });
+        }
     }
     if let Some(command) = command {
         match &command {

@@ -27,10 +27,10 @@ pub fn incoming_ui(ctx: &egui::Context, app: &mut SixChatApp) {
                 &[("addr", FluentValue::from(request.addr.clone()))],
             ));
             ui.add_space(theme::GAP);
-            peer_card_ui(ui, &app.i18n, &request.card);
+            peer_card_ui(ui, &app.i18n, &request.card, &app.state.trust);
             ui.add_space(theme::GAP);
             if needs_code(&request.card) {
-                answer = code_answers_ui(ui, &app.i18n, &request.card);
+                answer = code_answers_ui(ui, &app.i18n, &request.card, &app.state.trust);
             } else {
                 ui.horizontal(|ui| {
                     if ui

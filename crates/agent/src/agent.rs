@@ -128,13 +128,17 @@ impl PeerCard {
         let certificate = peer.certificate.as_ref();
         Self {
             peer: peer.user_id.to_string(),
-            name: peer.name.clone(),
+            // The name and issuer are the peer's words, shown where the
+            // person decides: no line breaks or bidi controls to forge lines.
+            name: sixchat_proto::escape_controls(&peer.name).into_owned(),
             level: peer.level.to_string(),
             sas: established.sas.clone(),
             fingerprint: certificate
                 .map(|c| c.fingerprint.to_hex())
                 .unwrap_or_default(),
-            issuer: certificate.map(|c| c.issuer.clone()).unwrap_or_default(),
+            issuer: certificate
+                .map(|c| sixchat_proto::escape_controls(&c.issuer).into_owned())
+                .unwrap_or_default(),
             not_before: certificate.map_or(0, |c| c.not_before_unix),
             not_after: certificate.map_or(0, |c| c.not_after_unix),
             confirmed: established.session.is_confirmed(),
@@ -624,8 +628,11 @@ impl Agent {
                 return Err(ConnectError::Failed(err));
             }
         };
-        let _ = lock(&self.inner.store).remember_address(peer.as_str(), addr);
         let level = established.peer.level;
+        if !level.needs_sas_confirmation() {
+            // A new peer's address is kept once the person accepted its code.
+            let _ = lock(&self.inner.store).remember_address(peer.as_str(), addr);
+        }
         let sas = established.sas.clone();
         let Some((registration, receiver)) = self.register(peer) else {
             let mut established = established;
@@ -701,12 +708,23 @@ impl Agent {
         let mut pinned = false;
         if answer == Answer::AcceptAndPin && established.peer.level == TrustLevel::New {
             if let Some(certificate) = &established.peer.certificate {
-                lock(&self.inner.store)
-                    .pin(
-                        established.peer.user_id.as_str(),
-                        &certificate.fingerprint.to_hex(),
-                    )
+                let user = established.peer.user_id.as_str();
+                let fingerprint = certificate.fingerprint.to_hex();
+                let store = lock(&self.inner.store);
+                // Another key pinned for this UserID since the handshake (a
+                // second prompt answered first): this one does not replace it.
+                let pinned_now = store
+                    .pins()
+                    .map_err(|e| format!("could not read the pins: {e}"))?
+                    .into_iter()
+                    .any(|(u, f)| u == user && f != fingerprint);
+                if pinned_now {
+                    return Err(format!("another key is pinned for {user} now"));
+                }
+                store
+                    .pin(user, &fingerprint)
                     .map_err(|e| format!("could not pin the key: {e}"))?;
+                drop(store);
                 established.peer.level = TrustLevel::Known;
                 pinned = true;
             }
@@ -1046,12 +1064,20 @@ impl Agent {
             Ok::<(), String>(())
         }
         .await;
+        // A dialled new or anonymous peer whose code the person does not
+        // answer in time is declined: it holds the peer's live slot meanwhile.
+        let answer_by = tokio::time::Instant::now() + INCOMING_ANSWER_TIMEOUT;
         let reason = if let Err(e) = started {
             e
         } else {
             let idle = self.inner.options.limits.idle_timeout;
             loop {
+                let unanswered = !established.session.is_confirmed();
                 let command = tokio::select! {
+                    () = tokio::time::sleep_until(answer_by), if unanswered => {
+                        let _ = conn.write(&established.session.decline()).await;
+                        break "the code was not compared in time".into();
+                    }
                     frame = tokio::time::timeout(idle, conn.next_frame()) => {
                         match frame {
                             Err(_) => {
@@ -1228,6 +1254,10 @@ impl Agent {
                 return Err(e);
             }
         };
+        if let Some(addr) = conn.peer_addr() {
+            let _ = lock(&self.inner.store)
+                .remember_address(established.peer.user_id.as_str(), &addr.to_string());
+        }
         self.emit(AgentEvent::SessionConfirmed {
             peer: established.peer.user_id.to_string(),
             pinned,

@@ -55,7 +55,14 @@ pub fn parse_address(text: &str) -> Result<String, String> {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-')
     };
-    if port == 0 || host.len() > 253 || !host.trim_end_matches('.').split('.').all(label_ok) {
+    let host_labels = host.strip_suffix('.').unwrap_or(host);
+    // A last label of digits only ("127.1", "2130706433") is no name: the
+    // resolver would read it as an IPv4 address, past the checks above.
+    let numeric = host_labels
+        .rsplit('.')
+        .next()
+        .is_some_and(|last| last.bytes().all(|b| b.is_ascii_digit()));
+    if port == 0 || host.len() > 253 || numeric || !host_labels.split('.').all(label_ok) {
         return Err(problem());
     }
     Ok(format!("{host}:{port}"))
@@ -194,6 +201,10 @@ mod address_tests {
             "bob laptop:4605",
             "host:port",
             "-bad.example:1",
+            "127.1:4605",
+            "2130706433",
+            "0",
+            "host..:1",
             "a\u{1b}[31m:1",
         ] {
             let err = parse_address(bad).unwrap_err();

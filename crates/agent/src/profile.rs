@@ -200,6 +200,30 @@ impl Profile {
     }
 }
 
+/// Reads a file a person chose (a PKCS#12 file, a certificate) of at most
+/// `limit` bytes: a device, a FIFO or a huge file is refused without being
+/// read whole.
+pub fn read_limited(path: &Path, limit: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path)?;
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    let mut bytes = Vec::new();
+    file.take(limit as u64 + 1).read_to_end(&mut bytes)?;
+    if bytes.len() > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {} KiB; that is not such a file", limit / 1024),
+        ));
+    }
+    Ok(bytes)
+}
+
 /// Writes `bytes` to a temporary file beside `path`, syncs it, and renames it
 /// into place, so a crash leaves either the old file or the new one.
 pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), ProfileError> {
@@ -224,4 +248,24 @@ pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Prof
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_limited;
+
+    #[test]
+    fn a_chosen_file_is_read_only_when_it_is_a_small_regular_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let small = dir.path().join("small.p12");
+        std::fs::write(&small, [0x30; 100]).unwrap();
+        assert_eq!(read_limited(&small, 100).unwrap().len(), 100);
+        let err = read_limited(&small, 99).unwrap_err();
+        assert!(err.to_string().contains("larger than"), "{err}");
+        // A device that never ends is refused, not read until memory runs out.
+        let err = read_limited(std::path::Path::new("/dev/zero"), 1 << 20).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        let err = read_limited(dir.path(), 1 << 20).unwrap_err();
+        assert!(err.to_string().contains("regular file"), "{err}");
+    }
 }

@@ -703,9 +703,15 @@ impl Running {
                     self.always_accept(&user_id)?;
                 }
             }
-            Command::AnswerSession { user_id, answer } => {
+            Command::AnswerSession {
+                user_id,
+                sas,
+                answer,
+            } => {
+                // Only the session whose code the person compared.
                 let answerer = lock(&self.sessions)
                     .get(&user_id)
+                    .filter(|h| h.sas == sas)
                     .map(SessionHandle::answerer);
                 let Some(answerer) = answerer else {
                     return Err(Failure::Other(

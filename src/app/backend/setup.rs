@@ -137,8 +137,8 @@ fn create(profile: &Profile, user_id: &str, name: &str, passphrase: &str) -> Res
 }
 
 fn import(profile: &Profile, path: &Path, password: &str, passphrase: &str) -> Result<(), Failure> {
-    let bytes =
-        std::fs::read(path).map_err(|e| Failure::Other(format!("{}: {e}", path.display())))?;
+    let bytes = sixchat_agent::profile::read_limited(path, pkcs12::MAX_IMPORT_BYTES)
+        .map_err(|e| Failure::Other(format!("{}: {e}", path.display())))?;
     let imported = pkcs12::import(&bytes, password).map_err(|e| match e {
         Pkcs12Error::WrongPassword => Failure::WrongPassword,
         Pkcs12Error::NotPkcs12 => Failure::NotPkcs12,

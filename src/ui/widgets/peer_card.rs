@@ -8,11 +8,22 @@ use fluent_bundle::FluentValue;
 use super::badge::badge_ui;
 use super::{grouped_fingerprint, local_datetime};
 use crate::app::command::Answer;
-use crate::app::event::PeerCard;
+use crate::app::event::{PeerCard, TrustInfo};
 use crate::i18n::I18n;
 
+/// Whether the peer's UserID is in a domain whose directory root the
+/// profile trusts: such a peer should have come verified, so a `new` or
+/// `anonymous` one claiming it may be an impostor.
+pub fn claims_trusted_domain(card: &PeerCard, trust: &TrustInfo) -> bool {
+    let domain = card.peer.rsplit_once('@').map_or("", |(_, d)| d);
+    trust
+        .roots
+        .iter()
+        .any(|(root_domain, _)| root_domain.eq_ignore_ascii_case(domain))
+}
+
 /// Draws the card (the code to compare for `new` and `anonymous` peers).
-pub fn peer_card_ui(ui: &mut egui::Ui, i18n: &I18n, card: &PeerCard) {
+pub fn peer_card_ui(ui: &mut egui::Ui, i18n: &I18n, card: &PeerCard, trust: &TrustInfo) {
     ui.horizontal(|ui| {
         ui.heading(&card.name);
         badge_ui(ui, i18n, &card.level);
@@ -44,6 +55,15 @@ pub fn peer_card_ui(ui: &mut egui::Ui, i18n: &I18n, card: &PeerCard) {
                 ui.end_row();
             }
         });
+    if matches!(card.level.as_str(), "new" | "anonymous") && claims_trusted_domain(card, trust) {
+        ui.colored_label(
+            crate::ui::theme::error_color(ui.visuals().dark_mode),
+            i18n.f(
+                "card-impostor",
+                &[("user", FluentValue::from(card.peer.clone()))],
+            ),
+        );
+    }
     if needs_code(card) || (card.confirmed && matches!(card.level.as_str(), "new" | "anonymous")) {
         ui.separator();
         ui.label(i18n.t("card-compare"));
@@ -60,11 +80,21 @@ pub fn needs_code(card: &PeerCard) -> bool {
 }
 
 /// "The codes match" (for a `new` peer: pin its key), "Accept once" and
-/// "Decline"; returns the answer clicked.
-pub fn code_answers_ui(ui: &mut egui::Ui, i18n: &I18n, card: &PeerCard) -> Option<Answer> {
+/// "Decline"; returns the answer clicked. A key for a UserID whose domain's
+/// directory is trusted is not offered for pinning (it would shut out the
+/// verified owner).
+pub fn code_answers_ui(
+    ui: &mut egui::Ui,
+    i18n: &I18n,
+    card: &PeerCard,
+    trust: &TrustInfo,
+) -> Option<Answer> {
     let mut answer = None;
     ui.horizontal_wrapped(|ui| {
-        if card.level == "new" && !card.fingerprint.is_empty() {
+        if card.level == "new"
+            && !card.fingerprint.is_empty()
+            && !claims_trusted_domain(card, trust)
+        {
             let matched = ui
                 .button(RichText::new(i18n.t("card-codes-match")).strong())
                 .on_hover_text(i18n.f(

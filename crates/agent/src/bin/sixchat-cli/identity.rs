@@ -169,8 +169,8 @@ pub fn id(ctx: &Context, command: IdCommand) -> anyhow::Result<u8> {
             show_info(ctx, &info, "Created a new identity.\n");
         }
         IdCommand::Import { file } => {
-            let bytes =
-                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let bytes = sixchat_agent::profile::read_limited(&file, pkcs12::MAX_IMPORT_BYTES)
+                .with_context(|| format!("reading {}", file.display()))?;
             let passphrase =
                 secret::passphrase(ctx, &format!("Password of {}: ", file.display()), false)?;
             let imported = pkcs12::import(&bytes, &passphrase)
@@ -221,8 +221,9 @@ pub fn trust(ctx: &Context, command: TrustCommand) -> anyhow::Result<u8> {
     let store = ctx.profile.open_store()?;
     match command {
         TrustCommand::AddRoot { file, domain, dir } => {
-            let bytes =
-                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            // A certificate, PEM or DER: a few kilobytes.
+            let bytes = sixchat_agent::profile::read_limited(&file, 64 * 1024)
+                .with_context(|| format!("reading {}", file.display()))?;
             let der = cert::certificate_from_pem_or_der(&bytes)?;
             // Checked by the trust store before it is kept.
             TrustStore::new().add_root(&domain, &der)?;
