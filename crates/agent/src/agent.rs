@@ -378,6 +378,19 @@ impl Drop for SessionHandle {
     }
 }
 
+/// Seals one application message for the session's peer and writes it.
+async fn send_message(
+    conn: &mut Conn,
+    established: &mut Established,
+    message: &AppMessage,
+) -> Result<(), String> {
+    let bytes = established
+        .session
+        .seal_application(&message.to_xml())
+        .map_err(|e| e.to_string())?;
+    conn.write(&bytes).await.map_err(|e| e.to_string())
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding one of these locks is a bug; the data stays usable.
     mutex
@@ -1055,15 +1068,9 @@ impl Agent {
         let mut sent_here: HashSet<String> = HashSet::new();
         // A dialled peer's person may still be deciding; its first message says it accepted.
         let mut awaiting_peer = established.session.role() == Role::Initiator;
-        let started = async {
-            self.flush_outbox(&mut conn, &mut established, &mut sent_here)
-                .await?;
-            if awaiting_peer {
-                self.ping(&mut conn, &mut established).await?;
-            }
-            Ok::<(), String>(())
-        }
-        .await;
+        let started = self
+            .start_flow(&mut conn, &mut established, &mut sent_here, awaiting_peer)
+            .await;
         // A dialled new or anonymous peer whose code the person does not
         // answer in time is declined: it holds the peer's live slot meanwhile.
         let answer_by = tokio::time::Instant::now() + INCOMING_ANSWER_TIMEOUT;
@@ -1112,12 +1119,7 @@ impl Agent {
                         if !agreed || !established.session.is_confirmed() {
                             continue;
                         }
-                        let written = match established.session.seal_application(&message.to_xml())
-                        {
-                            Ok(bytes) => conn.write(&bytes).await.map_err(|e| e.to_string()),
-                            Err(e) => Err(e.to_string()),
-                        };
-                        if let Err(e) = written {
+                        if let Err(e) = send_message(&mut conn, &mut established, &message).await {
                             break e;
                         }
                     }
@@ -1193,11 +1195,7 @@ impl Agent {
                 sent: message.sent,
                 body: message.body,
             };
-            let bytes = established
-                .session
-                .seal_application(&chat.to_xml())
-                .map_err(|e| e.to_string())?;
-            conn.write(&bytes).await.map_err(|e| e.to_string())?;
+            send_message(conn, established, &chat).await?;
             let moved = lock(&self.inner.store)
                 .mark(&peer, &message.id, DeliveryState::Sent)
                 .unwrap_or(false);
@@ -1213,19 +1211,24 @@ impl Agent {
         Ok(())
     }
 
-    /// Sends a `ping` (its `pong` tells a dialler that the peer's person accepted).
-    async fn ping(&self, conn: &mut Conn, established: &mut Established) -> Result<(), String> {
-        if !established.session.is_confirmed() {
-            return Ok(());
+    /// Once data may flow (at the start, or when the person confirmed the
+    /// code): sends what waits in the outbox and, while the peer of a dialled
+    /// session has not accepted, a `ping` (its `pong` says the peer accepted).
+    async fn start_flow(
+        &self,
+        conn: &mut Conn,
+        established: &mut Established,
+        sent_here: &mut HashSet<String>,
+        awaiting_peer: bool,
+    ) -> Result<(), String> {
+        self.flush_outbox(conn, established, sent_here).await?;
+        if awaiting_peer && established.session.is_confirmed() {
+            let ping = AppMessage::Ping {
+                id: uuid::Uuid::new_v4().to_string(),
+            };
+            send_message(conn, established, &ping).await?;
         }
-        let ping = AppMessage::Ping {
-            id: uuid::Uuid::new_v4().to_string(),
-        };
-        let bytes = established
-            .session
-            .seal_application(&ping.to_xml())
-            .map_err(|e| e.to_string())?;
-        conn.write(&bytes).await.map_err(|e| e.to_string())
+        Ok(())
     }
 
     /// The person's answer about a `new` or `anonymous` peer of this session.
@@ -1271,11 +1274,8 @@ impl Agent {
                 return Err("the peer closed the session".into());
             }
         }
-        self.flush_outbox(conn, established, sent_here).await?;
-        if *awaiting_peer {
-            self.ping(conn, established).await?;
-        }
-        Ok(())
+        self.start_flow(conn, established, sent_here, *awaiting_peer)
+            .await
     }
 
     /// Handles one frame; `Ok(false)` when the peer ended the session cleanly.
@@ -1375,9 +1375,6 @@ impl Agent {
         xml: &[u8],
     ) -> Result<bool, String> {
         let peer = established.peer.user_id.to_string();
-        let reply = |session: &mut sixchat_proto::Session, message: AppMessage| {
-            session.seal_application(&message.to_xml())
-        };
         let message = match AppMessage::parse(xml) {
             Ok(message) => message,
             Err(e) => {
@@ -1386,8 +1383,7 @@ impl Agent {
                     reference: e.id.unwrap_or_default(),
                     reason: e.reason,
                 };
-                let bytes = reply(&mut established.session, error).map_err(|e| e.to_string())?;
-                conn.write(&bytes).await.map_err(|e| e.to_string())?;
+                send_message(conn, established, &error).await?;
                 return Ok(true);
             }
         };
@@ -1401,16 +1397,13 @@ impl Agent {
                 reference: message.id().to_owned(),
                 reason: format!("{capability} was not agreed"),
             };
-            let bytes = reply(&mut established.session, error).map_err(|e| e.to_string())?;
-            conn.write(&bytes).await.map_err(|e| e.to_string())?;
+            send_message(conn, established, &error).await?;
             return Ok(true);
         }
         match message {
             AppMessage::Chat { .. } | AppMessage::Ack { .. } => {
                 if let Some(receipt) = self.receive(&peer, message).await? {
-                    let bytes =
-                        reply(&mut established.session, receipt).map_err(|e| e.to_string())?;
-                    conn.write(&bytes).await.map_err(|e| e.to_string())?;
+                    send_message(conn, established, &receipt).await?;
                 }
             }
             AppMessage::Read { reference, .. } => {
@@ -1433,8 +1426,7 @@ impl Agent {
                     id: uuid::Uuid::new_v4().to_string(),
                     reference: id,
                 };
-                let bytes = reply(&mut established.session, pong).map_err(|e| e.to_string())?;
-                conn.write(&bytes).await.map_err(|e| e.to_string())?;
+                send_message(conn, established, &pong).await?;
             }
             AppMessage::Error {
                 reference, reason, ..
