@@ -93,6 +93,15 @@ fn parse_time(rfc3339: &str) -> i64 {
     chrono::DateTime::parse_from_rfc3339(rfc3339).map_or(0, |t| t.timestamp())
 }
 
+/// An address the person typed, if any (blank is none), read by
+/// [`sixchat_agent::dial::parse_address`]; the error says what is wrong.
+fn typed_address(address: Option<String>) -> Result<Option<String>, String> {
+    address
+        .filter(|a| !a.trim().is_empty())
+        .map(|a| sixchat_agent::dial::parse_address(&a))
+        .transpose()
+}
+
 fn other(e: impl std::fmt::Display) -> Failure {
     Failure::Other(e.to_string())
 }
@@ -352,16 +361,30 @@ impl Running {
 
     /// Marks `user_id` a contact whose sessions are taken without asking
     /// (while its key is verified or pinned).
-    fn always_accept(&self, user_id: &str) -> Result<(), Failure> {
+    async fn always_accept(&self, user_id: &str) -> Result<(), Failure> {
         self.agent
             .with_store(|s| {
                 s.add_contact(user_id, "")?;
                 s.set_always_accept(user_id, true)
             })
             .map_err(other)?;
-        let sink = self.sink.clone();
-        let contacts = self.contacts();
-        tokio::spawn(async move { sink.emit(Event::Contacts(contacts)).await });
+        self.sink.emit(Event::Contacts(self.contacts())).await;
+        Ok(())
+    }
+
+    /// Adds `peer` as a contact (named by its local part until a session
+    /// says more), reachable at `address` if given; emits the list.
+    async fn add_contact_at(&self, peer: &UserId, address: Option<&str>) -> Result<(), Failure> {
+        self.agent
+            .with_store(|s| {
+                s.add_contact(peer.as_str(), peer.local_part())?;
+                match address {
+                    Some(address) => s.set_address(peer.as_str(), address),
+                    None => Ok(()),
+                }
+            })
+            .map_err(other)?;
+        self.sink.emit(Event::Contacts(self.contacts())).await;
         Ok(())
     }
 
@@ -388,7 +411,7 @@ impl Running {
                 AgentEvent::SessionConfirmed { peer, pinned } => {
                     if pinned {
                         // Pinned after the codes matched: not asked again.
-                        let _ = self.always_accept(&peer);
+                        let _ = self.always_accept(&peer).await;
                         self.sink.emit(Event::Trust(self.trust_info())).await;
                         self.sink
                             .emit(Event::Notice(Notice::Pinned {
@@ -587,18 +610,8 @@ impl Running {
             Command::AddContact { user_id, address } => {
                 let peer =
                     UserId::parse(user_id.trim()).map_err(|e| Failure::Invalid(e.to_string()))?;
-                let address = address
-                    .filter(|a| !a.trim().is_empty())
-                    .map(|a| sixchat_agent::dial::parse_address(&a).map_err(Failure::Invalid))
-                    .transpose()?;
-                store(&|s| {
-                    s.add_contact(peer.as_str(), peer.local_part())?;
-                    if let Some(address) = &address {
-                        s.set_address(peer.as_str(), address)?;
-                    }
-                    Ok(())
-                })?;
-                self.sink.emit(Event::Contacts(self.contacts())).await;
+                let address = typed_address(address).map_err(Failure::Invalid)?;
+                self.add_contact_at(&peer, address.as_deref()).await?;
             }
             Command::RemoveContact { user_id } => {
                 store(&|s| s.remove_contact(&user_id).map(|_| ()))?;
@@ -661,27 +674,20 @@ impl Running {
             Command::Dial { user_id, address } => {
                 let peer =
                     UserId::parse(user_id.trim()).map_err(|e| Failure::Invalid(e.to_string()))?;
-                let address = match address.filter(|a| !a.trim().is_empty()) {
-                    None => None,
-                    Some(typed) => match sixchat_agent::dial::parse_address(&typed) {
-                        Ok(address) => Some(address),
-                        Err(problem) => {
-                            self.sink
-                                .emit(Event::Dial {
-                                    user_id: peer.to_string(),
-                                    stage: DialStage::Failed(Failure::Invalid(problem)),
-                                })
-                                .await;
-                            return Ok(());
-                        }
-                    },
+                let address = match typed_address(address) {
+                    Ok(address) => address,
+                    Err(problem) => {
+                        self.sink
+                            .emit(Event::Dial {
+                                user_id: peer.to_string(),
+                                stage: DialStage::Failed(Failure::Invalid(problem)),
+                            })
+                            .await;
+                        return Ok(());
+                    }
                 };
-                if let Some(address) = &address {
-                    store(&|s| {
-                        s.add_contact(peer.as_str(), peer.local_part())?;
-                        s.set_address(peer.as_str(), address)
-                    })?;
-                    self.sink.emit(Event::Contacts(self.contacts())).await;
+                if address.is_some() {
+                    self.add_contact_at(&peer, address.as_deref()).await?;
                 }
                 tokio::spawn(self.clone().deliver(peer, true, address));
             }
@@ -700,7 +706,7 @@ impl Running {
                 // A new peer whose code matched is pinned by the agent, which
                 // says so (`SessionConfirmed`), and is then treated the same.
                 if answer == Answer::Accept && matches!(level.as_str(), "verified" | "known") {
-                    self.always_accept(&user_id)?;
+                    self.always_accept(&user_id).await?;
                 }
             }
             Command::AnswerSession {
@@ -713,18 +719,16 @@ impl Running {
                     .get(&user_id)
                     .filter(|h| h.sas == sas)
                     .map(SessionHandle::answerer);
-                let Some(answerer) = answerer else {
-                    return Err(Failure::Other(
-                        "that session has ended; connect again".to_owned(),
-                    ));
+                // A declined session sends `user_declined` and ends; its end
+                // (`SessionEnded`) takes it off the map.
+                let answered = match answerer {
+                    Some(answerer) => answerer.answer(answer).await,
+                    None => false,
                 };
-                if !answerer.answer(answer).await {
+                if !answered {
                     return Err(Failure::Other(
                         "that session has ended; connect again".to_owned(),
                     ));
-                }
-                if answer == Answer::Decline {
-                    lock(&self.sessions).remove(&user_id);
                 }
             }
             Command::Unpin { user_id } => {
