@@ -121,8 +121,6 @@ pub struct AppState {
     pub incoming: Vec<IncomingChat>,
     /// Peers of dialled sessions whose person has not accepted yet.
     pub awaiting: HashSet<String>,
-    /// Why the last session with a peer ended (shown in "Connect to User").
-    pub ended: HashMap<String, String>,
     pub network: NetworkInfo,
     pub notices: Vec<Notice>,
     /// Arrivals not yet shown as notifications (the UI drains it).
@@ -193,18 +191,15 @@ impl AppState {
                 // inbound one with the same peer does not take its place);
                 // a dial made in the background to a peer whose code must be
                 // compared opens it, so the person is asked.
-                let needs_code =
-                    !card.confirmed && matches!(card.level.as_str(), "new" | "anonymous");
                 match &mut self.dial {
                     Some((peer, stage)) if !inbound && *peer == card.peer => {
                         *stage = DialStage::Connected(card.clone());
                     }
-                    None if !inbound && needs_code => {
+                    None if !inbound && card.awaits_code() => {
                         self.dial = Some((card.peer.clone(), DialStage::Connected(card.clone())));
                     }
                     _ => {}
                 }
-                self.ended.remove(&card.peer);
                 if inbound {
                     self.awaiting.remove(&card.peer);
                 } else {
@@ -236,10 +231,9 @@ impl AppState {
                 if let Some((peer, stage)) = &mut self.dial {
                     let undecided = matches!(stage, DialStage::Connected(card) if !card.confirmed || was_awaiting);
                     if *peer == user_id && undecided {
-                        *stage = DialStage::Failed(Failure::Refused(reason.clone()));
+                        *stage = DialStage::Failed(Failure::Refused(reason));
                     }
                 }
-                self.ended.insert(user_id, reason);
             }
             Event::Dial { user_id, stage } => {
                 // Only the open window's peer; a late report for a closed one is dropped.

@@ -7,7 +7,7 @@ use eframe::egui::{self, RichText};
 use fluent_bundle::FluentValue;
 
 use super::widgets::failure_text;
-use super::widgets::peer_card::{code_answers_ui, needs_code, peer_card_ui};
+use super::widgets::peer_card::{code_answers_ui, peer_card_ui};
 use super::{SixChatApp, theme};
 use crate::app::command::{Answer, Command};
 use crate::app::event::DialStage;
@@ -19,6 +19,14 @@ pub struct ConnectView {
     pub address: String,
     /// The peer the field was filled in for.
     filled_for: Option<String>,
+}
+
+/// Dial `peer` at the typed address (the backend takes a blank one as none).
+fn dial_command(peer: &str, address: &str) -> Command {
+    Command::Dial {
+        user_id: peer.to_owned(),
+        address: Some(address.to_owned()),
+    }
 }
 
 pub fn connect_ui(ctx: &egui::Context, app: &mut SixChatApp) {
@@ -67,11 +75,7 @@ pub fn connect_ui(ctx: &egui::Context, app: &mut SixChatApp) {
                     .add_enabled(!busy, egui::Button::new(app.i18n.t("connect-dial")))
                     .clicked();
                 if (dial || enter) && !busy {
-                    command = Some(Command::Dial {
-                        user_id: peer.clone(),
-                        address: Some(app.view.connect.address.trim().to_owned())
-                            .filter(|a| !a.is_empty()),
-                    });
+                    command = Some(dial_command(&peer, &app.view.connect.address));
                 }
             });
             ui.add_space(theme::GAP);
@@ -88,7 +92,7 @@ pub fn connect_ui(ctx: &egui::Context, app: &mut SixChatApp) {
                 }
                 DialStage::Connected(card) => {
                     let named = [("name", FluentValue::from(name.clone()))];
-                    if needs_code(card) {
+                    if card.awaits_code() {
                         ui.label(RichText::new(app.i18n.t("connect-compare-first")).strong());
                     } else if app.state.awaiting.contains(&peer) {
                         ui.horizontal(|ui| {
@@ -101,7 +105,7 @@ pub fn connect_ui(ctx: &egui::Context, app: &mut SixChatApp) {
                     }
                     ui.add_space(theme::GAP / 2.0);
                     peer_card_ui(ui, &app.i18n, card, &app.state.trust);
-                    if needs_code(card) {
+                    if card.awaits_code() {
                         ui.add_space(theme::GAP / 2.0);
                         if let Some(answer) = code_answers_ui(ui, &app.i18n, card, &app.state.trust)
                         {
@@ -125,11 +129,7 @@ pub fn connect_ui(ctx: &egui::Context, app: &mut SixChatApp) {
                         failure_text(&app.i18n, failure),
                     );
                     if ui.button(app.i18n.t("connect-retry")).clicked() {
-                        command = Some(Command::Dial {
-                            user_id: peer.clone(),
-                            address: Some(app.view.connect.address.trim().to_owned())
-                                .filter(|a| !a.is_empty()),
-                        });
+                        command = Some(dial_command(&peer, &app.view.connect.address));
                     }
                 }
             }
@@ -140,7 +140,7 @@ pub fn connect_ui(ctx: &egui::Context, app: &mut SixChatApp) {
         });
     // Closing the window before comparing the code declines the session.
     if let DialStage::Connected(card) = &stage {
-        if (!open || close) && needs_code(card) && command.is_none() {
+        if (!open || close) && card.awaits_code() && command.is_none() {
             command = Some(Command::AnswerSession {
                 user_id: peer.clone(),
                 sas: card.sas.clone(),

@@ -64,12 +64,11 @@ pub fn contacts_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
         .inner;
     if (response || address_enter) && !app.view.contacts.add.trim().is_empty() {
         let user_id = std::mem::take(&mut app.view.contacts.add).trim().to_owned();
-        let address = std::mem::take(&mut app.view.contacts.add_address)
-            .trim()
-            .to_owned();
+        // The backend reads it (a blank one is none).
+        let address = std::mem::take(&mut app.view.contacts.add_address);
         app.send(Command::AddContact {
             user_id: user_id.clone(),
-            address: Some(address).filter(|a| !a.is_empty()),
+            address: Some(address),
         });
         app.state.selected = Some(user_id);
     }

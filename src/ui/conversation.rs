@@ -346,8 +346,8 @@ fn message_ui(
 
 fn header_ui(ui: &mut egui::Ui, app: &mut SixChatApp, peer: &str) {
     let contact = app.state.contact(peer).cloned();
+    let name = contact.as_ref().map_or(peer, |c| c.name.as_str());
     ui.horizontal(|ui| {
-        let name = contact.as_ref().map_or(peer, |c| c.name.as_str());
         ui.heading(name);
         if let Some(card) = app.state.cards.get(peer) {
             badge_ui(ui, &app.i18n, &card.level);
@@ -388,7 +388,6 @@ fn header_ui(ui: &mut egui::Ui, app: &mut SixChatApp, peer: &str) {
     // Once this side may send (a new peer's code compared), until the peer accepts.
     let confirmed = app.state.cards.get(peer).is_some_and(|c| c.confirmed);
     if confirmed && app.state.awaiting.contains(peer) {
-        let name = contact.as_ref().map_or(peer, |c| c.name.as_str());
         ui.horizontal(|ui| {
             ui.spinner();
             ui.label(

@@ -6,7 +6,7 @@
 use eframe::egui::{self, RichText};
 use fluent_bundle::FluentValue;
 
-use super::widgets::peer_card::{code_answers_ui, needs_code, peer_card_ui};
+use super::widgets::peer_card::{code_answers_ui, peer_card_ui};
 use super::{SixChatApp, theme};
 use crate::app::command::{Answer, Command};
 
@@ -29,7 +29,7 @@ pub fn incoming_ui(ctx: &egui::Context, app: &mut SixChatApp) {
             ui.add_space(theme::GAP);
             peer_card_ui(ui, &app.i18n, &request.card, &app.state.trust);
             ui.add_space(theme::GAP);
-            if needs_code(&request.card) {
+            if request.card.awaits_code() {
                 answer = code_answers_ui(ui, &app.i18n, &request.card, &app.state.trust);
             } else {
                 ui.horizontal(|ui| {

@@ -123,6 +123,17 @@ pub struct PeerCard {
 }
 
 impl PeerCard {
+    /// `new` or `anonymous`: only the code the two people compare says who
+    /// this is.
+    pub fn needs_code_comparison(&self) -> bool {
+        matches!(self.level.as_str(), "new" | "anonymous")
+    }
+
+    /// Whether the person must still compare the code before data flows.
+    pub fn awaits_code(&self) -> bool {
+        !self.confirmed && self.needs_code_comparison()
+    }
+
     fn of(established: &Established) -> Self {
         let peer = &established.peer;
         let certificate = peer.certificate.as_ref();

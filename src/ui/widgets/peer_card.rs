@@ -55,7 +55,7 @@ pub fn peer_card_ui(ui: &mut egui::Ui, i18n: &I18n, card: &PeerCard, trust: &Tru
                 ui.end_row();
             }
         });
-    if matches!(card.level.as_str(), "new" | "anonymous") && claims_trusted_domain(card, trust) {
+    if card.needs_code_comparison() && claims_trusted_domain(card, trust) {
         ui.colored_label(
             crate::ui::theme::error_color(ui.visuals().dark_mode),
             i18n.f(
@@ -64,7 +64,7 @@ pub fn peer_card_ui(ui: &mut egui::Ui, i18n: &I18n, card: &PeerCard, trust: &Tru
             ),
         );
     }
-    if needs_code(card) || (card.confirmed && matches!(card.level.as_str(), "new" | "anonymous")) {
+    if card.needs_code_comparison() {
         ui.separator();
         ui.label(i18n.t("card-compare"));
         ui.label(RichText::new(&card.sas).monospace().size(28.0).strong());
@@ -72,11 +72,6 @@ pub fn peer_card_ui(ui: &mut egui::Ui, i18n: &I18n, card: &PeerCard, trust: &Tru
             ui.label(RichText::new(i18n.t("card-compared")).weak());
         }
     }
-}
-
-/// Whether the person must still compare this peer's code before data flows.
-pub fn needs_code(card: &PeerCard) -> bool {
-    !card.confirmed && matches!(card.level.as_str(), "new" | "anonymous")
 }
 
 /// "The codes match" (for a `new` peer: pin its key), "Accept once" and
