@@ -1,15 +1,35 @@
 //! What a person asks for. The UI sends each [`Command`] down a channel and
 //! returns at once; [`super::backend`] handles it and answers with
-//! [`super::event::Event`]s.
+//! [`super::event::Event`]s. Commands are grouped by feature, each group
+//! with its handler; [`SetupCommand`]s belong to the phase before the
+//! identity is unlocked, the rest to the phase after (a command sent in the
+//! other phase is answered with a failure, not dropped).
 
 use std::path::PathBuf;
 
 pub use sixchat_agent::Answer;
 use zeroize::Zeroizing;
 
-/// One user action. "Handled by" names the backend function that does the work.
+/// One user action, by feature.
 #[derive(Debug)]
 pub enum Command {
+    /// Handled by `backend::setup`, before the identity is unlocked.
+    Setup(SetupCommand),
+    /// Handled by `backend::contacts`.
+    Contacts(ContactCommand),
+    /// Handled by `backend::chat`.
+    Chat(ChatCommand),
+    /// Handled by `backend::sessions`.
+    Session(SessionCommand),
+    /// Handled by `backend::identity`.
+    Identity(IdentityCommand),
+    /// Handled by `backend::run` in either phase.
+    App(AppCommand),
+}
+
+/// The wizard's three ways in, and unlocking.
+#[derive(Debug)]
+pub enum SetupCommand {
     /// Wizard, standalone: a new key and a self-signed certificate.
     /// Handled by `setup::create`.
     CreateIdentity {
@@ -38,40 +58,42 @@ pub enum Command {
         passphrase: Zeroizing<String>,
         remember: bool,
     },
-    /// Forget the passphrase kept in the OS keyring. Handled by `Running::try_handle`.
-    ForgetPassphrase,
-    /// Contacts. Handled by `Running::try_handle`. `address` (HOST:PORT,
-    /// an IPv6 or IPv4 address; the port defaults to 4605) is where the
-    /// contact can be reached without a directory.
-    AddContact {
+}
+
+/// The contact list. Handled by `contacts::handle`.
+#[derive(Debug)]
+pub enum ContactCommand {
+    /// `address` (HOST:PORT, an IPv6 or IPv4 address; the port defaults to
+    /// 4605) is where the contact can be reached without a directory.
+    Add {
         user_id: String,
         address: Option<String>,
     },
-    RemoveContact {
+    Remove {
         user_id: String,
     },
     SetAlwaysAccept {
         user_id: String,
         always: bool,
     },
+}
+
+/// Conversations. Handled by `chat::handle`.
+#[derive(Debug)]
+pub enum ChatCommand {
     /// Load the conversation (the UI shows it when it arrives).
-    OpenConversation {
-        user_id: String,
-    },
+    Open { user_id: String },
     /// The person saw every message from `user_id`: send read receipts.
-    MarkSeen {
-        user_id: String,
-    },
+    MarkSeen { user_id: String },
     /// Queue a chat and deliver it (live session, dial, or the DIR's store).
-    Send {
-        user_id: String,
-        text: String,
-    },
+    Send { user_id: String, text: String },
     /// The person started or stopped typing to `user_id`.
-    Typing {
-        user_id: String,
-        active: bool,
-    },
+    Typing { user_id: String, active: bool },
+}
+
+/// Sessions: dialling and the person's answers. Handled by `sessions::handle`.
+#[derive(Debug)]
+pub enum SessionCommand {
     /// "Connect to User": dial and report each stage; at `address` if one
     /// is given (it is remembered), else where the contact was last reached
     /// or where its directory says.
@@ -80,10 +102,7 @@ pub enum Command {
         address: Option<String>,
     },
     /// The answer to an "Incoming Chat".
-    AnswerIncoming {
-        request: u64,
-        answer: Answer,
-    },
+    AnswerIncoming { request: u64, answer: Answer },
     /// The answer about a dialled `new` or `anonymous` peer, once the person
     /// compared the code in "Connect to User".
     AnswerSession {
@@ -93,6 +112,17 @@ pub enum Command {
         sas: String,
         answer: Answer,
     },
+}
+
+/// The identity and its trust settings. Handled by `identity::handle`.
+#[derive(Debug)]
+pub enum IdentityCommand {
+    Renew,
+    ExportPkcs12 {
+        path: PathBuf,
+        password: Zeroizing<String>,
+    },
+    Backup,
     Unpin {
         user_id: String,
     },
@@ -101,21 +131,15 @@ pub enum Command {
         domain: String,
         fingerprint: String,
     },
-    /// Identity settings.
-    Renew,
-    ExportPkcs12 {
-        path: PathBuf,
-        password: Zeroizing<String>,
-    },
-    Backup,
+    /// Forget the passphrase kept in the OS keyring.
+    ForgetPassphrase,
+}
+
+/// What works in either phase. Handled by `backend::app_command`.
+#[derive(Debug)]
+pub enum AppCommand {
     /// Persist one setting (language, theme, notifications, listen address).
-    SetSetting {
-        key: String,
-        value: String,
-    },
+    SetSetting { key: String, value: String },
     /// Show a desktop notification (the window is not focused).
-    Notify {
-        title: String,
-        body: String,
-    },
+    Notify { title: String, body: String },
 }

@@ -1,5 +1,6 @@
 //! Everything the UI draws, and how each [`Event`] changes it. No egui here.
 
+use sixchat_proto::TrustLevel;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
@@ -191,28 +192,29 @@ impl AppState {
                 // inbound one with the same peer does not take its place);
                 // a dial made in the background to a peer whose code must be
                 // compared opens it, so the person is asked.
+                let user_id = card.peer.to_string();
                 match &mut self.dial {
-                    Some((peer, stage)) if !inbound && *peer == card.peer => {
+                    Some((peer, stage)) if !inbound && *peer == user_id => {
                         *stage = DialStage::Connected(card.clone());
                     }
                     None if !inbound && card.awaits_code() => {
-                        self.dial = Some((card.peer.clone(), DialStage::Connected(card.clone())));
+                        self.dial = Some((user_id.clone(), DialStage::Connected(card.clone())));
                     }
                     _ => {}
                 }
                 if inbound {
-                    self.awaiting.remove(&card.peer);
+                    self.awaiting.remove(&user_id);
                 } else {
-                    self.awaiting.insert(card.peer.clone());
+                    self.awaiting.insert(user_id.clone());
                 }
-                self.cards.insert(card.peer.clone(), card);
+                self.cards.insert(user_id, card);
             }
             Event::SessionConfirmed { user_id, pinned } => {
                 let confirm = |card: &mut PeerCard| {
-                    if card.peer == user_id {
+                    if card.peer.as_str() == user_id {
                         card.confirmed = true;
-                        if pinned && card.level == "new" {
-                            "known".clone_into(&mut card.level);
+                        if pinned && card.level == TrustLevel::New {
+                            card.level = TrustLevel::Known;
                         }
                     }
                 };
@@ -303,8 +305,8 @@ impl AppState {
 
     fn mark_pinned(&mut self, user_id: &str) {
         let pin = |card: &mut PeerCard| {
-            if card.peer == user_id && card.level == "new" {
-                "known".clone_into(&mut card.level);
+            if card.peer.as_str() == user_id && card.level == TrustLevel::New {
+                card.level = TrustLevel::Known;
             }
         };
         self.cards.values_mut().for_each(pin);

@@ -9,7 +9,7 @@ use fluent_bundle::FluentValue;
 use super::widgets::failure_text;
 use super::widgets::peer_card::{code_answers_ui, peer_card_ui};
 use super::{SixChatApp, theme};
-use crate::app::command::{Answer, Command};
+use crate::app::command::{Answer, Command, SessionCommand};
 use crate::app::event::DialStage;
 
 /// What the window keeps between frames.
@@ -23,10 +23,10 @@ pub struct ConnectView {
 
 /// Dial `peer` at the typed address (the backend takes a blank one as none).
 fn dial_command(peer: &str, address: &str) -> Command {
-    Command::Dial {
+    Command::Session(SessionCommand::Dial {
         user_id: peer.to_owned(),
         address: Some(address.to_owned()),
-    }
+    })
 }
 
 pub fn connect_ui(ctx: &egui::Context, app: &mut SixChatApp) {
@@ -109,11 +109,11 @@ pub fn connect_ui(ctx: &egui::Context, app: &mut SixChatApp) {
                         ui.add_space(theme::GAP / 2.0);
                         if let Some(answer) = code_answers_ui(ui, &app.i18n, card, &app.state.trust)
                         {
-                            command = Some(Command::AnswerSession {
+                            command = Some(Command::Session(SessionCommand::AnswerSession {
                                 user_id: peer.clone(),
                                 sas: card.sas.clone(),
                                 answer,
-                            });
+                            }));
                         }
                     }
                 }
@@ -141,22 +141,22 @@ pub fn connect_ui(ctx: &egui::Context, app: &mut SixChatApp) {
     // Closing the window before comparing the code declines the session.
     if let DialStage::Connected(card) = &stage {
         if (!open || close) && card.awaits_code() && command.is_none() {
-            command = Some(Command::AnswerSession {
+            command = Some(Command::Session(SessionCommand::AnswerSession {
                 user_id: peer.clone(),
                 sas: card.sas.clone(),
                 answer: Answer::Decline,
-            });
+            }));
         }
     }
     if let Some(command) = command {
         match &command {
-            Command::Dial { .. } => {
+            Command::Session(SessionCommand::Dial { .. }) => {
                 app.state.dial = Some((peer.clone(), DialStage::LookingUp));
             }
-            Command::AnswerSession {
+            Command::Session(SessionCommand::AnswerSession {
                 answer: Answer::Decline,
                 ..
-            } => close = true,
+            }) => close = true,
             _ => {}
         }
         app.send(command);

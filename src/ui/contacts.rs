@@ -5,7 +5,7 @@ use eframe::egui::{self, RichText};
 use fluent_bundle::FluentValue;
 
 use super::{SixChatApp, theme, widgets};
-use crate::app::command::Command;
+use crate::app::command::{Command, ContactCommand};
 use crate::app::event::{ContactInfo, Presence};
 use crate::i18n::I18n;
 
@@ -66,10 +66,10 @@ pub fn contacts_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
         let user_id = std::mem::take(&mut app.view.contacts.add).trim().to_owned();
         // The backend reads it (a blank one is none).
         let address = std::mem::take(&mut app.view.contacts.add_address);
-        app.send(Command::AddContact {
+        app.send(Command::Contacts(ContactCommand::Add {
             user_id: user_id.clone(),
             address: Some(address),
-        });
+        }));
         app.state.selected = Some(user_id);
     }
     ui.horizontal(|ui| {

@@ -11,7 +11,7 @@ use fluent_bundle::FluentValue;
 
 use super::widgets::badge::badge_ui;
 use super::{SixChatApp, contacts::presence_text, theme};
-use crate::app::command::Command;
+use crate::app::command::{ChatCommand, Command, ContactCommand, SessionCommand};
 use crate::app::event::{ChatMessage, DeliveryState, Failure};
 use crate::app::state::Conversation;
 use crate::i18n::I18n;
@@ -350,15 +350,15 @@ fn header_ui(ui: &mut egui::Ui, app: &mut SixChatApp, peer: &str) {
     ui.horizontal(|ui| {
         ui.heading(name);
         if let Some(card) = app.state.cards.get(peer) {
-            badge_ui(ui, &app.i18n, &card.level);
+            badge_ui(ui, &app.i18n, card.level);
         }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             if ui.button(app.i18n.t("conversation-connect")).clicked() {
                 app.state.dial = Some((peer.to_owned(), crate::app::event::DialStage::LookingUp));
-                app.send(Command::Dial {
+                app.send(Command::Session(SessionCommand::Dial {
                     user_id: peer.to_owned(),
                     address: None,
-                });
+                }));
             }
             let search = ui
                 .selectable_label(app.view.conversation.searching, "🔍")
@@ -372,10 +372,10 @@ fn header_ui(ui: &mut egui::Ui, app: &mut SixChatApp, peer: &str) {
                     .checkbox(&mut always, app.i18n.t("conversation-always-accept"))
                     .changed()
                 {
-                    app.send(Command::SetAlwaysAccept {
+                    app.send(Command::Contacts(ContactCommand::SetAlwaysAccept {
                         user_id: peer.to_owned(),
                         always,
-                    });
+                    }));
                 }
             }
         });
@@ -505,10 +505,10 @@ fn composer_ui(ui: &mut egui::Ui, app: &mut SixChatApp, peer: &str) {
                 .is_none_or(|(to, at)| to != peer || at.elapsed() > TYPING_EVERY);
             if due && !draft.trim().is_empty() {
                 app.view.conversation.typing_sent = Some((peer.to_owned(), Instant::now()));
-                app.backend.send(Command::Typing {
+                app.backend.send(Command::Chat(ChatCommand::Typing {
                     user_id: peer.to_owned(),
                     active: true,
-                });
+                }));
             }
         }
         if ui.button(app.i18n.t("composer-send")).clicked() {
@@ -534,14 +534,14 @@ fn composer_ui(ui: &mut egui::Ui, app: &mut SixChatApp, peer: &str) {
             let text = std::mem::take(draft);
             if !text.trim().is_empty() {
                 app.view.conversation.typing_sent = None;
-                app.send(Command::Typing {
+                app.send(Command::Chat(ChatCommand::Typing {
                     user_id: peer.to_owned(),
                     active: false,
-                });
-                app.send(Command::Send {
+                }));
+                app.send(Command::Chat(ChatCommand::Send {
                     user_id: peer.to_owned(),
                     text,
-                });
+                }));
             }
         }
     }

@@ -8,7 +8,7 @@ use fluent_bundle::FluentValue;
 
 use super::widgets::peer_card::{code_answers_ui, peer_card_ui};
 use super::{SixChatApp, theme};
-use crate::app::command::{Answer, Command};
+use crate::app::command::{Answer, Command, SessionCommand};
 
 pub fn incoming_ui(ctx: &egui::Context, app: &mut SixChatApp) {
     let Some(request) = app.state.incoming.first().cloned() else {
@@ -58,11 +58,11 @@ pub fn incoming_ui(ctx: &egui::Context, app: &mut SixChatApp) {
     if let Some(answer) = answer {
         app.state.incoming.retain(|r| r.request != request.request);
         if answer != Answer::Decline && app.state.selected.is_none() {
-            app.state.selected = Some(request.card.peer.clone());
+            app.state.selected = Some(request.card.peer.to_string());
         }
-        app.send(Command::AnswerIncoming {
+        app.send(Command::Session(SessionCommand::AnswerIncoming {
             request: request.request,
             answer,
-        });
+        }));
     }
 }

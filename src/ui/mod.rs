@@ -21,7 +21,7 @@ use fluent_bundle::FluentValue;
 use tokio::sync::mpsc;
 
 use crate::app::backend::Backend;
-use crate::app::command::Command;
+use crate::app::command::{AppCommand, ChatCommand, Command};
 use crate::app::event::{Event, Notice};
 use crate::app::state::{AppState, Phase};
 use crate::i18n::{I18n, Language};
@@ -150,9 +150,9 @@ impl SixChatApp {
             .is_some_and(|c| c.loaded)
             && self.view.requested.insert(selected.clone())
         {
-            self.send(Command::OpenConversation {
+            self.send(Command::Chat(ChatCommand::Open {
                 user_id: selected.clone(),
-            });
+            }));
         }
         // Read receipts for what the person now sees: when the conversation
         // grew or the contact still counts unread messages.
@@ -165,7 +165,7 @@ impl SixChatApp {
         let marker = (selected.clone(), length + unread);
         if focused && length > 0 && self.view.seen_sent.as_ref() != Some(&marker) {
             self.view.seen_sent = Some(marker);
-            self.send(Command::MarkSeen { user_id: selected });
+            self.send(Command::Chat(ChatCommand::MarkSeen { user_id: selected }));
         }
     }
 
@@ -182,28 +182,28 @@ impl SixChatApp {
                 .state
                 .contact(&arrival.user_id)
                 .map_or(arrival.user_id.clone(), |c| c.name.clone());
-            self.send(Command::Notify {
+            self.send(Command::App(AppCommand::Notify {
                 title: self
                     .i18n
                     .f("notify-message", &[("name", FluentValue::from(name))]),
                 body: arrival.text,
-            });
+            }));
         }
         let fresh: Vec<_> = self
             .state
             .incoming
             .iter()
             .filter(|r| !self.view.notified.contains(&r.request))
-            .map(|r| (r.request, r.card.name.clone(), r.card.peer.clone()))
+            .map(|r| (r.request, r.card.name.clone(), r.card.peer.to_string()))
             .collect();
         for (request, name, peer) in fresh {
             self.view.notified.insert(request);
-            self.send(Command::Notify {
+            self.send(Command::App(AppCommand::Notify {
                 title: self
                     .i18n
                     .f("notify-incoming", &[("name", FluentValue::from(name))]),
                 body: peer,
-            });
+            }));
         }
     }
 

@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 use super::widgets::{grouped_fingerprint, local_datetime};
 use super::wizard::{field_ui, language_ui};
 use super::{SixChatApp, theme};
-use crate::app::command::Command;
+use crate::app::command::{AppCommand, Command, IdentityCommand};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Tab {
@@ -123,7 +123,7 @@ fn identity_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
             )
             .clicked()
         {
-            app.send(Command::Renew);
+            app.send(Command::Identity(IdentityCommand::Renew));
         }
         if ui
             .add_enabled(
@@ -132,13 +132,13 @@ fn identity_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
             )
             .clicked()
         {
-            app.send(Command::Backup);
+            app.send(Command::Identity(IdentityCommand::Backup));
         }
         if ui
             .button(app.i18n.t("settings-forget-passphrase"))
             .clicked()
         {
-            app.send(Command::ForgetPassphrase);
+            app.send(Command::Identity(IdentityCommand::ForgetPassphrase));
         }
     });
     ui.separator();
@@ -194,10 +194,11 @@ fn identity_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
         .clicked()
     {
         let view = &mut app.view.settings;
-        app.backend.send(Command::ExportPkcs12 {
-            path: PathBuf::from(view.export_path.trim()),
-            password: std::mem::take(&mut view.export_password),
-        });
+        app.backend
+            .send(Command::Identity(IdentityCommand::ExportPkcs12 {
+                path: PathBuf::from(view.export_path.trim()),
+                password: std::mem::take(&mut view.export_password),
+            }));
     }
 }
 
@@ -256,10 +257,10 @@ fn network_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
         .add_enabled(valid, egui::Button::new(app.i18n.t("save")))
         .clicked()
     {
-        app.send(Command::SetSetting {
+        app.send(Command::App(AppCommand::SetSetting {
             key: "listen".into(),
             value: app.view.settings.listen.trim().to_owned(),
-        });
+        }));
     }
 }
 
@@ -267,14 +268,14 @@ fn trust_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
     let trust = app.state.trust.clone();
     let removed = fingerprint_list_ui(ui, app, "settings-roots", &trust.roots);
     if let Some((domain, fingerprint)) = removed {
-        app.send(Command::RemoveRoot {
+        app.send(Command::Identity(IdentityCommand::RemoveRoot {
             domain,
             fingerprint,
-        });
+        }));
     }
     ui.add_space(theme::GAP);
     if let Some((user_id, _)) = fingerprint_list_ui(ui, app, "settings-pins", &trust.pins) {
-        app.send(Command::Unpin { user_id });
+        app.send(Command::Identity(IdentityCommand::Unpin { user_id }));
     }
 }
 
@@ -318,10 +319,10 @@ fn appearance_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
             {
                 app.prefs.theme = choice;
                 choice.apply(ui.ctx());
-                app.send(Command::SetSetting {
+                app.send(Command::App(AppCommand::SetSetting {
                     key: "theme".into(),
                     value: choice.code().into(),
-                });
+                }));
             }
         }
     });
@@ -331,9 +332,9 @@ fn appearance_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
         .changed()
     {
         app.prefs.notifications = notifications;
-        app.send(Command::SetSetting {
+        app.send(Command::App(AppCommand::SetSetting {
             key: "notifications".into(),
             value: if notifications { "on" } else { "off" }.into(),
-        });
+        }));
     }
 }

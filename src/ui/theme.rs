@@ -81,16 +81,17 @@ pub fn install_fonts(ctx: &egui::Context) {
 }
 
 /// The badge colour of a trust level.
-pub fn trust_color(level: &str, dark: bool) -> Color32 {
+pub fn trust_color(level: sixchat_proto::TrustLevel, dark: bool) -> Color32 {
+    use sixchat_proto::TrustLevel;
     match (level, dark) {
-        ("verified", false) => Color32::from_rgb(0x1b, 0x7f, 0x3b),
-        ("verified", true) => Color32::from_rgb(0x3f, 0xb9, 0x5f),
-        ("known", false) => Color32::from_rgb(0x1f, 0x5f, 0xbf),
-        ("known", true) => Color32::from_rgb(0x5a, 0x9c, 0xf5),
-        ("new", false) => Color32::from_rgb(0xb3, 0x5c, 0x00),
-        ("new", true) => Color32::from_rgb(0xf0, 0xa0, 0x40),
-        (_, false) => Color32::from_rgb(0x6b, 0x6b, 0x6b),
-        (_, true) => Color32::from_rgb(0xa0, 0xa0, 0xa0),
+        (TrustLevel::Verified, false) => Color32::from_rgb(0x1b, 0x7f, 0x3b),
+        (TrustLevel::Verified, true) => Color32::from_rgb(0x3f, 0xb9, 0x5f),
+        (TrustLevel::Known, false) => Color32::from_rgb(0x1f, 0x5f, 0xbf),
+        (TrustLevel::Known, true) => Color32::from_rgb(0x5a, 0x9c, 0xf5),
+        (TrustLevel::New, false) => Color32::from_rgb(0xb3, 0x5c, 0x00),
+        (TrustLevel::New, true) => Color32::from_rgb(0xf0, 0xa0, 0x40),
+        (TrustLevel::Anonymous, false) => Color32::from_rgb(0x6b, 0x6b, 0x6b),
+        (TrustLevel::Anonymous, true) => Color32::from_rgb(0xa0, 0xa0, 0xa0),
     }
 }
 

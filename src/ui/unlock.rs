@@ -4,7 +4,7 @@ use eframe::egui::{self, RichText};
 use zeroize::Zeroizing;
 
 use super::{SixChatApp, theme, widgets, wizard::field_ui};
-use crate::app::command::Command;
+use crate::app::command::{Command, SetupCommand};
 
 #[derive(Default)]
 pub struct UnlockForm {
@@ -48,10 +48,10 @@ pub fn unlock_ui(ui: &mut egui::Ui, app: &mut SixChatApp, user_id: &str, name: &
                 let passphrase = std::mem::take(&mut app.view.unlock.passphrase);
                 // Back in the field if this one is wrong.
                 app.view.unlock.focus_asked = false;
-                app.send(Command::Unlock {
+                app.send(Command::Setup(SetupCommand::Unlock {
                     passphrase,
                     remember: app.view.unlock.remember,
-                });
+                }));
             }
             widgets::progress_ui(ui, &app.i18n, app.state.busy, app.state.failure.as_ref());
         });

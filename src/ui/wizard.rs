@@ -8,7 +8,7 @@ use eframe::egui::{self, RichText};
 use zeroize::Zeroizing;
 
 use super::{SixChatApp, theme, widgets};
-use crate::app::command::Command;
+use crate::app::command::{AppCommand, Command, SetupCommand};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Way {
@@ -115,10 +115,10 @@ pub fn language_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
                 .clicked()
             {
                 app.i18n.set_language(language);
-                app.send(Command::SetSetting {
+                app.send(Command::App(AppCommand::SetSetting {
                     key: "language".into(),
                     value: language.code().into(),
-                });
+                }));
             }
         }
     });
@@ -204,11 +204,11 @@ fn invite_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
     if actions_ui(ui, app, "wizard-join", problem.as_deref()) {
         if let Ok(Some(passphrase)) = passphrase {
             let form = &mut app.view.wizard;
-            let command = Command::Enroll {
+            let command = Command::Setup(SetupCommand::Enroll {
                 invite: form.invite.clone(),
                 name: String::new(),
                 passphrase,
-            };
+            });
             clear_secrets(form);
             app.send(command);
         }
@@ -261,11 +261,11 @@ fn import_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
     if actions_ui(ui, app, "wizard-import-go", problem.as_deref()) {
         if let Ok(passphrase) = passphrase {
             let form = &mut app.view.wizard;
-            let command = Command::ImportPkcs12 {
+            let command = Command::Setup(SetupCommand::ImportPkcs12 {
                 path: PathBuf::from(form.p12_path.trim()),
                 password: form.p12_password.clone(),
                 passphrase: passphrase.unwrap_or_default(),
-            };
+            });
             clear_secrets(form);
             app.send(command);
         }
@@ -298,11 +298,11 @@ fn create_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
     if actions_ui(ui, app, "wizard-create-go", problem.as_deref()) {
         if let Ok(Some(passphrase)) = passphrase {
             let form = &mut app.view.wizard;
-            let command = Command::CreateIdentity {
+            let command = Command::Setup(SetupCommand::CreateIdentity {
                 user_id: form.user_id.clone(),
                 name: form.name.clone(),
                 passphrase,
-            };
+            });
             clear_secrets(form);
             app.send(command);
         }

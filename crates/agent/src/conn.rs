@@ -130,9 +130,7 @@ impl Machine {
     }
 }
 
-fn now_unix() -> i64 {
-    crate::store::now_unix()
-}
+use sixchat_host::now_unix;
 
 /// The deadlines of one handshake.
 #[derive(Debug, Clone, Copy)]

@@ -21,22 +21,25 @@ pub enum TrustLoadError {
 /// The trust store the profile describes.
 pub fn load(store: &Store) -> Result<TrustStore, TrustLoadError> {
     let mut trust = TrustStore::new();
-    for (domain, der, _) in store.roots()? {
+    for root in store.roots()? {
+        let domain = root.domain;
         trust
-            .add_root(&domain, &der)
+            .add_root(&domain, &root.der)
             .map_err(|e| TrustLoadError::Root {
                 domain: domain.clone(),
                 reason: e.to_string(),
             })?;
     }
-    for (user, fingerprint) in store.pins()? {
+    for pin in store.pins()? {
+        let user = pin.user_id;
         let user_id = UserId::parse(&user).map_err(|_| TrustLoadError::Pin(user.clone()))?;
-        let fp = Fingerprint::parse_hex(&fingerprint)
+        let fp = Fingerprint::parse_hex(&pin.fingerprint)
             .ok_or_else(|| TrustLoadError::Pin(user.clone()))?;
         trust.pin(user_id, fp);
     }
-    for (domain, der) in store.crls()? {
-        match trust.set_crl(&der) {
+    for crl in store.crls()? {
+        let domain = crl.domain;
+        match trust.set_crl(&crl.der) {
             // One root trusted for two domains has a CRL stored for each; the
             // newest counts. A CRL of a root no longer trusted is ignored.
             Ok(()) | Err(TrustError::OlderCrl | TrustError::CrlIssuerUnknown) => {}

@@ -20,6 +20,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use sixchat_host::lock;
 use sixchat_proto::irp::LookupResult;
 
 use crate::handlers::Caller;
@@ -60,12 +61,6 @@ impl std::fmt::Debug for Cache {
             .field("generation", &self.generation)
             .finish_non_exhaustive()
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn fresh<T>(entry: &Entry<T>) -> bool {

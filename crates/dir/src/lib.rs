@@ -55,8 +55,6 @@ pub mod server;
 pub mod store;
 pub mod tls;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 /// The default lifetime of an invite, in days (irp.md).
 pub const DEFAULT_INVITE_DAYS: u32 = 7;
 /// The default validity of an issued identity certificate, in days.
@@ -64,9 +62,4 @@ pub const DEFAULT_CERT_DAYS: u32 = 365;
 /// How long a CRL is good for.
 pub const CRL_LIFETIME_SECS: i64 = 7 * 24 * 3600;
 
-/// Seconds since the Unix epoch.
-pub fn now_unix() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
+pub use sixchat_host::now_unix;

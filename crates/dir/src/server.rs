@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, broadcast};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
@@ -95,7 +94,7 @@ impl Server {
         ready: impl FnOnce(SocketAddr),
         stop: impl Future<Output = ()>,
     ) -> Result<(), ServeError> {
-        let listener = bind(listen).map_err(|source| ServeError::Listen {
+        let listener = sixchat_host::listen::bind(listen).map_err(|source| ServeError::Listen {
             addr: listen,
             source,
         })?;
@@ -170,24 +169,6 @@ impl Server {
         tracing::info!("stopped");
         Ok(())
     }
-}
-
-/// Binds `addr`; an unspecified IPv6 address (`[::]`) takes IPv4 too.
-fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let domain = if addr.is_ipv6() {
-        socket2::Domain::IPV6
-    } else {
-        socket2::Domain::IPV4
-    };
-    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
-    if addr.is_ipv6() && addr.ip().is_unspecified() {
-        socket.set_only_v6(false)?;
-    }
-    socket.set_reuse_address(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(1024)?;
-    socket.set_nonblocking(true)?;
-    TcpListener::from_std(socket.into())
 }
 
 /// Connections turned away since the last report.

@@ -2,10 +2,25 @@
 //! [`Command`]s, does the work (disk, database, network) and answers with
 //! [`Event`]s on a bounded channel, waking the UI after each.
 //!
-//! - [`setup`]: the wizard's three ways in, and unlocking.
-//! - [`running`]: everything once the agent runs.
+//! - [`setup`]: the wizard's three ways in, and unlocking ([`SetupCommand`]).
+//! - [`running`]: the running agent: its tasks, the agent's events, and the
+//!   dispatch of each feature's commands to its file:
+//!   - [`contacts`]: the list, presence ([`ContactCommand`]);
+//!   - [`chat`]: conversations and delivery ([`ChatCommand`]);
+//!   - [`sessions`]: dialling, Incoming Chat, the code answers ([`SessionCommand`]);
+//!   - [`identity`]: renewal, backup, export, trust ([`IdentityCommand`]).
+//!
+//! [`SetupCommand`]: super::command::SetupCommand
+//! [`ContactCommand`]: super::command::ContactCommand
+//! [`ChatCommand`]: super::command::ChatCommand
+//! [`SessionCommand`]: super::command::SessionCommand
+//! [`IdentityCommand`]: super::command::IdentityCommand
 
+mod chat;
+mod contacts;
+mod identity;
 mod running;
+mod sessions;
 mod setup;
 
 pub use running::DEFAULT_LISTEN;
@@ -17,7 +32,7 @@ use sixchat_agent::{Profile, ProfileError};
 use tokio::sync::mpsc;
 use zeroize::Zeroizing;
 
-use super::command::Command;
+use super::command::{AppCommand, Command};
 use super::event::{Event, Failure, Task};
 
 /// Called after each event so the UI repaints (egui's `request_repaint`).
@@ -106,6 +121,33 @@ impl Drop for Backend {
     }
 }
 
+/// A command that works in either phase: settings (language and theme may
+/// be chosen before there is an identity) and notifications.
+async fn app_command(
+    profile: &Profile,
+    running: Option<&Arc<running::Running>>,
+    command: AppCommand,
+    sink: &Sink,
+) {
+    match command {
+        AppCommand::SetSetting { key, value } => {
+            let stored = match running {
+                Some(running) => running.set_setting(&key, &value),
+                None => profile
+                    .open_store()
+                    .map_err(|e| e.to_string())
+                    .and_then(|s| s.set_setting(&key, &value).map_err(|e| e.to_string())),
+            };
+            if let Err(e) = stored {
+                sink.fail(None, Failure::Other(e)).await;
+            }
+        }
+        AppCommand::Notify { title, body } => {
+            tokio::task::spawn_blocking(move || crate::app::notify::show(&title, &body));
+        }
+    }
+}
+
 async fn run(
     profile: Profile,
     options: BackendOptions,
@@ -141,22 +183,26 @@ async fn run(
         }
     }
     while let Some(command) = commands.recv().await {
-        if let Some(running) = &running {
-            running.handle(command).await;
-            continue;
-        }
-        if let Command::SetSetting { key, value } = &command {
-            // Language and theme may be chosen before there is an identity.
-            let stored = profile.open_store().map(|s| s.set_setting(key, value));
-            if let Err(e) | Ok(Err(e)) = stored
-                .map_err(|e| e.to_string())
-                .map(|r| r.map_err(|e| e.to_string()))
-            {
-                sink.fail(None, Failure::Other(e)).await;
+        match (command, &running) {
+            (Command::App(command), running) => {
+                app_command(&profile, running.as_ref(), command, &sink).await
             }
-            continue;
+            (Command::Setup(command), None) => {
+                running = setup::handle(&profile, command, &sink).await;
+            }
+            (Command::Setup(_), Some(_)) => {
+                sink.fail(
+                    None,
+                    Failure::Other("the identity is already unlocked".into()),
+                )
+                .await;
+            }
+            (command, Some(running)) => running.handle(command).await,
+            (_, None) => {
+                sink.fail(None, Failure::Other("unlock the identity first".into()))
+                    .await;
+            }
         }
-        running = setup::handle(&profile, command, &sink).await;
     }
     if let Some(running) = running {
         running.stop().await;

@@ -15,7 +15,7 @@ use zeroize::Zeroizing;
 
 use super::Sink;
 use super::running::Running;
-use crate::app::command::Command;
+use crate::app::command::SetupCommand;
 use crate::app::event::{Event, Failure, Notice, Task};
 use crate::app::keyring;
 
@@ -30,11 +30,11 @@ const APPROVAL_WAIT: Duration = Duration::from_secs(20);
 /// agent once there is one.
 pub(super) async fn handle(
     profile: &Profile,
-    command: Command,
+    command: SetupCommand,
     sink: &Sink,
 ) -> Option<Arc<Running>> {
     let (task, passphrase, result) = match command {
-        Command::Unlock {
+        SetupCommand::Unlock {
             passphrase,
             remember,
         } => {
@@ -44,7 +44,7 @@ pub(super) async fn handle(
             }
             return running;
         }
-        Command::CreateIdentity {
+        SetupCommand::CreateIdentity {
             user_id,
             name,
             passphrase,
@@ -55,7 +55,7 @@ pub(super) async fn handle(
             let result = blocking(move || create(&profile, &user_id, &name, &secret)).await;
             (Task::Creating, passphrase, result)
         }
-        Command::ImportPkcs12 {
+        SetupCommand::ImportPkcs12 {
             path,
             password,
             passphrase,
@@ -72,7 +72,7 @@ pub(super) async fn handle(
             let result = blocking(move || import(&profile, &path, &password, &secret)).await;
             (Task::Importing, passphrase, result)
         }
-        Command::Enroll {
+        SetupCommand::Enroll {
             invite,
             name,
             passphrase,
@@ -81,7 +81,6 @@ pub(super) async fn handle(
             let result = enroll(profile, &invite, &name, &passphrase).await;
             (Task::Enrolling, passphrase, result)
         }
-        _ => return None,
     };
     match result {
         Ok(()) => unlock(profile, passphrase, sink).await,

@@ -2,26 +2,28 @@
 
 use eframe::egui::{self, RichText};
 
+use sixchat_proto::TrustLevel;
+
 use crate::i18n::I18n;
 use crate::ui::theme;
 
 /// The i18n key of a trust level's name.
-pub fn level_key(level: &str) -> &'static str {
+pub fn level_key(level: TrustLevel) -> &'static str {
     match level {
-        "verified" => "trust-verified",
-        "known" => "trust-known",
-        "new" => "trust-new",
-        _ => "trust-anonymous",
+        TrustLevel::Verified => "trust-verified",
+        TrustLevel::Known => "trust-known",
+        TrustLevel::New => "trust-new",
+        TrustLevel::Anonymous => "trust-anonymous",
     }
 }
 
-pub fn badge_ui(ui: &mut egui::Ui, i18n: &I18n, level: &str) -> egui::Response {
+pub fn badge_ui(ui: &mut egui::Ui, i18n: &I18n, level: TrustLevel) -> egui::Response {
     let color = theme::trust_color(level, ui.visuals().dark_mode);
     let icon = match level {
-        "verified" => "✔",
-        "known" => "🔑",
-        "new" => "⚠",
-        _ => "?",
+        TrustLevel::Verified => "✔",
+        TrustLevel::Known => "🔑",
+        TrustLevel::New => "⚠",
+        TrustLevel::Anonymous => "?",
     };
     egui::Frame::new()
         .stroke(egui::Stroke::new(1.5, color))

@@ -15,7 +15,7 @@ use crate::i18n::I18n;
 /// profile trusts: such a peer should have come verified, so a `new` or
 /// `anonymous` one claiming it may be an impostor.
 pub fn claims_trusted_domain(card: &PeerCard, trust: &TrustInfo) -> bool {
-    let domain = card.peer.rsplit_once('@').map_or("", |(_, d)| d);
+    let domain = card.peer.domain();
     trust
         .roots
         .iter()
@@ -26,10 +26,10 @@ pub fn claims_trusted_domain(card: &PeerCard, trust: &TrustInfo) -> bool {
 pub fn peer_card_ui(ui: &mut egui::Ui, i18n: &I18n, card: &PeerCard, trust: &TrustInfo) {
     ui.horizontal(|ui| {
         ui.heading(&card.name);
-        badge_ui(ui, i18n, &card.level);
+        badge_ui(ui, i18n, card.level);
     });
-    ui.label(RichText::new(&card.peer).monospace());
-    egui::Grid::new(("peer-card", &card.peer))
+    ui.label(RichText::new(card.peer.as_str()).monospace());
+    egui::Grid::new(("peer-card", card.peer.as_str()))
         .num_columns(2)
         .spacing([12.0, 4.0])
         .show(ui, |ui| {
@@ -48,9 +48,11 @@ pub fn peer_card_ui(ui: &mut egui::Ui, i18n: &I18n, card: &PeerCard, trust: &Tru
                 ui.end_row();
                 ui.label(i18n.t("card-fingerprint"));
                 ui.label(
-                    RichText::new(grouped_fingerprint(&card.fingerprint))
-                        .monospace()
-                        .small(),
+                    RichText::new(grouped_fingerprint(
+                        &card.fingerprint.map(|f| f.to_hex()).unwrap_or_default(),
+                    ))
+                    .monospace()
+                    .small(),
                 );
                 ui.end_row();
             }
@@ -60,7 +62,7 @@ pub fn peer_card_ui(ui: &mut egui::Ui, i18n: &I18n, card: &PeerCard, trust: &Tru
             crate::ui::theme::error_color(ui.visuals().dark_mode),
             i18n.f(
                 "card-impostor",
-                &[("user", FluentValue::from(card.peer.clone()))],
+                &[("user", FluentValue::from(card.peer.to_string()))],
             ),
         );
     }
@@ -86,15 +88,15 @@ pub fn code_answers_ui(
 ) -> Option<Answer> {
     let mut answer = None;
     ui.horizontal_wrapped(|ui| {
-        if card.level == "new"
-            && !card.fingerprint.is_empty()
+        if card.level == sixchat_proto::TrustLevel::New
+            && card.fingerprint.is_some()
             && !claims_trusted_domain(card, trust)
         {
             let matched = ui
                 .button(RichText::new(i18n.t("card-codes-match")).strong())
                 .on_hover_text(i18n.f(
                     "card-codes-match-hint",
-                    &[("user", FluentValue::from(card.peer.clone()))],
+                    &[("user", FluentValue::from(card.peer.to_string()))],
                 ));
             if matched.clicked() {
                 answer = Some(Answer::AcceptAndPin);

@@ -117,30 +117,15 @@ const MIGRATIONS: &[&str] = &[
 
 /// The schema version this build writes.
 pub fn latest() -> i64 {
-    i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX)
+    sixchat_host::migrate::latest(MIGRATIONS)
 }
 
 /// Brings the database up to [`latest`]; refuses a newer one.
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    if version > latest() {
-        return Err(StoreError::TooNew(version));
-    }
-    for (index, sql) in MIGRATIONS
-        .iter()
-        .enumerate()
-        .skip(usize::try_from(version).unwrap_or(0))
-    {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(
-            None,
-            "user_version",
-            i64::try_from(index + 1).unwrap_or(i64::MAX),
-        )?;
-        tx.commit()?;
-    }
-    Ok(())
+    sixchat_host::migrate::migrate(conn, MIGRATIONS).map_err(|e| match e {
+        sixchat_host::migrate::MigrateError::TooNew { found, .. } => StoreError::TooNew(found),
+        sixchat_host::migrate::MigrateError::Sqlite(e) => StoreError::Sql(e),
+    })
 }
 
 #[cfg(test)]

@@ -5,15 +5,15 @@ use std::time::Duration;
 use clap::Args;
 use serde_json::json;
 use sixchat_agent::conn::ConnError;
-use sixchat_agent::relay::ReachError;
+use sixchat_agent::reach::ReachError;
 use sixchat_agent::store::{DeliveryState, Direction};
-use sixchat_agent::{AgentEvent, AgentOptions, ConnectError};
+use sixchat_agent::{AgentEvent, AgentOptions, ConnectError, Delivery, Route};
 use sixchat_proto::handshake::Origin;
 use sixchat_proto::{AlertCode, UserId};
 use tokio::io::AsyncBufReadExt as _;
 
 use crate::output::safe;
-use crate::run::{Opened, open_agent, open_relay, print_event, runtime};
+use crate::run::{Opened, open_agent, print_event, runtime};
 use crate::{Context, EXIT_ERROR, EXIT_QUEUED, EXIT_REFUSED};
 
 #[derive(Args)]
@@ -45,6 +45,13 @@ fn refusal(peer: &UserId, err: &ConnError, own_fingerprint: &str) -> String {
     }
 }
 
+/// Says the peer was not reached (the reason may quote the DIR or the peer).
+fn unreachable_line(ctx: &Context, reason: &str) {
+    tracing::info!("{reason}");
+    ctx.out
+        .print(&safe(reason), &json!({ "unreachable": reason }));
+}
+
 /// A chat text we may send, or why not (protocol.md's chat body as
 /// ARCHITECTURE.md reads it: no control character but tab and newline).
 fn sendable(text: &str) -> anyhow::Result<()> {
@@ -60,11 +67,9 @@ pub fn chat(ctx: &Context, args: &ChatArgs) -> anyhow::Result<u8> {
     if !from_stdin {
         sendable(&args.text.join(" "))?;
     }
-    let opened = open_agent(ctx, AgentOptions::default())?;
-    let relay = open_relay(ctx, &opened)?;
     let Opened {
         agent, mut events, ..
-    } = opened;
+    } = open_agent(ctx, AgentOptions::default())?;
     let own_fingerprint = ctx
         .profile
         .public_identity()
@@ -80,40 +85,34 @@ pub fn chat(ctx: &Context, args: &ChatArgs) -> anyhow::Result<u8> {
             agent.queue_chat(&peer, &args.text.join(" "))?;
         }
         let mut lines = from_stdin.then(|| tokio::io::BufReader::new(tokio::io::stdin()).lines());
-        let last = agent.with_store(|s| s.last_address(peer.as_str()).ok().flatten());
         // The peer's certificate, if the DIR gave it: offline messages are sealed to it.
         let mut peer_cert = None;
-        let reached = if let (None, Some(relay)) = (&args.addr, &relay) {
-            relay.reach(&peer).await
-        } else if let Some(addr) = args.addr.as_ref().or(last.as_ref()) {
-            agent.connect(&peer, addr).await.map_err(|e| match e {
-                ConnectError::Unreachable { .. } => ReachError::Unreachable {
-                    reason: e.to_string(),
-                    peer_cert: None,
-                },
-                refused @ ConnectError::Failed(_) => ReachError::Refused(refused),
-            })
-        } else {
-            anyhow::bail!(
-                "no address for {peer}: pass --addr HOST:PORT, or enroll this profile with a DIR"
-            )
-        };
-        let mut handle = match reached {
-            Ok(handle) => Some(handle),
-            Err(ReachError::Refused(ConnectError::Failed(err))) if err.alert().is_some() => {
+        // What waits is left at the DIR at the end (after the lines of stdin), not here.
+        let route = Route { address: args.addr.clone(), relay: false };
+        let mut handle = match agent.deliver(&peer, &route).await {
+            Delivery::Connected(handle) => Some(handle),
+            Delivery::Refused(ConnectError::Failed(err)) if err.alert().is_some() => {
                 // The reason may quote what the peer's certificate claims.
                 let line = refusal(&peer, &err, &own_fingerprint);
                 ctx.out.print(&safe(&line), &json!({ "refused": line, "peer": peer.as_str() }));
                 return Ok(EXIT_REFUSED);
             }
-            Err(err) => {
-                if let ReachError::Unreachable { peer_cert: cert, .. } = &err {
+            Delivery::Unreachable { why: ReachError::NoAddress(_), .. } => anyhow::bail!(
+                "no address for {peer}: pass --addr HOST:PORT, or enroll this profile with a DIR"
+            ),
+            Delivery::Unreachable { why, .. } => {
+                if let ReachError::Unreachable { peer_cert: cert, .. } = &why {
                     peer_cert.clone_from(cert);
                 }
-                tracing::info!("{err}");
-                ctx.out.print(&safe(&err.to_string()), &json!({ "unreachable": err.to_string() }));
+                unreachable_line(ctx, &why.to_string());
                 None
             }
+            Delivery::Refused(err) => {
+                unreachable_line(ctx, &err.to_string());
+                None
+            }
+            // A fresh agent has no live session, and relaying was not asked for.
+            Delivery::Live | Delivery::Relayed { .. } => None,
         };
         if let Some(h) = &handle {
             ctx.out.print(
@@ -173,23 +172,17 @@ pub fn chat(ctx: &Context, args: &ChatArgs) -> anyhow::Result<u8> {
             ctx.out.fail(EXIT_ERROR, reason);
         }
         let waiting = agent.undelivered(&peer)?;
-        if waiting > 0 {
-            if let Some(relay) = &relay {
-                let cert = match peer_cert {
-                    Some(cert) => Some(cert),
-                    None => relay.lookup(&peer).await.ok().map(|(_, leaf)| leaf),
-                };
-                if let Some(cert) = cert {
-                    match relay.relay_outbox(&peer, &cert).await {
-                        Ok(_) => {
-                            let line = format!("{waiting} message(s) queued for {peer} at its DIR; they arrive when {peer} next runs");
-                            ctx.out.print(&line, &json!({ "queued": waiting, "peer": peer.as_str(), "at_dir": true }));
-                            return Ok(if refused_line.is_some() { EXIT_ERROR } else { EXIT_QUEUED });
-                        }
-                        Err(e) => {
-                            ctx.out.print(&format!("could not leave the messages at the DIR: {}", safe(&e.to_string())), &json!({ "relay_failed": e.to_string() }));
-                        }
-                    }
+        if let (1.., Some(mailbox)) = (waiting, agent.mailbox()) {
+            match mailbox.relay_undelivered(&peer, peer_cert).await {
+                Ok(_) => {
+                    let line = format!("{waiting} message(s) queued for {peer} at its DIR; they arrive when {peer} next runs");
+                    ctx.out.print(&line, &json!({ "queued": waiting, "peer": peer.as_str(), "at_dir": true }));
+                    return Ok(if refused_line.is_some() { EXIT_ERROR } else { EXIT_QUEUED });
+                }
+                // No certificate to seal to (the lookup failed): only queued here.
+                Err(sixchat_agent::irp::directory::DirError::BadAnswer(_)) => {}
+                Err(e) => {
+                    ctx.out.print(&format!("could not leave the messages at the DIR: {}", safe(&e.to_string())), &json!({ "relay_failed": e.to_string() }));
                 }
             }
         }

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use serde_json::json;
+use sixchat_agent::UnlockedIdentity;
 use sixchat_agent::irp::directory::{self, Directory};
 use sixchat_agent::irp::{DirError, DirTrust};
 use sixchat_agent::store::DirRecord;
-use sixchat_agent::{Agent, UnlockedIdentity};
 use sixchat_pki::keys::IdentityKey;
 use sixchat_pki::pkcs12;
 use sixchat_proto::irp::Invite;
@@ -44,11 +44,6 @@ fn require_dir(
         Directory::new(dir, identity.chain, Arc::new(identity.key)),
         identity.info,
     ))
-}
-
-/// The running agent's DIR, if the profile has one.
-pub fn agent_dir(ctx: &Context, agent: &Agent) -> anyhow::Result<Option<Directory>> {
-    Ok(own_dir(ctx, &agent.user_id())?.map(|dir| Directory::new(dir, agent.chain(), agent.key())))
 }
 
 /// The invite: the argument, or with `-` (as the argument or as

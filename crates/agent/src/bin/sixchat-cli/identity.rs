@@ -296,13 +296,15 @@ pub fn trust(ctx: &Context, command: TrustCommand) -> anyhow::Result<u8> {
             );
         }
         TrustCommand::List => {
-            for (domain, _, fp) in store.roots()? {
+            for root in store.roots()? {
+                let (domain, fp) = (root.domain, root.fingerprint);
                 ctx.out.print(
                     &format!("root\t{domain}\t{fp}"),
                     &json!({ "root": fp, "domain": domain }),
                 );
             }
-            for (user, fp) in store.pins()? {
+            for pin in store.pins()? {
+                let (user, fp) = (pin.user_id, pin.fingerprint);
                 ctx.out.print(
                     &format!("pin\t{user}\t{fp}"),
                     &json!({ "pin": fp, "user_id": user }),

@@ -1,14 +1,13 @@
 //! `run`: the listening agent.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use clap::Args;
 use serde_json::json;
-use sixchat_agent::presence::{self, PresenceOptions};
-use sixchat_agent::relay::Relay;
-use sixchat_agent::{Agent, AgentEvent, AgentOptions, trust};
-use sixchat_proto::UserId;
+use sixchat_agent::agent::events::addresses_text;
+use sixchat_agent::launch;
+use sixchat_agent::upkeep::UpkeepOptions;
+use sixchat_agent::{Agent, AgentEvent, AgentOptions};
 use tokio::sync::mpsc;
 
 use crate::output::safe;
@@ -31,39 +30,23 @@ pub struct RunArgs {
     record_secs: i64,
 }
 
-/// An unlocked agent, its events, its policy and the passphrase that unlocked it.
+/// An unlocked agent, its events and the passphrase that unlocked it.
 pub struct Opened {
     pub agent: Agent,
     pub events: mpsc::Receiver<AgentEvent>,
-    pub policy: Arc<dyn sixchat_proto::CertificatePolicy>,
     pub passphrase: zeroize::Zeroizing<String>,
 }
 
-/// Unlocks the profile and builds its agent.
+/// Unlocks the profile and builds its agent (with the profile's own DIR).
 pub fn open_agent(ctx: &Context, options: AgentOptions) -> anyhow::Result<Opened> {
     let passphrase = secret::passphrase(ctx, "Passphrase: ", false)?;
     let identity = ctx.profile.unlock(&passphrase)?;
-    let store = ctx.profile.open_store()?;
-    let policy: Arc<dyn sixchat_proto::CertificatePolicy> =
-        Arc::new(trust::LiveTrust::new(ctx.profile.open_store()?)?);
-    let (agent, events) = Agent::new(identity, store, policy.clone(), options);
+    let (agent, events) = launch::open(&ctx.profile, identity, options)?;
     Ok(Opened {
         agent,
         events,
-        policy,
         passphrase,
     })
-}
-
-/// The agent's relay through its DIR, if the profile enrolled with one.
-pub fn open_relay(ctx: &Context, opened: &Opened) -> anyhow::Result<Option<Arc<Relay>>> {
-    Ok(crate::dir::agent_dir(ctx, &opened.agent)?.map(|directory| {
-        Arc::new(Relay::new(
-            opened.agent.clone(),
-            directory,
-            opened.policy.clone(),
-        ))
-    }))
 }
 
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -88,14 +71,18 @@ pub fn event_line(event: &AgentEvent) -> String {
             let how = if *inbound { "from" } else { "to" };
             format!(
                 "session {} ({}) trust={} code={} {how} {addr}",
-                safe(&card.peer),
+                safe(card.peer.as_str()),
                 safe(&card.name),
                 card.level,
                 card.sas
             )
         }
         AgentEvent::SessionEnded { peer, reason } => {
-            format!("session {} ended: {}", safe(peer), safe(reason))
+            format!(
+                "session {} ended: {}",
+                safe(peer),
+                safe(&reason.to_string())
+            )
         }
         AgentEvent::SessionConfirmed { peer, pinned } => format!(
             "session {} confirmed{}",
@@ -151,7 +138,7 @@ pub fn event_line(event: &AgentEvent) -> String {
         AgentEvent::Registered { addresses, expires } => {
             format!(
                 "registered {} until {}",
-                safe(addresses),
+                addresses_text(addresses),
                 crate::identity::rfc3339(*expires)
             )
         }
@@ -200,65 +187,31 @@ async fn shutdown_signal() {
 
 pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
     // A terminal has no one to compare codes with: only known and verified peers get through.
-    let opened = open_agent(ctx, AgentOptions::default())?;
-    let relay = open_relay(ctx, &opened)?;
     let Opened {
         agent,
         mut events,
         passphrase,
-        ..
-    } = opened;
+    } = open_agent(ctx, AgentOptions::default())?;
     let rt = runtime()?;
     let result = rt.block_on(async {
         let listener = sixchat_agent::listen::bind(args.listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
-        // With port 0 the system picks one: register the real one.
-        let listen = listener.local_addr().unwrap_or(args.listen);
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let duties = if let Some(relay) = relay {
-            {
-                let mut options = PresenceOptions::new(listen);
-                options.poll_secs = args.poll_secs.max(1);
-                options.crl_secs = args.crl_secs.max(1);
-                options.record_lifetime_secs = args.record_secs;
-                let profile = ctx.profile.clone();
-                let key = agent.key();
-                let persist: presence::PersistChain = Box::new(move |chain| {
-                    profile
-                        .replace_identity(&key, chain, &passphrase)
-                        .map(|_| ())
-                        .map_err(|e| e.to_string())
-                });
-                let mut stop = stop_rx.clone();
-                Some(tokio::spawn(presence::run(
-                    relay,
-                    options,
-                    persist,
-                    async move {
-                        let _ = stop.wait_for(|stop| *stop).await;
-                    },
-                )))
-            }
-        } else {
-            // No DIR: deliver what waits to peers whose last address is known.
-            let agent = agent.clone();
-            Some(tokio::spawn(async move { deliver_to_known(&agent).await }))
-        };
-        let server = agent.clone();
-        let serving = tokio::spawn(async move { server.serve(listener, shutdown_signal()).await });
+        let mut options = UpkeepOptions::new(args.listen);
+        options.poll_secs = args.poll_secs.max(1);
+        options.crl_secs = args.crl_secs.max(1);
+        options.record_lifetime_secs = args.record_secs;
+        // With port 0 the system picks one: the upkeep registers the real one.
+        let started = launch::start(&agent, &ctx.profile, &passphrase, listener, options);
         let printer = async {
             while let Some(event) = events.recv().await {
                 print_event(ctx, &event);
             }
         };
         tokio::select! {
-            _ = serving => {}
+            () = shutdown_signal() => {}
             () = printer => {}
         }
-        let _ = stop_tx.send(true);
-        if let Some(duties) = duties {
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), duties).await;
-        }
+        started.stop(std::time::Duration::from_secs(5)).await;
         // Print what the shutdown produced.
         while let Ok(event) = events.try_recv() {
             print_event(ctx, &event);
@@ -270,20 +223,4 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
     rt.shutdown_timeout(std::time::Duration::from_secs(1));
     result?;
     Ok(0)
-}
-
-/// Without a DIR: dial each peer with waiting messages at its last address.
-async fn deliver_to_known(agent: &Agent) {
-    let waiting = agent.with_store(|s| s.peers_with_outbox().unwrap_or_default());
-    for peer in waiting {
-        let Ok(peer) = UserId::parse(&peer) else {
-            continue;
-        };
-        let Some(addr) = agent.with_store(|s| s.last_address(peer.as_str()).ok().flatten()) else {
-            continue;
-        };
-        if let Ok(handle) = agent.connect(&peer, &addr).await {
-            agent.close_when_delivered(handle, None).await;
-        }
-    }
 }

@@ -1,16 +1,14 @@
-//! What a running agent keeps up with its DIR: its registered addresses, its
-//! certificate (renewed after two thirds of its lifetime), the CRL, the
-//! messages waiting in the store, and its own outbox.
+//! The DIR upkeep: what a running agent keeps up with its DIR: its
+//! registered addresses, its certificate (renewed after two thirds of its
+//! lifetime), the CRL, the messages waiting in the store, and its own outbox.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::Duration;
 
 use sixchat_pki::cert::CertInfo;
-use sixchat_proto::UserId;
 
-use crate::agent::AgentEvent;
-use crate::relay::{ReachError, Relay};
+use crate::agent::{Agent, AgentEvent};
+use crate::job::AbortOnDrop;
 use crate::store::{Registration, now_unix};
 
 /// Saves a renewed chain (the CLI writes it into the profile).
@@ -18,7 +16,7 @@ pub type PersistChain = Box<dyn Fn(&[Vec<u8>]) -> Result<(), String> + Send + Sy
 
 /// How often each duty runs.
 #[derive(Debug, Clone)]
-pub struct PresenceOptions {
+pub struct UpkeepOptions {
     /// The address the agent listens on; an unspecified one (`[::]`,
     /// `0.0.0.0`) registers the machine's own addresses instead.
     pub listen: SocketAddr,
@@ -32,7 +30,7 @@ pub struct PresenceOptions {
     pub address_check_secs: u64,
 }
 
-impl PresenceOptions {
+impl UpkeepOptions {
     pub fn new(listen: SocketAddr) -> Self {
         Self {
             listen,
@@ -74,41 +72,31 @@ pub fn current_addresses(listen: SocketAddr) -> Vec<SocketAddr> {
     found
 }
 
-fn joined(addresses: &[SocketAddr]) -> String {
-    addresses
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// Registers the addresses if `at_start`, if they changed, or if the record
 /// is a third of its lifetime from expiry.
 async fn keep_registered(
-    relay: &Relay,
-    options: &PresenceOptions,
+    agent: &Agent,
+    options: &UpkeepOptions,
     at_start: bool,
 ) -> Result<(), String> {
     let addresses = current_addresses(options.listen);
     if addresses.is_empty() {
         return Err("no address to register".into());
     }
-    let agent = relay.agent();
     let last = agent
         .with_store(crate::store::Store::registration)
         .map_err(|e| e.to_string())?;
     let now = now_unix();
-    let wanted = joined(&addresses);
     if let Some(last) = &last {
         let refresh_at = last.expires_unix - options.record_lifetime_secs / 3;
-        if !at_start && last.addresses == wanted && now < refresh_at {
+        if !at_start && last.addresses == addresses && now < refresh_at {
             return Ok(());
         }
     }
     // Strictly increasing even across restarts and clock steps backwards.
     let now_ms = u64::try_from(now).unwrap_or(0).saturating_mul(1000);
     let sequence = last.map_or(now_ms, |l| now_ms.max(l.sequence + 1));
-    let expires_unix = relay
+    let expires_unix = own_dir(agent)?
         .directory()
         .register(&addresses, sequence, options.record_lifetime_secs)
         .await
@@ -117,14 +105,14 @@ async fn keep_registered(
         .with_store(|s| {
             s.set_registration(&Registration {
                 sequence,
-                addresses: wanted.clone(),
+                addresses: addresses.clone(),
                 expires_unix,
             })
         })
         .map_err(|e| e.to_string())?;
     agent
         .emit(AgentEvent::Registered {
-            addresses: wanted,
+            addresses,
             expires: expires_unix,
         })
         .await;
@@ -132,8 +120,7 @@ async fn keep_registered(
 }
 
 /// Renews the certificate once two thirds of its lifetime have passed.
-async fn keep_certified(relay: &Relay, persist: &PersistChain) -> Result<(), String> {
-    let agent = relay.agent();
+async fn keep_certified(agent: &Agent, persist: &PersistChain) -> Result<(), String> {
     let chain = agent.chain();
     let leaf = chain.first().ok_or("no certificate")?;
     let info = CertInfo::parse(leaf).map_err(|e| e.to_string())?;
@@ -141,7 +128,7 @@ async fn keep_certified(relay: &Relay, persist: &PersistChain) -> Result<(), Str
     if now_unix() < renew_at {
         return Ok(());
     }
-    let renewed = relay
+    let renewed = own_dir(agent)?
         .directory()
         .renew(&agent.key(), &info.name)
         .await
@@ -151,16 +138,15 @@ async fn keep_certified(relay: &Relay, persist: &PersistChain) -> Result<(), Str
         .first()
         .and_then(|leaf| CertInfo::parse(leaf).ok())
         .map_or(0, |info| info.not_after_unix);
-    agent.replace_chain(renewed.clone());
-    relay.replace_chain(renewed);
+    agent.replace_chain(renewed);
     agent.emit(AgentEvent::Renewed { not_after }).await;
     Ok(())
 }
 
 /// The CRL of every DIR the profile knows (its own and the roots added with
 /// a DIR address), each fetch bounded.
-async fn refresh_crl(relay: &Relay) -> Result<(), String> {
-    let failed = relay.agent().refresh_crls(Duration::from_secs(10)).await;
+async fn refresh_crl(agent: &Agent) -> Result<(), String> {
+    let failed = agent.refresh_crls(Duration::from_secs(10)).await;
     if failed.is_empty() {
         return Ok(());
     }
@@ -171,36 +157,10 @@ async fn refresh_crl(relay: &Relay) -> Result<(), String> {
         .join("; "))
 }
 
-/// Tries each peer with waiting messages: directly, else through its DIR's store.
-pub async fn deliver_outbox(relay: &Relay) {
-    let agent = relay.agent();
-    let peers = agent.with_store(|s| s.peers_with_outbox().unwrap_or_default());
-    for peer in peers {
-        let Ok(peer) = UserId::parse(&peer) else {
-            continue;
-        };
-        let Some(_dialing) = agent.claim_dial(&peer) else {
-            // The live session (or the dial under way) delivers them.
-            agent.flush(&peer).await;
-            continue;
-        };
-        match relay.reach(&peer).await {
-            Ok(handle) => {
-                agent
-                    .close_when_delivered(handle, Some(Duration::from_secs(30)))
-                    .await;
-            }
-            Err(ReachError::Unreachable {
-                peer_cert: Some(cert),
-                ..
-            }) => {
-                if let Err(e) = relay.relay_outbox(&peer, &cert).await {
-                    relay.problem("relay", &e.to_string()).await;
-                }
-            }
-            Err(e) => relay.problem("deliver", &format!("{peer}: {e}")).await,
-        }
-    }
+fn own_dir(agent: &Agent) -> Result<&std::sync::Arc<crate::dirlink::DirLink>, String> {
+    agent
+        .dir()
+        .ok_or_else(|| "this profile has no DIR".to_owned())
 }
 
 /// Runs every duty on its schedule until `shutdown` resolves, at once even
@@ -208,41 +168,34 @@ pub async fn deliver_outbox(relay: &Relay) {
 /// own task, so a slow or hostile envelope never holds up registration,
 /// renewal or the CRL, and they never hold up the mailbox.
 pub async fn run(
-    relay: Arc<Relay>,
-    options: PresenceOptions,
+    agent: Agent,
+    options: UpkeepOptions,
     persist: PersistChain,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    let mailbox = AbortOnDrop(tokio::spawn(mailbox(relay.clone(), options.poll_secs)));
+    let mailbox = AbortOnDrop(tokio::spawn(mailbox(agent.clone(), options.poll_secs)));
     tokio::select! {
         () = shutdown => {}
-        () = upkeep(&relay, &options, &persist) => {}
+        () = duties(&agent, &options, &persist) => {}
     }
     drop(mailbox);
 }
 
-/// Aborts the task when dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// Fetches what waits in the store, then retries the outbox, every `poll_secs`.
-async fn mailbox(relay: Arc<Relay>, poll_secs: u64) {
+async fn mailbox(agent: Agent, poll_secs: u64) {
     loop {
-        if let Err(e) = relay.fetch().await {
-            relay.problem("fetch", &e.to_string()).await;
+        if let Some(mailbox) = agent.mailbox() {
+            if let Err(e) = mailbox.fetch().await {
+                agent.dir_problem("fetch", &e.to_string()).await;
+            }
         }
-        deliver_outbox(&relay).await;
+        agent.deliver_outbox(Some(Duration::from_secs(30))).await;
         tokio::time::sleep(Duration::from_secs(poll_secs.max(1))).await;
     }
 }
 
 /// Registration, renewal and the CRL, each on its schedule.
-async fn upkeep(relay: &Arc<Relay>, options: &PresenceOptions, persist: &PersistChain) {
+async fn duties(agent: &Agent, options: &UpkeepOptions, persist: &PersistChain) {
     let mut next_address_check = 0;
     let mut next_crl = 0;
     let mut next_renew_check = 0;
@@ -250,21 +203,21 @@ async fn upkeep(relay: &Arc<Relay>, options: &PresenceOptions, persist: &Persist
     loop {
         let now = now_unix();
         if now >= next_renew_check {
-            if let Err(e) = keep_certified(relay, persist).await {
-                relay.problem("renew", &e).await;
+            if let Err(e) = keep_certified(agent, persist).await {
+                agent.dir_problem("renew", &e).await;
             }
             next_renew_check = now + 600;
         }
         if now >= next_address_check {
-            match keep_registered(relay, options, !registered_once).await {
+            match keep_registered(agent, options, !registered_once).await {
                 Ok(()) => registered_once = true,
-                Err(e) => relay.problem("register", &e).await,
+                Err(e) => agent.dir_problem("register", &e).await,
             }
             next_address_check = now + i64::try_from(options.address_check_secs).unwrap_or(30);
         }
         if now >= next_crl {
-            if let Err(e) = refresh_crl(relay).await {
-                relay.problem("crl", &e).await;
+            if let Err(e) = refresh_crl(agent).await {
+                agent.dir_problem("crl", &e).await;
             }
             next_crl = now + i64::try_from(options.crl_secs).unwrap_or(60);
         }

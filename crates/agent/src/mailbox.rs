@@ -1,0 +1,265 @@
+//! The offline store at the DIR (irp.md, `store_*`): each queued chat is
+//! sealed ([`sixchat_pki::sealed`]) to the peer's certificate, signed by us,
+//! and left in the DIR's store. When the peer's agent next runs it fetches
+//! the envelopes, checks the sender's chain (verified or known only) and
+//! signature, and hands each content to its service by type (chats and
+//! receipts now; mail and file notices next); a chat is stored (a duplicate
+//! is recognised by its id) and answered with a sealed receipt the same
+//! way; only then are the envelopes acknowledged (deleted).
+
+use std::sync::Arc;
+
+use sixchat_pki::cert::CertInfo;
+use sixchat_pki::sealed;
+use sixchat_proto::irp::StoredEnvelope;
+use sixchat_proto::{AppMessage, TrustLevel, UserId};
+
+use crate::agent::{Agent, AgentEvent};
+use crate::dirlink::DirLink;
+use crate::irp::directory::{DirError, Directory};
+use crate::store::now_unix;
+
+/// Envelopes asked for per `store_fetch`.
+pub const FETCH_PAGE: u32 = 64;
+/// Longest time one stored envelope may take to open.
+pub const OPEN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// An opened envelope whose sender checked out.
+struct Opened {
+    sender: UserId,
+    sender_cert: Vec<u8>,
+    message: AppMessage,
+}
+
+/// The agent's mailbox at its own DIR. Cheap to clone.
+#[derive(Clone)]
+pub struct Mailbox {
+    agent: Agent,
+    link: Arc<DirLink>,
+}
+
+impl Agent {
+    /// The mailbox at the profile's own DIR, if it has one.
+    pub fn mailbox(&self) -> Option<Mailbox> {
+        self.dir().map(|link| Mailbox {
+            agent: self.clone(),
+            link: link.clone(),
+        })
+    }
+}
+
+fn local(e: impl std::fmt::Display) -> DirError {
+    DirError::Local(e.to_string())
+}
+
+impl Mailbox {
+    fn seal_for(
+        &self,
+        peer: &UserId,
+        peer_cert: &[u8],
+        message: &AppMessage,
+    ) -> Result<Vec<u8>, DirError> {
+        let (key, chain) = (self.agent.key(), self.agent.chain());
+        sealed::seal(&key, &chain, peer, peer_cert, &message.to_xml()).map_err(local)
+    }
+
+    fn check_domain(&self, peer: &UserId) -> Result<Directory, DirError> {
+        let directory = self.link.directory();
+        if peer.domain() == directory.dir.domain {
+            Ok(directory)
+        } else {
+            Err(DirError::Local(format!(
+                "{peer} belongs to another domain; only this profile's own DIR ({}) can hold messages for now",
+                directory.dir.domain
+            )))
+        }
+    }
+
+    /// Leaves every queued, not yet relayed chat for `peer` in its DIR's
+    /// store, sealed to `peer_cert`. Returns how many went.
+    pub async fn relay_outbox(&self, peer: &UserId, peer_cert: &[u8]) -> Result<usize, DirError> {
+        let directory = self.check_domain(peer)?;
+        let waiting = self
+            .agent
+            .with_store(|s| s.unrelayed(peer.as_str()))
+            .map_err(local)?;
+        let mut count = 0;
+        for message in waiting {
+            let chat = AppMessage::Chat {
+                id: message.id.clone(),
+                sent: message.sent.clone(),
+                body: message.body.clone(),
+            };
+            let envelope = self.seal_for(peer, peer_cert, &chat)?;
+            directory.store_put(peer, envelope).await?;
+            self.agent
+                .with_store(|s| s.mark_relayed(peer.as_str(), &message.id))
+                .map_err(local)?;
+            count += 1;
+        }
+        if count > 0 {
+            self.agent
+                .emit(AgentEvent::Relayed {
+                    to: peer.to_string(),
+                    count,
+                })
+                .await;
+        }
+        Ok(count)
+    }
+
+    /// Leaves what waits for `peer` at its DIR, sealed to `peer_cert`, or if
+    /// that is not known, to the certificate a fresh lookup gives.
+    pub async fn relay_undelivered(
+        &self,
+        peer: &UserId,
+        peer_cert: Option<Vec<u8>>,
+    ) -> Result<usize, DirError> {
+        let cert = match peer_cert {
+            Some(cert) => cert,
+            None => {
+                self.agent
+                    .lookup(peer)
+                    .await
+                    .map_err(DirError::BadAnswer)?
+                    .leaf
+            }
+        };
+        self.relay_outbox(peer, &cert).await
+    }
+
+    /// Opens one envelope off the async workers, within [`OPEN_DEADLINE`]:
+    /// anything a stranger stored is parsed on the blocking pool, so a hostile
+    /// envelope can neither stall the agent nor keep it from stopping.
+    async fn open_bounded(&self, envelope: StoredEnvelope) -> Result<Opened, String> {
+        let mailbox = self.clone();
+        let opening = tokio::task::spawn_blocking(move || mailbox.open(&envelope));
+        match tokio::time::timeout(OPEN_DEADLINE, opening).await {
+            Ok(Ok(opened)) => opened,
+            Ok(Err(e)) => Err(format!("opening it failed: {e}")),
+            Err(_) => Err(format!(
+                "it could not be opened within {} s",
+                OPEN_DEADLINE.as_secs()
+            )),
+        }
+    }
+
+    /// Opens one envelope: decrypts it, checks the sender's chain and
+    /// signature, parses the content.
+    fn open(&self, envelope: &StoredEnvelope) -> Result<Opened, String> {
+        let me = self.agent.user_id();
+        let opened =
+            sealed::open(&self.agent.key(), &me, &envelope.data).map_err(|e| e.to_string())?;
+        let leaf = opened
+            .sender_chain
+            .first()
+            .cloned()
+            .ok_or("no sender certificate")?;
+        let info = CertInfo::parse(&leaf).map_err(|e| e.to_string())?;
+        let checked = self
+            .link
+            .policy()
+            .check_peer(&info.user_id, &info.name, &opened.sender_chain, now_unix())
+            .map_err(|e| format!("sender {}: {e}", info.user_id))?;
+        if !matches!(checked.level, TrustLevel::Verified | TrustLevel::Known) {
+            return Err(format!(
+                "sender {} is neither verified nor pinned",
+                info.user_id
+            ));
+        }
+        if !opened.signature_valid(&checked.public_key_spki_der) {
+            return Err(format!("the signature of {} does not verify", info.user_id));
+        }
+        let message = AppMessage::parse(&opened.content).map_err(|e| e.to_string())?;
+        Ok(Opened {
+            sender: info.user_id,
+            sender_cert: leaf,
+            message,
+        })
+    }
+
+    /// Hands an opened envelope's content to its service, by type. The
+    /// inner error drops the envelope (reported); the outer one (the store
+    /// failed) stops the fetch before anything is acknowledged, so nothing
+    /// is lost.
+    async fn dispatch(&self, opened: Opened) -> Result<Result<(), String>, DirError> {
+        let Opened {
+            sender,
+            sender_cert,
+            message,
+        } = opened;
+        match message {
+            AppMessage::Chat { .. } | AppMessage::Ack { .. } | AppMessage::Read { .. } => {
+                let receipt = self
+                    .agent
+                    .receive(sender.as_str(), message)
+                    .await
+                    .map_err(local)?;
+                if let Some(receipt) = receipt {
+                    if let Err(e) = self.send_receipt(&sender, &sender_cert, &receipt).await {
+                        self.agent.dir_problem("receipt", &e.to_string()).await;
+                    }
+                }
+                Ok(Ok(()))
+            }
+            // Live-session messages have no meaning in a mailbox.
+            other => Ok(Err(format!(
+                "a stored {} is not accepted",
+                other.type_name()
+            ))),
+        }
+    }
+
+    /// Fetches, checks and dispatches every waiting envelope, sends receipts,
+    /// then acknowledges. Returns how many envelopes were taken. An envelope
+    /// that cannot be opened (malformed, not for us, from an untrusted
+    /// sender, or too slow to open) or that holds nothing a service takes is
+    /// reported and acknowledged too, so it never blocks the ones behind it.
+    pub async fn fetch(&self) -> Result<usize, DirError> {
+        let directory = self.link.directory();
+        let mut client = directory.connect().await?;
+        let mut taken = 0;
+        loop {
+            let (envelopes, more) = directory.store_fetch(&mut client, FETCH_PAGE).await?;
+            let fetched = envelopes.len();
+            let mut done = Vec::with_capacity(fetched);
+            for envelope in envelopes {
+                let (id, from) = (envelope.id.clone(), envelope.from.clone());
+                let handled = match self.open_bounded(envelope).await {
+                    Ok(opened) => self.dispatch(opened).await?,
+                    Err(reason) => Err(reason),
+                };
+                if let Err(reason) = handled {
+                    self.agent
+                        .dir_problem(
+                            "stored message",
+                            &format!("dropped one from {from}: {reason}"),
+                        )
+                        .await;
+                }
+                done.push(id);
+            }
+            taken += done.len();
+            if !done.is_empty() {
+                directory.store_ack(&mut client, done).await?;
+            }
+            if !more || fetched == 0 {
+                break;
+            }
+        }
+        client.close().await;
+        Ok(taken)
+    }
+
+    async fn send_receipt(
+        &self,
+        sender: &UserId,
+        sender_cert: &[u8],
+        receipt: &AppMessage,
+    ) -> Result<(), DirError> {
+        let directory = self.check_domain(sender)?;
+        let envelope = self.seal_for(sender, sender_cert, receipt)?;
+        directory.store_put(sender, envelope).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,10 @@
+//! The services beside the connection runtime. The session driver
+//! ([`crate::agent`]'s `driver`) routes each application message and each
+//! bulk record to one of them by its type; each keeps its own per-session
+//! state and writes through the session's `Wire`.
+//!
+//! - [`chat`]: the outbox, incoming chats, delivery and read receipts, typing.
+//! - next to it (files.md, mail.md): `transfer` (offers, chunk-range
+//!   requests, bulk records by stream id) and `mail` (S/MIME notices).
+
+pub mod chat;

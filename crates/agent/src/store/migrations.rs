@@ -1,0 +1,37 @@
+//! The store's schema, one step per version (run by `sixchat_host::migrate`).
+
+/// Each migration takes the schema from version `index` to `index + 1`.
+pub(super) const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE messages (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        peer TEXT NOT NULL,
+        direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+        id TEXT NOT NULL,
+        sent TEXT NOT NULL,
+        stored_at INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        body TEXT NOT NULL,
+        UNIQUE (peer, direction, id)
+     );
+     CREATE INDEX messages_outbox ON messages (peer, direction, state);
+     CREATE TABLE trust_roots (domain TEXT NOT NULL, der BLOB NOT NULL, fingerprint TEXT NOT NULL, PRIMARY KEY (domain, fingerprint));
+     CREATE TABLE pins (user_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL);
+     CREATE TABLE peers (user_id TEXT PRIMARY KEY, last_addr TEXT, last_seen INTEGER);",
+    // Version 2: the DIR of each domain the profile enrolled with, CRLs, the
+    // last address registration, and which outgoing messages were left in a
+    // peer's DIR store.
+    "CREATE TABLE dirs (domain TEXT PRIMARY KEY, address TEXT NOT NULL, root_der BLOB NOT NULL);
+     CREATE TABLE crls (domain TEXT PRIMARY KEY, der BLOB NOT NULL, fetched INTEGER NOT NULL);
+     CREATE TABLE registration (id INTEGER PRIMARY KEY CHECK (id = 1), sequence INTEGER NOT NULL, addresses TEXT NOT NULL, expires INTEGER NOT NULL);
+     ALTER TABLE messages ADD COLUMN relayed_at INTEGER;",
+    // Version 3: the desktop app's contacts and settings, and which incoming
+    // messages the person has seen (earlier ones count as seen).
+    "CREATE TABLE contacts (user_id TEXT PRIMARY KEY, name TEXT NOT NULL, added_at INTEGER NOT NULL, always_accept INTEGER NOT NULL DEFAULT 0);
+     CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+     ALTER TABLE messages ADD COLUMN seen INTEGER NOT NULL DEFAULT 1;
+     CREATE INDEX messages_unseen ON messages (peer) WHERE direction = 'in' AND seen = 0;",
+    // Version 4: the highest address-record sequence seen per peer and the
+    // certificate it came with (irp.md: an older record is a replay).
+    "ALTER TABLE peers ADD COLUMN record_sequence INTEGER;
+     ALTER TABLE peers ADD COLUMN record_cert TEXT;",
+];
