@@ -21,7 +21,6 @@
 #![allow(clippy::cast_precision_loss, clippy::cast_sign_loss)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,6 +31,7 @@ use sixchat_pki::keys::IdentityKey;
 use sixchat_proto::HandshakeSigner as _;
 use sixchat_proto::UserId;
 use sixchat_proto::irp::{AddressRecord, Invite, Request, Response, SignedRecord};
+use sixchat_testkit::{Dir, Proc, free_port, target_bin};
 
 const DOMAIN: &str = "bench.example";
 
@@ -46,32 +46,21 @@ fn dir_bin() -> PathBuf {
     if let Ok(path) = std::env::var("SIXCHAT_DIR_BIN") {
         return PathBuf::from(path);
     }
-    let exe = std::env::current_exe().expect("bench path");
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    dir.join("sixchat-dir")
+    target_bin("sixchat-dir")
+}
+
+/// The DIR in `data`, driven by its admin commands.
+fn dir(data: &Path) -> Dir {
+    Dir::new(dir_bin(), data, "bench")
 }
 
 fn admin(data: &Path, args: &[&str]) -> String {
-    let out = Command::new(dir_bin())
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .env("SIXCHAT_DIR_PASSPHRASE", "bench")
-        .output()
-        .expect("sixchat-dir runs (build it with cargo build --release -p sixchat-dir)");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    dir(data).admin(args).trim().to_owned()
 }
 
-fn serve(data: &Path, port: u16, extra: &[&str]) -> Child {
-    use std::io::BufRead as _;
-    let mut child = Command::new(dir_bin())
-        .arg("--data")
-        .arg(data)
+fn serve(data: &Path, port: u16, extra: &[&str]) -> Proc {
+    let mut command = dir(data).command();
+    command
         .args([
             "serve",
             "--listen",
@@ -83,30 +72,10 @@ fn serve(data: &Path, port: u16, extra: &[&str]) -> Child {
             "--rate",
             "1000000",
         ])
-        .args(extra)
-        .env("SIXCHAT_DIR_PASSPHRASE", "bench")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve starts");
-    let stdout = child.stdout.take().expect("piped");
-    let mut lines = std::io::BufReader::new(stdout).lines();
-    loop {
-        match lines.next() {
-            Some(Ok(line)) if line.contains("listening on") => break,
-            Some(Ok(_)) => {}
-            _ => panic!("serve did not start"),
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    child
-}
-
-fn stop(child: &mut Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
+        .args(extra);
+    let mut proc = Proc::spawn_quiet("sixchat-dir", command);
+    proc.wait_for("listening on", Duration::from_secs(600));
+    proc
 }
 
 fn rss_kib(pid: u32) -> (u64, u64) {
@@ -245,10 +214,7 @@ fn main() {
     let users = env_or("USERS", 1_000_000);
     let temp = tempfile::tempdir().expect("temp dir");
     let data = temp.path().join("dir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port");
+    let port = free_port();
     let address = format!("127.0.0.1:{port}");
     admin(&data, &["init", "--domain", DOMAIN, "--address", &address]);
     let invites: Vec<Invite> = (0..9)
@@ -258,7 +224,7 @@ fn main() {
         })
         .collect();
     let mut dir = serve(&data, port, &[]);
-    let pid = dir.id();
+    let pid = dir.pid();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -407,7 +373,7 @@ fn main() {
         );
         drop(open);
     });
-    stop(&mut dir);
+    dir.terminate();
     if std::env::var_os("ONLY_LOOKUPS").is_some() {
         return;
     }
@@ -446,7 +412,7 @@ fn main() {
         clients,
         secs,
     ));
-    stop(&mut dir);
+    dir.terminate();
 
     bulk_users(&data.join("dir.db"), users);
     let mut dir = serve(&data, port, &["--no-cache"]);
@@ -469,7 +435,7 @@ fn main() {
         clients,
         secs,
     ));
-    stop(&mut dir);
+    dir.terminate();
 }
 
 /// Lookups answered from the database: as fast as they go, then paced at

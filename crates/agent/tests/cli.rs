@@ -1,21 +1,15 @@
 //! sixchat-cli as a person uses it: real binaries, real child processes, TCP
 //! on loopback, profiles in a temporary folder.
 
-use std::io::{BufRead as _, BufReader, Write as _};
+#[path = "support/procs.rs"]
+mod procs;
+
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
-const PASSWORD: &str = "correct horse battery staple";
-
-fn cli() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sixchat-cli"));
-    command
-        .env("SIXCHAT_PASSWORD", PASSWORD)
-        .env_remove("SIXCHAT_LOG");
-    command
-}
+use procs::{PASSWORD, Proc, free_port, openssl, sixchat_cli};
 
 struct Env {
     dir: tempfile::TempDir,
@@ -34,13 +28,7 @@ impl Env {
 
     /// `sixchat-cli --data-dir <this env> --profile <profile>`, ready for more arguments.
     fn command(&self, profile: &str) -> Command {
-        let mut command = cli();
-        command
-            .arg("--data-dir")
-            .arg(self.data())
-            .arg("--profile")
-            .arg(profile);
-        command
+        sixchat_cli(self.data(), profile)
     }
 
     fn run(&self, profile: &str, args: &[&str]) -> Output {
@@ -73,25 +61,8 @@ impl Env {
     /// Starts `run` on a free loopback port; the child is killed when dropped.
     fn start_agent(&self, profile: &str, port: u16) -> Agent {
         let mut command = self.command(profile);
-        command
-            .args(["run", "--listen", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        let mut child = command.spawn().expect("agent starts");
-        let stdout = child.stdout.take().expect("piped");
-        let (lines_tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if lines_tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let agent = Agent {
-            child,
-            lines,
-            seen: Vec::new(),
-        };
+        command.args(["run", "--listen", &format!("127.0.0.1:{port}")]);
+        let agent = Agent(Proc::spawn_quiet("agent", command));
         agent.wait_for("listening on", Duration::from_secs(20))
     }
 
@@ -103,46 +74,27 @@ impl Env {
     }
 }
 
-struct Agent {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
+/// A running `sixchat-cli run`, killed when dropped.
+struct Agent(Proc);
 
 impl Agent {
+    /// Waits until some line so far contains `needle`.
     fn wait_for(mut self, needle: &str, timeout: Duration) -> Self {
-        let deadline = Instant::now() + timeout;
-        while !self.seen.iter().any(|l| l.contains(needle)) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => self.seen.push(line),
-                Err(mpsc::RecvTimeoutError::Timeout | mpsc::RecvTimeoutError::Disconnected) => {
-                    panic!("agent never printed {needle:?}; it printed {:?}", self.seen)
-                }
-            }
-        }
+        self.0.wait_seen(needle, timeout);
         self
     }
 
     fn kill9(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.0.kill9();
     }
 }
 
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+impl std::ops::Deref for Agent {
+    type Target = Proc;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    fn deref(&self) -> &Proc {
+        &self.0
+    }
 }
 
 fn stdout(out: &Output) -> String {
@@ -338,15 +290,6 @@ fn wrong_passphrase_and_bad_input_get_clear_errors() {
         "a profile keeps its one identity"
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("already has an identity"));
-}
-
-fn openssl(args: &[&str], dir: &Path) {
-    let status = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .status()
-        .expect("openssl runs");
-    assert!(status.success(), "openssl {args:?}");
 }
 
 #[test]

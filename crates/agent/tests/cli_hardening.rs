@@ -9,13 +9,12 @@
 //! - `chat` refuses such text before anything is queued;
 //! - `enroll` takes the invite on standard input or from a file.
 
-#[allow(dead_code)]
 #[path = "support/procs.rs"]
 mod procs;
 
 use std::io::{BufRead as _, BufReader, Read, Write as _};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
@@ -25,7 +24,7 @@ use sixchat_pki::keys::IdentityKey;
 use sixchat_pki::trust::TrustStore;
 use sixchat_proto::{AppMessage, Fingerprint, UserId};
 
-use procs::sixchat_cli as cli;
+use procs::{sixchat_cli as cli, text};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../pki/tests/fixtures/keys");
 const WAIT: Duration = Duration::from_secs(30);
@@ -36,15 +35,6 @@ fn ok(data: &Path, profile: &str, args: &[&str]) -> String {
     let out = cli(data, profile).args(args).output().expect("runs");
     assert!(out.status.success(), "{args:?}: {}", text(&out));
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn uid(text: &str) -> UserId {
@@ -499,28 +489,11 @@ fn enroll_takes_the_invite_on_standard_input_or_from_a_file() {
     let profiles = tmp.path().join("profiles");
     let port = procs::free_port();
     let address = format!("127.0.0.1:{port}");
-    let admin = |args: &[&str]| {
-        let out = Command::new(procs::sixchat_dir_bin())
-            .arg("--data")
-            .arg(&dir_data)
-            .args(args)
-            .env("SIXCHAT_DIR_PASSPHRASE", "root passphrase")
-            .output()
-            .expect("sixchat-dir runs");
-        assert!(out.status.success(), "sixchat-dir {args:?}: {}", text(&out));
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    };
-    admin(&["init", "--domain", "example.org", "--address", &address]);
-    let alice_invite = admin(&["invite", "alice@example.org", "--name", "Alice"]);
-    let bob_invite = admin(&["invite", "bob@example.org", "--name", "Bob"]);
-    let mut serve = Command::new(procs::sixchat_dir_bin());
-    serve
-        .arg("--data")
-        .arg(&dir_data)
-        .args(["serve", "--listen", &address])
-        .env("SIXCHAT_DIR_PASSPHRASE", "root passphrase");
-    let mut dir = procs::Proc::spawn("sixchat-dir", serve);
-    dir.wait_for("listening on", WAIT);
+    let dir_admin = procs::Dir::new(procs::sixchat_dir_bin(), &dir_data, "root passphrase");
+    dir_admin.init("example.org", &address);
+    let alice_invite = dir_admin.invite("alice@example.org", "Alice");
+    let bob_invite = dir_admin.invite("bob@example.org", "Bob");
+    let mut dir = dir_admin.serve(&address, &[], WAIT);
 
     // `enroll -`: the invite comes through a pipe, not the command line.
     let mut child = cli(&profiles, "alice")

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use procs::{PASSWORD, Proc, free_port, sixchat_cli, sixchat_dir_bin};
+use procs::{Dir, PASSWORD, Proc, free_port, sixchat_cli, sixchat_dir_bin, text};
 
 const WAIT: Duration = Duration::from_secs(60);
 /// A CRL poll an hour apart: only the check before each handshake can make
@@ -35,32 +35,22 @@ impl World {
         self.dir.path()
     }
 
+    /// `sixchat-dir --data DATA/dir` with the root passphrase.
+    fn dir(&self) -> Dir {
+        Dir::new(
+            sixchat_dir_bin(),
+            self.data().join("dir"),
+            "root passphrase",
+        )
+    }
+
     fn admin(&self, args: &[&str]) -> String {
-        let out = Command::new(sixchat_dir_bin())
-            .arg("--data")
-            .arg(self.data().join("dir"))
-            .args(args)
-            .env("SIXCHAT_DIR_PASSPHRASE", "root passphrase")
-            .output()
-            .expect("sixchat-dir runs");
-        assert!(
-            out.status.success(),
-            "sixchat-dir {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        self.dir().admin(args)
     }
 
     fn serve(&self) -> Proc {
-        let mut command = Command::new(sixchat_dir_bin());
-        command
-            .arg("--data")
-            .arg(self.data().join("dir"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{}", self.dir_port)])
-            .env("SIXCHAT_DIR_PASSPHRASE", "root passphrase");
-        let mut proc = Proc::spawn("sixchat-dir", command);
-        proc.wait_for("listening on", WAIT);
-        proc
+        self.dir()
+            .serve(&format!("127.0.0.1:{}", self.dir_port), &[], WAIT)
     }
 
     fn cli(&self, profile: &str) -> Command {
@@ -109,15 +99,6 @@ impl World {
             .map(|l| l.split('\t').map(str::to_owned).collect())
             .collect()
     }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 #[test]

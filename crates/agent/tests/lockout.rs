@@ -5,7 +5,6 @@
 //! with the agent's memory flat.
 
 #[path = "support/procs.rs"]
-#[allow(dead_code, reason = "this test starts no DIR")]
 mod procs;
 
 use std::io::Write as _;

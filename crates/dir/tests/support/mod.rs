@@ -5,11 +5,9 @@
 
 #![allow(dead_code)] // each test file uses a part
 
-use std::io::{BufRead as _, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Command, ExitStatus, Output, Stdio};
 use std::sync::Arc;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use sixchat_agent::irp::{ClientAuth, IrpClient, IrpClientError};
@@ -18,6 +16,7 @@ use sixchat_pki::cert::{certificate_from_pem_or_der, csr_for};
 use sixchat_proto::irp::Header;
 use sixchat_proto::irp::{ErrorCode, ErrorResponse, Invite, Request, Response};
 use sixchat_proto::{Fingerprint, UserId};
+use sixchat_testkit::{ChildGuard, line_reader};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::TlsConnector;
@@ -110,17 +109,9 @@ impl TestDir {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         let mut child = command.spawn().expect("sixchat-dir serve starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let rx = line_reader(child.stdout.take().expect("piped stdout"));
         let mut served = Served {
-            child,
+            child: ChildGuard(child),
             addr: String::new(),
         };
         let line = rx.recv_timeout(WAIT).expect("serve prints `listening on`");
@@ -133,14 +124,14 @@ impl TestDir {
 
 /// A running `sixchat-dir serve`.
 pub struct Served {
-    child: Child,
+    child: ChildGuard,
     /// `127.0.0.1:PORT`.
     pub addr: String,
 }
 
 impl Served {
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.0.id()
     }
 
     /// The server's resident memory (VmRSS), in KiB.
@@ -172,7 +163,7 @@ impl Served {
         assert!(status.success());
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
+            if let Ok(Some(status)) = self.child.0.try_wait() {
                 return status;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -182,15 +173,8 @@ impl Served {
 
     /// SIGKILL by PID, at once.
     pub fn kill9(mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reaped");
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.0.kill().expect("SIGKILL");
+        self.child.0.wait().expect("reaped");
     }
 }
 
