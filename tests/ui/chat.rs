@@ -242,7 +242,10 @@ fn standalone_peers_given_only_an_address_compare_codes_and_chat() {
         carol.query_by_label("Incoming Chat").is_none() && asked(&carol) == 0,
         "Carol was not asked again"
     );
-    assert_eq!(carol.state().state.cards["dave@lan.test"].level.as_str(), "known");
+    assert_eq!(
+        carol.state().state.cards["dave@lan.test"].level.as_str(),
+        "known"
+    );
     assert!(dave.query_by_label("The codes match").is_none());
 }
 

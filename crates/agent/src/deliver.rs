@@ -133,17 +133,18 @@ impl Agent {
                 continue;
             };
             match self.deliver(&peer, &route).await {
-                Delivery::Live | Delivery::Relayed { .. } => {}
+                // Without a DIR, a peer with no known address waits for one.
+                Delivery::Live
+                | Delivery::Relayed { .. }
+                | Delivery::Unreachable {
+                    why: ReachError::NoAddress(_),
+                    ..
+                } => {}
                 Delivery::Connected(handle) => self.close_when_delivered(handle, linger).await,
                 Delivery::Unreachable {
                     relay_failed: Some(e),
                     ..
                 } => self.dir_problem("relay", &e.to_string()).await,
-                // Without a DIR, a peer with no known address waits for one.
-                Delivery::Unreachable {
-                    why: ReachError::NoAddress(_),
-                    ..
-                } => {}
                 // Without a DIR nothing else is tried and nobody is told.
                 Delivery::Unreachable { .. } | Delivery::Refused(_) if self.dir().is_none() => {}
                 Delivery::Unreachable { why, .. } => {

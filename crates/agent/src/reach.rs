@@ -124,7 +124,7 @@ impl Agent {
                 },
                 peer_cert,
             },
-            refused => ReachError::Refused(refused),
+            refused @ ConnectError::Failed(_) => ReachError::Refused(refused),
         };
         if let Some(addr) = address {
             return self

@@ -185,7 +185,7 @@ async fn run(
     while let Some(command) = commands.recv().await {
         match (command, &running) {
             (Command::App(command), running) => {
-                app_command(&profile, running.as_ref(), command, &sink).await
+                app_command(&profile, running.as_ref(), command, &sink).await;
             }
             (Command::Setup(command), None) => {
                 running = setup::handle(&profile, command, &sink).await;

@@ -147,6 +147,7 @@ pub fn addresses_text(addresses: &[SocketAddr]) -> String {
         .join(" ")
 }
 
+#[allow(clippy::ref_option)] // serde's serialize_with hands over `&Option<T>`
 fn fingerprint_hex<S: Serializer>(
     fingerprint: &Option<Fingerprint>,
     serializer: S,
