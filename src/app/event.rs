@@ -202,12 +202,18 @@ pub enum Event {
         user_id: String,
         reason: String,
     },
+    /// The person started a dial to `user_id` (what was shown of an
+    /// earlier one is over).
+    DialStarted {
+        user_id: String,
+    },
+    /// How far a dial the person started got.
     Dial {
         user_id: String,
         stage: DialStage,
     },
     Incoming(IncomingChat),
-    /// The incoming request ended (answered elsewhere or timed out).
+    /// The incoming request ended (answered, or timed out).
     IncomingGone {
         request: u64,
     },

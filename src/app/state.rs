@@ -105,31 +105,40 @@ pub struct Arrival {
 pub struct AppState {
     pub phase: Phase,
     pub busy: Option<Task>,
-    /// The last failure, until the person dismisses it or retries.
+    /// The last failure, until a retry; the view hides it once dismissed.
     pub failure: Option<(Option<Task>, Failure)>,
+    /// Counts failures, so the view can tell a new one from one it dismissed.
+    pub failure_count: u64,
     pub identity: Option<IdentityInfo>,
     pub contacts: Vec<ContactInfo>,
     pub trust: TrustInfo,
     pub conversations: HashMap<String, Conversation>,
-    pub selected: Option<String>,
     /// Who is typing, until when.
     pub typing: HashMap<String, Instant>,
     /// The live session's card per peer (trust badge in the conversation header).
     pub cards: HashMap<String, PeerCard>,
-    /// "Connect to User": the peer and how far the dial got.
-    pub dial: Option<(String, DialStage)>,
+    /// How far each dial the person started (or a dialled session) got,
+    /// by peer: what "Connect to User" shows.
+    pub dials: HashMap<String, DialStage>,
     /// "Incoming Chat" requests, oldest first.
     pub incoming: Vec<IncomingChat>,
     /// Peers of dialled sessions whose person has not accepted yet.
     pub awaiting: HashSet<String>,
     pub network: NetworkInfo,
-    pub notices: Vec<Notice>,
-    /// Arrivals not yet shown as notifications (the UI drains it).
-    pub arrivals: Vec<Arrival>,
+}
+
+/// What an event raises for the view besides changing the state: a
+/// message for a desktop notification, or a notice for a toast.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Raised {
+    Arrival(Arrival),
+    Notice(Notice),
 }
 
 impl AppState {
-    pub fn apply(&mut self, event: Event) {
+    /// Applies `event`. `open` is the conversation the person has open
+    /// (its messages do not count as unread).
+    pub fn apply(&mut self, event: Event, open: Option<&str>) -> Option<Raised> {
         match event {
             Event::NeedsIdentity => self.phase = Phase::Wizard,
             Event::Locked { user_id, name } => self.phase = Phase::Locked { user_id, name },
@@ -139,7 +148,10 @@ impl AppState {
                     self.failure = None;
                 }
             }
-            Event::Failed { task, failure } => self.failure = Some((task, failure)),
+            Event::Failed { task, failure } => {
+                self.failure = Some((task, failure));
+                self.failure_count += 1;
+            }
             Event::Ready {
                 identity,
                 contacts,
@@ -158,12 +170,51 @@ impl AppState {
                 self.conversations
                     .insert(user_id, Conversation::from_messages(messages));
             }
-            Event::Message { user_id, message } => self.on_message(user_id, message),
+            Event::Message { user_id, message } => {
+                return self.on_message(user_id, message, open).map(Raised::Arrival);
+            }
             Event::Delivery { user_id, id, state } => {
                 if let Some(conversation) = self.conversations.get_mut(&user_id) {
                     conversation.advance(&id, state);
                 }
             }
+            event @ (Event::Typing { .. }
+            | Event::Presence { .. }
+            | Event::SessionStarted { .. }
+            | Event::SessionConfirmed { .. }
+            | Event::PeerAccepted { .. }
+            | Event::SessionEnded { .. }
+            | Event::DialStarted { .. }
+            | Event::Dial { .. }
+            | Event::Incoming(_)
+            | Event::IncomingGone { .. }) => self.on_peer(event),
+            Event::Network {
+                listening,
+                reachable,
+                registered,
+                dir_problem,
+            } => {
+                self.network = NetworkInfo {
+                    listening,
+                    reachable,
+                    registered,
+                    dir_problem,
+                };
+            }
+            Event::Notice(notice) => {
+                if let Notice::Pinned { user_id } = &notice {
+                    self.mark_pinned(user_id);
+                }
+                return Some(Raised::Notice(notice));
+            }
+        }
+        None
+    }
+
+    /// What peers do: typing, presence, sessions, dials and Incoming Chat
+    /// requests.
+    fn on_peer(&mut self, event: Event) {
+        match event {
             Event::Typing { user_id, active } => {
                 if active {
                     self.typing.insert(user_id, Instant::now() + TYPING_TTL);
@@ -189,18 +240,11 @@ impl AppState {
             }
             Event::SessionStarted { card, inbound } => {
                 // Connect to User shows the session this side dialled (an
-                // inbound one with the same peer does not take its place);
-                // a dial made in the background to a peer whose code must be
-                // compared opens it, so the person is asked.
+                // inbound one with the same peer does not take its place).
                 let user_id = card.peer.to_string();
-                match &mut self.dial {
-                    Some((peer, stage)) if !inbound && *peer == user_id => {
-                        *stage = DialStage::Connected(card.clone());
-                    }
-                    None if !inbound && card.awaits_code() => {
-                        self.dial = Some((user_id.clone(), DialStage::Connected(card.clone())));
-                    }
-                    _ => {}
+                if !inbound {
+                    self.dials
+                        .insert(user_id.clone(), DialStage::Connected(card.clone()));
                 }
                 if inbound {
                     self.awaiting.remove(&user_id);
@@ -219,7 +263,7 @@ impl AppState {
                     }
                 };
                 self.cards.values_mut().for_each(confirm);
-                if let Some((_, DialStage::Connected(card))) = &mut self.dial {
+                if let Some(DialStage::Connected(card)) = self.dials.get_mut(&user_id) {
                     confirm(card);
                 }
             }
@@ -230,42 +274,26 @@ impl AppState {
                 let was_awaiting = self.awaiting.remove(&user_id);
                 // A dial whose peer declined (or that was never accepted)
                 // says so in "Connect to User".
-                if let Some((peer, stage)) = &mut self.dial {
+                if let Some(stage) = self.dials.get_mut(&user_id) {
                     let undecided = matches!(stage, DialStage::Connected(card) if !card.confirmed || was_awaiting);
-                    if *peer == user_id && undecided {
+                    if undecided {
                         *stage = DialStage::Failed(Failure::Refused(reason));
                     }
                 }
             }
+            Event::DialStarted { user_id } => {
+                self.dials.insert(user_id, DialStage::LookingUp);
+            }
             Event::Dial { user_id, stage } => {
-                // Only the open window's peer; a late report for a closed one is dropped.
-                if let Some((peer, current)) = &mut self.dial {
-                    if *peer == user_id && !matches!(current, DialStage::Connected(_)) {
-                        *current = stage;
-                    }
+                // A late report does not undo the session it led to.
+                let current = self.dials.entry(user_id).or_insert(DialStage::LookingUp);
+                if !matches!(current, DialStage::Connected(_)) {
+                    *current = stage;
                 }
             }
             Event::Incoming(request) => self.incoming.push(request),
             Event::IncomingGone { request } => self.incoming.retain(|r| r.request != request),
-            Event::Network {
-                listening,
-                reachable,
-                registered,
-                dir_problem,
-            } => {
-                self.network = NetworkInfo {
-                    listening,
-                    reachable,
-                    registered,
-                    dir_problem,
-                };
-            }
-            Event::Notice(notice) => {
-                if let Notice::Pinned { user_id } = &notice {
-                    self.mark_pinned(user_id);
-                }
-                self.notices.push(notice);
-            }
+            _ => {}
         }
     }
 
@@ -284,23 +312,26 @@ impl AppState {
         }
     }
 
-    fn on_message(&mut self, user_id: String, message: ChatMessage) {
+    fn on_message(
+        &mut self,
+        user_id: String,
+        message: ChatMessage,
+        open: Option<&str>,
+    ) -> Option<Arrival> {
         let incoming = (!message.outgoing).then(|| message.text.clone());
         let added = self
             .conversations
             .entry(user_id.clone())
             .or_default()
             .push(message);
-        let Some(text) = incoming.filter(|_| added) else {
-            return;
-        };
+        let text = incoming.filter(|_| added)?;
         self.typing.remove(&user_id);
-        if self.selected.as_deref() != Some(user_id.as_str()) {
+        if open != Some(user_id.as_str()) {
             if let Some(contact) = self.contacts.iter_mut().find(|c| c.user_id == user_id) {
                 contact.unread += 1;
             }
         }
-        self.arrivals.push(Arrival { user_id, text });
+        Some(Arrival { user_id, text })
     }
 
     fn mark_pinned(&mut self, user_id: &str) {
@@ -310,7 +341,7 @@ impl AppState {
             }
         };
         self.cards.values_mut().for_each(pin);
-        if let Some((_, DialStage::Connected(card))) = &mut self.dial {
+        if let Some(DialStage::Connected(card)) = self.dials.get_mut(user_id) {
             pin(card);
         }
         self.incoming.iter_mut().for_each(|r| pin(&mut r.card));
@@ -348,20 +379,26 @@ mod tests {
     #[test]
     fn delivery_only_moves_forward() {
         let mut state = AppState::default();
-        state.apply(Event::Message {
-            user_id: "b@x.org".into(),
-            message: out("1", DeliveryState::Queued),
-        });
+        state.apply(
+            Event::Message {
+                user_id: "b@x.org".into(),
+                message: out("1", DeliveryState::Queued),
+            },
+            None,
+        );
         for (s, want) in [
             (DeliveryState::Delivered, DeliveryState::Delivered),
             (DeliveryState::Sent, DeliveryState::Delivered),
             (DeliveryState::Read, DeliveryState::Read),
         ] {
-            state.apply(Event::Delivery {
-                user_id: "b@x.org".into(),
-                id: "1".into(),
-                state: s,
-            });
+            state.apply(
+                Event::Delivery {
+                    user_id: "b@x.org".into(),
+                    id: "1".into(),
+                    state: s,
+                },
+                None,
+            );
             assert_eq!(state.conversations["b@x.org"].messages[0].state, want);
         }
     }
@@ -382,14 +419,31 @@ mod tests {
             outgoing: false,
             ..out("9", DeliveryState::Delivered)
         };
+        let mut arrivals = 0;
         for _ in 0..2 {
-            state.apply(Event::Message {
-                user_id: "b@x.org".into(),
-                message: incoming.clone(),
-            });
+            let raised = state.apply(
+                Event::Message {
+                    user_id: "b@x.org".into(),
+                    message: incoming.clone(),
+                },
+                Some("c@x.org"),
+            );
+            arrivals += usize::from(matches!(raised, Some(Raised::Arrival(_))));
         }
         assert_eq!(state.conversations["b@x.org"].messages.len(), 1);
         assert_eq!(state.unread_total(), 1);
-        assert_eq!(state.arrivals.len(), 1);
+        assert_eq!(arrivals, 1, "one notification");
+        // In the open conversation a message is not unread.
+        state.apply(
+            Event::Message {
+                user_id: "b@x.org".into(),
+                message: ChatMessage {
+                    outgoing: false,
+                    ..out("10", DeliveryState::Delivered)
+                },
+            },
+            Some("b@x.org"),
+        );
+        assert_eq!(state.unread_total(), 1);
     }
 }

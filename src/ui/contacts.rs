@@ -70,7 +70,7 @@ pub fn contacts_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
             user_id: user_id.clone(),
             address: Some(address),
         }));
-        app.state.selected = Some(user_id);
+        app.view.selected = Some(user_id);
     }
     ui.horizontal(|ui| {
         let label = ui.label("🔍");
@@ -106,7 +106,7 @@ pub fn contacts_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
             for &index in &shown[range] {
                 let contact = app.state.contacts[index].clone();
                 if contact_row_ui(ui, app, &contact, row_height) {
-                    app.state.selected = Some(contact.user_id.clone());
+                    app.view.selected = Some(contact.user_id.clone());
                     app.view.conversation.search.clear();
                 }
             }
@@ -115,7 +115,7 @@ pub fn contacts_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
 
 /// One row; returns whether it was clicked.
 fn contact_row_ui(ui: &mut egui::Ui, app: &SixChatApp, contact: &ContactInfo, height: f32) -> bool {
-    let selected = app.state.selected.as_deref() == Some(contact.user_id.as_str());
+    let selected = app.view.selected.as_deref() == Some(contact.user_id.as_str());
     let (rect, response) = ui.allocate_exact_size(
         egui::vec2(ui.available_width(), height),
         egui::Sense::click(),

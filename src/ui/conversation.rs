@@ -149,8 +149,9 @@ impl Layout {
     }
 }
 
+#[allow(clippy::too_many_lines)] // the conversation screen as laid out: header, search, the virtual list, composer
 pub fn conversation_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
-    let Some(peer) = app.state.selected.clone() else {
+    let Some(peer) = app.view.selected.clone() else {
         ui.centered_and_justified(|ui| {
             ui.label(
                 RichText::new(app.i18n.t("conversation-none"))
@@ -354,7 +355,7 @@ fn header_ui(ui: &mut egui::Ui, app: &mut SixChatApp, peer: &str) {
         }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             if ui.button(app.i18n.t("conversation-connect")).clicked() {
-                app.state.dial = Some((peer.to_owned(), crate::app::event::DialStage::LookingUp));
+                app.view.connect.peer = Some(peer.to_owned());
                 app.send(Command::Session(SessionCommand::Dial {
                     user_id: peer.to_owned(),
                     address: None,
@@ -419,6 +420,7 @@ fn header_ui(ui: &mut egui::Ui, app: &mut SixChatApp, peer: &str) {
     }
 }
 
+#[allow(clippy::too_many_lines)] // the composer as laid out: emoji, field, typing, send
 fn composer_ui(ui: &mut egui::Ui, app: &mut SixChatApp, peer: &str) {
     ui.add_space(theme::GAP / 2.0);
     if app.state.is_typing(peer, Instant::now()) {
@@ -529,7 +531,7 @@ fn composer_ui(ui: &mut egui::Ui, app: &mut SixChatApp, peer: &str) {
         // the draft stays for the person to fix, and the toast says why.
         if let Some(problem) = sixchat_proto::text::chat_body_problem(&draft.replace("\r\n", "\n"))
         {
-            app.state.failure = Some((None, Failure::Invalid(problem)));
+            app.view.local_failure = Some(Failure::Invalid(problem));
         } else {
             let text = std::mem::take(draft);
             if !text.trim().is_empty() {

@@ -11,9 +11,18 @@ use super::{SixChatApp, theme};
 use crate::app::command::{Answer, Command, SessionCommand};
 
 pub fn incoming_ui(ctx: &egui::Context, app: &mut SixChatApp) {
-    let Some(request) = app.state.incoming.first().cloned() else {
+    // The oldest request not answered yet (an answered one stays in the
+    // state until the backend says it is gone).
+    let waiting: Vec<_> = app
+        .state
+        .incoming
+        .iter()
+        .filter(|r| !app.view.answered.contains(&r.request))
+        .collect();
+    let Some(request) = waiting.first().map(|r| (*r).clone()) else {
         return;
     };
+    let more = waiting.len() - 1;
     let mut answer: Option<Answer> = None;
     egui::Window::new(app.i18n.t("incoming-title"))
         .id(egui::Id::unique(("incoming-window", request.request)))
@@ -45,20 +54,20 @@ pub fn incoming_ui(ctx: &egui::Context, app: &mut SixChatApp) {
                     }
                 });
             }
-            if app.state.incoming.len() > 1 {
+            if more > 0 {
                 ui.label(
-                    RichText::new(app.i18n.f(
-                        "incoming-more",
-                        &[("count", FluentValue::from(app.state.incoming.len() - 1))],
-                    ))
+                    RichText::new(
+                        app.i18n
+                            .f("incoming-more", &[("count", FluentValue::from(more))]),
+                    )
                     .weak(),
                 );
             }
         });
     if let Some(answer) = answer {
-        app.state.incoming.retain(|r| r.request != request.request);
-        if answer != Answer::Decline && app.state.selected.is_none() {
-            app.state.selected = Some(request.card.peer.to_string());
+        app.view.answered.insert(request.request);
+        if answer != Answer::Decline && app.view.selected.is_none() {
+            app.view.selected = Some(request.card.peer.to_string());
         }
         app.send(Command::Session(SessionCommand::AnswerIncoming {
             request: request.request,

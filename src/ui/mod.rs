@@ -22,17 +22,31 @@ use tokio::sync::mpsc;
 
 use crate::app::backend::Backend;
 use crate::app::command::{AppCommand, ChatCommand, Command};
-use crate::app::event::{Event, Notice};
-use crate::app::state::{AppState, Phase};
+use crate::app::event::{Event, Failure, Notice};
+use crate::app::state::{AppState, Arrival, Phase, Raised};
 use crate::i18n::{I18n, Language};
 use theme::ThemeChoice;
 
 /// How long `logic` may spend applying events in one frame.
 const EVENT_BUDGET: Duration = Duration::from_millis(4);
 
-/// What only the UI keeps: text being typed, open windows, caches.
+/// What only the UI keeps: the open conversation, text being typed, open
+/// windows, toasts, caches. The backend's [`AppState`] is only read.
 #[derive(Default)]
 pub struct View {
+    /// The conversation the person has open.
+    pub selected: Option<String>,
+    /// Incoming Chat requests the person answered (until the backend says
+    /// they are gone).
+    pub answered: HashSet<u64>,
+    /// A problem the UI found itself (a draft it will not send).
+    pub local_failure: Option<Failure>,
+    /// The backend's failures up to this count were dismissed.
+    failures_dismissed: u64,
+    /// Notices shown as toasts until dismissed.
+    toasts: Vec<Notice>,
+    /// Messages that arrived, not yet notified.
+    arrivals: Vec<Arrival>,
     pub wizard: wizard::WizardForm,
     pub unlock: unlock::UnlockForm,
     pub contacts: contacts::ContactsView,
@@ -108,11 +122,19 @@ impl SixChatApp {
         }
         let start = Instant::now();
         while start.elapsed() < EVENT_BUDGET {
-            match self.events.try_recv() {
-                Ok(event) => self.state.apply(event),
-                Err(_) => break,
+            let Ok(event) = self.events.try_recv() else {
+                break;
+            };
+            match self.state.apply(event, self.view.selected.as_deref()) {
+                Some(Raised::Arrival(arrival)) => self.view.arrivals.push(arrival),
+                Some(Raised::Notice(notice)) => self.view.toasts.push(notice),
+                None => {}
             }
         }
+        let gone = &self.state.incoming;
+        self.view
+            .answered
+            .retain(|id| gone.iter().any(|r| r.request == *id));
         if !self.events.is_empty() {
             ctx.request_repaint();
         }
@@ -140,7 +162,7 @@ impl SixChatApp {
     }
 
     fn follow_selection(&mut self, focused: bool) {
-        let Some(selected) = self.state.selected.clone() else {
+        let Some(selected) = self.view.selected.clone() else {
             return;
         };
         if !self
@@ -170,7 +192,7 @@ impl SixChatApp {
     }
 
     fn notify(&mut self, focused: bool) {
-        let arrivals = std::mem::take(&mut self.state.arrivals);
+        let arrivals = std::mem::take(&mut self.view.arrivals);
         if focused || !self.prefs.notifications {
             self.view
                 .notified
@@ -264,15 +286,31 @@ impl SixChatApp {
         me::me_ui(ui.ctx(), self);
     }
 
+    /// The failure to show: the UI's own, else the backend's last one
+    /// unless the person dismissed it.
+    pub fn failure(&self) -> Option<&Failure> {
+        self.view.local_failure.as_ref().or_else(|| {
+            self.state
+                .failure
+                .as_ref()
+                .filter(|_| self.state.failure_count > self.view.failures_dismissed)
+                .map(|(_, f)| f)
+        })
+    }
+
+    /// Hides the failure shown (a retry or another way in makes it moot).
+    pub fn dismiss_failure(&mut self) {
+        self.view.local_failure = None;
+        self.view.failures_dismissed = self.state.failure_count;
+    }
+
     /// Toasts for notices and the last failure, bottom right.
     fn notices_ui(&mut self, ui: &mut egui::Ui) {
         let failure = self
-            .state
-            .failure
-            .as_ref()
+            .failure()
             .filter(|_| self.state.phase == Phase::Ready)
-            .map(|(_, f)| widgets::failure_text(&self.i18n, f));
-        if self.state.notices.is_empty() && failure.is_none() {
+            .map(|f| widgets::failure_text(&self.i18n, f));
+        if self.view.toasts.is_empty() && failure.is_none() {
             return;
         }
         egui::Area::new(egui::Id::unique("notices"))
@@ -282,7 +320,7 @@ impl SixChatApp {
             )
             .show(ui.ctx(), |ui| {
                 let mut dismissed = None;
-                for (index, notice) in self.state.notices.iter().enumerate() {
+                for (index, notice) in self.view.toasts.iter().enumerate() {
                     egui::Frame::popup(ui.style()).show(ui, |ui| {
                         ui.set_max_width(360.0);
                         ui.label(self.notice_text(notice));
@@ -295,14 +333,14 @@ impl SixChatApp {
                     });
                 }
                 if let Some(index) = dismissed {
-                    self.state.notices.remove(index);
+                    self.view.toasts.remove(index);
                 }
                 if let Some(text) = failure {
                     egui::Frame::popup(ui.style()).show(ui, |ui| {
                         ui.set_max_width(360.0);
                         ui.colored_label(theme::error_color(ui.visuals().dark_mode), text);
                         if ui.button(self.i18n.t("dismiss")).clicked() {
-                            self.state.failure = None;
+                            self.dismiss_failure();
                         }
                     });
                 }

@@ -66,6 +66,7 @@ pub fn settings_ui(ctx: &egui::Context, app: &mut SixChatApp) {
     app.view.settings.open = open;
 }
 
+#[allow(clippy::too_many_lines)] // the identity section as it appears on screen, one group after another
 fn identity_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
     let Some(me) = app.state.identity.clone() else {
         return;

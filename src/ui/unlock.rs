@@ -53,7 +53,8 @@ pub fn unlock_ui(ui: &mut egui::Ui, app: &mut SixChatApp, user_id: &str, name: &
                     remember: app.view.unlock.remember,
                 }));
             }
-            widgets::progress_ui(ui, &app.i18n, app.state.busy, app.state.failure.as_ref());
+            let failure = app.failure().cloned();
+            widgets::progress_ui(ui, &app.i18n, app.state.busy, failure.as_ref());
         });
     });
 }

@@ -81,7 +81,8 @@ pub fn wizard_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
                     }
                 });
             });
-            widgets::progress_ui(ui, &app.i18n, app.state.busy, app.state.failure.as_ref());
+            let failure = app.failure().cloned();
+            widgets::progress_ui(ui, &app.i18n, app.state.busy, failure.as_ref());
         });
     });
 }
@@ -96,7 +97,7 @@ fn choose_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
             .min_size(egui::vec2(ui.available_width(), 44.0));
         if ui.add(button).clicked() {
             app.view.wizard.way = way;
-            app.state.failure = None;
+            app.dismiss_failure();
         }
         ui.label(RichText::new(app.i18n.t(hint)).weak());
         ui.add_space(theme::GAP);
@@ -170,7 +171,7 @@ fn actions_ui(ui: &mut egui::Ui, app: &mut SixChatApp, go: &str, problem: Option
     ui.horizontal(|ui| {
         if ui.button(app.i18n.t("back")).clicked() {
             app.view.wizard.way = Way::Choose;
-            app.state.failure = None;
+            app.dismiss_failure();
         }
         clicked = ui
             .add_enabled(problem.is_none(), egui::Button::new(app.i18n.t(go)))

@@ -17,12 +17,42 @@ use sixchat_proto::{AppMessage, TrustLevel, UserId};
 use crate::agent::{Agent, AgentEvent};
 use crate::dirlink::DirLink;
 use crate::irp::directory::{DirError, Directory};
+use crate::reach::LookupError;
 use crate::store::now_unix;
 
 /// Envelopes asked for per `store_fetch`.
 pub const FETCH_PAGE: u32 = 64;
 /// Longest time one stored envelope may take to open.
 pub const OPEN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Why a stored envelope was dropped (and acknowledged, so it blocks
+/// nothing behind it).
+#[derive(Debug, thiserror::Error)]
+pub enum Dropped {
+    #[error("it cannot be opened: {0}")]
+    Unsealable(#[from] sealed::SealError),
+    #[error("no sender certificate")]
+    NoSender,
+    #[error("the sender's certificate: {0}")]
+    SenderCertificate(#[from] sixchat_pki::cert::CertError),
+    #[error("sender {sender}: {why}")]
+    SenderRefused {
+        sender: UserId,
+        why: sixchat_proto::CertRejection,
+    },
+    #[error("sender {0} is neither verified nor pinned")]
+    SenderNotTrusted(UserId),
+    #[error("the signature of {0} does not verify")]
+    BadSignature(UserId),
+    #[error("its content: {0}")]
+    Malformed(#[from] sixchat_proto::app::AppError),
+    #[error("a stored {0} is not accepted")]
+    NotAccepted(&'static str),
+    #[error("opening it failed: {0}")]
+    Worker(String),
+    #[error("it could not be opened within {} s", OPEN_DEADLINE.as_secs())]
+    TooSlow,
+}
 
 /// An opened envelope whose sender checked out.
 struct Opened {
@@ -121,7 +151,10 @@ impl Mailbox {
                 self.agent
                     .lookup(peer)
                     .await
-                    .map_err(DirError::BadAnswer)?
+                    .map_err(|e| match e {
+                        LookupError::Dir(e) => e,
+                        other => DirError::BadAnswer(other.to_string()),
+                    })?
                     .leaf
             }
         };
@@ -131,46 +164,42 @@ impl Mailbox {
     /// Opens one envelope off the async workers, within [`OPEN_DEADLINE`]:
     /// anything a stranger stored is parsed on the blocking pool, so a hostile
     /// envelope can neither stall the agent nor keep it from stopping.
-    async fn open_bounded(&self, envelope: StoredEnvelope) -> Result<Opened, String> {
+    async fn open_bounded(&self, envelope: StoredEnvelope) -> Result<Opened, Dropped> {
         let mailbox = self.clone();
         let opening = tokio::task::spawn_blocking(move || mailbox.open(&envelope));
         match tokio::time::timeout(OPEN_DEADLINE, opening).await {
             Ok(Ok(opened)) => opened,
-            Ok(Err(e)) => Err(format!("opening it failed: {e}")),
-            Err(_) => Err(format!(
-                "it could not be opened within {} s",
-                OPEN_DEADLINE.as_secs()
-            )),
+            Ok(Err(e)) => Err(Dropped::Worker(e.to_string())),
+            Err(_) => Err(Dropped::TooSlow),
         }
     }
 
     /// Opens one envelope: decrypts it, checks the sender's chain and
     /// signature, parses the content.
-    fn open(&self, envelope: &StoredEnvelope) -> Result<Opened, String> {
+    fn open(&self, envelope: &StoredEnvelope) -> Result<Opened, Dropped> {
         let me = self.agent.user_id();
-        let opened =
-            sealed::open(&self.agent.key(), &me, &envelope.data).map_err(|e| e.to_string())?;
+        let opened = sealed::open(&self.agent.key(), &me, &envelope.data)?;
         let leaf = opened
             .sender_chain
             .first()
             .cloned()
-            .ok_or("no sender certificate")?;
-        let info = CertInfo::parse(&leaf).map_err(|e| e.to_string())?;
+            .ok_or(Dropped::NoSender)?;
+        let info = CertInfo::parse(&leaf)?;
         let checked = self
             .link
             .policy()
             .check_peer(&info.user_id, &info.name, &opened.sender_chain, now_unix())
-            .map_err(|e| format!("sender {}: {e}", info.user_id))?;
+            .map_err(|why| Dropped::SenderRefused {
+                sender: info.user_id.clone(),
+                why,
+            })?;
         if !matches!(checked.level, TrustLevel::Verified | TrustLevel::Known) {
-            return Err(format!(
-                "sender {} is neither verified nor pinned",
-                info.user_id
-            ));
+            return Err(Dropped::SenderNotTrusted(info.user_id));
         }
         if !opened.signature_valid(&checked.public_key_spki_der) {
-            return Err(format!("the signature of {} does not verify", info.user_id));
+            return Err(Dropped::BadSignature(info.user_id));
         }
-        let message = AppMessage::parse(&opened.content).map_err(|e| e.to_string())?;
+        let message = AppMessage::parse(&opened.content)?;
         Ok(Opened {
             sender: info.user_id,
             sender_cert: leaf,
@@ -182,7 +211,7 @@ impl Mailbox {
     /// inner error drops the envelope (reported); the outer one (the store
     /// failed) stops the fetch before anything is acknowledged, so nothing
     /// is lost.
-    async fn dispatch(&self, opened: Opened) -> Result<Result<(), String>, DirError> {
+    async fn dispatch(&self, opened: Opened) -> Result<Result<(), Dropped>, DirError> {
         let Opened {
             sender,
             sender_cert,
@@ -203,10 +232,7 @@ impl Mailbox {
                 Ok(Ok(()))
             }
             // Live-session messages have no meaning in a mailbox.
-            other => Ok(Err(format!(
-                "a stored {} is not accepted",
-                other.type_name()
-            ))),
+            other => Ok(Err(Dropped::NotAccepted(other.type_name()))),
         }
     }
 

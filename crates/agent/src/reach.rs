@@ -8,7 +8,7 @@ use sixchat_proto::UserId;
 use sixchat_proto::irp::{AddressRecord, CertState, LookupResult};
 
 use crate::agent::{Agent, ConnectError, SessionHandle};
-use crate::irp::directory::verify_record;
+use crate::irp::directory::{DirError, verify_record};
 use crate::store::now_unix;
 
 /// How far ahead of our clock (in ms) an address record's sequence may be.
@@ -32,6 +32,26 @@ pub enum ReachError {
     },
 }
 
+/// Why a lookup gave nothing to use.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    #[error("this profile has no DIR")]
+    NoDir,
+    #[error(transparent)]
+    Dir(#[from] DirError),
+    #[error("the DIR says {peer}'s certificate is {state}")]
+    NotValid { peer: UserId, state: &'static str },
+    #[error("the DIR gave no certificate")]
+    NoCertificate,
+    #[error("{peer}'s certificate is refused: {why}")]
+    Refused {
+        peer: UserId,
+        why: sixchat_proto::CertRejection,
+    },
+    #[error("the DIR's address record for {peer} is refused: {why}")]
+    BadRecord { peer: UserId, why: String },
+}
+
 /// A lookup whose answer checked out.
 #[derive(Debug)]
 pub struct Found {
@@ -43,31 +63,34 @@ pub struct Found {
 impl Agent {
     /// Looks `peer` up at the profile's DIR and checks the answer: the chain
     /// with the profile's policy, the address record against the certificate.
-    pub async fn lookup(&self, peer: &UserId) -> Result<Found, String> {
-        let dir = self.dir().ok_or("this profile has no DIR")?;
-        let found = dir
-            .directory()
-            .lookup(peer)
-            .await
-            .map_err(|e| e.to_string())?;
+    pub async fn lookup(&self, peer: &UserId) -> Result<Found, LookupError> {
+        let dir = self.dir().ok_or(LookupError::NoDir)?;
+        let found = dir.directory().lookup(peer).await?;
         if found.state != CertState::Valid {
-            return Err(format!(
-                "the DIR says {peer}'s certificate is {}",
-                found.state.as_str()
-            ));
+            return Err(LookupError::NotValid {
+                peer: peer.clone(),
+                state: found.state.as_str(),
+            });
         }
         let leaf = found
             .chain
             .first()
             .cloned()
-            .ok_or("the DIR gave no certificate")?;
+            .ok_or(LookupError::NoCertificate)?;
         let checked = dir
             .policy()
             .check_peer(peer, &found.name, &found.chain, now_unix())
-            .map_err(|e| format!("{peer}'s certificate is refused: {e}"))?;
+            .map_err(|why| LookupError::Refused {
+                peer: peer.clone(),
+                why,
+            })?;
         let mut result = found;
         if let Some(signed) = &result.record {
-            let record = verify_record(signed, peer, &checked.public_key_spki_der, now_unix())?;
+            let record = verify_record(signed, peer, &checked.public_key_spki_der, now_unix())
+                .map_err(|why| LookupError::BadRecord {
+                    peer: peer.clone(),
+                    why,
+                })?;
             if let Err(why) = self.check_sequence(peer, &checked.fingerprint.to_hex(), &record) {
                 // The certificate still counts (messages can be sealed to
                 // it); only the addresses are not believed.
@@ -150,11 +173,11 @@ impl Agent {
         let Found { result, leaf } =
             self.lookup(peer)
                 .await
-                .map_err(|reason| ReachError::Unreachable {
+                .map_err(|why| ReachError::Unreachable {
                     reason: if earlier.is_empty() {
-                        reason
+                        why.to_string()
                     } else {
-                        format!("{earlier}; {reason}")
+                        format!("{earlier}; {why}")
                     },
                     peer_cert: None,
                 })?;

@@ -72,20 +72,49 @@ pub fn current_addresses(listen: SocketAddr) -> Vec<SocketAddr> {
     found
 }
 
+/// Why a duty of the upkeep failed this time (it is tried again on its
+/// schedule).
+#[derive(Debug, thiserror::Error)]
+pub enum UpkeepError {
+    #[error("this profile has no DIR")]
+    NoDir,
+    #[error("no address to register")]
+    NoAddress,
+    #[error("no certificate")]
+    NoCertificate,
+    #[error(transparent)]
+    Dir(#[from] crate::irp::directory::DirError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("the certificate: {0}")]
+    Certificate(#[from] sixchat_pki::cert::CertError),
+    #[error("saving the renewed certificate: {0}")]
+    Persist(String),
+    /// The domains whose CRL could not be fetched, and why.
+    #[error("{}", crl_failures(.0))]
+    Crl(Vec<(String, String)>),
+}
+
+fn crl_failures(failed: &[(String, String)]) -> String {
+    failed
+        .iter()
+        .map(|(domain, why)| format!("{domain}: {why}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Registers the addresses if `at_start`, if they changed, or if the record
 /// is a third of its lifetime from expiry.
 async fn keep_registered(
     agent: &Agent,
     options: &UpkeepOptions,
     at_start: bool,
-) -> Result<(), String> {
+) -> Result<(), UpkeepError> {
     let addresses = current_addresses(options.listen);
     if addresses.is_empty() {
-        return Err("no address to register".into());
+        return Err(UpkeepError::NoAddress);
     }
-    let last = agent
-        .with_store(crate::store::Store::registration)
-        .map_err(|e| e.to_string())?;
+    let last = agent.with_store(crate::store::Store::registration)?;
     let now = now_unix();
     if let Some(last) = &last {
         let refresh_at = last.expires_unix - options.record_lifetime_secs / 3;
@@ -99,17 +128,14 @@ async fn keep_registered(
     let expires_unix = own_dir(agent)?
         .directory()
         .register(&addresses, sequence, options.record_lifetime_secs)
-        .await
-        .map_err(|e| e.to_string())?;
-    agent
-        .with_store(|s| {
-            s.set_registration(&Registration {
-                sequence,
-                addresses: addresses.clone(),
-                expires_unix,
-            })
+        .await?;
+    agent.with_store(|s| {
+        s.set_registration(&Registration {
+            sequence,
+            addresses: addresses.clone(),
+            expires_unix,
         })
-        .map_err(|e| e.to_string())?;
+    })?;
     agent
         .emit(AgentEvent::Registered {
             addresses,
@@ -120,10 +146,10 @@ async fn keep_registered(
 }
 
 /// Renews the certificate once two thirds of its lifetime have passed.
-async fn keep_certified(agent: &Agent, persist: &PersistChain) -> Result<(), String> {
+async fn keep_certified(agent: &Agent, persist: &PersistChain) -> Result<(), UpkeepError> {
     let chain = agent.chain();
-    let leaf = chain.first().ok_or("no certificate")?;
-    let info = CertInfo::parse(leaf).map_err(|e| e.to_string())?;
+    let leaf = chain.first().ok_or(UpkeepError::NoCertificate)?;
+    let info = CertInfo::parse(leaf)?;
     let renew_at = info.not_before_unix + (info.not_after_unix - info.not_before_unix) * 2 / 3;
     if now_unix() < renew_at {
         return Ok(());
@@ -131,9 +157,8 @@ async fn keep_certified(agent: &Agent, persist: &PersistChain) -> Result<(), Str
     let renewed = own_dir(agent)?
         .directory()
         .renew(&agent.key(), &info.name)
-        .await
-        .map_err(|e| e.to_string())?;
-    persist(&renewed)?;
+        .await?;
+    persist(&renewed).map_err(UpkeepError::Persist)?;
     let not_after = renewed
         .first()
         .and_then(|leaf| CertInfo::parse(leaf).ok())
@@ -145,22 +170,16 @@ async fn keep_certified(agent: &Agent, persist: &PersistChain) -> Result<(), Str
 
 /// The CRL of every DIR the profile knows (its own and the roots added with
 /// a DIR address), each fetch bounded.
-async fn refresh_crl(agent: &Agent) -> Result<(), String> {
+async fn refresh_crl(agent: &Agent) -> Result<(), UpkeepError> {
     let failed = agent.refresh_crls(Duration::from_secs(10)).await;
     if failed.is_empty() {
         return Ok(());
     }
-    Err(failed
-        .iter()
-        .map(|(domain, reason)| format!("{domain}: {reason}"))
-        .collect::<Vec<_>>()
-        .join("; "))
+    Err(UpkeepError::Crl(failed))
 }
 
-fn own_dir(agent: &Agent) -> Result<&std::sync::Arc<crate::dirlink::DirLink>, String> {
-    agent
-        .dir()
-        .ok_or_else(|| "this profile has no DIR".to_owned())
+fn own_dir(agent: &Agent) -> Result<&std::sync::Arc<crate::dirlink::DirLink>, UpkeepError> {
+    agent.dir().ok_or(UpkeepError::NoDir)
 }
 
 /// Runs every duty on its schedule until `shutdown` resolves, at once even
@@ -204,20 +223,20 @@ async fn duties(agent: &Agent, options: &UpkeepOptions, persist: &PersistChain) 
         let now = now_unix();
         if now >= next_renew_check {
             if let Err(e) = keep_certified(agent, persist).await {
-                agent.dir_problem("renew", &e).await;
+                agent.dir_problem("renew", &e.to_string()).await;
             }
             next_renew_check = now + 600;
         }
         if now >= next_address_check {
             match keep_registered(agent, options, !registered_once).await {
                 Ok(()) => registered_once = true,
-                Err(e) => agent.dir_problem("register", &e).await,
+                Err(e) => agent.dir_problem("register", &e.to_string()).await,
             }
             next_address_check = now + i64::try_from(options.address_check_secs).unwrap_or(30);
         }
         if now >= next_crl {
             if let Err(e) = refresh_crl(agent).await {
-                agent.dir_problem("crl", &e).await;
+                agent.dir_problem("crl", &e.to_string()).await;
             }
             next_crl = now + i64::try_from(options.crl_secs).unwrap_or(60);
         }

@@ -1,33 +1,18 @@
 //! Byte-level attacks on a real listening agent (loopback TCP): after each, and
 //! while a stalled handshake is still open, an honest peer must still be served.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use sixchat_agent::{Agent, AgentEvent, AgentOptions, Store, UnlockedIdentity};
-use sixchat_pki::cert::{self, CertInfo};
-use sixchat_pki::keys::IdentityKey;
-use sixchat_pki::trust::TrustStore;
+use sixchat_agent::{Agent, AgentEvent, AgentOptions};
+use sixchat_proto::UserId;
 use sixchat_proto::frame::{self, KIND_PLAIN};
-use sixchat_proto::{Fingerprint, UserId};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../pki/tests/fixtures/keys");
-
-fn identity(key_file: &str, user: &str, name: &str) -> UnlockedIdentity {
-    let der = std::fs::read(format!("{FIXTURES}/{key_file}.pk8")).expect("fixture");
-    let key = IdentityKey::from_pkcs8_der(&der).expect("key");
-    let cert = cert::self_signed_identity(&key, &UserId::parse(user).expect("uid"), name, 30)
-        .expect("cert");
-    let info = CertInfo::parse(&cert).expect("info");
-    UnlockedIdentity {
-        key,
-        chain: vec![cert],
-        info,
-    }
-}
+#[path = "support/agents.rs"]
+mod agents;
+use agents::{agent, identity, pinning, serve};
 
 struct Pair {
     _dir: tempfile::TempDir,
@@ -41,41 +26,14 @@ fn pair(handshake_timeout: Duration) -> Pair {
     let dir = tempfile::tempdir().expect("tmp");
     let alice_id = identity("rsa2048-a", "alice@a.example", "Alice A");
     let bob_id = identity("rsa2048-b", "bob@b.example", "Bob B");
-    let mut alice_trust = TrustStore::new();
-    alice_trust.pin(
-        bob_id.info.user_id.clone(),
-        Fingerprint::of_der(&bob_id.chain[0]),
-    );
-    let mut bob_trust = TrustStore::new();
-    bob_trust.pin(
-        alice_id.info.user_id.clone(),
-        Fingerprint::of_der(&alice_id.chain[0]),
-    );
+    let alice_trust = pinning(&[&bob_id]);
+    let bob_trust = pinning(&[&alice_id]);
     let mut options = AgentOptions::default();
     options.limits.handshake_timeout = handshake_timeout;
     options.limits.max_failures_per_minute = 1000;
-    let (alice, alice_events) = Agent::new(
-        alice_id,
-        Store::open(&dir.path().join("a.db")).expect("store"),
-        Arc::new(alice_trust),
-        options.clone(),
-    );
-    let (bob, _bob_events) = Agent::new(
-        bob_id,
-        Store::open(&dir.path().join("b.db")).expect("store"),
-        Arc::new(bob_trust),
-        options,
-    );
-    let listener = sixchat_agent::listen::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
-    let alice_addr = listener.local_addr().expect("addr").to_string();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        alice
-            .serve(listener, async {
-                let _ = stopped.await;
-            })
-            .await;
-    });
+    let (alice, alice_events) = agent(dir.path(), "a.db", alice_id, alice_trust, options.clone());
+    let (bob, _bob_events) = agent(dir.path(), "b.db", bob_id, bob_trust, options);
+    let (alice_addr, stop) = serve(alice);
     Pair {
         _dir: dir,
         alice_addr,

@@ -293,6 +293,7 @@ fn wrong_passphrase_and_bad_input_get_clear_errors() {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // one scenario with real processes, read top to bottom
 fn identities_move_in_and_out_as_pkcs12_that_openssl_reads() {
     let env = Env::new();
     let work: PathBuf = env.data().join("work");

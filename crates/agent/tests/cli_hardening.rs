@@ -205,6 +205,7 @@ async fn next_event(
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // one scenario against one running agent, each hostile input followed by its check
 fn run_prints_peer_text_escaped_and_never_a_forged_line() {
     let tmp = tempfile::tempdir().expect("tmp");
     let data = tmp.path().join("profiles");

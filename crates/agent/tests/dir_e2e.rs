@@ -102,6 +102,7 @@ impl World {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // one scenario with real processes, read top to bottom
 fn enroll_chat_by_userid_offline_store_and_revocation() {
     let world = World::new();
     let address = format!("127.0.0.1:{}", world.dir_port);
@@ -296,6 +297,7 @@ fn renew_backup_restore_and_self_revocation() {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // one scenario with real processes, read top to bottom
 fn revocation_counts_within_seconds_and_no_crl_means_no_verified_peer() {
     let world = World::new();
     let address = format!("127.0.0.1:{}", world.dir_port);

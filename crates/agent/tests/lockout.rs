@@ -49,6 +49,7 @@ fn rss_kib(pid: u32) -> u64 {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // one scenario with real processes, read top to bottom
 fn silent_connections_from_many_sources_lock_no_one_out() {
     let data = tempfile::tempdir().expect("temp dir");
     let profiles = data.path();

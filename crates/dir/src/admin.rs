@@ -329,6 +329,7 @@ mod tests {
     use sixchat_pki::cert::CertInfo;
 
     #[test]
+    #[allow(clippy::too_many_lines)] // one scenario on one data folder, read top to bottom
     fn a_domain_is_made_once_and_revocation_by_ski_reaches_the_crl() {
         let tmp = tempfile::tempdir().unwrap();
         let data = DataDir::new(tmp.path().join("dir"));

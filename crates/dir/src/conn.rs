@@ -250,6 +250,7 @@ type Parsed = Result<(Header, Request), (Header, IrpError)>;
 /// blocking pool, within `limits.parse_deadline` (a frame that takes longer
 /// is answered 1103 and the connection closed; the parse finishes on its
 /// own thread, still holding the frame's budget).
+#[allow(clippy::too_many_lines)] // one request's checks in the order irp.md gives them, then its handler
 async fn answer(
     ctx: &ConnContext,
     presented: Option<&Presented>,

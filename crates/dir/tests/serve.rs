@@ -29,6 +29,7 @@ fn record(agent: &Agent, signer: &IdentityKey, sequence: u64) -> SignedRecord {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // each refusal against the same running DIR, in the order the rules are written
 async fn enrollment_follows_the_invite_rules() {
     let dir = TestDir::init(&[]);
     let alice_invite = dir.invite("alice@example.org", &[]);

@@ -92,6 +92,7 @@ fn malformed(err: impl std::fmt::Display) -> XmlError {
 }
 
 /// Parses one document strictly (see the module docs).
+#[allow(clippy::too_many_lines)] // the strict parser's single pass over quick-xml events; each arm is one rule of the grammar
 pub fn parse(bytes: &[u8]) -> Result<Element, XmlError> {
     if bytes.starts_with(&[0xEF, 0xBB, 0xBF])
         || bytes.starts_with(&[0xFE, 0xFF])
@@ -312,10 +313,21 @@ impl Writer {
         self
     }
 
+    /// Adds `<name k1="v1" k2="v2" …>text</name>`.
+    #[must_use]
+    pub fn child_attrs(mut self, name: &str, attributes: &[(&str, &str)], text: &str) -> Self {
+        self.child_with_attributes(name, attributes, text);
+        self
+    }
+
     fn child_with_attribute(&mut self, name: &str, attribute: Option<(&str, &str)>, text: &str) {
+        self.child_with_attributes(name, attribute.as_slice(), text);
+    }
+
+    fn child_with_attributes(&mut self, name: &str, attributes: &[(&str, &str)], text: &str) {
         self.out.push('<');
         self.out.push_str(name);
-        if let Some((key, value)) = attribute {
+        for (key, value) in attributes {
             self.out.push(' ');
             self.out.push_str(key);
             self.out.push_str("=\"");

@@ -23,6 +23,11 @@ impl Running {
         match command {
             SessionCommand::Dial { user_id, address } => {
                 let peer = typed_user(&user_id)?;
+                self.sink
+                    .emit(Event::DialStarted {
+                        user_id: peer.to_string(),
+                    })
+                    .await;
                 let address = match typed_address(address) {
                     Ok(address) => address,
                     Err(problem) => {
@@ -50,6 +55,7 @@ impl Running {
                     return Ok(());
                 };
                 let _ = decision.send(answer);
+                self.sink.emit(Event::IncomingGone { request }).await;
                 // A verified or pinned peer the person accepted is not asked
                 // again (the contact's "always accept", which they can untick).
                 // A new peer whose code matched is pinned by the agent, which

@@ -30,7 +30,7 @@ pub fn progress_ui(
     ui: &mut eframe::egui::Ui,
     i18n: &I18n,
     busy: Option<Task>,
-    failure: Option<&(Option<Task>, Failure)>,
+    failure: Option<&Failure>,
 ) {
     if let Some(task) = busy {
         ui.horizontal(|ui| {
@@ -38,7 +38,7 @@ pub fn progress_ui(
             ui.label(task_text(i18n, task));
         });
     }
-    if let Some((_, failure)) = failure {
+    if let Some(failure) = failure {
         ui.colored_label(
             crate::ui::theme::error_color(ui.visuals().dark_mode),
             failure_text(i18n, failure),

@@ -24,6 +24,16 @@ pub enum ConnectError {
     Failed(ConnError),
 }
 
+impl ConnectError {
+    /// The alert behind a refused handshake, and who sent it.
+    pub fn alert(&self) -> Option<(AlertCode, sixchat_proto::handshake::Origin)> {
+        match self {
+            Self::Failed(e) => e.alert(),
+            Self::Unreachable { .. } => None,
+        }
+    }
+}
+
 impl Agent {
     /// Dials `addr`, completes the handshake as initiator to `peer`, and starts
     /// the session task (which first delivers the outbox, in order).

@@ -52,6 +52,7 @@ fn initiator_refuses_a_responder_that_is_someone_else() {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // the relay between the two handshakes, message by message
 fn man_in_the_middle_gets_two_different_codes() {
     // Mallory terminates both handshakes with her own certificate; both honest
     // sides admit new peers, so both complete, and the codes they show differ.

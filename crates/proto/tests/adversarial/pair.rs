@@ -39,6 +39,7 @@ fn send_chat(
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // the matrix of suites and trust levels and its checks in one place
 fn every_suite_at_every_trust_level_completes_and_carries_chat() {
     let w = world();
     let self_signed = |p: &Party| {

@@ -61,6 +61,7 @@ fn sendable(text: &str) -> anyhow::Result<()> {
     }
 }
 
+#[allow(clippy::too_many_lines)] // the `chat` command from start to stop: open, deliver, then read lines
 pub fn chat(ctx: &Context, args: &ChatArgs) -> anyhow::Result<u8> {
     let peer = UserId::parse(&args.user_id)?;
     let from_stdin = args.text.len() == 1 && args.text[0] == "-";

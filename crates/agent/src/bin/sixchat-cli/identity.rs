@@ -217,6 +217,7 @@ pub fn id(ctx: &Context, command: IdCommand) -> anyhow::Result<u8> {
     Ok(0)
 }
 
+#[allow(clippy::too_many_lines)] // one arm per `trust` subcommand, each a few lines
 pub fn trust(ctx: &Context, command: TrustCommand) -> anyhow::Result<u8> {
     let store = ctx.profile.open_store()?;
     match command {

@@ -60,6 +60,7 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// the terminal as a control. A failed handshake authenticated no one: its
 /// reason may quote the UserID, name and certificate names the caller
 /// claimed, and the line says so.
+#[allow(clippy::too_many_lines)] // one arm per agent event and its printed line
 pub fn event_line(event: &AgentEvent) -> String {
     match event {
         AgentEvent::Listening { addr } => format!("listening on {addr}"),
