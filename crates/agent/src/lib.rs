@@ -15,6 +15,7 @@
 //! - [`reach`]: finding and dialling a peer (last address, DIR lookup, Happy Eyeballs).
 //! - [`mailbox`]: the offline store at the DIR: sealing, fetching, dispatch by type.
 //! - [`dirlink`]: the profile's own DIR as the agent holds it.
+//! - [`files`]: file transfer's building blocks: BLAKE3 verified streaming into `.part` files.
 //! - [`upkeep`]: what a running agent keeps up with its DIR: addresses,
 //!   renewal, CRL, the mailbox and the outbox.
 //! - [`launch`]: the one wiring of a profile's agent, listener and upkeep.
@@ -34,6 +35,7 @@ pub mod conn;
 pub mod deliver;
 pub mod dial;
 pub mod dirlink;
+pub mod files;
 pub mod irp;
 pub mod job;
 pub mod launch;

@@ -1,101 +1,18 @@
 //! sixchat-cli as a person uses it: real binaries, real child processes, TCP
 //! on loopback, profiles in a temporary folder.
 
+#[path = "support/cli_env.rs"]
+mod cli_env;
 #[path = "support/procs.rs"]
 mod procs;
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use procs::{PASSWORD, Proc, free_port, openssl, sixchat_cli};
-
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().expect("temp dir"),
-        }
-    }
-
-    fn data(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// `sixchat-cli --data-dir <this env> --profile <profile>`, ready for more arguments.
-    fn command(&self, profile: &str) -> Command {
-        sixchat_cli(self.data(), profile)
-    }
-
-    fn run(&self, profile: &str, args: &[&str]) -> Output {
-        self.command(profile)
-            .args(args)
-            .output()
-            .expect("sixchat-cli runs")
-    }
-
-    fn ok(&self, profile: &str, args: &[&str]) -> String {
-        let out = self.run(profile, args);
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn new_identity(&self, profile: &str, user: &str, name: &str) -> String {
-        self.ok(profile, &["id", "new", "--user", user, "--name", name]);
-        let shown = self.ok(profile, &["--json", "id", "show"]);
-        let value: serde_json::Value = serde_json::from_str(shown.trim()).expect("json");
-        value["fingerprint"]
-            .as_str()
-            .expect("fingerprint")
-            .to_owned()
-    }
-
-    /// Starts `run` on a free loopback port; the child is killed when dropped.
-    fn start_agent(&self, profile: &str, port: u16) -> Agent {
-        let mut command = self.command(profile);
-        command.args(["run", "--listen", &format!("127.0.0.1:{port}")]);
-        let agent = Agent(Proc::spawn_quiet("agent", command));
-        agent.wait_for("listening on", Duration::from_secs(20))
-    }
-
-    fn history(&self, profile: &str, peer: &str) -> Vec<Vec<String>> {
-        self.ok(profile, &["history", peer])
-            .lines()
-            .map(|l| l.split('\t').map(str::to_owned).collect())
-            .collect()
-    }
-}
-
-/// A running `sixchat-cli run`, killed when dropped.
-struct Agent(Proc);
-
-impl Agent {
-    /// Waits until some line so far contains `needle`.
-    fn wait_for(mut self, needle: &str, timeout: Duration) -> Self {
-        self.0.wait_seen(needle, timeout);
-        self
-    }
-
-    fn kill9(mut self) {
-        self.0.kill9();
-    }
-}
-
-impl std::ops::Deref for Agent {
-    type Target = Proc;
-
-    fn deref(&self) -> &Proc {
-        &self.0
-    }
-}
+use cli_env::Env;
+use procs::{PASSWORD, free_port, openssl};
 
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()

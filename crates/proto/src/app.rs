@@ -6,6 +6,7 @@
 //! `<sent>` none at all; such a chat is unusable like any malformed message
 //! (answered with `error`, not stored, not acknowledged).
 
+use crate::files::FileMessage;
 use crate::xml::{self, Element, NAMESPACE, Writer};
 
 /// One application message.
@@ -43,6 +44,11 @@ pub enum AppMessage {
     Bye {
         id: String,
     },
+    /// A file-transfer message (`file-*`, docs/transfer.md).
+    File {
+        id: String,
+        message: FileMessage,
+    },
 }
 
 /// Why an application message could not be used; answered with `error`
@@ -57,7 +63,7 @@ pub struct AppError {
 /// Longest id accepted.
 const MAX_ID_CHARS: usize = 64;
 
-fn valid_id(id: &str) -> bool {
+pub(crate) fn valid_id(id: &str) -> bool {
     (1..=MAX_ID_CHARS).contains(&id.len())
         && id
             .bytes()
@@ -74,7 +80,8 @@ impl AppMessage {
             | Self::Error { id, .. }
             | Self::Ping { id }
             | Self::Pong { id, .. }
-            | Self::Bye { id } => id,
+            | Self::Bye { id }
+            | Self::File { id, .. } => id,
         }
     }
 
@@ -88,6 +95,7 @@ impl AppMessage {
             Self::Ping { .. } => "ping",
             Self::Pong { .. } => "pong",
             Self::Bye { .. } => "bye",
+            Self::File { message, .. } => message.type_name(),
         }
     }
 
@@ -97,6 +105,7 @@ impl AppMessage {
             Self::Chat { .. } | Self::Ack { .. } | Self::Read { .. } => &["chat"],
             Self::Typing { .. } => &["chat", "typing"],
             Self::Error { .. } | Self::Ping { .. } | Self::Pong { .. } | Self::Bye { .. } => &[],
+            Self::File { .. } => &["file-transfer"],
         }
     }
 
@@ -114,10 +123,12 @@ impl AppMessage {
                 reference, reason, ..
             } => w.child("ref", reference).child("reason", reason),
             Self::Ping { .. } | Self::Bye { .. } => w,
+            Self::File { message, .. } => message.write(w),
         }
         .finish()
     }
 
+    #[allow(clippy::too_many_lines)] // one arm per message type of protocol.md's table, and the file messages
     pub fn parse(bytes: &[u8]) -> Result<Self, AppError> {
         let root = xml::parse(bytes).map_err(|e| AppError {
             id: None,
@@ -191,6 +202,11 @@ impl AppMessage {
                 reference: reference()?,
             },
             "bye" => Self::Bye { id },
+            other if FileMessage::is_file_type(other) => match FileMessage::parse(other, &root) {
+                Ok(Some(message)) => Self::File { id, message },
+                Ok(None) => return Err(fail(format!("unknown message type {other:?}"))),
+                Err(e) => return Err(fail(format!("{other}: {e}"))),
+            },
             other => {
                 return Err(fail(format!(
                     "unknown message type {:?}",

@@ -11,6 +11,7 @@
 //! - [`handshake`]: the [`Initiator`] and [`Responder`] state machines.
 //! - [`session`]: an established session's records, key update, SAS hold.
 //! - [`app`]: application messages (chat, ack, read, typing, …).
+//! - [`files`]: file transfer: paths on the wire, chunk ranges, `file-*` messages.
 //! - [`keys`]: HKDF labels, the key schedule, transcript hash, SAS.
 //! - [`record`]: AES-GCM and AES-CBC + HMAC-SHA256 records, key update.
 //! - [`entropy`]: the randomness seam (OS CSPRNG, or injected in tests).
@@ -25,6 +26,7 @@
 pub mod alert;
 pub mod app;
 pub mod entropy;
+pub mod files;
 pub mod frame;
 pub mod handshake;
 pub mod identity;

@@ -347,6 +347,21 @@ impl Writer {
     }
 }
 
+/// How long `text` is once [`escape_into`] wrote it (for packing messages
+/// that must fit one record).
+pub fn escaped_len(text: &str) -> usize {
+    text.len()
+        + text
+            .bytes()
+            .map(|b| match b {
+                b'&' | b'\r' => 4,
+                b'<' | b'>' => 3,
+                b'"' => 5,
+                _ => 0,
+            })
+            .sum::<usize>()
+}
+
 pub fn escape_into(out: &mut String, text: &str) {
     // Most text (base64, numbers, names) has nothing to escape.
     if !text

@@ -2,8 +2,10 @@
 //! quinn's `ConnectionDriver`). It reads frames, opens records, answers the
 //! session-level messages (`ping`, `bye`, `error`) itself and routes the
 //! rest by type to the services beside it ([`crate::services`]): chat, chat
-//! receipts and typing to the chat service today; bulk records (inner type
-//! 0x18) to the transfer service and mail notices to the mail service next.
+//! receipts and typing to the chat service; `file-*` messages and bulk
+//! records (inner type 0x18, by stream id) to the transfer service, whose
+//! outgoing streams it sends round-robin between everything else; mail
+//! notices to the mail service next.
 
 use sixchat_proto::frame::Frame;
 use sixchat_proto::session::{Role, SessionEvent};
@@ -15,6 +17,7 @@ use super::events::{AgentEvent, Answer, INCOMING_ANSWER_TIMEOUT, SessionEnd};
 use super::registry::{Registration, SessionCommand};
 use crate::conn::{Conn, ConnError};
 use crate::services::chat::ChatService;
+use crate::services::transfer::{TransferService, Work};
 
 /// One session's connection and keys: what the services write to.
 pub(crate) struct Wire {
@@ -32,6 +35,24 @@ impl Wire {
             .map_err(|e| SessionEnd::LocalFault(e.to_string()))?;
         self.conn
             .write(&bytes)
+            .await
+            .map_err(|e| SessionEnd::ConnectionLost(e.to_string()))
+    }
+
+    /// Seals one chunk of a file stream and writes it.
+    pub(crate) async fn send_bulk(
+        &mut self,
+        stream: u32,
+        offset: u64,
+        bytes: &[u8],
+    ) -> Result<(), SessionEnd> {
+        let record = self
+            .established
+            .session
+            .seal_bulk(stream, offset, bytes)
+            .map_err(|e| SessionEnd::LocalFault(e.to_string()))?;
+        self.conn
+            .write(&record)
             .await
             .map_err(|e| SessionEnd::ConnectionLost(e.to_string()))
     }
@@ -62,6 +83,7 @@ impl Wire {
 /// What a session's services and its driver hold between records.
 struct Services {
     chat: ChatService,
+    transfer: TransferService,
     /// A dialled peer's person may still be deciding; its first message
     /// says it accepted.
     awaiting_peer: bool,
@@ -83,6 +105,7 @@ impl Agent {
         let peer = established.peer.user_id.clone();
         let mut services = Services {
             chat: ChatService::default(),
+            transfer: TransferService::default(),
             awaiting_peer: established.session.role() == Role::Initiator,
         };
         let mut wire = Wire { conn, established };
@@ -146,6 +169,16 @@ impl Agent {
                 }
                 command = commands.recv() => command,
                 () = registration.close.notified() => Some(SessionCommand::Close),
+                work = services.transfer.next_work(!unanswered) => {
+                    let step = match work {
+                        Work::Internal(internal) => services.transfer.on_internal(wire, internal).await,
+                        Work::Bulk { stream, offset, bytes } => wire.send_bulk(stream, offset, &bytes).await,
+                    };
+                    if let Err(end) = step {
+                        return end;
+                    }
+                    continue;
+                }
             };
             if let Err(end) = self.on_command(wire, services, command).await {
                 return end;
@@ -179,6 +212,9 @@ impl Agent {
             }
             Some(SessionCommand::Flush) => services.chat.flush(self, wire).await,
             Some(SessionCommand::Answer(answer)) => self.on_answer(wire, services, answer).await,
+            Some(SessionCommand::Transfer(command)) => {
+                services.transfer.on_command(self, wire, command).await
+            }
             Some(SessionCommand::Close) | None => {
                 let _ = wire.send(&AppMessage::Bye { id: new_id() }).await;
                 wire.alert(AlertCode::CloseNotify).await;
@@ -273,10 +309,18 @@ impl Agent {
         }
         match event {
             SessionEvent::Application(xml) => self.on_application(wire, services, &xml).await,
-            // Bulk records belong to the transfer service (files.md); until
-            // it exists a stray one is dropped, as protocol.md allows for a
-            // stream no one opened.
-            SessionEvent::KeyUpdated | SessionEvent::Bulk { .. } => Ok(()),
+            // Bulk records go to the transfer service, by stream id.
+            SessionEvent::Bulk {
+                stream_id,
+                offset,
+                bytes,
+            } => {
+                services
+                    .transfer
+                    .on_bulk(wire, stream_id, offset, bytes)
+                    .await
+            }
+            SessionEvent::KeyUpdated => Ok(()),
             SessionEvent::Closed => Err(SessionEnd::ClosedByPeer),
             SessionEvent::PeerAlert(alert) => Err(SessionEnd::PeerAlert(alert)),
         }
@@ -338,6 +382,9 @@ impl Agent {
             | AppMessage::Ack { .. }
             | AppMessage::Read { .. }
             | AppMessage::Typing { .. } => services.chat.on_message(self, wire, message).await,
+            AppMessage::File { id, message } => {
+                services.transfer.on_message(self, wire, id, message).await
+            }
         }
     }
 }

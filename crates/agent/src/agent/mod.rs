@@ -120,6 +120,10 @@ impl Agent {
             signer: key.clone(),
         };
         let mut config = Config::new(local, policy);
+        // Chat, typing and file transfer (files.md); mail comes with its service.
+        config.app_capabilities = ["chat", "typing", "file-transfer"]
+            .map(str::to_owned)
+            .to_vec();
         config.admit_new = options.admit_new;
         config.allow_anonymous_callers = options.allow_anonymous;
         let (events, receiver) = mpsc::channel(4096);

@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 
 use super::Agent;
 use super::events::Answer;
+use crate::services::transfer::TransferCommand;
 
 /// Longest a caller waits for a session to take a command.
 const COMMAND_WAIT: Duration = Duration::from_secs(1);
@@ -29,6 +30,8 @@ pub enum SessionCommand {
     /// [`Answer::Accept`] or [`Answer::AcceptAndPin`] lets data flow,
     /// [`Answer::Decline`] ends the session with `user_declined`.
     Answer(Answer),
+    /// A listing or a file asked of the peer's share.
+    Transfer(TransferCommand),
 }
 
 /// Hands `command` to a session, waiting at most [`COMMAND_WAIT`]; false if
@@ -102,6 +105,15 @@ impl SessionHandle {
                 abort.abort();
             }
         }
+    }
+
+    /// Hands a listing or a file request to the session's transfer
+    /// service; false if the session has ended.
+    pub async fn transfer(&self, command: TransferCommand) -> bool {
+        self.commands
+            .send(SessionCommand::Transfer(command))
+            .await
+            .is_ok()
     }
 
     pub fn is_finished(&self) -> bool {

@@ -4,7 +4,9 @@
 //! state and writes through the session's `Wire`.
 //!
 //! - [`chat`]: the outbox, incoming chats, delivery and read receipts, typing.
-//! - next to it (files.md, mail.md): `transfer` (offers, chunk-range
-//!   requests, bulk records by stream id) and `mail` (S/MIME notices).
+//! - [`transfer`]: listings, offers, chunk-range requests, bulk records by
+//!   stream id (files.md, docs/transfer.md).
+//! - next (mail.md): `mail` (S/MIME notices).
 
 pub mod chat;
+pub mod transfer;

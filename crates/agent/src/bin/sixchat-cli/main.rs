@@ -4,6 +4,7 @@
 
 mod chat;
 mod dir;
+mod files;
 mod identity;
 mod output;
 mod run;
@@ -109,6 +110,20 @@ enum Command {
         /// The peer's UserID.
         user_id: String,
     },
+    /// List a folder of a peer's shared folder (name, size, date).
+    Ls(files::LsArgs),
+    /// Fetch a file or a whole folder from a peer's shared folder. Every 16 KiB is checked
+    /// against the file's BLAKE3 hash as it arrives; a file gets its name only when complete.
+    /// Interrupted, the same command goes on from what was already verified.
+    /// Exit status 0 only when every file is complete and verified.
+    Get(files::GetArgs),
+    /// The folder this profile shares with its verified and known contacts (and new ones
+    /// whose code was compared); `run` serves it. Nothing is shared until it is set.
+    #[command(subcommand)]
+    Share(files::FolderCommand),
+    /// The folder `get` puts files in when --to is not given.
+    #[command(subcommand)]
+    Incoming(files::FolderCommand),
 }
 
 /// What the command line sees: context shared by every command.
@@ -153,6 +168,10 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(&ctx, &args),
         Command::Chat(args) => chat::chat(&ctx, &args),
         Command::History { user_id } => chat::history(&ctx, &user_id),
+        Command::Ls(args) => files::ls(&ctx, &args),
+        Command::Get(args) => files::get(&ctx, &args),
+        Command::Share(cmd) => files::folder_setting(&ctx, files::SHARE_KEY, cmd),
+        Command::Incoming(cmd) => files::folder_setting(&ctx, files::INCOMING_KEY, cmd),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,0 +1,232 @@
+//! BLAKE3 verified streaming (files.md, "Integrity and resume") over
+//! `bao-tree`, in 16 KiB chunk groups: the sender's outboard and its
+//! validated encoder; the receiver's `NAME.part` with its outboard
+//! `NAME.part.obao`, each group checked against the offered root before it
+//! is written, what is verified found again after a crash, and the final
+//! name given only once every chunk verified.
+//!
+//! Blocking file I/O: call from the blocking pool.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read, Write};
+
+use bao_tree::io::outboard::PreOrderOutboard;
+use bao_tree::io::sync::{CreateOutboard, decode_ranges, encode_ranges_validated, valid_ranges};
+use bao_tree::io::{DecodeError, EncodeError};
+use bao_tree::{BaoTree, BlockSize, ChunkNum, ChunkRanges};
+use sixchat_proto::files::{ChunkRangeSet, WirePath};
+
+use super::confine::{ConfineError, Root};
+
+/// 16 KiB chunk groups (chunk log 4), as files.md fixes.
+pub const BLOCK_SIZE: BlockSize = BlockSize::from_chunk_log(4);
+/// Bytes read at a time while hashing a whole file.
+const HASH_READ_BYTES: usize = 1 << 20;
+
+/// A file's BLAKE3 root and its outboard (the hash tree, pre-order), in
+/// memory: about 0.4 % of the file.
+#[derive(Debug, Clone)]
+pub struct Outboard {
+    inner: PreOrderOutboard<Vec<u8>>,
+}
+
+impl Outboard {
+    /// Hashes `file` from its start (its size is taken from its metadata).
+    pub fn of_file(file: &File) -> io::Result<Self> {
+        let size = file.metadata()?.len();
+        let reader = BufReader::with_capacity(HASH_READ_BYTES, file);
+        let inner = PreOrderOutboard::<Vec<u8>>::create_sized(reader.take(size), size, BLOCK_SIZE)?;
+        Ok(Self { inner })
+    }
+
+    pub fn root(&self) -> [u8; 32] {
+        *self.inner.root.as_bytes()
+    }
+
+    pub fn size(&self) -> u64 {
+        self.inner.tree.size()
+    }
+}
+
+/// Why sending stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The file no longer matches the hash it was offered with.
+    #[error("the file changed while being sent")]
+    Changed,
+    /// The receiver went away (the writer failed).
+    #[error("the stream was closed: {0}")]
+    Closed(io::Error),
+    #[error("reading the file: {0}")]
+    Read(io::Error),
+}
+
+/// Writes the bao encoding of `ranges` of `file` to `out`, checking every
+/// chunk group against the outboard before it is written, so a file that
+/// changed since it was hashed is never sent half old, half new.
+pub fn encode(
+    file: &File,
+    outboard: &Outboard,
+    ranges: &ChunkRanges,
+    out: impl Write,
+) -> Result<(), SendError> {
+    match encode_ranges_validated(file, &outboard.inner, ranges, out) {
+        Ok(()) => Ok(()),
+        Err(EncodeError::LeafHashMismatch(_) | EncodeError::ParentHashMismatch(_)) => {
+            Err(SendError::Changed)
+        }
+        Err(EncodeError::SizeMismatch) => Err(SendError::Changed),
+        Err(EncodeError::ParentWrite(_) | EncodeError::LeafWrite(_)) => Err(SendError::Closed(
+            io::Error::new(io::ErrorKind::BrokenPipe, "the receiver stopped listening"),
+        )),
+        Err(EncodeError::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+            Err(SendError::Changed)
+        }
+        Err(EncodeError::Io(e)) => Err(SendError::Read(e)),
+    }
+}
+
+/// Why receiving stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiveError {
+    /// A chunk group (or a hash pair) did not verify against the offered
+    /// root: the sender sent data that is not the offered file.
+    #[error("data does not match the offered file (at byte {at})")]
+    BadData { at: u64 },
+    /// The stream ended before everything asked for came.
+    #[error("the stream ended early")]
+    Truncated,
+    #[error("writing the file: {0}")]
+    Write(io::Error),
+}
+
+/// A file being received: `NAME.part` and its outboard `NAME.part.obao`
+/// beside it, both beneath the incoming folder.
+#[derive(Debug)]
+pub struct Partial {
+    target: WirePath,
+    part_path: WirePath,
+    obao_path: WirePath,
+    part: File,
+    outboard: PreOrderOutboard<File>,
+}
+
+impl Partial {
+    /// Opens (or creates) the partial file beneath `root` for a file of
+    /// `size` bytes with BLAKE3 root `hash`, to be named `target` once
+    /// complete. The data file is given its full size at once.
+    pub fn open(
+        root: &Root,
+        target: &WirePath,
+        size: u64,
+        hash: [u8; 32],
+    ) -> Result<Self, ConfineError> {
+        let part_path = suffixed(target, ".part")?;
+        let obao_path = suffixed(target, ".part.obao")?;
+        let part = root.open_read_write(&part_path)?;
+        let resize = |file: &File| -> io::Result<()> {
+            if file.metadata()?.len() != size {
+                file.set_len(size)?;
+            }
+            Ok(())
+        };
+        resize(&part).map_err(|source| ConfineError::Io {
+            path: part_path.clone(),
+            source,
+        })?;
+        let obao = root.open_read_write(&obao_path)?;
+        let outboard = PreOrderOutboard {
+            root: bao_tree::blake3::Hash::from_bytes(hash),
+            tree: BaoTree::new(size, BLOCK_SIZE),
+            data: obao,
+        };
+        Ok(Self {
+            target: target.clone(),
+            part_path,
+            obao_path,
+            part,
+            outboard,
+        })
+    }
+
+    /// The chunks still missing: everything not yet verified from the data
+    /// and the outboard on disk (after a crash, what was written but not
+    /// verified, or not written at all, is missing).
+    pub fn missing(&self) -> io::Result<ChunkRanges> {
+        let mut verified = ChunkRanges::empty();
+        for range in valid_ranges(&self.outboard, &self.part, &ChunkRanges::all()) {
+            verified |= ChunkRanges::from(range?);
+        }
+        let size = self.outboard.tree.size();
+        let all = ChunkRanges::from(ChunkNum(0)..ChunkNum(size.div_ceil(1024)));
+        Ok(all - verified)
+    }
+
+    /// Reads the bao encoding of `ranges` from `encoded`, verifying each
+    /// chunk group before writing it.
+    pub fn receive(
+        &mut self,
+        ranges: &ChunkRanges,
+        encoded: impl Read,
+    ) -> Result<(), ReceiveError> {
+        decode_ranges(encoded, ranges, &mut self.part, &mut self.outboard).map_err(|e| match e {
+            DecodeError::LeafHashMismatch(chunk) => ReceiveError::BadData { at: chunk.0 * 1024 },
+            DecodeError::ParentHashMismatch(node) => ReceiveError::BadData {
+                at: node.mid().0 * 1024,
+            },
+            DecodeError::LeafNotFound(_) | DecodeError::ParentNotFound(_) => {
+                ReceiveError::Truncated
+            }
+            DecodeError::Io(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                ReceiveError::Truncated
+            }
+            DecodeError::Io(e) => ReceiveError::Write(e),
+        })
+    }
+
+    /// Gives the file its final name once nothing is missing: one sync of
+    /// the data, the rename, the outboard removed. Returns whether it was
+    /// complete.
+    pub fn finish(self, root: &Root) -> Result<bool, ConfineError> {
+        let io_error = |source| ConfineError::Io {
+            path: self.target.clone(),
+            source,
+        };
+        if !self.missing().map_err(io_error)?.is_empty() {
+            return Ok(false);
+        }
+        self.part.sync_all().map_err(io_error)?;
+        root.rename(&self.part_path, &self.target)?;
+        root.remove(&self.obao_path)?;
+        Ok(true)
+    }
+}
+
+fn suffixed(path: &WirePath, suffix: &str) -> Result<WirePath, ConfineError> {
+    Ok(WirePath::parse(&format!("{path}{suffix}"))?)
+}
+
+/// The wire's range set as `bao-tree` ranges.
+pub fn to_chunk_ranges(set: &ChunkRangeSet) -> ChunkRanges {
+    let mut ranges = ChunkRanges::empty();
+    for &(start, end) in set.ranges() {
+        ranges |= match end {
+            Some(end) => ChunkRanges::from(ChunkNum(start)..ChunkNum(end)),
+            None => ChunkRanges::from(ChunkNum(start)..),
+        };
+    }
+    ranges
+}
+
+/// `bao-tree` ranges as the wire's range set (`None` if they are more than
+/// one message may carry).
+pub fn from_chunk_ranges(ranges: &ChunkRanges) -> Option<ChunkRangeSet> {
+    let list = ranges
+        .iter()
+        .map(|range| match range {
+            range_collections::range_set::RangeSetRange::Range(r) => (r.start.0, Some(r.end.0)),
+            range_collections::range_set::RangeSetRange::RangeFrom(r) => (r.start.0, None),
+        })
+        .collect();
+    ChunkRangeSet::from_ranges(list).ok()
+}

@@ -1,0 +1,713 @@
+//! The receiving side: asks for listings and files, checks an offer, opens
+//! each file's `.part` beneath the target folder (finding what a dropped
+//! transfer already verified), asks for what is missing, and runs one
+//! decoder per stream that verifies every chunk group before writing it.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bao_tree::ChunkRanges;
+use sixchat_proto::AppMessage;
+use sixchat_proto::files::messages::Want;
+use sixchat_proto::files::path::case_collision;
+use sixchat_proto::files::{FileErrorCode, FileMessage, ListEntry, OfferedFile, WirePath};
+use tokio::sync::mpsc;
+
+use super::pipe::{ChunkReader, WINDOW_RECORDS};
+use super::serve::MAX_OFFER_FILES;
+use super::{
+    Internal, Listing, MAX_STREAMS, TransferCommand, TransferError, TransferUpdate, new_id,
+};
+use crate::agent::driver::Wire;
+use crate::agent::{Agent, SessionEnd};
+use crate::files::confine::Root;
+use crate::files::verified::{self, Outboard, Partial, ReceiveError};
+
+/// One `file-offer` message.
+#[derive(Debug)]
+pub(crate) struct OfferPart {
+    pub(crate) transfer: String,
+    pub(crate) reference: Option<String>,
+    pub(crate) files: u64,
+    pub(crate) bytes: u64,
+    pub(crate) entries: Vec<OfferedFile>,
+    pub(crate) last: bool,
+}
+
+/// A file to receive: where it goes, its hash, what it still misses (its
+/// `.part` is opened again by its decoder, so a large offer holds no file
+/// open while it waits).
+#[derive(Debug)]
+pub(crate) struct PlannedFile {
+    index: u32,
+    path: WirePath,
+    hash: [u8; 32],
+    missing: ChunkRanges,
+    size: u64,
+    /// Bytes of it already verified here.
+    already: u64,
+}
+
+/// The files of a transfer opened on the blocking pool.
+#[derive(Debug)]
+pub(crate) struct Planned {
+    transfer: String,
+    result: Result<Plan, String>,
+}
+
+#[derive(Debug)]
+struct Plan {
+    root: Arc<Root>,
+    files: Vec<PlannedFile>,
+    /// Files already complete here (from an earlier, interrupted transfer).
+    complete: Vec<WirePath>,
+    /// Bytes already verified here.
+    resumed: u64,
+}
+
+/// A decoder's end.
+#[derive(Debug)]
+pub(crate) struct Received {
+    stream: u32,
+    transfer: String,
+    path: WirePath,
+    index: u32,
+    result: Result<bool, ReceiveError>,
+}
+
+struct PendingGet {
+    into: PathBuf,
+    updates: mpsc::Sender<TransferUpdate>,
+}
+
+/// A transfer being received.
+struct Incoming {
+    updates: mpsc::Sender<TransferUpdate>,
+    into: PathBuf,
+    files: Vec<OfferedFile>,
+    /// Bytes of paths taken so far.
+    path_bytes: usize,
+    total_files: u64,
+    total_bytes: u64,
+    root: Option<Arc<Root>>,
+    queue: VecDeque<PlannedFile>,
+    verified: u64,
+    done: u64,
+}
+
+struct InStream {
+    transfer: String,
+    expected: u64,
+    /// Bytes still to verify (the file's size less what was already).
+    wanted: u64,
+    /// Data bytes counted so far (at most `wanted`).
+    received: u64,
+    tx: mpsc::Sender<Vec<u8>>,
+}
+
+/// The receiving side of one session.
+#[derive(Default)]
+pub(crate) struct Fetching {
+    lists: HashMap<String, tokio::sync::oneshot::Sender<Result<Listing, TransferError>>>,
+    gets: HashMap<String, PendingGet>,
+    transfers: HashMap<String, Incoming>,
+    streams: HashMap<u32, InStream>,
+    next_stream: u32,
+}
+
+fn send_file(message: FileMessage) -> AppMessage {
+    AppMessage::File {
+        id: new_id(),
+        message,
+    }
+}
+
+impl Fetching {
+    pub(crate) async fn on_command(
+        &mut self,
+        _agent: &Agent,
+        wire: &mut Wire,
+        command: TransferCommand,
+    ) -> Result<(), SessionEnd> {
+        let id = new_id();
+        let message = match command {
+            TransferCommand::List { path, start, reply } => {
+                self.lists.insert(id.clone(), reply);
+                FileMessage::List { path, start }
+            }
+            TransferCommand::Get {
+                path,
+                into,
+                updates,
+            } => {
+                self.gets.insert(id.clone(), PendingGet { into, updates });
+                FileMessage::Get { path }
+            }
+        };
+        wire.send(&AppMessage::File { id, message }).await
+    }
+
+    pub(crate) fn on_listing(
+        &mut self,
+        reference: &str,
+        path: WirePath,
+        entries: Vec<ListEntry>,
+        next: Option<u64>,
+    ) {
+        if let Some(reply) = self.lists.remove(reference) {
+            let _ = reply.send(Ok(Listing {
+                path,
+                entries,
+                next,
+            }));
+        }
+    }
+
+    pub(crate) async fn on_offer(
+        &mut self,
+        wire: &mut Wire,
+        internal: &mpsc::UnboundedSender<Internal>,
+        offer: OfferPart,
+    ) -> Result<(), SessionEnd> {
+        if !self.transfers.contains_key(&offer.transfer) {
+            let pending = offer.reference.as_ref().and_then(|r| self.gets.remove(r));
+            let Some(pending) = pending else {
+                let reason = if offer.reference.is_some() {
+                    "an offer for nothing asked"
+                } else {
+                    "this agent does not take offers yet; ask for the files with get"
+                };
+                return wire
+                    .send(&send_file(FileMessage::Decline {
+                        transfer: offer.transfer,
+                        reason: reason.to_owned(),
+                    }))
+                    .await;
+            };
+            self.transfers.insert(
+                offer.transfer.clone(),
+                Incoming {
+                    updates: pending.updates,
+                    into: pending.into,
+                    files: Vec::new(),
+                    path_bytes: 0,
+                    total_files: offer.files,
+                    total_bytes: offer.bytes,
+                    root: None,
+                    queue: VecDeque::new(),
+                    verified: 0,
+                    done: 0,
+                },
+            );
+        }
+        let problem = {
+            let Some(incoming) = self.transfers.get_mut(&offer.transfer) else {
+                return Ok(());
+            };
+            add_part(incoming, offer.entries)
+                .and_then(|()| {
+                    if offer.last {
+                        check_whole_offer(incoming)
+                    } else {
+                        Ok(())
+                    }
+                })
+                .err()
+        };
+        if let Some(problem) = problem {
+            return self
+                .fail(
+                    wire,
+                    &offer.transfer,
+                    TransferError::Protocol(problem),
+                    true,
+                )
+                .await;
+        }
+        if offer.last {
+            self.plan(internal, &offer.transfer);
+        }
+        Ok(())
+    }
+
+    /// Opens every file's `.part` on the blocking pool.
+    fn plan(&mut self, internal: &mpsc::UnboundedSender<Internal>, transfer: &str) {
+        let Some(incoming) = self.transfers.get(transfer) else {
+            return;
+        };
+        let (into, files) = (incoming.into.clone(), incoming.files.clone());
+        let (internal, transfer) = (internal.clone(), transfer.to_owned());
+        tokio::task::spawn_blocking(move || {
+            let result = plan_files(&into, files);
+            let _ = internal.send(Internal::Planned(Planned { transfer, result }));
+        });
+    }
+
+    pub(crate) async fn on_planned(
+        &mut self,
+        wire: &mut Wire,
+        internal: &mpsc::UnboundedSender<Internal>,
+        planned: Planned,
+    ) -> Result<(), SessionEnd> {
+        let transfer = planned.transfer;
+        let plan = match planned.result {
+            Ok(plan) => plan,
+            Err(reason) => {
+                return self
+                    .fail(wire, &transfer, TransferError::Local(reason), true)
+                    .await;
+            }
+        };
+        let Some(incoming) = self.transfers.get_mut(&transfer) else {
+            return Ok(());
+        };
+        incoming.root = Some(plan.root);
+        incoming.verified = plan.resumed;
+        let _ = incoming
+            .updates
+            .send(TransferUpdate::Offered {
+                transfer: transfer.clone(),
+                files: incoming.total_files,
+                bytes: incoming.total_bytes,
+                resumed: plan.resumed,
+            })
+            .await;
+        for path in plan.complete {
+            incoming.done += 1;
+            let _ = incoming
+                .updates
+                .send(TransferUpdate::FileDone { path })
+                .await;
+        }
+        incoming.queue.extend(plan.files);
+        self.start_streams(wire, internal, &transfer).await
+    }
+
+    /// Starts streams for queued files while fewer than [`MAX_STREAMS`] run.
+    async fn start_streams(
+        &mut self,
+        wire: &mut Wire,
+        internal: &mpsc::UnboundedSender<Internal>,
+        transfer: &str,
+    ) -> Result<(), SessionEnd> {
+        let mut wants = Vec::new();
+        while self.streams.len() < MAX_STREAMS {
+            let Some(incoming) = self.transfers.get_mut(transfer) else {
+                break;
+            };
+            let Some(root) = incoming.root.clone() else {
+                break;
+            };
+            let Some(file) = incoming.queue.pop_front() else {
+                break;
+            };
+            let Some(ranges) = verified::from_chunk_ranges(&file.missing) else {
+                let reason = format!("{}: too many missing pieces to ask for", file.path);
+                return self
+                    .fail(wire, transfer, TransferError::Local(reason), true)
+                    .await;
+            };
+            self.next_stream = self.next_stream.wrapping_add(1);
+            let stream = self.next_stream;
+            let (tx, rx) = mpsc::channel(WINDOW_RECORDS);
+            self.streams.insert(
+                stream,
+                InStream {
+                    transfer: transfer.to_owned(),
+                    expected: 0,
+                    wanted: file.size.saturating_sub(file.already),
+                    received: 0,
+                    tx,
+                },
+            );
+            wants.push(Want {
+                stream,
+                index: file.index,
+                ranges,
+            });
+            let internal = internal.clone();
+            let transfer = transfer.to_owned();
+            tokio::task::spawn_blocking(move || {
+                let PlannedFile {
+                    index,
+                    path,
+                    hash,
+                    missing,
+                    size,
+                    ..
+                } = file;
+                let local = |e: crate::files::confine::ConfineError| {
+                    ReceiveError::Write(std::io::Error::other(e.to_string()))
+                };
+                let result = Partial::open(&root, &path, size, hash)
+                    .map_err(local)
+                    .and_then(|mut partial| {
+                        partial.receive(&missing, ChunkReader::new(rx))?;
+                        partial.finish(&root).map_err(local)
+                    });
+                let _ = internal.send(Internal::Received(Received {
+                    stream,
+                    transfer,
+                    path,
+                    index,
+                    result,
+                }));
+            });
+        }
+        if wants.is_empty() {
+            return self.finish_if_done(transfer).await;
+        }
+        // One request per stream: a want with many ranges is up to 11 KiB,
+        // and every message must fit one record.
+        for want in wants {
+            wire.send(&send_file(FileMessage::Request {
+                transfer: transfer.to_owned(),
+                wants: vec![want],
+            }))
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn on_bulk(
+        &mut self,
+        wire: &mut Wire,
+        stream: u32,
+        offset: u64,
+        bytes: Vec<u8>,
+    ) -> Result<(), SessionEnd> {
+        // A stream no one opened (or one already ended) is dropped.
+        let Some(open) = self.streams.get_mut(&stream) else {
+            return Ok(());
+        };
+        if offset != open.expected {
+            let transfer = open.transfer.clone();
+            let problem = format!(
+                "stream {stream}: data at {offset}, expected {}",
+                open.expected
+            );
+            return self
+                .fail(wire, &transfer, TransferError::Protocol(problem), true)
+                .await;
+        }
+        let len = bytes.len() as u64;
+        open.expected += len;
+        let counted = len.min(open.wanted.saturating_sub(open.received));
+        open.received += counted;
+        let transfer = open.transfer.clone();
+        // Waits while the decoder's window is full: the socket is not read
+        // faster than the disk takes it. A decoder that already ended
+        // (bad data) takes nothing more.
+        let _ = open.tx.send(bytes).await;
+        if let Some(incoming) = self.transfers.get_mut(&transfer) {
+            let before = incoming.verified;
+            incoming.verified += counted;
+            if before >> 22 != incoming.verified >> 22 {
+                let _ = incoming.updates.try_send(TransferUpdate::Progress {
+                    verified: incoming.verified,
+                    bytes: incoming.total_bytes,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn on_received(
+        &mut self,
+        wire: &mut Wire,
+        internal: &mpsc::UnboundedSender<Internal>,
+        received: Received,
+    ) -> Result<(), SessionEnd> {
+        let stream = self.streams.remove(&received.stream);
+        let Some(incoming) = self.transfers.get_mut(&received.transfer) else {
+            return Ok(());
+        };
+        match received.result {
+            Ok(true) => {
+                // What was counted as it arrived is now exact.
+                if let Some(stream) = stream {
+                    incoming.verified += stream.wanted - stream.received;
+                }
+                incoming.done += 1;
+                let _ = incoming
+                    .updates
+                    .send(TransferUpdate::FileDone {
+                        path: received.path,
+                    })
+                    .await;
+                wire.send(&send_file(FileMessage::Done {
+                    transfer: received.transfer.clone(),
+                    index: received.index,
+                }))
+                .await?;
+                self.start_streams(wire, internal, &received.transfer).await
+            }
+            Ok(false) | Err(ReceiveError::Truncated) => {
+                let problem = format!("{}: the stream ended early", received.path);
+                self.fail(
+                    wire,
+                    &received.transfer,
+                    TransferError::Protocol(problem),
+                    true,
+                )
+                .await
+            }
+            Err(ReceiveError::BadData { at }) => {
+                let error = TransferError::BadData {
+                    peer: wire.peer().to_string(),
+                    path: received.path.to_string(),
+                    at,
+                };
+                self.fail(wire, &received.transfer, error, true).await
+            }
+            Err(ReceiveError::Write(e)) => {
+                let error = TransferError::Local(format!("{}: {e}", received.path));
+                self.fail(wire, &received.transfer, error, true).await
+            }
+        }
+    }
+
+    async fn finish_if_done(&mut self, transfer: &str) -> Result<(), SessionEnd> {
+        let running = self.streams.values().any(|s| s.transfer == transfer);
+        let Some(incoming) = self.transfers.get(transfer) else {
+            return Ok(());
+        };
+        if running || !incoming.queue.is_empty() || incoming.root.is_none() {
+            return Ok(());
+        }
+        if let Some(incoming) = self.transfers.remove(transfer) {
+            let _ = incoming
+                .updates
+                .send(TransferUpdate::Finished {
+                    files: incoming.done,
+                    bytes: incoming.total_bytes,
+                })
+                .await;
+        }
+        Ok(())
+    }
+
+    /// Ends a transfer with `error`: its streams stop (their decoders end),
+    /// what was verified stays on disk for a later resume, and the peer is
+    /// told when `tell`.
+    async fn fail(
+        &mut self,
+        wire: &mut Wire,
+        transfer: &str,
+        error: TransferError,
+        tell: bool,
+    ) -> Result<(), SessionEnd> {
+        self.streams.retain(|_, s| s.transfer != transfer);
+        if let Some(incoming) = self.transfers.remove(transfer) {
+            let _ = incoming
+                .updates
+                .send(TransferUpdate::Failed(error.clone()))
+                .await;
+        }
+        if !tell {
+            return Ok(());
+        }
+        wire.send(&send_file(FileMessage::Cancel {
+            transfer: transfer.to_owned(),
+            reason: error.to_string().chars().take(1000).collect(),
+        }))
+        .await
+    }
+
+    /// The peer declined or cancelled `transfer`.
+    pub(crate) fn on_peer_ended(&mut self, transfer: &str, reason: &str) {
+        self.streams.retain(|_, s| s.transfer != transfer);
+        if let Some(incoming) = self.transfers.remove(transfer) {
+            let _ = incoming
+                .updates
+                .try_send(TransferUpdate::Failed(TransferError::Refused {
+                    code: "cancelled".to_owned(),
+                    reason: reason.to_owned(),
+                }));
+        }
+    }
+
+    /// The peer's `file-error` about a listing, a get or a transfer.
+    pub(crate) fn on_error(
+        &mut self,
+        reference: &str,
+        index: Option<u32>,
+        code: FileErrorCode,
+        reason: &str,
+    ) {
+        let error = TransferError::Refused {
+            code: code.as_str().to_owned(),
+            reason: match index {
+                Some(index) => format!("file {index}: {reason}"),
+                None => reason.to_owned(),
+            },
+        };
+        if let Some(reply) = self.lists.remove(reference) {
+            let _ = reply.send(Err(error));
+            return;
+        }
+        if let Some(get) = self.gets.remove(reference) {
+            let _ = get.updates.try_send(TransferUpdate::Failed(error));
+            return;
+        }
+        self.streams.retain(|_, s| s.transfer != reference);
+        if let Some(incoming) = self.transfers.remove(reference) {
+            let _ = incoming.updates.try_send(TransferUpdate::Failed(error));
+        }
+    }
+}
+
+/// Most bytes of paths one offer may hold (so a hostile offer cannot make
+/// this side keep gigabytes of names).
+const MAX_OFFER_PATH_BYTES: usize = 64 << 20;
+
+/// Takes one part of an offer: the indices go on in order, the files stay
+/// within what the offer announced and the limits.
+fn add_part(incoming: &mut Incoming, entries: Vec<OfferedFile>) -> Result<(), String> {
+    let first = incoming.files.len();
+    if (first + entries.len()) as u64 > incoming.total_files
+        || first + entries.len() > MAX_OFFER_FILES
+    {
+        return Err("the offer holds more files than it announced".into());
+    }
+    for (n, file) in entries.iter().enumerate() {
+        if u64::from(file.index) != (first + n) as u64 {
+            return Err(format!(
+                "file {} is numbered {} in the offer",
+                first + n,
+                file.index
+            ));
+        }
+        incoming.path_bytes += file.path.as_str().len();
+    }
+    if incoming.path_bytes > MAX_OFFER_PATH_BYTES {
+        return Err("the offer's names are too long in all".into());
+    }
+    incoming.files.extend(entries);
+    Ok(())
+}
+
+/// Checks a whole offer at its last part: the totals, and no two names
+/// that collide but for case or that are both a file and a folder.
+fn check_whole_offer(incoming: &Incoming) -> Result<(), String> {
+    if incoming.files.len() as u64 != incoming.total_files {
+        return Err("the offer holds fewer files than it announced".into());
+    }
+    let bytes = incoming
+        .files
+        .iter()
+        .try_fold(0u64, |sum, f| sum.checked_add(f.size));
+    if bytes != Some(incoming.total_bytes) {
+        return Err("the offer's sizes do not add up to its total".into());
+    }
+    case_collision(incoming.files.iter().map(|f| &f.path)).map_err(|e| e.to_string())?;
+    let mut folders = HashSet::new();
+    for file in &incoming.files {
+        let mut parent = file.path.parent();
+        while !parent.is_root() && folders.insert(parent.clone()) {
+            parent = parent.parent();
+        }
+    }
+    if let Some(file) = incoming.files.iter().find(|f| folders.contains(&f.path)) {
+        return Err(format!(
+            "{} is both a file and a folder in the offer",
+            file.path
+        ));
+    }
+    Ok(())
+}
+
+/// Opens (or reopens) each file's `.part` beneath `into`; a file whose
+/// final name already holds the same content is complete, one whose name
+/// is taken by other content goes to `name (2).ext` and so on.
+fn plan_files(into: &std::path::Path, files: Vec<OfferedFile>) -> Result<Plan, String> {
+    std::fs::create_dir_all(into).map_err(|e| format!("{}: {e}", into.display()))?;
+    let root = Arc::new(Root::open(into).map_err(|e| format!("{}: {e}", into.display()))?);
+    let mut plan = Plan {
+        root: root.clone(),
+        files: Vec::new(),
+        complete: Vec::new(),
+        resumed: 0,
+    };
+    for file in files {
+        if file.size == 0 && file.hash != *bao_tree::blake3::hash(&[]).as_bytes() {
+            return Err(format!(
+                "{}: an empty file with a hash that is not empty",
+                file.path
+            ));
+        }
+        let Some(target) = free_name(&root, &file)? else {
+            plan.resumed += file.size;
+            plan.complete.push(file.path);
+            continue;
+        };
+        let partial =
+            Partial::open(&root, &target, file.size, file.hash).map_err(|e| e.to_string())?;
+        let missing = partial.missing().map_err(|e| format!("{target}: {e}"))?;
+        let missing_bytes: u64 = missing
+            .iter()
+            .map(|r| match r {
+                range_collections::range_set::RangeSetRange::Range(r) => {
+                    (r.end.0 - r.start.0) * 1024
+                }
+                range_collections::range_set::RangeSetRange::RangeFrom(_) => file.size,
+            })
+            .sum();
+        let missing_bytes = missing_bytes.min(file.size);
+        plan.resumed += file.size - missing_bytes;
+        if missing.is_empty() {
+            // Verified before a crash, not yet renamed.
+            if !partial.finish(&root).map_err(|e| e.to_string())? {
+                return Err(format!("{target}: not complete after all"));
+            }
+            plan.complete.push(target);
+            continue;
+        }
+        drop(partial);
+        plan.files.push(PlannedFile {
+            index: file.index,
+            path: target,
+            hash: file.hash,
+            missing,
+            size: file.size,
+            already: file.size.saturating_sub(missing_bytes),
+        });
+    }
+    Ok(plan)
+}
+
+/// Where `file` goes: its own name if free (or only its `.part` is there),
+/// `None` if a file of that name already holds the same content, else the
+/// first free `name (n).ext`.
+fn free_name(root: &Root, file: &OfferedFile) -> Result<Option<WirePath>, String> {
+    let mut candidate = file.path.clone();
+    for n in 2..10_000u32 {
+        if !root.exists(&candidate) {
+            return Ok(Some(candidate));
+        }
+        if same_content(root, &candidate, file) {
+            return Ok(None);
+        }
+        candidate = numbered(&file.path, n).map_err(|e| e.to_string())?;
+    }
+    Err(format!("{}: no free name", file.path))
+}
+
+fn same_content(root: &Root, path: &WirePath, file: &OfferedFile) -> bool {
+    root.open_file(path)
+        .ok()
+        .filter(|opened| opened.size == file.size)
+        .and_then(|opened| Outboard::of_file(&opened.file).ok())
+        .is_some_and(|outboard| outboard.root() == file.hash)
+}
+
+/// `a/name.ext` as `a/name (n).ext`.
+fn numbered(path: &WirePath, n: u32) -> Result<WirePath, sixchat_proto::files::PathProblem> {
+    let name = path.name().unwrap_or_default();
+    let renamed = match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => format!("{stem} ({n}).{ext}"),
+        _ => format!("{name} ({n})"),
+    };
+    path.parent().join(&renamed)
+}

@@ -1,0 +1,319 @@
+//! The transfer service (files.md, docs/transfer.md): a sibling of the chat
+//! service with per-session state. The session driver hands it every
+//! `file-*` message and every bulk record, asks it for the next bulk record
+//! to send (round-robin over its streams, after any application message),
+//! and takes the messages its blocking workers produce.
+//!
+//! - [`serve`]: the share's side: listings, offers for `file-get`, encoders.
+//! - [`fetch`]: the receiving side: `file-get`, `.part` files, decoders.
+//! - [`pipe`]: the bounded byte pipes between the driver and the workers.
+//!
+//! Built so far: pulling from a peer's share (`ls`, `get`), verified and
+//! resumable. Pushing (offers that ask the person), the persistent queue
+//! and the DIR store for offline contacts are issue 12's remaining work; a
+//! push offer is declined with that reason.
+
+pub mod fetch;
+pub mod pipe;
+pub mod serve;
+
+use std::path::PathBuf;
+
+use sixchat_proto::files::{FileErrorCode, FileMessage, ListEntry, WirePath};
+use sixchat_proto::{AppMessage, TrustLevel};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::agent::driver::Wire;
+use crate::agent::{Agent, SessionEnd};
+
+/// Most file streams one session sends at once (files.md: 16 transfers).
+pub const MAX_STREAMS: usize = 16;
+
+/// What a front end asks of a live session's transfer service.
+#[derive(Debug)]
+pub enum TransferCommand {
+    /// A page of a folder of the peer's share.
+    List {
+        path: WirePath,
+        start: u64,
+        reply: oneshot::Sender<Result<Listing, TransferError>>,
+    },
+    /// Fetch a file or folder of the peer's share into the folder `into`.
+    Get {
+        path: WirePath,
+        into: PathBuf,
+        updates: mpsc::Sender<TransferUpdate>,
+    },
+}
+
+/// A page of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    pub path: WirePath,
+    pub entries: Vec<ListEntry>,
+    /// Where the next page starts, if there is one.
+    pub next: Option<u64>,
+}
+
+/// How a transfer goes, for a progress line or a queue panel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferUpdate {
+    /// The peer offered what was asked: so many files and bytes; `resumed`
+    /// bytes of them were already verified here (a resumed transfer).
+    Offered {
+        transfer: String,
+        files: u64,
+        bytes: u64,
+        resumed: u64,
+    },
+    /// Bytes verified so far (resumed ones included).
+    Progress {
+        verified: u64,
+        bytes: u64,
+    },
+    /// One file verified against its hash and given its final name.
+    FileDone {
+        path: WirePath,
+    },
+    /// Every file is complete and verified.
+    Finished {
+        files: u64,
+        bytes: u64,
+    },
+    Failed(TransferError),
+}
+
+/// Why a transfer or a listing failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransferError {
+    /// The peer refused (its code and reason).
+    #[error("{code}: {reason}")]
+    Refused { code: String, reason: String },
+    /// The peer sent data that is not the file it offered.
+    #[error("{peer} sent data that does not match the offered file {path} (at byte {at})")]
+    BadData { peer: String, path: String, at: u64 },
+    /// The peer sent something that does not fit the transfer.
+    #[error("{0}")]
+    Protocol(String),
+    /// Writing here failed (the reason names the file).
+    #[error("{0}")]
+    Local(String),
+    /// The session ended first; what was verified stays for a resume.
+    #[error("the session ended before the transfer finished")]
+    SessionEnded,
+}
+
+/// What the service's workers hand back to the driver.
+#[derive(Debug)]
+pub(crate) enum Internal {
+    /// A message to send as it is.
+    Send(AppMessage),
+    /// An offer prepared for a `file-get` (files opened and hashed).
+    Prepared(serve::Prepared),
+    /// The receiving side's files are opened and their missing ranges known.
+    Planned(fetch::Planned),
+    /// A decoder ended.
+    Received(fetch::Received),
+}
+
+/// What the driver does next for the transfer service.
+#[derive(Debug)]
+pub(crate) enum Work {
+    Internal(Internal),
+    Bulk {
+        stream: u32,
+        offset: u64,
+        bytes: Vec<u8>,
+    },
+}
+
+/// The transfer service's state for one session.
+pub(crate) struct TransferService {
+    pub(crate) serve: serve::Serving,
+    pub(crate) fetch: fetch::Fetching,
+    internal_tx: mpsc::UnboundedSender<Internal>,
+    internal_rx: mpsc::UnboundedReceiver<Internal>,
+}
+
+impl Default for TransferService {
+    fn default() -> Self {
+        let (internal_tx, internal_rx) = mpsc::unbounded_channel();
+        Self {
+            serve: serve::Serving::default(),
+            fetch: fetch::Fetching::default(),
+            internal_tx,
+            internal_rx,
+        }
+    }
+}
+
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// A `file-error` about `reference`.
+pub(crate) fn file_error(
+    reference: &str,
+    index: Option<u32>,
+    code: FileErrorCode,
+    reason: impl Into<String>,
+) -> AppMessage {
+    AppMessage::File {
+        id: new_id(),
+        message: FileMessage::Error {
+            reference: reference.to_owned(),
+            index,
+            code,
+            reason: reason.into(),
+        },
+    }
+}
+
+impl TransferService {
+    /// The next thing to do: something a worker produced, or (when `bulk`)
+    /// the next bulk record to send, round-robin over the streams. Pending
+    /// while there is neither.
+    pub(crate) async fn next_work(&mut self, bulk: bool) -> Work {
+        let Self {
+            serve, internal_rx, ..
+        } = self;
+        tokio::select! {
+            Some(internal) = internal_rx.recv() => Work::Internal(internal),
+            (stream, offset, bytes) = serve.next_bulk(), if bulk => Work::Bulk { stream, offset, bytes },
+            else => std::future::pending().await,
+        }
+    }
+
+    /// A command from a front end.
+    pub(crate) async fn on_command(
+        &mut self,
+        agent: &Agent,
+        wire: &mut Wire,
+        command: TransferCommand,
+    ) -> Result<(), SessionEnd> {
+        self.fetch.on_command(agent, wire, command).await
+    }
+
+    /// A `file-*` message from the peer.
+    pub(crate) async fn on_message(
+        &mut self,
+        agent: &Agent,
+        wire: &mut Wire,
+        id: String,
+        message: FileMessage,
+    ) -> Result<(), SessionEnd> {
+        match message {
+            FileMessage::List { path, start } => {
+                self.serve
+                    .on_list(agent, wire, &self.internal_tx, id, path, start)
+                    .await
+            }
+            FileMessage::Get { path } => {
+                self.serve
+                    .on_get(agent, wire, &self.internal_tx, id, path)
+                    .await
+            }
+            FileMessage::Request { transfer, wants } => {
+                self.serve
+                    .on_request(wire, &self.internal_tx, &transfer, wants)
+                    .await
+            }
+            FileMessage::Done { transfer, index } => {
+                self.serve.on_done(&transfer, index);
+                Ok(())
+            }
+            FileMessage::Listing {
+                reference,
+                path,
+                entries,
+                next,
+            } => {
+                self.fetch.on_listing(&reference, path, entries, next);
+                Ok(())
+            }
+            FileMessage::Offer {
+                transfer,
+                reference,
+                files,
+                bytes,
+                entries,
+                last,
+            } => {
+                let offer = fetch::OfferPart {
+                    transfer,
+                    reference,
+                    files,
+                    bytes,
+                    entries,
+                    last,
+                };
+                self.fetch.on_offer(wire, &self.internal_tx, offer).await
+            }
+            FileMessage::Progress { .. } | FileMessage::Accept { .. } => Ok(()),
+            FileMessage::Pause { transfer } => {
+                self.serve.stop(&transfer);
+                Ok(())
+            }
+            FileMessage::Decline { transfer, reason }
+            | FileMessage::Cancel { transfer, reason } => {
+                self.serve.stop(&transfer);
+                self.fetch.on_peer_ended(&transfer, &reason);
+                Ok(())
+            }
+            FileMessage::Error {
+                reference,
+                index,
+                code,
+                reason,
+            } => {
+                self.serve.stop(&reference);
+                self.fetch.on_error(&reference, index, code, &reason);
+                Ok(())
+            }
+        }
+    }
+
+    /// A bulk record from the peer.
+    pub(crate) async fn on_bulk(
+        &mut self,
+        wire: &mut Wire,
+        stream: u32,
+        offset: u64,
+        bytes: Vec<u8>,
+    ) -> Result<(), SessionEnd> {
+        self.fetch.on_bulk(wire, stream, offset, bytes).await
+    }
+
+    /// Something a worker produced.
+    pub(crate) async fn on_internal(
+        &mut self,
+        wire: &mut Wire,
+        internal: Internal,
+    ) -> Result<(), SessionEnd> {
+        match internal {
+            Internal::Send(message) => wire.send(&message).await,
+            Internal::Prepared(prepared) => self.serve.on_prepared(wire, prepared).await,
+            Internal::Planned(planned) => {
+                self.fetch
+                    .on_planned(wire, &self.internal_tx, planned)
+                    .await
+            }
+            Internal::Received(received) => {
+                self.fetch
+                    .on_received(wire, &self.internal_tx, received)
+                    .await
+            }
+        }
+    }
+}
+
+/// Whether this session's peer may see the share: verified or known (a new
+/// peer once its code was confirmed), never anonymous.
+pub(crate) fn may_browse(wire: &Wire) -> bool {
+    let peer = &wire.established.peer;
+    wire.established.session.is_confirmed()
+        && matches!(
+            peer.level,
+            TrustLevel::Verified | TrustLevel::Known | TrustLevel::New
+        )
+}

@@ -1,0 +1,451 @@
+//! The share's side: listings, offers for `file-get` (files opened beneath
+//! the share and hashed on the blocking pool), and one encoder per
+//! requested stream, checked against the offered hash as it reads.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sixchat_proto::AppMessage;
+use sixchat_proto::files::messages::{MAX_ENTRIES_PER_MESSAGE, Want};
+use sixchat_proto::files::{FileErrorCode, FileMessage, OfferedFile, WirePath};
+use tokio::sync::mpsc;
+
+use super::pipe::{ChunkWriter, WINDOW_RECORDS};
+use super::{Internal, MAX_STREAMS, file_error, may_browse, new_id};
+use crate::agent::driver::Wire;
+use crate::agent::{Agent, SessionEnd};
+use crate::files::confine::{ConfineError, Root};
+use crate::files::verified::{self, Outboard, SendError};
+
+/// Most bytes of XML in one listing page or offer part (a record holds 64 KiB).
+const MESSAGE_BUDGET: usize = 60_000;
+/// What one file of an offer costs besides its path, as XML.
+const OFFER_ENTRY_OVERHEAD: usize = 192;
+
+/// Most files one offer holds (files.md's limit for an offer).
+pub const MAX_OFFER_FILES: usize = 1_000_000;
+/// Most folders deep a folder offer goes (the wire's depth limit).
+const MAX_DEPTH: usize = 64;
+
+/// One file of an offer, opened and hashed.
+#[derive(Debug)]
+pub(crate) struct ServedFile {
+    offered: OfferedFile,
+    file: Arc<File>,
+    outboard: Arc<Outboard>,
+}
+
+/// An offer prepared on the blocking pool for a `file-get`.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    reference: String,
+    transfer: String,
+    result: Result<Vec<ServedFile>, (FileErrorCode, String)>,
+}
+
+/// A stream being sent.
+struct OutStream {
+    stream: u32,
+    transfer: String,
+    offset: u64,
+    chunks: mpsc::Receiver<Vec<u8>>,
+}
+
+/// An offer made in this session, until the receiver has every file.
+struct ServedOffer {
+    files: Vec<ServedFile>,
+    done: HashSet<u32>,
+}
+
+/// The share's side of one session.
+#[derive(Default)]
+pub(crate) struct Serving {
+    offers: HashMap<String, ServedOffer>,
+    streams: VecDeque<OutStream>,
+}
+
+/// Why a path of the share could not be served, as a `file-error`.
+fn refusal(e: &ConfineError) -> (FileErrorCode, String) {
+    let code = match e {
+        ConfineError::Path(_) => FileErrorCode::BadPath,
+        ConfineError::NotFound(_) => FileErrorCode::NotFound,
+        ConfineError::Escapes(_) | ConfineError::NotRegular(_) => FileErrorCode::NotAllowed,
+        ConfineError::Io { .. } => FileErrorCode::Io,
+    };
+    (code, e.to_string())
+}
+
+/// The share's folder, if the person set one.
+fn share(agent: &Agent) -> Option<PathBuf> {
+    agent
+        .with_store(|s| s.setting("share").ok().flatten())
+        .filter(|folder| !folder.is_empty())
+        .map(PathBuf::from)
+}
+
+impl Serving {
+    /// Whether the peer may browse, and the share's folder; else the error
+    /// to answer `reference` with.
+    fn allowed(agent: &Agent, wire: &Wire, reference: &str) -> Result<PathBuf, AppMessage> {
+        if !may_browse(wire) {
+            return Err(file_error(
+                reference,
+                None,
+                FileErrorCode::NotShared,
+                "nothing is shared with you",
+            ));
+        }
+        share(agent).ok_or_else(|| {
+            file_error(
+                reference,
+                None,
+                FileErrorCode::NotShared,
+                "nothing is shared",
+            )
+        })
+    }
+
+    pub(crate) async fn on_list(
+        &mut self,
+        agent: &Agent,
+        wire: &mut Wire,
+        internal: &mpsc::UnboundedSender<Internal>,
+        id: String,
+        path: WirePath,
+        start: u64,
+    ) -> Result<(), SessionEnd> {
+        let folder = match Self::allowed(agent, wire, &id) {
+            Ok(folder) => folder,
+            Err(refused) => return wire.send(&refused).await,
+        };
+        let internal = internal.clone();
+        tokio::task::spawn_blocking(move || {
+            let start = usize::try_from(start).unwrap_or(usize::MAX);
+            let answer = Root::open(&folder)
+                .map_err(|e| (FileErrorCode::Io, format!("the shared folder: {e}")))
+                .and_then(|root| {
+                    root.list(&path, start, MAX_ENTRIES_PER_MESSAGE, MESSAGE_BUDGET)
+                        .map_err(|e| refusal(&e))
+                });
+            let message = match answer {
+                Ok((entries, next)) => AppMessage::File {
+                    id: new_id(),
+                    message: FileMessage::Listing {
+                        reference: id,
+                        path,
+                        entries,
+                        next,
+                    },
+                },
+                Err((code, reason)) => file_error(&id, None, code, reason),
+            };
+            let _ = internal.send(Internal::Send(message));
+        });
+        Ok(())
+    }
+
+    pub(crate) async fn on_get(
+        &mut self,
+        agent: &Agent,
+        wire: &mut Wire,
+        internal: &mpsc::UnboundedSender<Internal>,
+        id: String,
+        path: WirePath,
+    ) -> Result<(), SessionEnd> {
+        let folder = match Self::allowed(agent, wire, &id) {
+            Ok(folder) => folder,
+            Err(refused) => return wire.send(&refused).await,
+        };
+        let internal = internal.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = Root::open(&folder)
+                .map_err(|e| (FileErrorCode::Io, format!("the shared folder: {e}")))
+                .and_then(|root| prepare(&root, &path));
+            let _ = internal.send(Internal::Prepared(Prepared {
+                reference: id,
+                transfer: new_id(),
+                result,
+            }));
+        });
+        Ok(())
+    }
+
+    /// Sends the prepared offer, in parts of at most 400 files.
+    pub(crate) async fn on_prepared(
+        &mut self,
+        wire: &mut Wire,
+        prepared: Prepared,
+    ) -> Result<(), SessionEnd> {
+        let Prepared {
+            reference,
+            transfer,
+            result,
+        } = prepared;
+        let files = match result {
+            Ok(files) => files,
+            Err((code, reason)) => {
+                return wire.send(&file_error(&reference, None, code, reason)).await;
+            }
+        };
+        let total_files = files.len() as u64;
+        let total_bytes = files.iter().map(|f| f.offered.size).sum();
+        let parts = offer_parts(&files);
+        let count = parts.len();
+        self.offers.insert(
+            transfer.clone(),
+            ServedOffer {
+                files,
+                done: HashSet::new(),
+            },
+        );
+        for (n, entries) in parts.into_iter().enumerate() {
+            let message = FileMessage::Offer {
+                transfer: transfer.clone(),
+                reference: Some(reference.clone()),
+                files: total_files,
+                bytes: total_bytes,
+                entries,
+                last: n + 1 == count,
+            };
+            wire.send(&AppMessage::File {
+                id: new_id(),
+                message,
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Starts an encoder for each wanted stream.
+    pub(crate) async fn on_request(
+        &mut self,
+        wire: &mut Wire,
+        internal: &mpsc::UnboundedSender<Internal>,
+        transfer: &str,
+        wants: Vec<Want>,
+    ) -> Result<(), SessionEnd> {
+        let Some(ServedOffer { files, .. }) = self.offers.get(transfer) else {
+            return wire
+                .send(&file_error(
+                    transfer,
+                    None,
+                    FileErrorCode::Protocol,
+                    "no such transfer",
+                ))
+                .await;
+        };
+        for want in wants {
+            if self.streams.len() >= MAX_STREAMS * 4 {
+                wire.send(&file_error(
+                    transfer,
+                    Some(want.index),
+                    FileErrorCode::TooMany,
+                    "too many streams at once",
+                ))
+                .await?;
+                continue;
+            }
+            let Some(served) = usize::try_from(want.index).ok().and_then(|i| files.get(i)) else {
+                wire.send(&file_error(
+                    transfer,
+                    Some(want.index),
+                    FileErrorCode::Protocol,
+                    "no such file in the transfer",
+                ))
+                .await?;
+                continue;
+            };
+            let (tx, rx) = mpsc::channel(WINDOW_RECORDS);
+            let file = served.file.clone();
+            let outboard = served.outboard.clone();
+            let ranges = verified::to_chunk_ranges(&want.ranges);
+            let internal = internal.clone();
+            let (reference, index) = (transfer.to_owned(), want.index);
+            tokio::task::spawn_blocking(move || {
+                let mut writer = ChunkWriter::new(tx);
+                let result = verified::encode(&file, &outboard, &ranges, &mut writer)
+                    .and_then(|()| std::io::Write::flush(&mut writer).map_err(SendError::Closed));
+                let problem = match result {
+                    Ok(()) | Err(SendError::Closed(_)) => return,
+                    Err(SendError::Changed) => (
+                        FileErrorCode::Changed,
+                        "the file changed while being sent".to_owned(),
+                    ),
+                    Err(SendError::Read(e)) => {
+                        (FileErrorCode::Io, format!("reading the file: {e}"))
+                    }
+                };
+                let _ = internal.send(Internal::Send(file_error(
+                    &reference,
+                    Some(index),
+                    problem.0,
+                    problem.1,
+                )));
+            });
+            self.streams.push_back(OutStream {
+                stream: want.stream,
+                transfer: transfer.to_owned(),
+                offset: 0,
+                chunks: rx,
+            });
+        }
+        Ok(())
+    }
+
+    /// The next record of the next stream in turn; pending while none has
+    /// one ready. A stream whose encoder finished is dropped.
+    pub(crate) async fn next_bulk(&mut self) -> (u32, u64, Vec<u8>) {
+        std::future::poll_fn(|cx| {
+            let mut turns = self.streams.len();
+            while turns > 0 {
+                turns -= 1;
+                let Some(mut stream) = self.streams.pop_front() else {
+                    break;
+                };
+                match stream.chunks.poll_recv(cx) {
+                    std::task::Poll::Ready(Some(bytes)) => {
+                        let at = stream.offset;
+                        stream.offset += bytes.len() as u64;
+                        let id = stream.stream;
+                        self.streams.push_back(stream);
+                        return std::task::Poll::Ready((id, at, bytes));
+                    }
+                    // Finished: the stream is done.
+                    std::task::Poll::Ready(None) => {}
+                    std::task::Poll::Pending => self.streams.push_back(stream),
+                }
+            }
+            std::task::Poll::Pending
+        })
+        .await
+    }
+
+    /// The receiver has file `index`: once it has every file, the offer
+    /// (and the files it holds open) is closed.
+    pub(crate) fn on_done(&mut self, transfer: &str, index: u32) {
+        let Some(offer) = self.offers.get_mut(transfer) else {
+            return;
+        };
+        if usize::try_from(index).is_ok_and(|i| i < offer.files.len()) {
+            offer.done.insert(index);
+        }
+        if offer.done.len() == offer.files.len() {
+            self.offers.remove(transfer);
+        }
+    }
+
+    /// Stops every stream of `transfer` (a pause, a cancel, an error); the
+    /// offer stays, so the receiver can ask again.
+    pub(crate) fn stop(&mut self, transfer: &str) {
+        self.streams.retain(|s| s.transfer != transfer);
+    }
+}
+
+/// The offer's files in parts that each fit one message (at least one
+/// part: an empty folder is an offer of nothing).
+fn offer_parts(files: &[ServedFile]) -> Vec<Vec<OfferedFile>> {
+    let mut parts = vec![Vec::new()];
+    let mut bytes = 0;
+    for file in files {
+        let cost =
+            OFFER_ENTRY_OVERHEAD + sixchat_proto::xml::escaped_len(file.offered.path.as_str());
+        let current = parts.last_mut().expect("one part at least");
+        if !current.is_empty()
+            && (bytes + cost > MESSAGE_BUDGET || current.len() == MAX_ENTRIES_PER_MESSAGE)
+        {
+            parts.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += cost;
+        parts
+            .last_mut()
+            .expect("one part at least")
+            .push(file.offered.clone());
+    }
+    parts
+}
+
+/// Opens and hashes `path` beneath the share: one file, or every file of a
+/// folder (recursively, in name order).
+fn prepare(root: &Root, path: &WirePath) -> Result<Vec<ServedFile>, (FileErrorCode, String)> {
+    let mut files = Vec::new();
+    // A file is offered under its own name; a folder's files under the
+    // folder's name.
+    let base = path.parent();
+    let mut pending = vec![(path.clone(), 0usize)];
+    while let Some((current, depth)) = pending.pop() {
+        if root.is_dir(&current).map_err(|e| refusal(&e))? {
+            if depth >= MAX_DEPTH {
+                return Err((
+                    FileErrorCode::TooMany,
+                    format!("{current}: more than {MAX_DEPTH} folders deep"),
+                ));
+            }
+            let mut children = folder_children(root, &current)?;
+            // Popped from the end: reversed, so files go in name order.
+            children.reverse();
+            pending.extend(children.into_iter().map(|child| (child, depth + 1)));
+            continue;
+        }
+        let opened = root.open_file(&current).map_err(|e| refusal(&e))?;
+        let outboard = Outboard::of_file(&opened.file)
+            .map_err(|e| (FileErrorCode::Io, format!("{current}: {e}")))?;
+        if outboard.size() != opened.size {
+            return Err((
+                FileErrorCode::Changed,
+                format!("{current} changed while being read"),
+            ));
+        }
+        files.push(ServedFile {
+            offered: OfferedFile {
+                index: u32::try_from(files.len()).unwrap_or(u32::MAX),
+                path: relative_to(&base, &current),
+                size: opened.size,
+                modified: opened.modified,
+                hash: outboard.root(),
+            },
+            file: Arc::new(opened.file),
+            outboard: Arc::new(outboard),
+        });
+        if files.len() > MAX_OFFER_FILES {
+            return Err((
+                FileErrorCode::TooMany,
+                format!("more than {MAX_OFFER_FILES} files"),
+            ));
+        }
+    }
+    Ok(files)
+}
+
+/// Every entry of a folder that may travel, in name order.
+fn folder_children(
+    root: &Root,
+    folder: &WirePath,
+) -> Result<Vec<WirePath>, (FileErrorCode, String)> {
+    let mut children = Vec::new();
+    let mut start = 0;
+    loop {
+        let (entries, next) = root
+            .list(folder, start, 4096, usize::MAX)
+            .map_err(|e| refusal(&e))?;
+        children.extend(entries.iter().filter_map(|e| folder.join(&e.name).ok()));
+        match next {
+            Some(next) => start = usize::try_from(next).unwrap_or(usize::MAX),
+            None => return Ok(children),
+        }
+    }
+}
+
+/// `path` without the leading `base` folder.
+fn relative_to(base: &WirePath, path: &WirePath) -> WirePath {
+    if base.is_root() {
+        return path.clone();
+    }
+    path.as_str()
+        .strip_prefix(base.as_str())
+        .and_then(|rest| rest.strip_prefix('/'))
+        .and_then(|rest| WirePath::parse(rest).ok())
+        .unwrap_or_else(|| path.clone())
+}

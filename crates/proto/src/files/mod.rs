@@ -1,0 +1,16 @@
+//! File transfer over a Direct session (files.md, docs/transfer.md),
+//! sans-IO: paths on the wire and the rules they must meet, chunk-range
+//! sets, and the `file-*` application messages.
+
+pub mod messages;
+pub mod path;
+pub mod ranges;
+
+pub use messages::{FileErrorCode, FileMessage, ListEntry, OfferedFile, Want};
+pub use path::{PathProblem, WirePath};
+pub use ranges::ChunkRangeSet;
+
+/// An id or transfer token: the same rule as a message id.
+pub(crate) fn valid_token(token: &str) -> bool {
+    crate::app::valid_id(token)
+}
