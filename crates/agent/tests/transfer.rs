@@ -217,6 +217,23 @@ fn nothing_outside_the_share_and_nothing_for_strangers() {
     }
     assert!(!into.join("secret.txt").exists() && !into.join("link").exists());
 
+    // A symlinked folder is listed but not walked into: a loop costs nothing.
+    std::os::unix::fs::symlink("..", w.share.join("photos/up")).expect("symlink");
+    std::os::unix::fs::symlink(".", w.share.join("photos/here")).expect("symlink");
+    let out = w.env.ok(
+        "alice",
+        &[
+            "get",
+            "bob@b.example",
+            "photos",
+            "--addr",
+            &w.addr,
+            "--to",
+            to,
+        ],
+    );
+    assert!(out.contains("received 3 files, 400000 bytes"), "{out}");
+
     // A stranger whose key bob never pinned gets no session at all; carol
     // pinned by bob but with nothing shared (share off) is told so.
     let carol_fp = w.env.new_identity("carol", "carol@c.example", "Carol");

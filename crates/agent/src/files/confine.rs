@@ -89,22 +89,7 @@ impl Root {
         }
         let mut options = OpenOptions::new();
         options.read(true);
-        #[cfg(unix)]
-        {
-            use cap_std::fs::OpenOptionsExt as _;
-            // A FIFO swapped in after the check must not block the open.
-            options.custom_flags(libc::O_NONBLOCK);
-        }
-        let file = self
-            .dir
-            .open_with(path.as_str(), &options)
-            .map_err(|e| ConfineError::from_io(path, e))?;
-        let metadata = file
-            .metadata()
-            .map_err(|e| ConfineError::from_io(path, e))?;
-        if !metadata.is_file() {
-            return Err(ConfineError::NotRegular(path.clone()));
-        }
+        let (file, metadata) = self.open_regular(path, &mut options)?;
         Ok(Opened {
             file: file.into_std(),
             size: metadata.len(),
@@ -124,14 +109,26 @@ impl Root {
         }
         let mut options = OpenOptions::new();
         options.read(true).write(true).create(true).truncate(false);
+        let (file, _) = self.open_regular(path, &mut options)?;
+        Ok(file.into_std())
+    }
+
+    /// Opens `path` beneath the root with `options` (never blocking on a
+    /// FIFO) and refuses what turns out not to be a regular file.
+    fn open_regular(
+        &self,
+        path: &WirePath,
+        options: &mut OpenOptions,
+    ) -> Result<(cap_std::fs::File, Metadata), ConfineError> {
         #[cfg(unix)]
         {
             use cap_std::fs::OpenOptionsExt as _;
+            // A FIFO swapped in after a check must not block the open.
             options.custom_flags(libc::O_NONBLOCK);
         }
         let file = self
             .dir
-            .open_with(path.as_str(), &options)
+            .open_with(path.as_str(), options)
             .map_err(|e| ConfineError::from_io(path, e))?;
         let metadata = file
             .metadata()
@@ -139,7 +136,7 @@ impl Root {
         if !metadata.is_file() {
             return Err(ConfineError::NotRegular(path.clone()));
         }
-        Ok(file.into_std())
+        Ok((file, metadata))
     }
 
     /// Renames `from` to `to`, both beneath the root.
@@ -167,6 +164,13 @@ impl Root {
             .metadata(path.as_str())
             .map(|m| m.is_dir())
             .map_err(|e| ConfineError::from_io(path, e))
+    }
+
+    /// Whether `path` itself is a symlink (not followed).
+    pub fn is_symlink(&self, path: &WirePath) -> bool {
+        self.dir
+            .symlink_metadata(path.as_str())
+            .is_ok_and(|m| m.is_symlink())
     }
 
     /// Whether something exists at `path` beneath the root.

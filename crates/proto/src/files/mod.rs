@@ -10,6 +10,9 @@ pub use messages::{FileErrorCode, FileMessage, ListEntry, OfferedFile, Want};
 pub use path::{PathProblem, WirePath};
 pub use ranges::ChunkRangeSet;
 
+#[cfg(test)]
+mod tests;
+
 /// An id or transfer token: the same rule as a message id.
 pub(crate) fn valid_token(token: &str) -> bool {
     crate::app::valid_id(token)

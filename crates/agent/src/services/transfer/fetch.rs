@@ -3,18 +3,17 @@
 //! transfer already verified), asks for what is missing, and runs one
 //! decoder per stream that verifies every chunk group before writing it.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use bao_tree::ChunkRanges;
 use sixchat_proto::AppMessage;
 use sixchat_proto::files::messages::Want;
-use sixchat_proto::files::path::case_collision;
 use sixchat_proto::files::{FileErrorCode, FileMessage, ListEntry, OfferedFile, WirePath};
 use tokio::sync::mpsc;
 
 use super::pipe::{ChunkReader, WINDOW_RECORDS};
+use super::plan::{self, Plan, PlannedFile};
 use super::serve::MAX_OFFER_FILES;
 use super::{
     Internal, Listing, MAX_STREAMS, TransferCommand, TransferError, TransferUpdate, new_id,
@@ -22,7 +21,7 @@ use super::{
 use crate::agent::driver::Wire;
 use crate::agent::{Agent, SessionEnd};
 use crate::files::confine::Root;
-use crate::files::verified::{self, Outboard, Partial, ReceiveError};
+use crate::files::verified::{self, Partial, ReceiveError};
 
 /// One `file-offer` message.
 #[derive(Debug)]
@@ -35,35 +34,11 @@ pub(crate) struct OfferPart {
     pub(crate) last: bool,
 }
 
-/// A file to receive: where it goes, its hash, what it still misses (its
-/// `.part` is opened again by its decoder, so a large offer holds no file
-/// open while it waits).
-#[derive(Debug)]
-pub(crate) struct PlannedFile {
-    index: u32,
-    path: WirePath,
-    hash: [u8; 32],
-    missing: ChunkRanges,
-    size: u64,
-    /// Bytes of it already verified here.
-    already: u64,
-}
-
 /// The files of a transfer opened on the blocking pool.
 #[derive(Debug)]
 pub(crate) struct Planned {
     transfer: String,
     result: Result<Plan, String>,
-}
-
-#[derive(Debug)]
-struct Plan {
-    root: Arc<Root>,
-    files: Vec<PlannedFile>,
-    /// Files already complete here (from an earlier, interrupted transfer).
-    complete: Vec<WirePath>,
-    /// Bytes already verified here.
-    resumed: u64,
 }
 
 /// A decoder's end.
@@ -88,6 +63,8 @@ struct Incoming {
     files: Vec<OfferedFile>,
     /// Bytes of paths taken so far.
     path_bytes: usize,
+    /// Its last part came (and it is being, or was, planned).
+    planned: bool,
     total_files: u64,
     total_bytes: u64,
     root: Option<Arc<Root>>,
@@ -192,6 +169,7 @@ impl Fetching {
                     into: pending.into,
                     files: Vec::new(),
                     path_bytes: 0,
+                    planned: false,
                     total_files: offer.files,
                     total_bytes: offer.bytes,
                     root: None,
@@ -205,15 +183,12 @@ impl Fetching {
             let Some(incoming) = self.transfers.get_mut(&offer.transfer) else {
                 return Ok(());
             };
-            add_part(incoming, offer.entries)
-                .and_then(|()| {
-                    if offer.last {
-                        check_whole_offer(incoming)
-                    } else {
-                        Ok(())
-                    }
-                })
-                .err()
+            if incoming.planned {
+                Some("a part after the offer's last".to_owned())
+            } else {
+                incoming.planned = offer.last;
+                add_part(incoming, offer.entries).err()
+            }
         };
         if let Some(problem) = problem {
             return self
@@ -237,9 +212,11 @@ impl Fetching {
             return;
         };
         let (into, files) = (incoming.into.clone(), incoming.files.clone());
+        let totals = (incoming.total_files, incoming.total_bytes);
         let (internal, transfer) = (internal.clone(), transfer.to_owned());
         tokio::task::spawn_blocking(move || {
-            let result = plan_files(&into, files);
+            let result = plan::check_whole_offer(&files, totals)
+                .and_then(|()| plan::plan_files(&into, files));
             let _ = internal.send(Internal::Planned(Planned { transfer, result }));
         });
     }
@@ -457,6 +434,7 @@ impl Fetching {
                 let error = TransferError::BadData {
                     peer: wire.peer().to_string(),
                     path: received.path.to_string(),
+                    index: received.index,
                     at,
                 };
                 self.fail(wire, &received.transfer, error, true).await
@@ -508,11 +486,19 @@ impl Fetching {
         if !tell {
             return Ok(());
         }
-        wire.send(&send_file(FileMessage::Cancel {
-            transfer: transfer.to_owned(),
-            reason: error.to_string().chars().take(1000).collect(),
-        }))
-        .await
+        let message = match &error {
+            TransferError::BadData { index, .. } => super::file_error(
+                transfer,
+                Some(*index),
+                FileErrorCode::BadData,
+                "data does not match the offered file",
+            ),
+            _ => send_file(FileMessage::Cancel {
+                transfer: transfer.to_owned(),
+                reason: super::reason(&error.to_string()),
+            }),
+        };
+        wire.send(&message).await
     }
 
     /// The peer declined or cancelled `transfer`.
@@ -586,128 +572,4 @@ fn add_part(incoming: &mut Incoming, entries: Vec<OfferedFile>) -> Result<(), St
     }
     incoming.files.extend(entries);
     Ok(())
-}
-
-/// Checks a whole offer at its last part: the totals, and no two names
-/// that collide but for case or that are both a file and a folder.
-fn check_whole_offer(incoming: &Incoming) -> Result<(), String> {
-    if incoming.files.len() as u64 != incoming.total_files {
-        return Err("the offer holds fewer files than it announced".into());
-    }
-    let bytes = incoming
-        .files
-        .iter()
-        .try_fold(0u64, |sum, f| sum.checked_add(f.size));
-    if bytes != Some(incoming.total_bytes) {
-        return Err("the offer's sizes do not add up to its total".into());
-    }
-    case_collision(incoming.files.iter().map(|f| &f.path)).map_err(|e| e.to_string())?;
-    let mut folders = HashSet::new();
-    for file in &incoming.files {
-        let mut parent = file.path.parent();
-        while !parent.is_root() && folders.insert(parent.clone()) {
-            parent = parent.parent();
-        }
-    }
-    if let Some(file) = incoming.files.iter().find(|f| folders.contains(&f.path)) {
-        return Err(format!(
-            "{} is both a file and a folder in the offer",
-            file.path
-        ));
-    }
-    Ok(())
-}
-
-/// Opens (or reopens) each file's `.part` beneath `into`; a file whose
-/// final name already holds the same content is complete, one whose name
-/// is taken by other content goes to `name (2).ext` and so on.
-fn plan_files(into: &std::path::Path, files: Vec<OfferedFile>) -> Result<Plan, String> {
-    std::fs::create_dir_all(into).map_err(|e| format!("{}: {e}", into.display()))?;
-    let root = Arc::new(Root::open(into).map_err(|e| format!("{}: {e}", into.display()))?);
-    let mut plan = Plan {
-        root: root.clone(),
-        files: Vec::new(),
-        complete: Vec::new(),
-        resumed: 0,
-    };
-    for file in files {
-        if file.size == 0 && file.hash != *bao_tree::blake3::hash(&[]).as_bytes() {
-            return Err(format!(
-                "{}: an empty file with a hash that is not empty",
-                file.path
-            ));
-        }
-        let Some(target) = free_name(&root, &file)? else {
-            plan.resumed += file.size;
-            plan.complete.push(file.path);
-            continue;
-        };
-        let partial =
-            Partial::open(&root, &target, file.size, file.hash).map_err(|e| e.to_string())?;
-        let missing = partial.missing().map_err(|e| format!("{target}: {e}"))?;
-        let missing_bytes: u64 = missing
-            .iter()
-            .map(|r| match r {
-                range_collections::range_set::RangeSetRange::Range(r) => {
-                    (r.end.0 - r.start.0) * 1024
-                }
-                range_collections::range_set::RangeSetRange::RangeFrom(_) => file.size,
-            })
-            .sum();
-        let missing_bytes = missing_bytes.min(file.size);
-        plan.resumed += file.size - missing_bytes;
-        if missing.is_empty() {
-            // Verified before a crash, not yet renamed.
-            if !partial.finish(&root).map_err(|e| e.to_string())? {
-                return Err(format!("{target}: not complete after all"));
-            }
-            plan.complete.push(target);
-            continue;
-        }
-        drop(partial);
-        plan.files.push(PlannedFile {
-            index: file.index,
-            path: target,
-            hash: file.hash,
-            missing,
-            size: file.size,
-            already: file.size.saturating_sub(missing_bytes),
-        });
-    }
-    Ok(plan)
-}
-
-/// Where `file` goes: its own name if free (or only its `.part` is there),
-/// `None` if a file of that name already holds the same content, else the
-/// first free `name (n).ext`.
-fn free_name(root: &Root, file: &OfferedFile) -> Result<Option<WirePath>, String> {
-    let mut candidate = file.path.clone();
-    for n in 2..10_000u32 {
-        if !root.exists(&candidate) {
-            return Ok(Some(candidate));
-        }
-        if same_content(root, &candidate, file) {
-            return Ok(None);
-        }
-        candidate = numbered(&file.path, n).map_err(|e| e.to_string())?;
-    }
-    Err(format!("{}: no free name", file.path))
-}
-
-fn same_content(root: &Root, path: &WirePath, file: &OfferedFile) -> bool {
-    root.open_file(path)
-        .ok()
-        .filter(|opened| opened.size == file.size)
-        .and_then(|opened| Outboard::of_file(&opened.file).ok())
-        .is_some_and(|outboard| outboard.root() == file.hash)
-}
-
-/// `a/name.ext` as `a/name (n).ext`.
-fn numbered(path: &WirePath, n: u32) -> Result<WirePath, sixchat_proto::files::PathProblem> {
-    let name = path.name().unwrap_or_default();
-    let renamed = match name.rsplit_once('.') {
-        Some((stem, ext)) if !stem.is_empty() => format!("{stem} ({n}).{ext}"),
-        _ => format!("{name} ({n})"),
-    };
-    path.parent().join(&renamed)
 }

@@ -15,6 +15,7 @@
 
 pub mod fetch;
 pub mod pipe;
+mod plan;
 pub mod serve;
 
 use std::path::PathBuf;
@@ -91,7 +92,12 @@ pub enum TransferError {
     Refused { code: String, reason: String },
     /// The peer sent data that is not the file it offered.
     #[error("{peer} sent data that does not match the offered file {path} (at byte {at})")]
-    BadData { peer: String, path: String, at: u64 },
+    BadData {
+        peer: String,
+        path: String,
+        index: u32,
+        at: u64,
+    },
     /// The peer sent something that does not fit the transfer.
     #[error("{0}")]
     Protocol(String),
@@ -151,12 +157,24 @@ pub(crate) fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// Longest `<reason>` the peer's parser takes, in bytes.
+const MAX_REASON_BYTES: usize = 1024;
+
+/// `text` cut to what a `<reason>` may hold, on a character boundary.
+pub(crate) fn reason(text: &str) -> String {
+    let mut end = text.len().min(MAX_REASON_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
 /// A `file-error` about `reference`.
 pub(crate) fn file_error(
     reference: &str,
     index: Option<u32>,
     code: FileErrorCode,
-    reason: impl Into<String>,
+    why: impl AsRef<str>,
 ) -> AppMessage {
     AppMessage::File {
         id: new_id(),
@@ -164,7 +182,7 @@ pub(crate) fn file_error(
             reference: reference.to_owned(),
             index,
             code,
-            reason: reason.into(),
+            reason: reason(why.as_ref()),
         },
     }
 }
@@ -256,7 +274,7 @@ impl TransferService {
             }
             FileMessage::Decline { transfer, reason }
             | FileMessage::Cancel { transfer, reason } => {
-                self.serve.stop(&transfer);
+                self.serve.close(&transfer);
                 self.fetch.on_peer_ended(&transfer, &reason);
                 Ok(())
             }
@@ -266,7 +284,7 @@ impl TransferService {
                 code,
                 reason,
             } => {
-                self.serve.stop(&reference);
+                self.serve.close(&reference);
                 self.fetch.on_error(&reference, index, code, &reason);
                 Ok(())
             }

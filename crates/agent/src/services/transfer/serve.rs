@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sixchat_proto::AppMessage;
 use sixchat_proto::files::messages::{MAX_ENTRIES_PER_MESSAGE, Want};
@@ -59,11 +60,27 @@ struct ServedOffer {
     done: HashSet<u32>,
 }
 
+/// Listings and offers being prepared at once for one session.
+const MAX_PREPARING: usize = 4;
+/// Offers one session may hold open (files.md: 16 transfers at once).
+const MAX_OFFERS: usize = 16;
+
 /// The share's side of one session.
 #[derive(Default)]
 pub(crate) struct Serving {
     offers: HashMap<String, ServedOffer>,
     streams: VecDeque<OutStream>,
+    /// Listings and offers being prepared on the blocking pool.
+    preparing: Arc<AtomicUsize>,
+}
+
+/// Counts one preparation for as long as it lives.
+struct Preparing(Arc<AtomicUsize>);
+
+impl Drop for Preparing {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Why a path of the share could not be served, as a `file-error`.
@@ -86,6 +103,20 @@ fn share(agent: &Agent) -> Option<PathBuf> {
 }
 
 impl Serving {
+    /// A turn to prepare a listing or an offer, or the `too-many` answer.
+    fn turn(&self, reference: &str) -> Result<Preparing, AppMessage> {
+        if self.preparing.fetch_add(1, Ordering::AcqRel) >= MAX_PREPARING {
+            self.preparing.fetch_sub(1, Ordering::AcqRel);
+            return Err(file_error(
+                reference,
+                None,
+                FileErrorCode::TooMany,
+                "too many listings and offers asked at once; ask again when one is answered",
+            ));
+        }
+        Ok(Preparing(self.preparing.clone()))
+    }
+
     /// Whether the peer may browse, and the share's folder; else the error
     /// to answer `reference` with.
     fn allowed(agent: &Agent, wire: &Wire, reference: &str) -> Result<PathBuf, AppMessage> {
@@ -116,12 +147,15 @@ impl Serving {
         path: WirePath,
         start: u64,
     ) -> Result<(), SessionEnd> {
-        let folder = match Self::allowed(agent, wire, &id) {
-            Ok(folder) => folder,
+        let allowed =
+            Self::allowed(agent, wire, &id).and_then(|folder| Ok((folder, self.turn(&id)?)));
+        let (folder, turn) = match allowed {
+            Ok(allowed) => allowed,
             Err(refused) => return wire.send(&refused).await,
         };
         let internal = internal.clone();
         tokio::task::spawn_blocking(move || {
+            let _turn = turn;
             let start = usize::try_from(start).unwrap_or(usize::MAX);
             let answer = Root::open(&folder)
                 .map_err(|e| (FileErrorCode::Io, format!("the shared folder: {e}")))
@@ -154,12 +188,24 @@ impl Serving {
         id: String,
         path: WirePath,
     ) -> Result<(), SessionEnd> {
-        let folder = match Self::allowed(agent, wire, &id) {
-            Ok(folder) => folder,
+        if self.offers.len() >= MAX_OFFERS {
+            let refused = file_error(
+                &id,
+                None,
+                FileErrorCode::TooMany,
+                format!("{MAX_OFFERS} transfers are open in this session already"),
+            );
+            return wire.send(&refused).await;
+        }
+        let allowed =
+            Self::allowed(agent, wire, &id).and_then(|folder| Ok((folder, self.turn(&id)?)));
+        let (folder, turn) = match allowed {
+            Ok(allowed) => allowed,
             Err(refused) => return wire.send(&refused).await,
         };
         let internal = internal.clone();
         tokio::task::spawn_blocking(move || {
+            let _turn = turn;
             let result = Root::open(&folder)
                 .map_err(|e| (FileErrorCode::Io, format!("the shared folder: {e}")))
                 .and_then(|root| prepare(&root, &path));
@@ -336,10 +382,17 @@ impl Serving {
         }
     }
 
-    /// Stops every stream of `transfer` (a pause, a cancel, an error); the
-    /// offer stays, so the receiver can ask again.
+    /// Stops every stream of `transfer` (a pause); the offer stays, so the
+    /// receiver can ask again.
     pub(crate) fn stop(&mut self, transfer: &str) {
         self.streams.retain(|s| s.transfer != transfer);
+    }
+
+    /// Ends `transfer` (a cancel, a decline, an error): its streams stop and
+    /// the files it holds open are closed.
+    pub(crate) fn close(&mut self, transfer: &str) {
+        self.stop(transfer);
+        self.offers.remove(transfer);
     }
 }
 
@@ -430,7 +483,14 @@ fn folder_children(
         let (entries, next) = root
             .list(folder, start, 4096, usize::MAX)
             .map_err(|e| refusal(&e))?;
-        children.extend(entries.iter().filter_map(|e| folder.join(&e.name).ok()));
+        // A symlinked folder is not walked into (two `x -> .` would loop).
+        children.extend(
+            entries
+                .iter()
+                .filter_map(|e| folder.join(&e.name).ok().map(|path| (path, e.folder)))
+                .filter(|(path, is_folder)| !(*is_folder && root.is_symlink(path)))
+                .map(|(path, _)| path),
+        );
         match next {
             Some(next) => start = usize::try_from(next).unwrap_or(usize::MAX),
             None => return Ok(children),

@@ -1,0 +1,252 @@
+//! The receiving side's plan for an offer, on the blocking pool: the whole
+//! offer checked (totals, duplicates, names equal but for case, a name that
+//! is both a file and a folder), then each file's place beneath the target
+//! folder — resuming its own `.part`, recognising identical content, and
+//! never sharing a name (or a `.part` beside it) with another file of the
+//! offer or with a file that is not ours.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use bao_tree::ChunkRanges;
+use sixchat_proto::files::path::case_collision;
+use sixchat_proto::files::{OfferedFile, PathProblem, WirePath};
+
+use crate::files::confine::Root;
+use crate::files::verified::{Outboard, Partial};
+
+/// A file to receive: where it goes, its hash, what it still misses (its
+/// `.part` is opened again by its decoder, so a large offer holds no file
+/// open while it waits).
+#[derive(Debug)]
+pub(crate) struct PlannedFile {
+    pub(crate) index: u32,
+    pub(crate) path: WirePath,
+    pub(crate) hash: [u8; 32],
+    pub(crate) missing: ChunkRanges,
+    pub(crate) size: u64,
+    /// Bytes of it already verified here.
+    pub(crate) already: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub(crate) root: Arc<Root>,
+    pub(crate) files: Vec<PlannedFile>,
+    /// Files already complete here (from an earlier, interrupted transfer).
+    pub(crate) complete: Vec<WirePath>,
+    /// Bytes already verified here.
+    pub(crate) resumed: u64,
+}
+
+const PART: &str = ".part";
+const OUTBOARD: &str = ".part.obao";
+
+/// Checks a whole offer: its totals, and no two files with one name (or
+/// names equal but for case), and no name that is both a file and a folder.
+/// `O(n log n)` in the number of files, without copying names.
+pub(crate) fn check_whole_offer(files: &[OfferedFile], totals: (u64, u64)) -> Result<(), String> {
+    let (total_files, total_bytes) = totals;
+    if files.len() as u64 != total_files {
+        return Err("the offer holds fewer files than it announced".into());
+    }
+    let bytes = files
+        .iter()
+        .try_fold(0u64, |sum, f| sum.checked_add(f.size));
+    if bytes != Some(total_bytes) {
+        return Err("the offer's sizes do not add up to its total".into());
+    }
+    case_collision(files.iter().map(|f| &f.path)).map_err(|e| e.to_string())?;
+    let mut sorted: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    sorted.sort_unstable();
+    if let Some([twice, _]) = sorted.windows(2).find(|pair| pair[0] == pair[1]) {
+        return Err(format!("{twice} is offered twice"));
+    }
+    for path in &sorted {
+        let folder = format!("{path}/");
+        let at = sorted.partition_point(|other| *other < folder.as_str());
+        if sorted
+            .get(at)
+            .is_some_and(|other| other.starts_with(&folder))
+        {
+            return Err(format!("{path} is both a file and a folder in the offer"));
+        }
+    }
+    Ok(())
+}
+
+/// Opens (or reopens) each file's `.part` beneath `into`. A file whose
+/// final name already holds the same content is complete; a name taken by
+/// other content, by a `.part` that is not ours, or by another file of this
+/// offer (with its `.part` and outboard) gives way to `name (2).ext` and so on.
+pub(crate) fn plan_files(into: &std::path::Path, files: Vec<OfferedFile>) -> Result<Plan, String> {
+    std::fs::create_dir_all(into).map_err(|e| format!("{}: {e}", into.display()))?;
+    let root = Arc::new(Root::open(into).map_err(|e| format!("{}: {e}", into.display()))?);
+    let mut plan = Plan {
+        root: root.clone(),
+        files: Vec::new(),
+        complete: Vec::new(),
+        resumed: 0,
+    };
+    // Every name this offer writes (final, part, outboard), lowercased.
+    let mut taken = HashSet::new();
+    for file in files {
+        if file.size == 0 && file.hash != *bao_tree::blake3::hash(&[]).as_bytes() {
+            return Err(format!(
+                "{}: an empty file with a hash that is not empty",
+                file.path
+            ));
+        }
+        let Some(target) = free_name(&root, &file, &mut taken)? else {
+            plan.resumed += file.size;
+            plan.complete.push(file.path);
+            continue;
+        };
+        let partial =
+            Partial::open(&root, &target, file.size, file.hash).map_err(|e| e.to_string())?;
+        let missing = partial.missing().map_err(|e| format!("{target}: {e}"))?;
+        let missing_bytes: u64 = missing
+            .iter()
+            .map(|r| match r {
+                range_collections::range_set::RangeSetRange::Range(r) => {
+                    (r.end.0 - r.start.0) * 1024
+                }
+                range_collections::range_set::RangeSetRange::RangeFrom(_) => file.size,
+            })
+            .sum();
+        let missing_bytes = missing_bytes.min(file.size);
+        plan.resumed += file.size - missing_bytes;
+        if missing.is_empty() {
+            // Verified before a crash, not yet renamed.
+            if !partial.finish(&root).map_err(|e| e.to_string())? {
+                return Err(format!("{target}: not complete after all"));
+            }
+            plan.complete.push(target);
+            continue;
+        }
+        drop(partial);
+        plan.files.push(PlannedFile {
+            index: file.index,
+            path: target,
+            hash: file.hash,
+            missing,
+            size: file.size,
+            already: file.size - missing_bytes,
+        });
+    }
+    Ok(plan)
+}
+
+/// Where `file` goes (and its three names reserved in `taken`), or `None`
+/// if a file of that name already holds the same content.
+fn free_name(
+    root: &Root,
+    file: &OfferedFile,
+    taken: &mut HashSet<String>,
+) -> Result<Option<WirePath>, String> {
+    let mut candidate = file.path.clone();
+    for n in 2..10_000u32 {
+        let names = [
+            candidate.as_str().to_lowercase(),
+            format!("{candidate}{PART}").to_lowercase(),
+            format!("{candidate}{OUTBOARD}").to_lowercase(),
+        ];
+        let free_here = names.iter().all(|name| !taken.contains(name));
+        if free_here {
+            let part = suffixed(&candidate, PART)?;
+            let outboard = suffixed(&candidate, OUTBOARD)?;
+            let ours_to_resume = root.exists(&part) && root.exists(&outboard);
+            if !root.exists(&candidate) && (ours_to_resume || !root.exists(&part)) {
+                taken.extend(names);
+                return Ok(Some(candidate));
+            }
+            if root.exists(&candidate) && same_content(root, &candidate, file) {
+                taken.extend(names);
+                return Ok(None);
+            }
+        }
+        candidate = numbered(&file.path, n).map_err(|e| e.to_string())?;
+    }
+    Err(format!("{}: no free name", file.path))
+}
+
+fn suffixed(path: &WirePath, suffix: &str) -> Result<WirePath, String> {
+    WirePath::parse(&format!("{path}{suffix}")).map_err(|e| format!("{path}: {e}"))
+}
+
+fn same_content(root: &Root, path: &WirePath, file: &OfferedFile) -> bool {
+    root.open_file(path)
+        .ok()
+        .filter(|opened| opened.size == file.size)
+        .and_then(|opened| Outboard::of_file(&opened.file).ok())
+        .is_some_and(|outboard| outboard.root() == file.hash)
+}
+
+/// `a/name.ext` as `a/name (n).ext`.
+fn numbered(path: &WirePath, n: u32) -> Result<WirePath, PathProblem> {
+    let name = path.name().unwrap_or_default();
+    let renamed = match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => format!("{stem} ({n}).{ext}"),
+        _ => format!("{name} ({n})"),
+    };
+    path.parent().join(&renamed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offered(paths: &[&str]) -> Vec<OfferedFile> {
+        paths
+            .iter()
+            .enumerate()
+            .map(|(i, p)| OfferedFile {
+                index: u32::try_from(i).expect("index"),
+                path: WirePath::parse(p).expect("path"),
+                size: 1,
+                modified: 0,
+                hash: [0; 32],
+            })
+            .collect()
+    }
+
+    #[test]
+    fn duplicates_case_twins_and_file_folder_clashes_are_refused() {
+        for (paths, why) in [
+            (vec!["a", "a"], "offered twice"),
+            (vec!["A.txt", "a.TXT"], "differ only in case"),
+            (vec!["x", "x/y"], "both a file and a folder"),
+            (vec!["d/x", "d/x/y/z"], "both a file and a folder"),
+        ] {
+            let files = offered(&paths);
+            let n = files.len() as u64;
+            let err = check_whole_offer(&files, (n, n)).expect_err(why);
+            assert!(err.contains(why), "{paths:?}: {err}");
+        }
+        let fine = offered(&["x-1", "x/y", "x.txt", "y/x"]);
+        assert_eq!(check_whole_offer(&fine, (4, 4)), Ok(()));
+        assert!(check_whole_offer(&fine, (5, 4)).is_err(), "announced more");
+        assert!(check_whole_offer(&fine, (4, 9)).is_err(), "sizes");
+    }
+
+    #[test]
+    fn a_name_its_sidecars_or_a_foreign_part_are_never_shared() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::write(
+            dir.path().join("dl.part"),
+            b"someone else's partial download",
+        )
+        .expect("write");
+        let mut files = offered(&["x.part", "x", "dl"]);
+        for file in &mut files {
+            file.hash = *bao_tree::blake3::hash(b"z").as_bytes();
+        }
+        let plan = plan_files(dir.path(), files).expect("plan");
+        let targets: Vec<&str> = plan.files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(targets, ["x.part", "x (2)", "dl (2)"]);
+        assert_eq!(
+            std::fs::read(dir.path().join("dl.part")).expect("kept"),
+            b"someone else's partial download"
+        );
+    }
+}
