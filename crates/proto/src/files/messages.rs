@@ -35,6 +35,19 @@ pub struct OfferedFile {
     pub hash: [u8; 32],
 }
 
+/// One `file-offer`: a push (asks the person) or the answer to a `Get`
+/// (`reference`). Large offers come in parts; `files` and `bytes` are the
+/// whole offer's totals, `last` marks its last part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer {
+    pub transfer: String,
+    pub reference: Option<String>,
+    pub files: u64,
+    pub bytes: u64,
+    pub entries: Vec<OfferedFile>,
+    pub last: bool,
+}
+
 /// One stream the receiver asks for: file `index` of the transfer, the
 /// chunk ranges still missing, sent on bulk stream `stream`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,17 +137,8 @@ pub enum FileMessage {
     Get {
         path: WirePath,
     },
-    /// Offers files: a push (asks the person) or the answer to a `Get`
-    /// (`reference`). Large offers come in parts; `files` and `bytes` are
-    /// the whole offer's totals, `last` marks its last part.
-    Offer {
-        transfer: String,
-        reference: Option<String>,
-        files: u64,
-        bytes: u64,
-        entries: Vec<OfferedFile>,
-        last: bool,
-    },
+    /// Offers files (one part of an offer).
+    Offer(Offer),
     Accept {
         transfer: String,
     },
@@ -199,7 +203,7 @@ impl FileMessage {
             Self::List { .. } => "file-list",
             Self::Listing { .. } => "file-listing",
             Self::Get { .. } => "file-get",
-            Self::Offer { .. } => "file-offer",
+            Self::Offer(_) => "file-offer",
             Self::Accept { .. } => "file-accept",
             Self::Decline { .. } => "file-decline",
             Self::Request { .. } => "file-request",
@@ -247,14 +251,14 @@ impl FileMessage {
                 }
             }
             Self::Get { path } => w.child("path", path.as_str()),
-            Self::Offer {
+            Self::Offer(Offer {
                 transfer,
                 reference,
                 files,
                 bytes,
                 entries,
                 last,
-            } => {
+            }) => {
                 let mut w = w.child("transfer", transfer);
                 if let Some(reference) = reference {
                     w = w.child("ref", reference);
@@ -366,7 +370,7 @@ impl FileMessage {
                 },
             },
             "file-get" => Self::Get { path: path()? },
-            "file-offer" => Self::Offer {
+            "file-offer" => Self::Offer(Offer {
                 transfer: token("transfer")?,
                 reference: match root.child("ref") {
                     Some(_) => Some(token("ref")?),
@@ -380,7 +384,7 @@ impl FileMessage {
                     "false" => false,
                     _ => return Err(FileMessageError::Invalid("last")),
                 },
-            },
+            }),
             "file-accept" => Self::Accept {
                 transfer: token("transfer")?,
             },

@@ -6,7 +6,7 @@ pub mod messages;
 pub mod path;
 pub mod ranges;
 
-pub use messages::{FileErrorCode, FileMessage, ListEntry, OfferedFile, Want};
+pub use messages::{FileErrorCode, FileMessage, ListEntry, Offer, OfferedFile, Want};
 pub use path::{PathProblem, WirePath};
 pub use ranges::ChunkRangeSet;
 

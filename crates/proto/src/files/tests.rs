@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::messages::*;
-use super::{FileErrorCode, FileMessage, ListEntry, OfferedFile, Want, WirePath};
+use super::{FileErrorCode, FileMessage, ListEntry, Offer, OfferedFile, Want, WirePath};
 use crate::AppMessage;
 
 fn path(text: &str) -> WirePath {
@@ -39,7 +39,7 @@ fn every_message() -> Vec<FileMessage> {
         FileMessage::Get {
             path: path("photos/2026"),
         },
-        FileMessage::Offer {
+        FileMessage::Offer(Offer {
             transfer: transfer.clone(),
             reference: Some("req-2".into()),
             files: 2,
@@ -52,7 +52,7 @@ fn every_message() -> Vec<FileMessage> {
                 hash: [0xab; 32],
             }],
             last: false,
-        },
+        }),
         FileMessage::Accept {
             transfer: transfer.clone(),
         },

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use sixchat_proto::AppMessage;
 use sixchat_proto::files::messages::Want;
-use sixchat_proto::files::{FileErrorCode, FileMessage, ListEntry, OfferedFile, WirePath};
+use sixchat_proto::files::{FileErrorCode, FileMessage, ListEntry, Offer, OfferedFile, WirePath};
 use tokio::sync::mpsc;
 
 use super::pipe::{ChunkReader, WINDOW_RECORDS};
@@ -22,17 +22,6 @@ use crate::agent::driver::Wire;
 use crate::agent::{Agent, SessionEnd};
 use crate::files::confine::Root;
 use crate::files::verified::{self, Partial, ReceiveError};
-
-/// One `file-offer` message.
-#[derive(Debug)]
-pub(crate) struct OfferPart {
-    pub(crate) transfer: String,
-    pub(crate) reference: Option<String>,
-    pub(crate) files: u64,
-    pub(crate) bytes: u64,
-    pub(crate) entries: Vec<OfferedFile>,
-    pub(crate) last: bool,
-}
 
 /// The files of a transfer opened on the blocking pool.
 #[derive(Debug)]
@@ -145,7 +134,7 @@ impl Fetching {
         &mut self,
         wire: &mut Wire,
         internal: &mpsc::UnboundedSender<Internal>,
-        offer: OfferPart,
+        offer: Offer,
     ) -> Result<(), SessionEnd> {
         if !self.transfers.contains_key(&offer.transfer) {
             let pending = offer.reference.as_ref().and_then(|r| self.gets.remove(r));

@@ -249,24 +249,7 @@ impl TransferService {
                 self.fetch.on_listing(&reference, path, entries, next);
                 Ok(())
             }
-            FileMessage::Offer {
-                transfer,
-                reference,
-                files,
-                bytes,
-                entries,
-                last,
-            } => {
-                let offer = fetch::OfferPart {
-                    transfer,
-                    reference,
-                    files,
-                    bytes,
-                    entries,
-                    last,
-                };
-                self.fetch.on_offer(wire, &self.internal_tx, offer).await
-            }
+            FileMessage::Offer(offer) => self.fetch.on_offer(wire, &self.internal_tx, offer).await,
             FileMessage::Progress { .. } | FileMessage::Accept { .. } => Ok(()),
             FileMessage::Pause { transfer } => {
                 self.serve.stop(&transfer);

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sixchat_proto::AppMessage;
 use sixchat_proto::files::messages::{MAX_ENTRIES_PER_MESSAGE, Want};
-use sixchat_proto::files::{FileErrorCode, FileMessage, OfferedFile, WirePath};
+use sixchat_proto::files::{FileErrorCode, FileMessage, Offer, OfferedFile, WirePath};
 use tokio::sync::mpsc;
 
 use super::pipe::{ChunkWriter, WINDOW_RECORDS};
@@ -138,6 +138,35 @@ impl Serving {
         })
     }
 
+    /// Runs `work` beneath the share on the blocking pool (if the peer may
+    /// browse and a turn is free; else answers `id` with why not) and hands
+    /// what it makes to the driver.
+    async fn in_share<T: Send + 'static>(
+        &self,
+        agent: &Agent,
+        wire: &mut Wire,
+        internal: &mpsc::UnboundedSender<Internal>,
+        id: &str,
+        work: impl FnOnce(&Root) -> Result<T, (FileErrorCode, String)> + Send + 'static,
+        done: impl FnOnce(Result<T, (FileErrorCode, String)>) -> Internal + Send + 'static,
+    ) -> Result<(), SessionEnd> {
+        let allowed =
+            Self::allowed(agent, wire, id).and_then(|folder| Ok((folder, self.turn(id)?)));
+        let (folder, turn) = match allowed {
+            Ok(allowed) => allowed,
+            Err(refused) => return wire.send(&refused).await,
+        };
+        let internal = internal.clone();
+        tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            let result = Root::open(&folder)
+                .map_err(|e| (FileErrorCode::Io, format!("the shared folder: {e}")))
+                .and_then(|root| work(&root));
+            let _ = internal.send(done(result));
+        });
+        Ok(())
+    }
+
     pub(crate) async fn on_list(
         &mut self,
         agent: &Agent,
@@ -147,37 +176,28 @@ impl Serving {
         path: WirePath,
         start: u64,
     ) -> Result<(), SessionEnd> {
-        let allowed =
-            Self::allowed(agent, wire, &id).and_then(|folder| Ok((folder, self.turn(&id)?)));
-        let (folder, turn) = match allowed {
-            Ok(allowed) => allowed,
-            Err(refused) => return wire.send(&refused).await,
+        let start = usize::try_from(start).unwrap_or(usize::MAX);
+        let listed = path.clone();
+        let work = move |root: &Root| {
+            root.list(&listed, start, MAX_ENTRIES_PER_MESSAGE, MESSAGE_BUDGET)
+                .map_err(|e| refusal(&e))
         };
-        let internal = internal.clone();
-        tokio::task::spawn_blocking(move || {
-            let _turn = turn;
-            let start = usize::try_from(start).unwrap_or(usize::MAX);
-            let answer = Root::open(&folder)
-                .map_err(|e| (FileErrorCode::Io, format!("the shared folder: {e}")))
-                .and_then(|root| {
-                    root.list(&path, start, MAX_ENTRIES_PER_MESSAGE, MESSAGE_BUDGET)
-                        .map_err(|e| refusal(&e))
-                });
-            let message = match answer {
+        let reference = id.clone();
+        let done = move |answer: Result<_, (FileErrorCode, String)>| {
+            Internal::Send(match answer {
                 Ok((entries, next)) => AppMessage::File {
                     id: new_id(),
                     message: FileMessage::Listing {
-                        reference: id,
+                        reference,
                         path,
                         entries,
                         next,
                     },
                 },
-                Err((code, reason)) => file_error(&id, None, code, reason),
-            };
-            let _ = internal.send(Internal::Send(message));
-        });
-        Ok(())
+                Err((code, reason)) => file_error(&reference, None, code, reason),
+            })
+        };
+        self.in_share(agent, wire, internal, &id, work, done).await
     }
 
     pub(crate) async fn on_get(
@@ -197,25 +217,23 @@ impl Serving {
             );
             return wire.send(&refused).await;
         }
-        let allowed =
-            Self::allowed(agent, wire, &id).and_then(|folder| Ok((folder, self.turn(&id)?)));
-        let (folder, turn) = match allowed {
-            Ok(allowed) => allowed,
-            Err(refused) => return wire.send(&refused).await,
-        };
-        let internal = internal.clone();
-        tokio::task::spawn_blocking(move || {
-            let _turn = turn;
-            let result = Root::open(&folder)
-                .map_err(|e| (FileErrorCode::Io, format!("the shared folder: {e}")))
-                .and_then(|root| prepare(&root, &path));
-            let _ = internal.send(Internal::Prepared(Prepared {
-                reference: id,
+        let reference = id.clone();
+        let done = move |result| {
+            Internal::Prepared(Prepared {
+                reference,
                 transfer: new_id(),
                 result,
-            }));
-        });
-        Ok(())
+            })
+        };
+        self.in_share(
+            agent,
+            wire,
+            internal,
+            &id,
+            move |root| prepare(root, &path),
+            done,
+        )
+        .await
     }
 
     /// Sends the prepared offer, in parts of at most 400 files.
@@ -247,14 +265,14 @@ impl Serving {
             },
         );
         for (n, entries) in parts.into_iter().enumerate() {
-            let message = FileMessage::Offer {
+            let message = FileMessage::Offer(Offer {
                 transfer: transfer.clone(),
                 reference: Some(reference.clone()),
                 files: total_files,
                 bytes: total_bytes,
                 entries,
                 last: n + 1 == count,
-            };
+            });
             wire.send(&AppMessage::File {
                 id: new_id(),
                 message,
