@@ -213,7 +213,7 @@ impl Agent {
             Some(SessionCommand::Flush) => services.chat.flush(self, wire).await,
             Some(SessionCommand::Answer(answer)) => self.on_answer(wire, services, answer).await,
             Some(SessionCommand::Transfer(command)) => {
-                services.transfer.on_command(self, wire, command).await
+                services.transfer.on_command(wire, command).await
             }
             Some(SessionCommand::Close) | None => {
                 let _ = wire.send(&AppMessage::Bye { id: new_id() }).await;

@@ -92,6 +92,45 @@ pub enum AgentEvent {
         what: String,
         reason: String,
     },
+    /// A contact offered files (`answer`: `accepted` by auto-accept,
+    /// `asking` the person, or `declined` with the reason).
+    FileOffered {
+        from: String,
+        transfer: String,
+        files: u64,
+        bytes: u64,
+        answer: String,
+    },
+    /// An accepted offer started; `resumed` bytes were already verified here.
+    TransferStarted {
+        peer: String,
+        transfer: String,
+        files: u64,
+        bytes: u64,
+        resumed: u64,
+    },
+    TransferProgress {
+        peer: String,
+        transfer: String,
+        verified: u64,
+        bytes: u64,
+    },
+    /// One file of an offer was verified against its hash and given its name.
+    FileReceived {
+        from: String,
+        transfer: String,
+        path: String,
+    },
+    /// A received transfer ended: `complete` (every file verified) or not,
+    /// and why.
+    TransferEnded {
+        peer: String,
+        transfer: String,
+        complete: bool,
+        files: u64,
+        bytes: u64,
+        reason: String,
+    },
 }
 
 /// Why a session ended.

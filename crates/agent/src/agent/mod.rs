@@ -166,6 +166,13 @@ impl Agent {
     }
 
     /// The identity key (for the DIR's TLS and for sealed envelopes).
+    /// Where push offers wait for the person's answer, if anyone answers.
+    pub(crate) fn offers_gate(
+        &self,
+    ) -> Option<&mpsc::Sender<crate::services::transfer::OfferRequest>> {
+        self.inner.options.offers.as_ref()
+    }
+
     pub fn key(&self) -> Arc<sixchat_pki::keys::IdentityKey> {
         self.inner.key.clone()
     }

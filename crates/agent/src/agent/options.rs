@@ -4,6 +4,7 @@ use tokio::sync::mpsc;
 
 use super::events::IncomingRequest;
 use crate::limits::Limits;
+use crate::services::transfer::OfferRequest;
 
 /// Options a person sets.
 #[derive(Debug, Clone, Default)]
@@ -16,4 +17,7 @@ pub struct AgentOptions {
     /// When set, every inbound session waits here for the person's answer
     /// before anything it sends is read (the desktop app's Incoming Chat).
     pub incoming: Option<mpsc::Sender<IncomingRequest>>,
+    /// When set, a push offer from a contact without auto-accept waits here
+    /// for the person's answer; without it such offers are declined.
+    pub offers: Option<mpsc::Sender<OfferRequest>>,
 }

@@ -34,4 +34,26 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // certificate it came with (irp.md: an older record is a replay).
     "ALTER TABLE peers ADD COLUMN record_sequence INTEGER;
      ALTER TABLE peers ADD COLUMN record_cert TEXT;",
+    // Version 5: file transfers (docs/transfer.md): which contacts' offers
+    // are accepted unasked, and the queue of sends and gets (each kept
+    // until the person clears it; a waiting one starts when its peer is
+    // reachable).
+    "CREATE TABLE file_auto_accept (user_id TEXT PRIMARY KEY);
+     CREATE TABLE transfers (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        peer TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('send', 'get')),
+        sources TEXT NOT NULL,
+        target TEXT NOT NULL,
+        addr TEXT,
+        state TEXT NOT NULL,
+        files INTEGER NOT NULL DEFAULT 0,
+        bytes INTEGER NOT NULL DEFAULT 0,
+        verified INTEGER NOT NULL DEFAULT 0,
+        reason TEXT NOT NULL DEFAULT '',
+        created INTEGER NOT NULL,
+        updated INTEGER NOT NULL
+     );
+     CREATE INDEX transfers_waiting ON transfers (state, peer);",
 ];

@@ -1,7 +1,8 @@
 //! The profile's SQLite store, by area: [`messages`] (conversations and the
 //! outbox), [`trust`] (roots, pins, DIRs, CRLs), [`peers`] (addresses,
 //! record sequences, the agent's registration), [`contacts`] (the desktop
-//! app's contacts and settings), and the schema in [`migrations`]. Versioned
+//! app's contacts and settings), [`transfers`] (auto-accept and the
+//! transfer queue), and the schema in [`migrations`]. Versioned
 //! migrations; WAL with `synchronous=FULL`, so a write that returned
 //! survives a crash. The agent runs writes on the blocking pool (a
 //! `synchronous=FULL` commit waits for the disk); transfers and mail will
@@ -11,6 +12,7 @@ mod contacts;
 mod messages;
 mod migrations;
 mod peers;
+mod transfers;
 mod trust;
 
 use std::path::Path;
@@ -21,6 +23,7 @@ pub use contacts::Contact;
 pub use messages::{DeliveryState, Direction, StoredMessage, UnknownState};
 pub use peers::Registration;
 pub use sixchat_host::now_unix;
+pub use transfers::{NewTransfer, QueuedTransfer, TransferKind, TransferState};
 pub use trust::{DirRecord, Pin, StoredCrl, TrustRoot};
 
 /// A storage failure (a local fault, never the peer's).

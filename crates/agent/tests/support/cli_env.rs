@@ -58,8 +58,14 @@ impl Env {
 
     /// Starts `run` on a free loopback port; the child is killed when dropped.
     pub fn start_agent(&self, profile: &str, port: u16) -> Agent {
+        self.start_agent_with(profile, port, &[])
+    }
+
+    /// [`Self::start_agent`] with more `run` options.
+    pub fn start_agent_with(&self, profile: &str, port: u16, extra: &[&str]) -> Agent {
         let mut command = self.command(profile);
         command.args(["run", "--listen", &format!("127.0.0.1:{port}")]);
+        command.args(extra);
         let agent = Agent(Proc::spawn_quiet("agent", command));
         agent.wait_for("listening on", Duration::from_secs(20))
     }
@@ -80,6 +86,12 @@ impl Agent {
     pub fn wait_for(mut self, needle: &str, timeout: Duration) -> Self {
         self.0.wait_seen(needle, timeout);
         self
+    }
+
+    /// Waits for the next line (past the last one found) that contains
+    /// `needle`; returns it.
+    pub fn next_line(&mut self, needle: &str, timeout: Duration) -> String {
+        self.0.wait_for(needle, timeout)
     }
 
     pub fn kill9(mut self) {

@@ -1,20 +1,19 @@
-//! `ls`, `get`, `share` and `incoming`: browsing and fetching from a peer's
-//! shared folder, verified and resumable (files.md, docs/transfer.md).
+//! `ls`, `share` and `incoming`: browsing a peer's shared folder and this
+//! profile's folders (files.md, docs/transfer.md); moving files is in
+//! `transfer.rs`.
 
-use std::io::IsTerminal as _;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 use serde_json::json;
 use sixchat_agent::reach::ReachError;
-use sixchat_agent::services::transfer::{Listing, TransferCommand, TransferError, TransferUpdate};
+use sixchat_agent::services::transfer::{Listing, TransferCommand};
 use sixchat_agent::{Agent, AgentOptions, SessionHandle};
 use sixchat_proto::UserId;
 use sixchat_proto::files::WirePath;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
-use crate::output::{json_line, safe};
+use crate::output::safe;
 use crate::run::{open_agent, runtime};
 use crate::{Context, EXIT_ERROR, EXIT_REFUSED};
 
@@ -102,7 +101,7 @@ pub fn setting_folder(agent: &Agent, key: &str) -> Option<PathBuf> {
 pub const SHARE_KEY: &str = SHARE;
 pub const INCOMING_KEY: &str = INCOMING;
 
-fn remote(path: Option<&str>) -> anyhow::Result<WirePath> {
+pub fn remote(path: Option<&str>) -> anyhow::Result<WirePath> {
     match path.map(|p| p.trim_matches('/')) {
         None | Some("") => Ok(WirePath::root()),
         Some(p) => Ok(WirePath::parse(p)?),
@@ -187,131 +186,5 @@ pub fn ls(ctx: &Context, args: &LsArgs) -> anyhow::Result<u8> {
         }
         handle.close().await;
         Ok(0)
-    })
-}
-
-/// Progress on stderr: a line redrawn in a terminal, JSON lines with --json.
-struct Progress {
-    json: bool,
-    terminal: bool,
-    started: Instant,
-    resumed: u64,
-    last: Instant,
-}
-
-impl Progress {
-    #[allow(clippy::cast_precision_loss)] // a progress line shows a few digits of each figure
-    fn show(&mut self, verified: u64, bytes: u64) {
-        if self.json {
-            eprintln!(
-                "{}",
-                json_line(&json!({ "progress": verified, "bytes": bytes }))
-            );
-            return;
-        }
-        if !self.terminal || self.last.elapsed() < Duration::from_millis(200) {
-            return;
-        }
-        self.last = Instant::now();
-        let seconds = self.started.elapsed().as_secs_f64().max(0.001);
-        let speed = verified.saturating_sub(self.resumed) as f64 / seconds;
-        let left = if speed > 0.0 {
-            format!(
-                "{:.0} s left",
-                bytes.saturating_sub(verified) as f64 / speed
-            )
-        } else {
-            String::new()
-        };
-        let percent = if bytes == 0 {
-            100.0
-        } else {
-            verified as f64 * 100.0 / bytes as f64
-        };
-        eprint!(
-            "\r{percent:5.1} %  {:.1} / {:.1} MiB  {:.1} MiB/s  {left}    ",
-            verified as f64 / 1_048_576.0,
-            bytes as f64 / 1_048_576.0,
-            speed / 1_048_576.0
-        );
-    }
-}
-
-pub fn get(ctx: &Context, args: &GetArgs) -> anyhow::Result<u8> {
-    let peer = UserId::parse(&args.user_id)?;
-    let path = remote(Some(&args.remote_path))?;
-    anyhow::ensure!(
-        !path.is_root(),
-        "name a file or folder of the peer's shared folder"
-    );
-    let opened = open_agent(ctx, AgentOptions::default())?;
-    let into = match &args.to {
-        Some(to) => to.clone(),
-        None => setting_folder(&opened.agent, INCOMING).unwrap_or(std::env::current_dir()?),
-    };
-    runtime()?.block_on(async {
-        let handle = match session(ctx, &opened.agent, &peer, args.addr.as_deref()).await {
-            Ok(handle) => handle,
-            Err(code) => return Ok(code),
-        };
-        let (updates, mut progress_updates) = mpsc::channel(256);
-        let command = TransferCommand::Get {
-            path: path.clone(),
-            into: into.clone(),
-            updates,
-        };
-        anyhow::ensure!(handle.transfer(command).await, "the session ended");
-        let mut progress = Progress {
-            json: ctx.out.is_json(),
-            terminal: std::io::stderr().is_terminal(),
-            started: Instant::now(),
-            resumed: 0,
-            last: Instant::now(),
-        };
-        let mut total = 0;
-        let outcome = loop {
-            let Some(update) = progress_updates.recv().await else {
-                break Err(TransferError::SessionEnded);
-            };
-            match update {
-                TransferUpdate::Offered { files, bytes, resumed, .. } => {
-                    total = bytes;
-                    progress.resumed = resumed;
-                    let line = format!("receiving {files} files, {bytes} bytes into {}{}", into.display(),
-                        if resumed > 0 { format!(" (resuming: {resumed} bytes already verified)") } else { String::new() });
-                    ctx.out.print(&safe(&line), &json!({ "event": "offered", "files": files, "bytes": bytes, "resumed": resumed }));
-                }
-                TransferUpdate::Progress { verified, bytes } => progress.show(verified, bytes),
-                TransferUpdate::FileDone { path } => {
-                    if ctx.out.is_json() {
-                        ctx.out.print("", &json!({ "event": "file_done", "path": path.as_str() }));
-                    }
-                }
-                TransferUpdate::Finished { files, bytes } => break Ok((files, bytes)),
-                TransferUpdate::Failed(e) => break Err(e),
-            }
-        };
-        if progress.terminal && !progress.json {
-            eprintln!();
-        }
-        handle.close().await;
-        match outcome {
-            Ok((files, bytes)) => {
-                ctx.out.print(
-                    &format!("received {files} files, {bytes} bytes, every one verified"),
-                    &json!({ "event": "finished", "files": files, "bytes": bytes }),
-                );
-                let _ = total;
-                Ok(0)
-            }
-            Err(e) => {
-                let line = format!("not complete: {e}; run the same command again to resume");
-                ctx.out.print(&safe(&line), &json!({ "event": "failed", "error": e.to_string() }));
-                Ok(match e {
-                    TransferError::Refused { .. } | TransferError::BadData { .. } => EXIT_REFUSED,
-                    _ => EXIT_ERROR,
-                })
-            }
-        }
     })
 }

@@ -100,6 +100,13 @@ pub enum TrustCommand {
     },
     /// Remove a pin.
     Unpin { user_id: String },
+    /// Accept files this contact offers (`send`) without asking, into the incoming folder.
+    /// `run` accepts offers only from contacts set so; the app asks for the others.
+    AutoAccept {
+        user_id: String,
+        #[arg(value_parser = ["on", "off"])]
+        setting: String,
+    },
     /// List trusted roots and pins.
     List,
 }
@@ -296,7 +303,22 @@ pub fn trust(ctx: &Context, command: TrustCommand) -> anyhow::Result<u8> {
                 &json!({ "unpinned": user_id }),
             );
         }
+        TrustCommand::AutoAccept { user_id, setting } => {
+            let user_id = sixchat_proto::UserId::parse(&user_id)?.to_string();
+            let on = setting == "on";
+            store.set_auto_accept(&user_id, on)?;
+            ctx.out.print(
+                &format!("auto-accept {setting} for {user_id}"),
+                &json!({ "auto_accept": on, "user_id": user_id }),
+            );
+        }
         TrustCommand::List => {
+            for user_id in store.auto_accepted()? {
+                ctx.out.print(
+                    &format!("auto-accept\t{user_id}"),
+                    &json!({ "auto_accept": user_id }),
+                );
+            }
             for root in store.roots()? {
                 let (domain, fp) = (root.domain, root.fingerprint);
                 ctx.out.print(

@@ -9,6 +9,7 @@ mod identity;
 mod output;
 mod run;
 mod secret;
+mod transfer;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -116,12 +117,21 @@ enum Command {
     /// against the file's BLAKE3 hash as it arrives; a file gets its name only when complete.
     /// Interrupted, the same command goes on from what was already verified.
     /// Exit status 0 only when every file is complete and verified.
-    Get(files::GetArgs),
+    Get(transfer::GetArgs),
+    /// Offer files and folders to a peer: it accepts into its incoming folder (unasked when it
+    /// set `trust auto-accept` for you). Verified and resumable as `get`. A peer that cannot be
+    /// reached now gets it later: the transfer waits in the queue (exit 3) and `run` starts it.
+    Send(transfer::SendArgs),
+    /// The transfer queue: list it, or pause, resume, cancel one by its id (a prefix will do).
+    Transfers {
+        #[command(subcommand)]
+        command: Option<transfer::TransfersCommand>,
+    },
     /// The folder this profile shares with its verified and known contacts (and new ones
     /// whose code was compared); `run` serves it. Nothing is shared until it is set.
     #[command(subcommand)]
     Share(files::FolderCommand),
-    /// The folder `get` puts files in when --to is not given.
+    /// The folder `get` puts files in when --to is not given, and where accepted offers go.
     #[command(subcommand)]
     Incoming(files::FolderCommand),
 }
@@ -169,7 +179,9 @@ fn main() -> ExitCode {
         Command::Chat(args) => chat::chat(&ctx, &args),
         Command::History { user_id } => chat::history(&ctx, &user_id),
         Command::Ls(args) => files::ls(&ctx, &args),
-        Command::Get(args) => files::get(&ctx, &args),
+        Command::Get(args) => transfer::get(&ctx, &args),
+        Command::Send(args) => transfer::send(&ctx, &args),
+        Command::Transfers { command } => transfer::transfers(&ctx, command),
         Command::Share(cmd) => files::folder_setting(&ctx, files::SHARE_KEY, cmd),
         Command::Incoming(cmd) => files::folder_setting(&ctx, files::INCOMING_KEY, cmd),
     };

@@ -153,11 +153,76 @@ pub fn event_line(event: &AgentEvent) -> String {
         AgentEvent::DirProblem { what, reason } => {
             format!("dir {}: {}", safe(what), safe(reason))
         }
+        AgentEvent::FileOffered {
+            from,
+            transfer,
+            files,
+            bytes,
+            answer,
+        } => format!(
+            "{} offers {files} file(s), {bytes} bytes (transfer {}): {}",
+            safe(from),
+            safe(transfer),
+            safe(answer)
+        ),
+        AgentEvent::TransferStarted {
+            peer,
+            transfer,
+            files,
+            bytes,
+            resumed,
+        } => format!(
+            "receiving {files} file(s), {bytes} bytes from {} (transfer {}){}",
+            safe(peer),
+            safe(transfer),
+            if *resumed > 0 {
+                format!(", resuming: {resumed} bytes already verified")
+            } else {
+                String::new()
+            }
+        ),
+        AgentEvent::TransferProgress {
+            peer,
+            verified,
+            bytes,
+            ..
+        } => format!("{verified} of {bytes} bytes verified from {}", safe(peer)),
+        AgentEvent::FileReceived { from, path, .. } => {
+            format!("received {} from {}, verified", safe(path), safe(from))
+        }
+        AgentEvent::TransferEnded {
+            peer,
+            transfer,
+            complete,
+            files,
+            bytes,
+            reason,
+        } => {
+            if *complete {
+                format!(
+                    "transfer {} from {} complete: {files} file(s), {bytes} bytes, every one verified",
+                    safe(transfer),
+                    safe(peer)
+                )
+            } else {
+                format!(
+                    "transfer {} from {} not complete: {} (what was verified stays for a resume)",
+                    safe(transfer),
+                    safe(peer),
+                    safe(reason)
+                )
+            }
+        }
     }
 }
 
 /// Prints one agent event as a line (or a JSON object).
 pub fn print_event(ctx: &Context, event: &AgentEvent) {
+    // Progress is for programs (and the app's queue panel); a person reads
+    // the start and the end.
+    if !ctx.out.is_json() && matches!(event, AgentEvent::TransferProgress { .. }) {
+        return;
+    }
     ctx.out.print(
         &event_line(event),
         &serde_json::to_value(event).unwrap_or_else(|_| json!({})),
@@ -186,6 +251,10 @@ async fn shutdown_signal() {
     }
 }
 
+fn options_poll(args: &RunArgs) -> u64 {
+    args.poll_secs.max(1)
+}
+
 pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
     // A terminal has no one to compare codes with: only known and verified peers get through.
     let Opened {
@@ -203,9 +272,26 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
         options.record_lifetime_secs = args.record_secs;
         // With port 0 the system picks one: the upkeep registers the real one.
         let started = launch::start(&agent, &ctx.profile, &passphrase, listener, options);
+        // The transfer queue: waiting transfers start when their peer is
+        // reachable (tried every poll, and when a session with it starts).
+        let running = std::sync::Arc::default();
+        let json = ctx.out.is_json();
+        let print = move |line: String, value: serde_json::Value| {
+            crate::output::Output::new(json).print(&line, &value);
+        };
+        let mut poll = tokio::time::interval(std::time::Duration::from_secs(options_poll(args)));
         let printer = async {
-            while let Some(event) = events.recv().await {
-                print_event(ctx, &event);
+            loop {
+                tokio::select! {
+                    event = events.recv() => {
+                        let Some(event) = event else { break };
+                        print_event(ctx, &event);
+                        if matches!(event, AgentEvent::SessionStarted { .. }) {
+                            crate::transfer::start_waiting(&agent, &running, print);
+                        }
+                    }
+                    _ = poll.tick() => crate::transfer::start_waiting(&agent, &running, print),
+                }
             }
         };
         tokio::select! {

@@ -16,10 +16,11 @@ use super::pipe::{ChunkReader, WINDOW_RECORDS};
 use super::plan::{self, Plan, PlannedFile};
 use super::serve::MAX_OFFER_FILES;
 use super::{
-    Internal, Listing, MAX_STREAMS, TransferCommand, TransferError, TransferUpdate, new_id,
+    Internal, Listing, MAX_STREAMS, OFFER_ANSWER_TIMEOUT, OfferRequest, TransferError,
+    TransferUpdate, new_id,
 };
 use crate::agent::driver::Wire;
-use crate::agent::{Agent, SessionEnd};
+use crate::agent::{Agent, AgentEvent, SessionEnd};
 use crate::files::confine::Root;
 use crate::files::verified::{self, Partial, ReceiveError};
 
@@ -60,6 +61,8 @@ struct Incoming {
     queue: VecDeque<PlannedFile>,
     verified: u64,
     done: u64,
+    /// A push: auto-accepted or asking the person.
+    push: Option<Push>,
 }
 
 struct InStream {
@@ -90,27 +93,31 @@ fn send_file(message: FileMessage) -> AppMessage {
 }
 
 impl Fetching {
-    pub(crate) async fn on_command(
+    /// Asks the peer for a page of a listing.
+    pub(crate) async fn list(
         &mut self,
-        _agent: &Agent,
         wire: &mut Wire,
-        command: TransferCommand,
+        path: WirePath,
+        start: u64,
+        reply: tokio::sync::oneshot::Sender<Result<Listing, TransferError>>,
     ) -> Result<(), SessionEnd> {
         let id = new_id();
-        let message = match command {
-            TransferCommand::List { path, start, reply } => {
-                self.lists.insert(id.clone(), reply);
-                FileMessage::List { path, start }
-            }
-            TransferCommand::Get {
-                path,
-                into,
-                updates,
-            } => {
-                self.gets.insert(id.clone(), PendingGet { into, updates });
-                FileMessage::Get { path }
-            }
-        };
+        self.lists.insert(id.clone(), reply);
+        let message = FileMessage::List { path, start };
+        wire.send(&AppMessage::File { id, message }).await
+    }
+
+    /// Asks the peer for a file or folder of its share.
+    pub(crate) async fn get(
+        &mut self,
+        wire: &mut Wire,
+        path: WirePath,
+        into: PathBuf,
+        updates: mpsc::Sender<TransferUpdate>,
+    ) -> Result<(), SessionEnd> {
+        let id = new_id();
+        self.gets.insert(id.clone(), PendingGet { into, updates });
+        let message = FileMessage::Get { path };
         wire.send(&AppMessage::File { id, message }).await
     }
 
@@ -132,30 +139,37 @@ impl Fetching {
 
     pub(crate) async fn on_offer(
         &mut self,
+        agent: &Agent,
         wire: &mut Wire,
         internal: &mpsc::UnboundedSender<Internal>,
-        offer: Offer,
+        mut offer: Offer,
     ) -> Result<(), SessionEnd> {
         if !self.transfers.contains_key(&offer.transfer) {
-            let pending = offer.reference.as_ref().and_then(|r| self.gets.remove(r));
-            let Some(pending) = pending else {
-                let reason = if offer.reference.is_some() {
-                    "an offer for nothing asked"
-                } else {
-                    "this agent does not take offers yet; ask for the files with get"
-                };
-                return wire
-                    .send(&send_file(FileMessage::Decline {
-                        transfer: offer.transfer,
-                        reason: reason.to_owned(),
-                    }))
-                    .await;
+            let admitted = match &offer.reference {
+                Some(reference) => self
+                    .gets
+                    .remove(reference)
+                    .map(|get| (get.into, get.updates, None))
+                    .ok_or_else(|| "an offer for nothing asked".to_owned()),
+                None => self.admit_push(agent, wire, &offer),
+            };
+            let (into, updates, push) = match admitted {
+                Ok(admitted) => admitted,
+                Err(reason) => {
+                    let answer = decline(&offer.transfer, &reason);
+                    if offer.reference.is_none() {
+                        agent
+                            .emit(offered(wire, &offer, format!("declined: {reason}")))
+                            .await;
+                    }
+                    return wire.send(&answer).await;
+                }
             };
             self.transfers.insert(
                 offer.transfer.clone(),
                 Incoming {
-                    updates: pending.updates,
-                    into: pending.into,
+                    updates,
+                    into,
                     files: Vec::new(),
                     path_bytes: 0,
                     planned: false,
@@ -165,6 +179,7 @@ impl Fetching {
                     queue: VecDeque::new(),
                     verified: 0,
                     done: 0,
+                    push,
                 },
             );
         }
@@ -176,7 +191,7 @@ impl Fetching {
                 Some("a part after the offer's last".to_owned())
             } else {
                 incoming.planned = offer.last;
-                add_part(incoming, offer.entries).err()
+                add_part(incoming, std::mem::take(&mut offer.entries)).err()
             }
         };
         if let Some(problem) = problem {
@@ -189,10 +204,127 @@ impl Fetching {
                 )
                 .await;
         }
-        if offer.last {
-            self.plan(internal, &offer.transfer);
+        if !offer.last {
+            return Ok(());
         }
+        match self.transfers.get(&offer.transfer).and_then(|i| i.push) {
+            None => {
+                self.plan(internal, &offer.transfer);
+                Ok(())
+            }
+            Some(Push { auto: true }) => {
+                agent
+                    .emit(offered(wire, &offer, "accepted (auto-accept)".into()))
+                    .await;
+                self.on_answered(wire, internal, &offer.transfer, true)
+                    .await
+            }
+            Some(Push { auto: false }) => self.ask(agent, wire, internal, &offer).await,
+        }
+    }
+
+    /// Whether a push may come in, and where it goes; else why not.
+    fn admit_push(&self, agent: &Agent, wire: &Wire, offer: &Offer) -> Result<Admitted, String> {
+        if !super::may_browse(wire) {
+            return Err("files are taken only from known contacts".to_owned());
+        }
+        if self.transfers.len() >= super::MAX_STREAMS {
+            return Err("too many transfers at once; offer again later".to_owned());
+        }
+        let peer = wire.peer().to_string();
+        let (folder, auto) = agent.with_store(|s| {
+            (
+                s.setting("incoming")
+                    .ok()
+                    .flatten()
+                    .filter(|f| !f.is_empty()),
+                s.auto_accepts(&peer).unwrap_or(false),
+            )
+        });
+        let Some(folder) = folder else {
+            return Err("no incoming folder is set here".to_owned());
+        };
+        if !auto && agent.offers_gate().is_none() {
+            return Err(
+                "not accepted: files are taken here only from contacts set to auto-accept"
+                    .to_owned(),
+            );
+        }
+        let updates = forward_to_events(agent.clone(), wire.peer().to_string(), &offer.transfer);
+        Ok((PathBuf::from(folder), updates, Some(Push { auto })))
+    }
+
+    /// Asks the person about a push (declined if no answer comes in time).
+    async fn ask(
+        &mut self,
+        agent: &Agent,
+        wire: &mut Wire,
+        internal: &mpsc::UnboundedSender<Internal>,
+        offer: &Offer,
+    ) -> Result<(), SessionEnd> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let names = self
+            .transfers
+            .get(&offer.transfer)
+            .map(|i| i.files.iter().take(5).map(|f| f.path.clone()).collect())
+            .unwrap_or_default();
+        let request = OfferRequest {
+            from: wire.peer().clone(),
+            transfer: offer.transfer.clone(),
+            files: offer.files,
+            bytes: offer.bytes,
+            names,
+            answer,
+        };
+        let asked = agent
+            .offers_gate()
+            .is_some_and(|gate| gate.try_send(request).is_ok());
+        if !asked {
+            return self
+                .on_answered(wire, internal, &offer.transfer, false)
+                .await;
+        }
+        agent.emit(offered(wire, offer, "asking".into())).await;
+        let (internal, transfer) = (internal.clone(), offer.transfer.clone());
+        tokio::spawn(async move {
+            let accept = matches!(
+                tokio::time::timeout(OFFER_ANSWER_TIMEOUT, answered).await,
+                Ok(Ok(true))
+            );
+            let _ = internal.send(Internal::Answered { transfer, accept });
+        });
         Ok(())
+    }
+
+    /// The person's answer to a push (or auto-accept's).
+    pub(crate) async fn on_answered(
+        &mut self,
+        wire: &mut Wire,
+        internal: &mpsc::UnboundedSender<Internal>,
+        transfer: &str,
+        accept: bool,
+    ) -> Result<(), SessionEnd> {
+        if !self.transfers.contains_key(transfer) {
+            return Ok(());
+        }
+        if accept {
+            wire.send(&send_file(FileMessage::Accept {
+                transfer: transfer.to_owned(),
+            }))
+            .await?;
+            self.plan(internal, transfer);
+            return Ok(());
+        }
+        if let Some(incoming) = self.transfers.remove(transfer) {
+            let _ = incoming
+                .updates
+                .send(TransferUpdate::Failed(TransferError::Refused {
+                    code: "declined".to_owned(),
+                    reason: "declined here".to_owned(),
+                }))
+                .await;
+        }
+        wire.send(&decline(transfer, "declined")).await
     }
 
     /// Opens every file's `.part` on the blocking pool.
@@ -370,10 +502,15 @@ impl Fetching {
             let before = incoming.verified;
             incoming.verified += counted;
             if before >> 22 != incoming.verified >> 22 {
+                let verified = incoming.verified;
                 let _ = incoming.updates.try_send(TransferUpdate::Progress {
-                    verified: incoming.verified,
+                    verified,
                     bytes: incoming.total_bytes,
                 });
+                // Every 4 MiB the sender learns how far this side got.
+                return wire
+                    .send(&send_file(FileMessage::Progress { transfer, verified }))
+                    .await;
             }
         }
         Ok(())
@@ -531,6 +668,93 @@ impl Fetching {
             let _ = incoming.updates.try_send(TransferUpdate::Failed(error));
         }
     }
+}
+
+/// What a push is: accepted unasked (auto-accept) or asking the person.
+#[derive(Debug, Clone, Copy)]
+struct Push {
+    auto: bool,
+}
+
+/// Where an admitted offer goes, who hears of it, and whether it is a push.
+type Admitted = (PathBuf, mpsc::Sender<TransferUpdate>, Option<Push>);
+
+fn decline(transfer: &str, reason: &str) -> AppMessage {
+    send_file(FileMessage::Decline {
+        transfer: transfer.to_owned(),
+        reason: super::reason(reason),
+    })
+}
+
+fn offered(wire: &Wire, offer: &Offer, answer: String) -> AgentEvent {
+    AgentEvent::FileOffered {
+        from: wire.peer().to_string(),
+        transfer: offer.transfer.clone(),
+        files: offer.files,
+        bytes: offer.bytes,
+        answer,
+    }
+}
+
+/// A channel whose updates become the agent's events (a push has no
+/// command waiting on it: the person follows it in `run` or the app).
+fn forward_to_events(agent: Agent, peer: String, transfer: &str) -> mpsc::Sender<TransferUpdate> {
+    let (tx, mut rx) = mpsc::channel(64);
+    let transfer = transfer.to_owned();
+    tokio::spawn(async move {
+        let (mut files, mut bytes) = (0, 0);
+        let ended = |complete, files, bytes, reason: String| AgentEvent::TransferEnded {
+            peer: peer.clone(),
+            transfer: transfer.clone(),
+            complete,
+            files,
+            bytes,
+            reason,
+        };
+        while let Some(update) = rx.recv().await {
+            let event = match update {
+                TransferUpdate::Offered {
+                    files: f,
+                    bytes: b,
+                    resumed,
+                    ..
+                } => {
+                    (files, bytes) = (f, b);
+                    AgentEvent::TransferStarted {
+                        peer: peer.clone(),
+                        transfer: transfer.clone(),
+                        files,
+                        bytes,
+                        resumed,
+                    }
+                }
+                TransferUpdate::Progress { verified, bytes } => AgentEvent::TransferProgress {
+                    peer: peer.clone(),
+                    transfer: transfer.clone(),
+                    verified,
+                    bytes,
+                },
+                TransferUpdate::FileDone { path } => AgentEvent::FileReceived {
+                    from: peer.clone(),
+                    transfer: transfer.clone(),
+                    path: path.to_string(),
+                },
+                TransferUpdate::Finished { files, bytes } => {
+                    ended(true, files, bytes, "every file verified".into())
+                }
+                TransferUpdate::Failed(why) => ended(false, files, bytes, why.to_string()),
+                TransferUpdate::Accepted => continue,
+            };
+            let last = matches!(event, AgentEvent::TransferEnded { .. });
+            agent.emit(event).await;
+            if last {
+                return;
+            }
+        }
+        let why = TransferError::SessionEnded.to_string();
+        agent.emit(ended(false, files, bytes, why)).await;
+    });
+    tx
 }
 
 /// Most bytes of paths one offer may hold (so a hostile offer cannot make

@@ -6,14 +6,16 @@
 //!
 //! - [`serve`]: the share's side: listings, offers for `file-get`, encoders.
 //! - [`fetch`]: the receiving side: `file-get`, `.part` files, decoders.
+//! - [`local`]: a send's files, opened and hashed where the person named them.
 //! - [`pipe`]: the bounded byte pipes between the driver and the workers.
 //!
-//! Built so far: pulling from a peer's share (`ls`, `get`), verified and
-//! resumable. Pushing (offers that ask the person), the persistent queue
-//! and the DIR store for offline contacts are issue 12's remaining work; a
-//! push offer is declined with that reason.
+//! A push (`send`) is an offer without a `ref`: the receiver accepts it
+//! unasked when the person set auto-accept for the sender, asks the person
+//! through [`AgentOptions::offers`](crate::AgentOptions) otherwise, and
+//! declines when nobody is there to ask.
 
 pub mod fetch;
+mod local;
 pub mod pipe;
 mod plan;
 pub mod serve;
@@ -21,7 +23,7 @@ pub mod serve;
 use std::path::PathBuf;
 
 use sixchat_proto::files::{FileErrorCode, FileMessage, ListEntry, WirePath};
-use sixchat_proto::{AppMessage, TrustLevel};
+use sixchat_proto::{AppMessage, TrustLevel, UserId};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::agent::driver::Wire;
@@ -45,7 +47,30 @@ pub enum TransferCommand {
         into: PathBuf,
         updates: mpsc::Sender<TransferUpdate>,
     },
+    /// Offer local files and folders (whole, recursively) to the peer, into
+    /// `to_folder` beneath its incoming folder.
+    Send {
+        paths: Vec<PathBuf>,
+        to_folder: Option<WirePath>,
+        updates: mpsc::Sender<TransferUpdate>,
+    },
 }
+
+/// A push offer waiting for the person's answer: `true` accepts it into
+/// the incoming folder. No answer within [`OFFER_ANSWER_TIMEOUT`] declines.
+#[derive(Debug)]
+pub struct OfferRequest {
+    pub from: UserId,
+    pub transfer: String,
+    pub files: u64,
+    pub bytes: u64,
+    /// The first few paths of the offer, for the person to see.
+    pub names: Vec<WirePath>,
+    pub answer: oneshot::Sender<bool>,
+}
+
+/// How long a push offer waits for the person's answer.
+pub const OFFER_ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// A page of a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +101,8 @@ pub enum TransferUpdate {
     FileDone {
         path: WirePath,
     },
+    /// The receiver accepted a push (sending side).
+    Accepted,
     /// Every file is complete and verified.
     Finished {
         files: u64,
@@ -120,6 +147,8 @@ pub(crate) enum Internal {
     Planned(fetch::Planned),
     /// A decoder ended.
     Received(fetch::Received),
+    /// The person answered a push offer.
+    Answered { transfer: String, accept: bool },
 }
 
 /// What the driver does next for the transfer service.
@@ -205,11 +234,29 @@ impl TransferService {
     /// A command from a front end.
     pub(crate) async fn on_command(
         &mut self,
-        agent: &Agent,
         wire: &mut Wire,
         command: TransferCommand,
     ) -> Result<(), SessionEnd> {
-        self.fetch.on_command(agent, wire, command).await
+        match command {
+            TransferCommand::Send {
+                paths,
+                to_folder,
+                updates,
+            } => {
+                self.serve
+                    .on_send(&self.internal_tx, paths, to_folder, updates)
+                    .await;
+                Ok(())
+            }
+            TransferCommand::List { path, start, reply } => {
+                self.fetch.list(wire, path, start, reply).await
+            }
+            TransferCommand::Get {
+                path,
+                into,
+                updates,
+            } => self.fetch.get(wire, path, into, updates).await,
+        }
     }
 
     /// A `file-*` message from the peer.
@@ -249,15 +296,32 @@ impl TransferService {
                 self.fetch.on_listing(&reference, path, entries, next);
                 Ok(())
             }
-            FileMessage::Offer(offer) => self.fetch.on_offer(wire, &self.internal_tx, offer).await,
-            FileMessage::Progress { .. } | FileMessage::Accept { .. } => Ok(()),
+            FileMessage::Offer(offer) => {
+                self.fetch
+                    .on_offer(agent, wire, &self.internal_tx, offer)
+                    .await
+            }
+            FileMessage::Progress { transfer, verified } => {
+                self.serve.on_progress(&transfer, verified);
+                Ok(())
+            }
+            FileMessage::Accept { transfer } => {
+                self.serve.on_accept(&transfer);
+                Ok(())
+            }
             FileMessage::Pause { transfer } => {
                 self.serve.stop(&transfer);
                 Ok(())
             }
-            FileMessage::Decline { transfer, reason }
-            | FileMessage::Cancel { transfer, reason } => {
-                self.serve.close(&transfer);
+            FileMessage::Decline { transfer, reason } => {
+                self.serve
+                    .close(&transfer, Some(refused("declined", &reason)));
+                self.fetch.on_peer_ended(&transfer, &reason);
+                Ok(())
+            }
+            FileMessage::Cancel { transfer, reason } => {
+                self.serve
+                    .close(&transfer, Some(refused("cancelled", &reason)));
                 self.fetch.on_peer_ended(&transfer, &reason);
                 Ok(())
             }
@@ -267,7 +331,8 @@ impl TransferService {
                 code,
                 reason,
             } => {
-                self.serve.close(&reference);
+                self.serve
+                    .close(&reference, Some(refused(code.as_str(), &reason)));
                 self.fetch.on_error(&reference, index, code, &reason);
                 Ok(())
             }
@@ -304,7 +369,20 @@ impl TransferService {
                     .on_received(wire, &self.internal_tx, received)
                     .await
             }
+            Internal::Answered { transfer, accept } => {
+                self.fetch
+                    .on_answered(wire, &self.internal_tx, &transfer, accept)
+                    .await
+            }
         }
+    }
+}
+
+/// The peer's refusal, as a transfer's end.
+fn refused(code: &str, reason: &str) -> TransferError {
+    TransferError::Refused {
+        code: code.to_owned(),
+        reason: reason.to_owned(),
     }
 }
 

@@ -14,7 +14,7 @@ use sixchat_proto::files::{FileErrorCode, FileMessage, Offer, OfferedFile, WireP
 use tokio::sync::mpsc;
 
 use super::pipe::{ChunkWriter, WINDOW_RECORDS};
-use super::{Internal, MAX_STREAMS, file_error, may_browse, new_id};
+use super::{Internal, MAX_STREAMS, TransferError, TransferUpdate, file_error, may_browse, new_id};
 use crate::agent::driver::Wire;
 use crate::agent::{Agent, SessionEnd};
 use crate::files::confine::{ConfineError, Root};
@@ -33,17 +33,19 @@ const MAX_DEPTH: usize = 64;
 /// One file of an offer, opened and hashed.
 #[derive(Debug)]
 pub(crate) struct ServedFile {
-    offered: OfferedFile,
+    pub(super) offered: OfferedFile,
     file: Arc<File>,
     outboard: Arc<Outboard>,
 }
 
-/// An offer prepared on the blocking pool for a `file-get`.
+/// An offer prepared on the blocking pool: for the peer's `file-get`
+/// (`reference`), or a push the person asked for (`updates`).
 #[derive(Debug)]
 pub(crate) struct Prepared {
-    reference: String,
+    reference: Option<String>,
     transfer: String,
     result: Result<Vec<ServedFile>, (FileErrorCode, String)>,
+    updates: Option<mpsc::Sender<TransferUpdate>>,
 }
 
 /// A stream being sent.
@@ -58,6 +60,16 @@ struct OutStream {
 struct ServedOffer {
     files: Vec<ServedFile>,
     done: HashSet<u32>,
+    /// A push's progress, for the person who sent it.
+    updates: Option<mpsc::Sender<TransferUpdate>>,
+}
+
+impl ServedOffer {
+    fn update(&self, update: TransferUpdate) {
+        if let Some(updates) = &self.updates {
+            let _ = updates.try_send(update);
+        }
+    }
 }
 
 /// Listings and offers being prepared at once for one session.
@@ -217,12 +229,13 @@ impl Serving {
             );
             return wire.send(&refused).await;
         }
-        let reference = id.clone();
+        let reference = Some(id.clone());
         let done = move |result| {
             Internal::Prepared(Prepared {
                 reference,
                 transfer: new_id(),
                 result,
+                updates: None,
             })
         };
         self.in_share(
@@ -246,28 +259,40 @@ impl Serving {
             reference,
             transfer,
             result,
+            updates,
         } = prepared;
-        let files = match result {
-            Ok(files) => files,
-            Err((code, reason)) => {
-                return wire.send(&file_error(&reference, None, code, reason)).await;
+        let files = match (result, &reference) {
+            (Ok(files), _) => files,
+            (Err((code, reason)), Some(reference)) => {
+                return wire.send(&file_error(reference, None, code, reason)).await;
+            }
+            (Err((_, reason)), None) => {
+                if let Some(updates) = updates {
+                    let _ = updates.try_send(TransferUpdate::Failed(TransferError::Local(reason)));
+                }
+                return Ok(());
             }
         };
         let total_files = files.len() as u64;
         let total_bytes = files.iter().map(|f| f.offered.size).sum();
         let parts = offer_parts(&files);
         let count = parts.len();
-        self.offers.insert(
-            transfer.clone(),
-            ServedOffer {
-                files,
-                done: HashSet::new(),
-            },
-        );
+        let offer = ServedOffer {
+            files,
+            done: HashSet::new(),
+            updates,
+        };
+        offer.update(TransferUpdate::Offered {
+            transfer: transfer.clone(),
+            files: total_files,
+            bytes: total_bytes,
+            resumed: 0,
+        });
+        self.offers.insert(transfer.clone(), offer);
         for (n, entries) in parts.into_iter().enumerate() {
             let message = FileMessage::Offer(Offer {
                 transfer: transfer.clone(),
-                reference: Some(reference.clone()),
+                reference: reference.clone(),
                 files: total_files,
                 bytes: total_bytes,
                 entries,
@@ -392,11 +417,38 @@ impl Serving {
         let Some(offer) = self.offers.get_mut(transfer) else {
             return;
         };
-        if usize::try_from(index).is_ok_and(|i| i < offer.files.len()) {
-            offer.done.insert(index);
+        let Some(file) = usize::try_from(index).ok().and_then(|i| offer.files.get(i)) else {
+            return;
+        };
+        if offer.done.insert(index) {
+            offer.update(TransferUpdate::FileDone {
+                path: file.offered.path.clone(),
+            });
         }
         if offer.done.len() == offer.files.len() {
+            offer.update(TransferUpdate::Finished {
+                files: offer.files.len() as u64,
+                bytes: offer.files.iter().map(|f| f.offered.size).sum(),
+            });
             self.offers.remove(transfer);
+        }
+    }
+
+    /// The receiver accepted a push.
+    pub(crate) fn on_accept(&mut self, transfer: &str) {
+        if let Some(offer) = self.offers.get(transfer) {
+            offer.update(TransferUpdate::Accepted);
+        }
+    }
+
+    /// The receiver's count of verified bytes.
+    pub(crate) fn on_progress(&mut self, transfer: &str, verified: u64) {
+        if let Some(offer) = self.offers.get(transfer) {
+            let bytes = offer.files.iter().map(|f| f.offered.size).sum();
+            offer.update(TransferUpdate::Progress {
+                verified: verified.min(bytes),
+                bytes,
+            });
         }
     }
 
@@ -406,11 +458,40 @@ impl Serving {
         self.streams.retain(|s| s.transfer != transfer);
     }
 
-    /// Ends `transfer` (a cancel, a decline, an error): its streams stop and
-    /// the files it holds open are closed.
-    pub(crate) fn close(&mut self, transfer: &str) {
+    /// Ends `transfer` (a cancel, a decline, an error): its streams stop,
+    /// the files it holds open are closed, and a push's sender learns why.
+    pub(crate) fn close(&mut self, transfer: &str, why: Option<TransferError>) {
         self.stop(transfer);
-        self.offers.remove(transfer);
+        if let (Some(offer), Some(why)) = (self.offers.remove(transfer), why) {
+            offer.update(TransferUpdate::Failed(why));
+        }
+    }
+
+    /// Prepares a push of the person's files on the blocking pool.
+    pub(crate) async fn on_send(
+        &mut self,
+        internal: &mpsc::UnboundedSender<Internal>,
+        paths: Vec<PathBuf>,
+        to_folder: Option<WirePath>,
+        updates: mpsc::Sender<TransferUpdate>,
+    ) {
+        if self.offers.len() >= MAX_OFFERS {
+            let why = format!("{MAX_OFFERS} transfers are open in this session already");
+            let _ = updates
+                .send(TransferUpdate::Failed(TransferError::Local(why)))
+                .await;
+            return;
+        }
+        let internal = internal.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = super::local::prepare_local(&paths, to_folder.as_ref());
+            let _ = internal.send(Internal::Prepared(Prepared {
+                reference: None,
+                transfer: new_id(),
+                result,
+                updates: Some(updates),
+            }));
+        });
     }
 }
 
@@ -440,7 +521,10 @@ fn offer_parts(files: &[ServedFile]) -> Vec<Vec<OfferedFile>> {
 
 /// Opens and hashes `path` beneath the share: one file, or every file of a
 /// folder (recursively, in name order).
-fn prepare(root: &Root, path: &WirePath) -> Result<Vec<ServedFile>, (FileErrorCode, String)> {
+pub(super) fn prepare(
+    root: &Root,
+    path: &WirePath,
+) -> Result<Vec<ServedFile>, (FileErrorCode, String)> {
     let mut files = Vec::new();
     // A file is offered under its own name; a folder's files under the
     // folder's name.

@@ -1,0 +1,572 @@
+//! `send`, `get` and `transfers`: moving files, each through the profile's
+//! transfer queue (the store's `transfers` table). A transfer whose peer
+//! cannot be reached waits there (exit 3) and `run` starts it when the peer
+//! is reachable; `transfers pause|resume|cancel` act on a running one
+//! through the same row (the process running it looks every second).
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+use sixchat_agent::reach::ReachError;
+use sixchat_agent::services::transfer::{TransferCommand, TransferError, TransferUpdate};
+use sixchat_agent::store::{NewTransfer, QueuedTransfer, TransferKind, TransferState};
+use sixchat_agent::{Agent, AgentOptions};
+use sixchat_proto::UserId;
+use sixchat_proto::files::WirePath;
+use tokio::sync::mpsc;
+
+use crate::files::{INCOMING_KEY, remote, setting_folder};
+use crate::output::{json_line, safe};
+use crate::run::{open_agent, runtime};
+use crate::{Context, EXIT_ERROR, EXIT_QUEUED, EXIT_REFUSED};
+
+#[derive(Args)]
+pub struct SendArgs {
+    /// The peer's UserID.
+    user_id: String,
+    /// Files and folders to send (a folder goes whole, recursively).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// A folder beneath the peer's incoming folder to put them in.
+    #[arg(long, value_name = "F")]
+    to_folder: Option<String>,
+    /// Where the peer's agent listens (HOST:PORT); without it, as `chat` finds the peer.
+    #[arg(long, value_name = "HOST:PORT")]
+    addr: Option<String>,
+}
+
+#[derive(Args)]
+pub struct GetArgs {
+    /// The peer's UserID.
+    user_id: String,
+    /// A file or folder of the peer's shared folder (a folder comes whole, recursively).
+    remote_path: String,
+    /// The folder to put it in (default: the `incoming` folder, else the current folder).
+    /// A file already there with other content is kept; the new one is named `name (2).ext`.
+    #[arg(long, value_name = "DIR")]
+    to: Option<PathBuf>,
+    /// Where the peer's agent listens (HOST:PORT); without it, as `chat` finds the peer.
+    #[arg(long, value_name = "HOST:PORT")]
+    addr: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum TransfersCommand {
+    /// List the queue (the default).
+    List,
+    /// Pause a transfer: a running one stops within a second; what was verified stays.
+    Pause { id: String },
+    /// Run a paused, waiting or failed transfer now, from what was already verified.
+    Resume { id: String },
+    /// Cancel a transfer for good (the receiver keeps its partial files until it removes them).
+    Cancel { id: String },
+    /// Remove finished and cancelled transfers from the list.
+    Clear,
+}
+
+/// How a transfer run ended.
+enum Outcome {
+    Complete {
+        files: u64,
+        bytes: u64,
+    },
+    /// The peer could not be reached, or the session ended: waits in the queue.
+    Waiting(String),
+    /// The person paused or cancelled it (from `transfers`).
+    Stopped(TransferState),
+    /// The peer refused the session or the transfer, or sent bad data.
+    Refused(String),
+    Failed(String),
+}
+
+/// Progress on stderr: a line redrawn in a terminal, JSON lines with --json.
+pub struct Progress {
+    json: bool,
+    terminal: bool,
+    started: Instant,
+    resumed: u64,
+    last: Instant,
+}
+
+impl Progress {
+    fn new(json: bool) -> Self {
+        Self {
+            json,
+            terminal: std::io::stderr().is_terminal(),
+            started: Instant::now(),
+            resumed: 0,
+            last: Instant::now(),
+        }
+    }
+
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )] // a progress line shows a few digits of each figure, and a bar of 0-20 marks
+    fn show(&mut self, verified: u64, bytes: u64) {
+        if self.json {
+            eprintln!(
+                "{}",
+                json_line(&json!({ "progress": verified, "bytes": bytes }))
+            );
+            return;
+        }
+        if !self.terminal || self.last.elapsed() < Duration::from_millis(200) {
+            return;
+        }
+        self.last = Instant::now();
+        let seconds = self.started.elapsed().as_secs_f64().max(0.001);
+        let speed = verified.saturating_sub(self.resumed) as f64 / seconds;
+        let left = if speed > 0.0 {
+            format!(
+                "{:.0} s left",
+                bytes.saturating_sub(verified) as f64 / speed
+            )
+        } else {
+            String::new()
+        };
+        let percent = if bytes == 0 {
+            100.0
+        } else {
+            verified as f64 * 100.0 / bytes as f64
+        };
+        let filled = (percent / 5.0) as usize;
+        eprint!(
+            "\r[{:<20}] {percent:5.1} %  {:.1} / {:.1} MiB  {:.1} MiB/s  {left}    ",
+            "#".repeat(filled.min(20)),
+            verified as f64 / 1_048_576.0,
+            bytes as f64 / 1_048_576.0,
+            speed / 1_048_576.0
+        );
+    }
+
+    fn end(&self) {
+        if self.terminal && !self.json {
+            eprintln!();
+        }
+    }
+}
+
+/// The row's state as the store has it now (another process may have
+/// paused or cancelled it).
+fn state_now(agent: &Agent, id: &str) -> Option<TransferState> {
+    agent.with_store(|s| s.transfer(id).ok().flatten().map(|t| t.state))
+}
+
+fn set_state(agent: &Agent, id: &str, state: TransferState, reason: &str) {
+    let _ = agent.with_store(|s| s.set_transfer_state(id, state, reason));
+}
+
+/// Runs one queued transfer in a session with its peer, telling `report`
+/// each update, and records how it ended in the queue.
+async fn drive(
+    agent: &Agent,
+    row: &QueuedTransfer,
+    mut report: impl FnMut(&TransferUpdate),
+) -> Outcome {
+    let outcome = drive_session(agent, row, &mut report).await;
+    let (state, reason) = match &outcome {
+        Outcome::Complete { .. } => (TransferState::Done, String::new()),
+        Outcome::Waiting(why) => (TransferState::Waiting, why.clone()),
+        Outcome::Stopped(state) => (*state, String::new()),
+        Outcome::Refused(why) | Outcome::Failed(why) => (TransferState::Failed, why.clone()),
+    };
+    set_state(agent, &row.id, state, &reason);
+    outcome
+}
+
+#[allow(clippy::too_many_lines)] // one loop over a transfer's updates, with its stops
+async fn drive_session(
+    agent: &Agent,
+    row: &QueuedTransfer,
+    report: &mut impl FnMut(&TransferUpdate),
+) -> Outcome {
+    let Ok(peer) = UserId::parse(&row.peer) else {
+        return Outcome::Failed(format!("{}: not a UserID", row.peer));
+    };
+    let command = |updates| -> Result<TransferCommand, String> {
+        Ok(match row.kind {
+            TransferKind::Send => TransferCommand::Send {
+                paths: row.sources.iter().map(PathBuf::from).collect(),
+                to_folder: match row.target.as_str() {
+                    "" => None,
+                    folder => Some(WirePath::parse(folder).map_err(|e| e.to_string())?),
+                },
+                updates,
+            },
+            TransferKind::Get => TransferCommand::Get {
+                path: remote(row.sources.first().map(String::as_str)).map_err(|e| e.to_string())?,
+                into: PathBuf::from(&row.target),
+                updates,
+            },
+        })
+    };
+    let (updates, mut received) = mpsc::channel(256);
+    let command = match command(updates) {
+        Ok(command) => command,
+        Err(why) => return Outcome::Failed(why),
+    };
+    set_state(agent, &row.id, TransferState::Running, "");
+    let handle = match agent.reach(&peer, row.addr.as_deref(), || {}).await {
+        Ok(handle) => handle,
+        Err(ReachError::Refused(e)) => return Outcome::Refused(e.to_string()),
+        Err(ReachError::NoAddress(_)) => {
+            return Outcome::Waiting(format!(
+                "no address for {peer}: pass --addr HOST:PORT, or enroll this profile with a DIR"
+            ));
+        }
+        Err(why) => return Outcome::Waiting(why.to_string()),
+    };
+    if !handle.transfer(command).await {
+        return Outcome::Waiting("the session ended".into());
+    }
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let (mut files, mut bytes, mut verified) = (0, 0, 0);
+    let outcome = loop {
+        tokio::select! {
+            update = received.recv() => {
+                let Some(update) = update else {
+                    break Outcome::Waiting(TransferError::SessionEnded.to_string());
+                };
+                report(&update);
+                match update {
+                    TransferUpdate::Offered { files: f, bytes: b, resumed, .. } => {
+                        (files, bytes, verified) = (f, b, resumed);
+                    }
+                    TransferUpdate::Progress { verified: v, .. } => verified = v,
+                    TransferUpdate::Finished { files: f, bytes: b } => {
+                        (files, bytes, verified) = (f, b, b);
+                        break Outcome::Complete { files, bytes };
+                    }
+                    TransferUpdate::Failed(e @ (TransferError::Refused { .. } | TransferError::BadData { .. })) => {
+                        break Outcome::Refused(e.to_string());
+                    }
+                    TransferUpdate::Failed(TransferError::SessionEnded) => {
+                        break Outcome::Waiting(TransferError::SessionEnded.to_string());
+                    }
+                    TransferUpdate::Failed(e) => break Outcome::Failed(e.to_string()),
+                    TransferUpdate::FileDone { .. } | TransferUpdate::Accepted => {}
+                }
+            }
+            _ = tick.tick() => {
+                let _ = agent.with_store(|s| s.set_transfer_progress(&row.id, files, bytes, verified));
+                match state_now(agent, &row.id) {
+                    Some(state @ (TransferState::Paused | TransferState::Cancelled)) => break Outcome::Stopped(state),
+                    None => break Outcome::Stopped(TransferState::Cancelled),
+                    _ => {}
+                }
+            }
+        }
+    };
+    let _ = agent.with_store(|s| s.set_transfer_progress(&row.id, files, bytes, verified));
+    handle.close().await;
+    outcome
+}
+
+/// Runs `row` in the foreground: progress on stderr, the end on stdout,
+/// and the exit status (0 only when every file is complete and verified).
+fn foreground(ctx: &Context, agent: &Agent, row: &QueuedTransfer) -> anyhow::Result<u8> {
+    let mut progress = Progress::new(ctx.out.is_json());
+    let (kind, json) = (row.kind, ctx.out.is_json());
+    let target = row.target.clone();
+    let outcome = runtime()?.block_on(drive(agent, row, |update| match update {
+        TransferUpdate::Offered {
+            files,
+            bytes,
+            resumed,
+            ..
+        } => {
+            progress.resumed = *resumed;
+            let verb = match kind {
+                TransferKind::Send => "offered".to_owned(),
+                TransferKind::Get => {
+                    format!("receiving into {}:", PathBuf::from(&target).display())
+                }
+            };
+            let resuming = if *resumed > 0 {
+                format!(" (resuming: {resumed} bytes already verified)")
+            } else {
+                String::new()
+            };
+            ctx.out.print(
+                &safe(&format!("{verb} {files} files, {bytes} bytes{resuming}")),
+                &json!({ "event": "offered", "files": files, "bytes": bytes, "resumed": resumed }),
+            );
+        }
+        TransferUpdate::Accepted => ctx
+            .out
+            .print("accepted by the peer", &json!({ "event": "accepted" })),
+        TransferUpdate::Progress { verified, bytes } => progress.show(*verified, *bytes),
+        TransferUpdate::FileDone { path } if json => {
+            ctx.out
+                .print("", &json!({ "event": "file_done", "path": path.as_str() }));
+        }
+        _ => {}
+    }));
+    progress.end();
+    Ok(report_end(ctx, row, outcome))
+}
+
+/// Prints how a foreground transfer ended; returns the exit status.
+fn report_end(ctx: &Context, row: &QueuedTransfer, outcome: Outcome) -> u8 {
+    let (id, kind) = (&row.id, row.kind);
+    match outcome {
+        Outcome::Complete { files, bytes } => {
+            let verb = match kind {
+                TransferKind::Send => "sent",
+                TransferKind::Get => "received",
+            };
+            ctx.out.print(
+                &format!("{verb} {files} files, {bytes} bytes, every one verified"),
+                &json!({ "event": "finished", "files": files, "bytes": bytes, "transfer": id }),
+            );
+            0
+        }
+        Outcome::Waiting(why) => {
+            let line = format!(
+                "queued as {id}: {why}; `sixchat-cli run` starts it when {} is reachable \
+                 (or `sixchat-cli transfers resume {id}`)",
+                row.peer
+            );
+            ctx.out.print(
+                &safe(&line),
+                &json!({ "event": "queued", "transfer": id, "reason": why }),
+            );
+            EXIT_QUEUED
+        }
+        Outcome::Stopped(state) => {
+            let line = format!("{id} {}", state.as_str());
+            ctx.out.print(
+                &safe(&line),
+                &json!({ "event": state.as_str(), "transfer": id }),
+            );
+            EXIT_QUEUED
+        }
+        Outcome::Refused(why) => {
+            let line = format!("not complete: {why}");
+            ctx.out.print(
+                &safe(&line),
+                &json!({ "event": "failed", "error": why, "transfer": id }),
+            );
+            EXIT_REFUSED
+        }
+        Outcome::Failed(why) => {
+            let line = format!(
+                "not complete: {why}; `sixchat-cli transfers resume {id}` goes on from what was verified"
+            );
+            ctx.out.print(
+                &safe(&line),
+                &json!({ "event": "failed", "error": why, "transfer": id }),
+            );
+            EXIT_ERROR
+        }
+    }
+}
+
+fn queue(agent: &Agent, new: &NewTransfer<'_>) -> anyhow::Result<QueuedTransfer> {
+    agent
+        .with_store(|s| {
+            s.queue_transfer(new)?;
+            s.transfer(new.id)
+        })?
+        .ok_or_else(|| anyhow::anyhow!("the queued transfer vanished"))
+}
+
+pub fn send(ctx: &Context, args: &SendArgs) -> anyhow::Result<u8> {
+    let peer = UserId::parse(&args.user_id)?;
+    let to_folder = match args.to_folder.as_deref().map(|f| f.trim_matches('/')) {
+        None | Some("") => String::new(),
+        Some(folder) => WirePath::parse(folder)?.to_string(),
+    };
+    let mut sources = Vec::new();
+    for path in &args.paths {
+        let absolute =
+            std::fs::canonicalize(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let text = absolute
+            .to_str()
+            .ok_or_else(|| anyhow::anyhow!("{}: the name is not UTF-8", path.display()))?;
+        sources.push(text.to_owned());
+    }
+    let opened = open_agent(ctx, AgentOptions::default())?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let row = queue(
+        &opened.agent,
+        &NewTransfer {
+            id: &id,
+            peer: peer.as_str(),
+            kind: TransferKind::Send,
+            sources: &sources,
+            target: &to_folder,
+            addr: args.addr.as_deref(),
+            state: TransferState::Waiting,
+        },
+    )?;
+    foreground(ctx, &opened.agent, &row)
+}
+
+pub fn get(ctx: &Context, args: &GetArgs) -> anyhow::Result<u8> {
+    let peer = UserId::parse(&args.user_id)?;
+    let path = remote(Some(&args.remote_path))?;
+    anyhow::ensure!(
+        !path.is_root(),
+        "name a file or folder of the peer's shared folder"
+    );
+    let opened = open_agent(ctx, AgentOptions::default())?;
+    let into = match &args.to {
+        Some(to) => to.clone(),
+        None => setting_folder(&opened.agent, INCOMING_KEY).unwrap_or(std::env::current_dir()?),
+    };
+    std::fs::create_dir_all(&into).map_err(|e| anyhow::anyhow!("{}: {e}", into.display()))?;
+    let into =
+        std::fs::canonicalize(&into).map_err(|e| anyhow::anyhow!("{}: {e}", into.display()))?;
+    let target = into
+        .to_str()
+        .ok_or_else(|| anyhow::anyhow!("{}: the name is not UTF-8", into.display()))?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let row = queue(
+        &opened.agent,
+        &NewTransfer {
+            id: &id,
+            peer: peer.as_str(),
+            kind: TransferKind::Get,
+            sources: &[path.to_string()],
+            target,
+            addr: args.addr.as_deref(),
+            state: TransferState::Waiting,
+        },
+    )?;
+    foreground(ctx, &opened.agent, &row)
+}
+
+fn find(ctx: &Context, id: &str) -> anyhow::Result<QueuedTransfer> {
+    let store = ctx.profile.open_store()?;
+    store.transfer(id)?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "no transfer {id} (or more than one starts so): see `sixchat-cli transfers`"
+        )
+    })
+}
+
+pub fn transfers(ctx: &Context, command: Option<TransfersCommand>) -> anyhow::Result<u8> {
+    match command.unwrap_or(TransfersCommand::List) {
+        TransfersCommand::List => {
+            let store = ctx.profile.open_store()?;
+            for t in store.transfers()? {
+                let what = match t.kind {
+                    TransferKind::Send => {
+                        format!("send {} -> {}:{}", t.sources.join(" "), t.peer, t.target)
+                    }
+                    TransferKind::Get => {
+                        format!("get {}:{} -> {}", t.peer, t.sources.join(" "), t.target)
+                    }
+                };
+                let line = format!(
+                    "{} {:<9} {:>5.1} %  {} of {} bytes, {} files  {}{}",
+                    &t.id[..8.min(t.id.len())],
+                    t.state.as_str(),
+                    percent(t.verified, t.bytes),
+                    t.verified,
+                    t.bytes,
+                    t.files,
+                    what,
+                    if t.reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  ({})", t.reason)
+                    }
+                );
+                ctx.out.print(&safe(&line), &serde_json::to_value(&t)?);
+            }
+            Ok(0)
+        }
+        TransfersCommand::Pause { id } => set_by_person(ctx, &id, TransferState::Paused),
+        TransfersCommand::Cancel { id } => set_by_person(ctx, &id, TransferState::Cancelled),
+        TransfersCommand::Resume { id } => {
+            let row = find(ctx, &id)?;
+            anyhow::ensure!(!row.state.is_over(), "{} is {}", row.id, row.state.as_str());
+            let opened = open_agent(ctx, AgentOptions::default())?;
+            foreground(ctx, &opened.agent, &row)
+        }
+        TransfersCommand::Clear => {
+            let cleared = ctx.profile.open_store()?.clear_finished_transfers()?;
+            ctx.out.print(
+                &format!("{cleared} cleared"),
+                &json!({ "cleared": cleared }),
+            );
+            Ok(0)
+        }
+    }
+}
+
+#[allow(clippy::cast_precision_loss)] // a percentage to one decimal
+fn percent(verified: u64, bytes: u64) -> f64 {
+    if bytes == 0 {
+        0.0
+    } else {
+        verified as f64 * 100.0 / bytes as f64
+    }
+}
+
+fn set_by_person(ctx: &Context, id: &str, state: TransferState) -> anyhow::Result<u8> {
+    let row = find(ctx, id)?;
+    anyhow::ensure!(
+        !row.state.is_over(),
+        "{} is {} already",
+        row.id,
+        row.state.as_str()
+    );
+    ctx.profile
+        .open_store()?
+        .set_transfer_state(&row.id, state, "by the person")?;
+    ctx.out.print(
+        &format!("{} {}", row.id, state.as_str()),
+        &json!({ "transfer": row.id, "state": state.as_str() }),
+    );
+    Ok(0)
+}
+
+/// `run`'s part: every waiting transfer of a reachable peer starts in the
+/// background (one at a time per transfer); its updates are printed as events.
+pub fn start_waiting(
+    agent: &Agent,
+    running: &std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    print: impl Fn(String, serde_json::Value) + Clone + Send + 'static,
+) {
+    let waiting: Vec<QueuedTransfer> = agent
+        .with_store(sixchat_agent::Store::transfers)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|t| t.state == TransferState::Waiting)
+        .collect();
+    for row in waiting {
+        if !running
+            .lock()
+            .expect("running transfers")
+            .insert(row.id.clone())
+        {
+            continue;
+        }
+        let (agent, running, print) = (agent.clone(), running.clone(), print.clone());
+        tokio::spawn(async move {
+            let outcome = drive(&agent, &row, |_| {}).await;
+            let (state, why) = match &outcome {
+                Outcome::Complete { .. } => ("done", String::new()),
+                Outcome::Waiting(why) => ("waiting", why.clone()),
+                Outcome::Stopped(state) => (state.as_str(), String::new()),
+                Outcome::Refused(why) | Outcome::Failed(why) => ("failed", why.clone()),
+            };
+            if state != "waiting" {
+                let line = format!("transfer {} to {}: {state} {why}", row.id, row.peer);
+                print(
+                    safe(&line).into_owned(),
+                    json!({ "event": "queued_transfer", "transfer": row.id, "state": state, "reason": why }),
+                );
+            }
+            running.lock().expect("running transfers").remove(&row.id);
+        });
+    }
+}
