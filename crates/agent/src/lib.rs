@@ -47,6 +47,7 @@ pub mod profile;
 pub mod reach;
 pub mod services;
 pub mod store;
+pub mod transfers;
 pub mod trust;
 pub mod upkeep;
 

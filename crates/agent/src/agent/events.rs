@@ -121,6 +121,14 @@ pub enum AgentEvent {
         transfer: String,
         path: String,
     },
+    /// A queued send or get that `run` (or the app) started ended:
+    /// `done`, `failed` (with the reason), `paused` or `cancelled`.
+    QueuedTransferEnded {
+        peer: String,
+        transfer: String,
+        state: String,
+        reason: String,
+    },
     /// A received transfer ended: `complete` (every file verified) or not,
     /// and why.
     TransferEnded {

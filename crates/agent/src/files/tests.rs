@@ -354,3 +354,34 @@ mod confined {
         assert_eq!(seen, 300);
     }
 }
+
+#[test]
+fn a_file_received_whole_is_finished_without_reading_it_again_but_only_then() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let bytes = content(SIZE);
+    let source = write_file(&dir.path().join("source.bin"), &bytes);
+    let outboard = Outboard::of_file(&source).expect("hash");
+    let (incoming, target) = incoming(dir.path());
+
+    // Half of it received: finishing checks the disk and finds it incomplete.
+    let mut partial =
+        Partial::open(&incoming, &copy(), SIZE as u64, outboard.root()).expect("part");
+    let all = partial.missing().expect("missing");
+    let half = ChunkRanges::from(ChunkNum(0)..ChunkNum(512));
+    partial
+        .receive(&half, Cursor::new(encoded(&source, &outboard, &half)))
+        .expect("verified");
+    assert!(!partial.finish_received(&incoming, &all).expect("finish"));
+    assert!(!target.exists());
+
+    // The rest received: complete, with the offered bytes.
+    let mut partial =
+        Partial::open(&incoming, &copy(), SIZE as u64, outboard.root()).expect("part");
+    let rest = partial.missing().expect("missing");
+    assert_eq!(rest, all.clone() - half);
+    partial
+        .receive(&rest, Cursor::new(encoded(&source, &outboard, &rest)))
+        .expect("verified");
+    assert!(partial.finish_received(&incoming, &rest).expect("finish"));
+    assert_eq!(std::fs::read(&target).expect("read"), bytes);
+}

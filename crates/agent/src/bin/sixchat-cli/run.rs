@@ -190,6 +190,18 @@ pub fn event_line(event: &AgentEvent) -> String {
         AgentEvent::FileReceived { from, path, .. } => {
             format!("received {} from {}, verified", safe(path), safe(from))
         }
+        AgentEvent::QueuedTransferEnded {
+            peer,
+            transfer,
+            state,
+            reason,
+        } => format!(
+            "transfer {} to {}: {} {}",
+            safe(transfer),
+            safe(peer),
+            safe(state),
+            safe(reason)
+        ),
         AgentEvent::TransferEnded {
             peer,
             transfer,
@@ -274,11 +286,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
         let started = launch::start(&agent, &ctx.profile, &passphrase, listener, options);
         // The transfer queue: waiting transfers start when their peer is
         // reachable (tried every poll, and when a session with it starts).
-        let running = std::sync::Arc::default();
-        let json = ctx.out.is_json();
-        let print = move |line: String, value: serde_json::Value| {
-            crate::output::Output::new(json).print(&line, &value);
-        };
+        let running = sixchat_agent::transfers::Underway::default();
         let mut poll = tokio::time::interval(std::time::Duration::from_secs(options_poll(args)));
         let printer = async {
             loop {
@@ -287,10 +295,10 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
                         let Some(event) = event else { break };
                         print_event(ctx, &event);
                         if matches!(event, AgentEvent::SessionStarted { .. }) {
-                            crate::transfer::start_waiting(&agent, &running, print);
+                            sixchat_agent::transfers::start_waiting(&agent, &running);
                         }
                     }
-                    _ = poll.tick() => crate::transfer::start_waiting(&agent, &running, print),
+                    _ = poll.tick() => sixchat_agent::transfers::start_waiting(&agent, &running),
                 }
             }
         };

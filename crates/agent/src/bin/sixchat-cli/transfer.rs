@@ -2,7 +2,7 @@
 //! transfer queue (the store's `transfers` table). A transfer whose peer
 //! cannot be reached waits there (exit 3) and `run` starts it when the peer
 //! is reachable; `transfers pause|resume|cancel` act on a running one
-//! through the same row (the process running it looks every second).
+//! through the same row (`sixchat_agent::transfers` looks every second).
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -10,13 +10,12 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 use serde_json::json;
-use sixchat_agent::reach::ReachError;
-use sixchat_agent::services::transfer::{TransferCommand, TransferError, TransferUpdate};
+use sixchat_agent::services::transfer::TransferUpdate;
 use sixchat_agent::store::{NewTransfer, QueuedTransfer, TransferKind, TransferState};
+use sixchat_agent::transfers::{Outcome, drive};
 use sixchat_agent::{Agent, AgentOptions};
 use sixchat_proto::UserId;
 use sixchat_proto::files::WirePath;
-use tokio::sync::mpsc;
 
 use crate::files::{INCOMING_KEY, remote, setting_folder};
 use crate::output::{json_line, safe};
@@ -65,21 +64,6 @@ pub enum TransfersCommand {
     Cancel { id: String },
     /// Remove finished and cancelled transfers from the list.
     Clear,
-}
-
-/// How a transfer run ended.
-enum Outcome {
-    Complete {
-        files: u64,
-        bytes: u64,
-    },
-    /// The peer could not be reached, or the session ended: waits in the queue.
-    Waiting(String),
-    /// The person paused or cancelled it (from `transfers`).
-    Stopped(TransferState),
-    /// The peer refused the session or the transfer, or sent bad data.
-    Refused(String),
-    Failed(String),
 }
 
 /// Progress on stderr: a line redrawn in a terminal, JSON lines with --json.
@@ -149,122 +133,6 @@ impl Progress {
             eprintln!();
         }
     }
-}
-
-/// The row's state as the store has it now (another process may have
-/// paused or cancelled it).
-fn state_now(agent: &Agent, id: &str) -> Option<TransferState> {
-    agent.with_store(|s| s.transfer(id).ok().flatten().map(|t| t.state))
-}
-
-fn set_state(agent: &Agent, id: &str, state: TransferState, reason: &str) {
-    let _ = agent.with_store(|s| s.set_transfer_state(id, state, reason));
-}
-
-/// Runs one queued transfer in a session with its peer, telling `report`
-/// each update, and records how it ended in the queue.
-async fn drive(
-    agent: &Agent,
-    row: &QueuedTransfer,
-    mut report: impl FnMut(&TransferUpdate),
-) -> Outcome {
-    let outcome = drive_session(agent, row, &mut report).await;
-    let (state, reason) = match &outcome {
-        Outcome::Complete { .. } => (TransferState::Done, String::new()),
-        Outcome::Waiting(why) => (TransferState::Waiting, why.clone()),
-        Outcome::Stopped(state) => (*state, String::new()),
-        Outcome::Refused(why) | Outcome::Failed(why) => (TransferState::Failed, why.clone()),
-    };
-    set_state(agent, &row.id, state, &reason);
-    outcome
-}
-
-#[allow(clippy::too_many_lines)] // one loop over a transfer's updates, with its stops
-async fn drive_session(
-    agent: &Agent,
-    row: &QueuedTransfer,
-    report: &mut impl FnMut(&TransferUpdate),
-) -> Outcome {
-    let Ok(peer) = UserId::parse(&row.peer) else {
-        return Outcome::Failed(format!("{}: not a UserID", row.peer));
-    };
-    let command = |updates| -> Result<TransferCommand, String> {
-        Ok(match row.kind {
-            TransferKind::Send => TransferCommand::Send {
-                paths: row.sources.iter().map(PathBuf::from).collect(),
-                to_folder: match row.target.as_str() {
-                    "" => None,
-                    folder => Some(WirePath::parse(folder).map_err(|e| e.to_string())?),
-                },
-                updates,
-            },
-            TransferKind::Get => TransferCommand::Get {
-                path: remote(row.sources.first().map(String::as_str)).map_err(|e| e.to_string())?,
-                into: PathBuf::from(&row.target),
-                updates,
-            },
-        })
-    };
-    let (updates, mut received) = mpsc::channel(256);
-    let command = match command(updates) {
-        Ok(command) => command,
-        Err(why) => return Outcome::Failed(why),
-    };
-    set_state(agent, &row.id, TransferState::Running, "");
-    let handle = match agent.reach(&peer, row.addr.as_deref(), || {}).await {
-        Ok(handle) => handle,
-        Err(ReachError::Refused(e)) => return Outcome::Refused(e.to_string()),
-        Err(ReachError::NoAddress(_)) => {
-            return Outcome::Waiting(format!(
-                "no address for {peer}: pass --addr HOST:PORT, or enroll this profile with a DIR"
-            ));
-        }
-        Err(why) => return Outcome::Waiting(why.to_string()),
-    };
-    if !handle.transfer(command).await {
-        return Outcome::Waiting("the session ended".into());
-    }
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let (mut files, mut bytes, mut verified) = (0, 0, 0);
-    let outcome = loop {
-        tokio::select! {
-            update = received.recv() => {
-                let Some(update) = update else {
-                    break Outcome::Waiting(TransferError::SessionEnded.to_string());
-                };
-                report(&update);
-                match update {
-                    TransferUpdate::Offered { files: f, bytes: b, resumed, .. } => {
-                        (files, bytes, verified) = (f, b, resumed);
-                    }
-                    TransferUpdate::Progress { verified: v, .. } => verified = v,
-                    TransferUpdate::Finished { files: f, bytes: b } => {
-                        (files, bytes, verified) = (f, b, b);
-                        break Outcome::Complete { files, bytes };
-                    }
-                    TransferUpdate::Failed(e @ (TransferError::Refused { .. } | TransferError::BadData { .. })) => {
-                        break Outcome::Refused(e.to_string());
-                    }
-                    TransferUpdate::Failed(TransferError::SessionEnded) => {
-                        break Outcome::Waiting(TransferError::SessionEnded.to_string());
-                    }
-                    TransferUpdate::Failed(e) => break Outcome::Failed(e.to_string()),
-                    TransferUpdate::FileDone { .. } | TransferUpdate::Accepted => {}
-                }
-            }
-            _ = tick.tick() => {
-                let _ = agent.with_store(|s| s.set_transfer_progress(&row.id, files, bytes, verified));
-                match state_now(agent, &row.id) {
-                    Some(state @ (TransferState::Paused | TransferState::Cancelled)) => break Outcome::Stopped(state),
-                    None => break Outcome::Stopped(TransferState::Cancelled),
-                    _ => {}
-                }
-            }
-        }
-    };
-    let _ = agent.with_store(|s| s.set_transfer_progress(&row.id, files, bytes, verified));
-    handle.close().await;
-    outcome
 }
 
 /// Runs `row` in the foreground: progress on stderr, the end on stdout,
@@ -527,46 +395,4 @@ fn set_by_person(ctx: &Context, id: &str, state: TransferState) -> anyhow::Resul
         &json!({ "transfer": row.id, "state": state.as_str() }),
     );
     Ok(0)
-}
-
-/// `run`'s part: every waiting transfer of a reachable peer starts in the
-/// background (one at a time per transfer); its updates are printed as events.
-pub fn start_waiting(
-    agent: &Agent,
-    running: &std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
-    print: impl Fn(String, serde_json::Value) + Clone + Send + 'static,
-) {
-    let waiting: Vec<QueuedTransfer> = agent
-        .with_store(sixchat_agent::Store::transfers)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|t| t.state == TransferState::Waiting)
-        .collect();
-    for row in waiting {
-        if !running
-            .lock()
-            .expect("running transfers")
-            .insert(row.id.clone())
-        {
-            continue;
-        }
-        let (agent, running, print) = (agent.clone(), running.clone(), print.clone());
-        tokio::spawn(async move {
-            let outcome = drive(&agent, &row, |_| {}).await;
-            let (state, why) = match &outcome {
-                Outcome::Complete { .. } => ("done", String::new()),
-                Outcome::Waiting(why) => ("waiting", why.clone()),
-                Outcome::Stopped(state) => (state.as_str(), String::new()),
-                Outcome::Refused(why) | Outcome::Failed(why) => ("failed", why.clone()),
-            };
-            if state != "waiting" {
-                let line = format!("transfer {} to {}: {state} {why}", row.id, row.peer);
-                print(
-                    safe(&line).into_owned(),
-                    json!({ "event": "queued_transfer", "transfer": row.id, "state": state, "reason": why }),
-                );
-            }
-            running.lock().expect("running transfers").remove(&row.id);
-        });
-    }
 }

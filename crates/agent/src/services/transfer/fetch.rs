@@ -442,7 +442,7 @@ impl Fetching {
                     .map_err(local)
                     .and_then(|mut partial| {
                         partial.receive(&missing, ChunkReader::new(rx))?;
-                        partial.finish(&root).map_err(local)
+                        partial.finish_received(&root, &missing).map_err(local)
                     });
                 let _ = internal.send(Internal::Received(Received {
                     stream,

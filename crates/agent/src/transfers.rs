@@ -1,0 +1,201 @@
+//! The transfer queue at work: runs a queued send or get in a session with
+//! its peer ([`drive`]), records how it ended in the store, and starts the
+//! waiting ones whose peer is reachable ([`start_waiting`], for `run` and the
+//! desktop app). Pause and cancel reach a running transfer through its row:
+//! the task running it looks every second.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sixchat_proto::UserId;
+use sixchat_proto::files::WirePath;
+use tokio::sync::mpsc;
+
+use crate::agent::Agent;
+use crate::reach::ReachError;
+use crate::services::transfer::{TransferCommand, TransferError, TransferUpdate};
+use crate::store::{QueuedTransfer, TransferKind, TransferState};
+
+/// How a transfer run ended.
+pub enum Outcome {
+    Complete {
+        files: u64,
+        bytes: u64,
+    },
+    /// The peer could not be reached, or the session ended: waits in the queue.
+    Waiting(String),
+    /// The person paused or cancelled it (from `transfers`).
+    Stopped(TransferState),
+    /// The peer refused the session or the transfer, or sent bad data.
+    Refused(String),
+    Failed(String),
+}
+
+/// The row's state as the store has it now (another process may have
+/// paused or cancelled it).
+fn state_now(agent: &Agent, id: &str) -> Option<TransferState> {
+    agent.with_store(|s| s.transfer(id).ok().flatten().map(|t| t.state))
+}
+
+fn set_state(agent: &Agent, id: &str, state: TransferState, reason: &str) {
+    let _ = agent.with_store(|s| s.set_transfer_state(id, state, reason));
+}
+
+/// Runs one queued transfer in a session with its peer, telling `report`
+/// each update, and records how it ended in the queue.
+pub async fn drive(
+    agent: &Agent,
+    row: &QueuedTransfer,
+    mut report: impl FnMut(&TransferUpdate),
+) -> Outcome {
+    let outcome = drive_session(agent, row, &mut report).await;
+    let (state, reason) = match &outcome {
+        Outcome::Complete { .. } => (TransferState::Done, String::new()),
+        Outcome::Waiting(why) => (TransferState::Waiting, why.clone()),
+        Outcome::Stopped(state) => (*state, String::new()),
+        Outcome::Refused(why) | Outcome::Failed(why) => (TransferState::Failed, why.clone()),
+    };
+    set_state(agent, &row.id, state, &reason);
+    outcome
+}
+
+#[allow(clippy::too_many_lines)] // one loop over a transfer's updates, with its stops
+async fn drive_session(
+    agent: &Agent,
+    row: &QueuedTransfer,
+    report: &mut impl FnMut(&TransferUpdate),
+) -> Outcome {
+    let Ok(peer) = UserId::parse(&row.peer) else {
+        return Outcome::Failed(format!("{}: not a UserID", row.peer));
+    };
+    let command = |updates| -> Result<TransferCommand, String> {
+        Ok(match row.kind {
+            TransferKind::Send => TransferCommand::Send {
+                paths: row.sources.iter().map(PathBuf::from).collect(),
+                to_folder: match row.target.as_str() {
+                    "" => None,
+                    folder => Some(WirePath::parse(folder).map_err(|e| e.to_string())?),
+                },
+                updates,
+            },
+            TransferKind::Get => TransferCommand::Get {
+                path: remote_path(row.sources.first().map(String::as_str))?,
+                into: PathBuf::from(&row.target),
+                updates,
+            },
+        })
+    };
+    let (updates, mut received) = mpsc::channel(256);
+    let command = match command(updates) {
+        Ok(command) => command,
+        Err(why) => return Outcome::Failed(why),
+    };
+    set_state(agent, &row.id, TransferState::Running, "");
+    let handle = match agent.reach(&peer, row.addr.as_deref(), || {}).await {
+        Ok(handle) => handle,
+        Err(ReachError::Refused(e)) => return Outcome::Refused(e.to_string()),
+        Err(ReachError::NoAddress(_)) => {
+            return Outcome::Waiting(format!(
+                "no address for {peer}: pass --addr HOST:PORT, or enroll this profile with a DIR"
+            ));
+        }
+        Err(why) => return Outcome::Waiting(why.to_string()),
+    };
+    if !handle.transfer(command).await {
+        return Outcome::Waiting("the session ended".into());
+    }
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let (mut files, mut bytes, mut verified) = (0, 0, 0);
+    let outcome = loop {
+        tokio::select! {
+            update = received.recv() => {
+                let Some(update) = update else {
+                    break Outcome::Waiting(TransferError::SessionEnded.to_string());
+                };
+                report(&update);
+                match update {
+                    TransferUpdate::Offered { files: f, bytes: b, resumed, .. } => {
+                        (files, bytes, verified) = (f, b, resumed);
+                    }
+                    TransferUpdate::Progress { verified: v, .. } => verified = v,
+                    TransferUpdate::Finished { files: f, bytes: b } => {
+                        (files, bytes, verified) = (f, b, b);
+                        break Outcome::Complete { files, bytes };
+                    }
+                    TransferUpdate::Failed(e @ (TransferError::Refused { .. } | TransferError::BadData { .. })) => {
+                        break Outcome::Refused(e.to_string());
+                    }
+                    TransferUpdate::Failed(TransferError::SessionEnded) => {
+                        break Outcome::Waiting(TransferError::SessionEnded.to_string());
+                    }
+                    TransferUpdate::Failed(e) => break Outcome::Failed(e.to_string()),
+                    TransferUpdate::FileDone { .. } | TransferUpdate::Accepted => {}
+                }
+            }
+            _ = tick.tick() => {
+                let _ = agent.with_store(|s| s.set_transfer_progress(&row.id, files, bytes, verified));
+                match state_now(agent, &row.id) {
+                    Some(state @ (TransferState::Paused | TransferState::Cancelled)) => break Outcome::Stopped(state),
+                    None => break Outcome::Stopped(TransferState::Cancelled),
+                    _ => {}
+                }
+            }
+        }
+    };
+    let _ = agent.with_store(|s| s.set_transfer_progress(&row.id, files, bytes, verified));
+    handle.close().await;
+    outcome
+}
+
+/// A get's remote path as the queue keeps it (empty: the share's top).
+fn remote_path(path: Option<&str>) -> Result<WirePath, String> {
+    match path.map(|p| p.trim_matches('/')) {
+        None | Some("") => Ok(WirePath::root()),
+        Some(p) => WirePath::parse(p).map_err(|e| e.to_string()),
+    }
+}
+
+/// The queued transfers under way in this process.
+#[derive(Debug, Default, Clone)]
+pub struct Underway(Arc<Mutex<HashSet<String>>>);
+
+/// Starts every waiting transfer in the background (each at most once at a
+/// time: `running` holds those under way); one that cannot reach its peer
+/// goes back to waiting, and how each other one ended is an
+/// [`AgentEvent::QueuedTransferEnded`](crate::AgentEvent).
+pub fn start_waiting(agent: &Agent, running: &Underway) {
+    let waiting: Vec<QueuedTransfer> = agent
+        .with_store(crate::store::Store::transfers)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|t| t.state == TransferState::Waiting)
+        .collect();
+    for row in waiting {
+        if !sixchat_host::lock(&running.0).insert(row.id.clone()) {
+            continue;
+        }
+        let (agent, running) = (agent.clone(), running.clone());
+        tokio::spawn(async move {
+            let outcome = drive(&agent, &row, |_| {}).await;
+            let (state, reason) = match outcome {
+                Outcome::Complete { .. } => (TransferState::Done, String::new()),
+                Outcome::Waiting(_) => (TransferState::Waiting, String::new()),
+                Outcome::Stopped(state) => (state, String::new()),
+                Outcome::Refused(why) | Outcome::Failed(why) => (TransferState::Failed, why),
+            };
+            if state != TransferState::Waiting {
+                agent
+                    .emit(crate::AgentEvent::QueuedTransferEnded {
+                        peer: row.peer.clone(),
+                        transfer: row.id.clone(),
+                        state: state.as_str().to_owned(),
+                        reason,
+                    })
+                    .await;
+            }
+            sixchat_host::lock(&running.0).remove(&row.id);
+        });
+    }
+}

@@ -1,0 +1,309 @@
+//! The transfer service inside real sessions on loopback: a hostile sender
+//! that flips one byte is caught at that chunk group and named, and a chat
+//! goes through while a large transfer runs in the same session.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sixchat_agent::conn::{self, Conn, Deadlines};
+use sixchat_agent::files::verified::{Outboard, encode};
+use sixchat_agent::services::transfer::{TransferCommand, TransferUpdate};
+use sixchat_agent::{AgentEvent, AgentOptions, Store};
+use sixchat_proto::app::AppMessage;
+use sixchat_proto::files::{FileMessage, Offer, OfferedFile, WirePath};
+use sixchat_proto::{Config, LocalIdentity, SessionEvent, UserId};
+use tokio::sync::mpsc;
+
+#[path = "support/agents.rs"]
+mod agents;
+use agents::{agent, identity, pinning, serve};
+
+fn content(size: usize) -> Vec<u8> {
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    (0..size)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[0]
+        })
+        .collect()
+}
+
+async fn next_application(conn: &mut Conn, session: &mut sixchat_proto::Session) -> AppMessage {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(20), conn.next_frame())
+            .await
+            .expect("in time")
+            .expect("a frame")
+            .expect("not closed");
+        if let Some(SessionEvent::Application(xml)) = session.handle(&frame).expect("a record") {
+            return AppMessage::parse(&xml).expect("a message");
+        }
+    }
+}
+
+async fn send(conn: &mut Conn, session: &mut sixchat_proto::Session, message: FileMessage) {
+    let message = AppMessage::File {
+        id: uuid::Uuid::new_v4().to_string(),
+        message,
+    };
+    let record = session.seal_application(&message.to_xml()).expect("sealed");
+    conn.write(&record).await.expect("written");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one hostile peer's whole conversation, top to bottom
+async fn a_hostile_sender_that_flips_one_byte_is_caught_at_that_group_and_named() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mallory_id = identity("rsa2048-a", "mallory@a.example", "Mallory");
+    let bob_id = identity("rsa2048-b", "bob@b.example", "Bob B");
+    let incoming = dir.path().join("incoming");
+    std::fs::create_dir(&incoming).expect("mkdir");
+    let store = Store::open(&dir.path().join("b.db")).expect("store");
+    store
+        .set_setting("incoming", incoming.to_str().expect("utf-8"))
+        .expect("setting");
+    store
+        .set_auto_accept("mallory@a.example", true)
+        .expect("auto");
+    drop(store);
+    let bob_pinned = pinning(&[&bob_id]);
+    let (bob, mut bob_events) = agent(
+        dir.path(),
+        "b.db",
+        bob_id,
+        pinning(&[&mallory_id]),
+        AgentOptions::default(),
+    );
+    let (addr, _stop) = serve(bob);
+
+    // Mallory speaks the protocol herself: a real handshake, then an offer.
+    let stream = tokio::net::TcpStream::connect(&addr).await.expect("tcp");
+    let mut conn = Conn::new(stream);
+    let mut config = Config::new(
+        LocalIdentity {
+            user_id: mallory_id.info.user_id.clone(),
+            name: "Mallory".into(),
+            chain: mallory_id.chain.clone(),
+            signer: Arc::new(mallory_id.key),
+        },
+        Arc::new(bob_pinned),
+    );
+    config.app_capabilities = vec!["chat".into(), "file-transfer".into()];
+    let deadlines = Deadlines {
+        whole: Duration::from_secs(10),
+        first_message: Duration::from_secs(10),
+        next_message: Duration::from_secs(10),
+    };
+    let mut established = conn::initiate(
+        &mut conn,
+        Arc::new(config),
+        UserId::parse("bob@b.example").expect("uid"),
+        false,
+        deadlines,
+        async {},
+    )
+    .await
+    .expect("handshake");
+    let session = &mut established.session;
+
+    let bytes = content(300_000);
+    let source = dir.path().join("source.bin");
+    std::fs::write(&source, &bytes).expect("write");
+    let file = std::fs::File::open(&source).expect("open");
+    let outboard = Outboard::of_file(&file).expect("hash");
+    let offer = Offer {
+        transfer: "t-1".into(),
+        reference: None,
+        files: 1,
+        bytes: bytes.len() as u64,
+        entries: vec![OfferedFile {
+            index: 0,
+            path: WirePath::parse("report.bin").expect("path"),
+            size: bytes.len() as u64,
+            modified: 0,
+            hash: outboard.root(),
+        }],
+        last: true,
+    };
+    send(&mut conn, session, FileMessage::Offer(offer)).await;
+    let (stream_id, ranges) = loop {
+        match next_application(&mut conn, session).await {
+            AppMessage::File {
+                message: FileMessage::Request { wants, .. },
+                ..
+            } => break (wants[0].stream, wants[0].ranges.clone()),
+            AppMessage::File {
+                message: FileMessage::Accept { .. },
+                ..
+            } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+
+    // The honest encoding, with one byte of the fourth 16 KiB group flipped.
+    let mut encoded = Vec::new();
+    encode(
+        &file,
+        &outboard,
+        &sixchat_agent::files::verified::to_chunk_ranges(&ranges),
+        &mut encoded,
+    )
+    .expect("encode");
+    let flipped_data_byte = 3 * 16_384 + 100;
+    // Pre-order: parents come before the data they cover; find the byte.
+    let at = encoded
+        .windows(64)
+        .position(|w| w == &bytes[flipped_data_byte..flipped_data_byte + 64])
+        .expect("the data is in the encoding");
+    encoded[at] ^= 0x01;
+    for (n, piece) in encoded.chunks(60_000).enumerate() {
+        let record = session
+            .seal_bulk(stream_id, (n * 60_000) as u64, piece)
+            .expect("sealed");
+        if conn.write(&record).await.is_err() {
+            break;
+        }
+    }
+
+    // Bob says which file and who, in the event and on the wire.
+    let error = loop {
+        match next_application(&mut conn, session).await {
+            AppMessage::File {
+                message: FileMessage::Error { code, index, .. },
+                ..
+            } => break (code, index),
+            AppMessage::File {
+                message: FileMessage::Progress { .. },
+                ..
+            } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(error.0.as_str(), "bad-data");
+    assert_eq!(error.1, Some(0));
+    let reason = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(event) = bob_events.recv().await {
+            if let AgentEvent::TransferEnded {
+                complete, reason, ..
+            } = event
+            {
+                assert!(!complete);
+                return reason;
+            }
+        }
+        panic!("no end")
+    })
+    .await
+    .expect("in time");
+    assert!(reason.contains("mallory@a.example"), "{reason}");
+    assert!(reason.contains("report.bin"), "{reason}");
+    let at_byte: u64 = reason
+        .split("at byte ")
+        .nth(1)
+        .and_then(|r| r.trim_end_matches(')').parse().ok())
+        .expect("the byte");
+    assert_eq!(at_byte / 16_384, 3, "caught at the flipped group: {reason}");
+    assert!(!incoming.join("report.bin").exists(), "no final name");
+    // What came before the bad group is verified and kept for a resume.
+    let part = std::fs::read(incoming.join("report.bin.part")).expect("part");
+    assert_eq!(part[..3 * 16_384], bytes[..3 * 16_384]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one scenario: the transfer, the chats, the end, top to bottom
+async fn a_chat_goes_through_while_a_large_transfer_runs_in_the_same_session() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let alice_id = identity("rsa2048-a", "alice@a.example", "Alice A");
+    let bob_id = identity("rsa2048-b", "bob@b.example", "Bob B");
+    let share = dir.path().join("share");
+    std::fs::create_dir(&share).expect("mkdir");
+    let size = 256usize << 20;
+    std::fs::write(share.join("big.bin"), content(size)).expect("write");
+    let store = Store::open(&dir.path().join("b.db")).expect("store");
+    store
+        .set_setting("share", share.to_str().expect("utf-8"))
+        .expect("setting");
+    drop(store);
+    let (alice_pinned, bob_pinned) = (pinning(&[&alice_id]), pinning(&[&bob_id]));
+    let (bob, _bob_events) = agent(
+        dir.path(),
+        "b.db",
+        bob_id,
+        alice_pinned,
+        AgentOptions::default(),
+    );
+    let (alice, mut alice_events) = agent(
+        dir.path(),
+        "a.db",
+        alice_id,
+        bob_pinned,
+        AgentOptions::default(),
+    );
+    let (addr, _stop) = serve(bob);
+    let bob_uid = UserId::parse("bob@b.example").expect("uid");
+    let handle = alice.connect(&bob_uid, &addr).await.expect("session");
+    let (updates, mut progress) = mpsc::channel(256);
+    assert!(
+        handle
+            .transfer(TransferCommand::Get {
+                path: WirePath::parse("big.bin").expect("path"),
+                into: dir.path().join("got"),
+                updates,
+            })
+            .await
+    );
+    // Once data flows, a chat in the same session.
+    let mut flowing = false;
+    while let Some(update) = progress.recv().await {
+        if matches!(update, TransferUpdate::Progress { .. }) {
+            flowing = true;
+            break;
+        }
+    }
+    assert!(flowing, "the transfer started");
+    let mut round_trips = Vec::new();
+    for n in 0..5 {
+        let sent = Instant::now();
+        alice
+            .queue_chat(&bob_uid, &format!("ping {n}"))
+            .expect("queued");
+        assert!(alice.flush(&bob_uid).await, "sent in the live session");
+        loop {
+            let event = tokio::time::timeout(Duration::from_secs(30), alice_events.recv())
+                .await
+                .expect("in time")
+                .expect("events");
+            if matches!(event, AgentEvent::Delivered { .. }) {
+                break;
+            }
+        }
+        round_trips.push(sent.elapsed());
+    }
+    // The transfer was still running when the last receipt came: the chat
+    // did not wait for it.
+    while let Ok(update) = progress.try_recv() {
+        assert!(
+            !matches!(update, TransferUpdate::Finished { .. }),
+            "the chats went through only after the transfer: {round_trips:?}"
+        );
+    }
+    let mut finished = false;
+    while let Some(update) = progress.recv().await {
+        match update {
+            TransferUpdate::Finished { bytes, .. } => {
+                assert_eq!(bytes, size as u64);
+                finished = true;
+                break;
+            }
+            TransferUpdate::Failed(e) => panic!("{e}"),
+            _ => {}
+        }
+    }
+    assert!(finished);
+    eprintln!(
+        "chat round trips during a {} MiB transfer: {round_trips:?}",
+        size >> 20
+    );
+}
