@@ -116,7 +116,8 @@ pub struct Partial {
 impl Partial {
     /// Opens (or creates) the partial file beneath `root` for a file of
     /// `size` bytes with BLAKE3 root `hash`, to be named `target` once
-    /// complete. The data file is given its full size at once.
+    /// complete. The data file is given its full size at once (sparse until
+    /// [`Self::reserve`]).
     pub fn open(
         root: &Root,
         target: &WirePath,
@@ -150,6 +151,22 @@ impl Partial {
             outboard,
             received: ChunkRanges::empty(),
         })
+    }
+
+    /// Bytes of the data file the disk holds already (its blocks).
+    pub fn allocated(&self) -> io::Result<u64> {
+        fs4::fs_std::FileExt::allocated_size(&self.part)
+    }
+
+    /// Reserves the data file's whole size on the disk, so a full disk says
+    /// so before the first byte: an error of kind `StorageFull` when it does
+    /// not fit (a file system without `fallocate` stays sparse).
+    pub fn reserve(&self) -> io::Result<()> {
+        let size = self.outboard.tree.size();
+        match fs4::fs_std::FileExt::allocate(&self.part, size) {
+            Err(e) if e.kind() == io::ErrorKind::StorageFull => Err(e),
+            Ok(()) | Err(_) => Ok(()),
+        }
     }
 
     /// The chunks still missing: everything not yet verified from the data

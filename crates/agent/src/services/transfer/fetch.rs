@@ -28,7 +28,7 @@ use crate::files::verified::{self, Partial, ReceiveError};
 #[derive(Debug)]
 pub(crate) struct Planned {
     transfer: String,
-    result: Result<Plan, String>,
+    result: Result<Plan, plan::PlanError>,
 }
 
 /// A decoder's end.
@@ -337,6 +337,7 @@ impl Fetching {
         let (internal, transfer) = (internal.clone(), transfer.to_owned());
         tokio::task::spawn_blocking(move || {
             let result = plan::check_whole_offer(&files, totals)
+                .map_err(plan::PlanError::from)
                 .and_then(|()| plan::plan_files(&into, files));
             let _ = internal.send(Internal::Planned(Planned { transfer, result }));
         });
@@ -351,7 +352,12 @@ impl Fetching {
         let transfer = planned.transfer;
         let plan = match planned.result {
             Ok(plan) => plan,
-            Err(reason) => {
+            Err(plan::PlanError::NoSpace(reason)) => {
+                return self
+                    .fail(wire, &transfer, TransferError::NoSpace(reason), true)
+                    .await;
+            }
+            Err(plan::PlanError::Refused(reason)) => {
                 return self
                     .fail(wire, &transfer, TransferError::Local(reason), true)
                     .await;
@@ -619,6 +625,9 @@ impl Fetching {
                 FileErrorCode::BadData,
                 "data does not match the offered file",
             ),
+            TransferError::NoSpace(reason) => {
+                super::file_error(transfer, None, FileErrorCode::NoSpace, reason)
+            }
             _ => send_file(FileMessage::Cancel {
                 transfer: transfer.to_owned(),
                 reason: super::reason(&error.to_string()),

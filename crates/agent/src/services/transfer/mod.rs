@@ -131,6 +131,9 @@ pub enum TransferError {
     /// Writing here failed (the reason names the file).
     #[error("{0}")]
     Local(String),
+    /// The disk here has no room for the offer (checked before the first byte).
+    #[error("{0}")]
+    NoSpace(String),
     /// The session ended first; what was verified stays for a resume.
     #[error("the session ended before the transfer finished")]
     SessionEnded,

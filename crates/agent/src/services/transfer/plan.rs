@@ -79,7 +79,10 @@ pub(crate) fn check_whole_offer(files: &[OfferedFile], totals: (u64, u64)) -> Re
 /// final name already holds the same content is complete; a name taken by
 /// other content, by a `.part` that is not ours, or by another file of this
 /// offer (with its `.part` and outboard) gives way to `name (2).ext` and so on.
-pub(crate) fn plan_files(into: &std::path::Path, files: Vec<OfferedFile>) -> Result<Plan, String> {
+pub(crate) fn plan_files(
+    into: &std::path::Path,
+    files: Vec<OfferedFile>,
+) -> Result<Plan, PlanError> {
     std::fs::create_dir_all(into).map_err(|e| format!("{}: {e}", into.display()))?;
     let root = Arc::new(Root::open(into).map_err(|e| format!("{}: {e}", into.display()))?);
     let mut plan = Plan {
@@ -90,12 +93,13 @@ pub(crate) fn plan_files(into: &std::path::Path, files: Vec<OfferedFile>) -> Res
     };
     // Every name this offer writes (final, part, outboard), lowercased.
     let mut taken = HashSet::new();
+    // Bytes the disk must still find for the files' data.
+    let mut needed = 0u64;
     for file in files {
         if file.size == 0 && file.hash != *bao_tree::blake3::hash(&[]).as_bytes() {
-            return Err(format!(
-                "{}: an empty file with a hash that is not empty",
-                file.path
-            ));
+            return Err(
+                format!("{}: an empty file with a hash that is not empty", file.path).into(),
+            );
         }
         let Some(target) = free_name(&root, &file, &mut taken)? else {
             plan.resumed += file.size;
@@ -104,6 +108,7 @@ pub(crate) fn plan_files(into: &std::path::Path, files: Vec<OfferedFile>) -> Res
         };
         let partial =
             Partial::open(&root, &target, file.size, file.hash).map_err(|e| e.to_string())?;
+        needed += file.size.saturating_sub(partial.allocated().unwrap_or(0));
         let missing = partial.missing().map_err(|e| format!("{target}: {e}"))?;
         let missing_bytes: u64 = missing
             .iter()
@@ -119,7 +124,7 @@ pub(crate) fn plan_files(into: &std::path::Path, files: Vec<OfferedFile>) -> Res
         if missing.is_empty() {
             // Verified before a crash, not yet renamed.
             if !partial.finish(&root).map_err(|e| e.to_string())? {
-                return Err(format!("{target}: not complete after all"));
+                return Err(format!("{target}: not complete after all").into());
             }
             plan.complete.push(target);
             continue;
@@ -134,7 +139,70 @@ pub(crate) fn plan_files(into: &std::path::Path, files: Vec<OfferedFile>) -> Res
             already: file.size - missing_bytes,
         });
     }
+    reserve(&root, into, &plan, needed)?;
     Ok(plan)
+}
+
+/// Checks the disk has room for `needed` more bytes and reserves each
+/// file's size, before the first byte; if not, gives the space back.
+fn reserve(root: &Root, into: &std::path::Path, plan: &Plan, needed: u64) -> Result<(), PlanError> {
+    let free = fs4::statvfs(into).map_or(u64::MAX, |s| s.available_space());
+    let no_space = || {
+        give_back(root, &plan.files);
+        PlanError::NoSpace(format!(
+            "no space in {}: the files need {needed} more bytes, {free} are free",
+            into.display()
+        ))
+    };
+    if needed > free {
+        return Err(no_space());
+    }
+    for file in &plan.files {
+        let reserved = Partial::open(root, &file.path, file.size, file.hash)
+            .map_err(|e| e.to_string())?
+            .reserve();
+        match reserved {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::StorageFull => return Err(no_space()),
+            Err(e) => return Err(format!("{}: {e}", file.path).into()),
+        }
+    }
+    Ok(())
+}
+
+/// Why an offer cannot be received here.
+#[derive(Debug)]
+pub(crate) enum PlanError {
+    /// The disk has no room for it (nothing was kept reserved).
+    NoSpace(String),
+    Refused(String),
+}
+
+impl From<String> for PlanError {
+    fn from(reason: String) -> Self {
+        Self::Refused(reason)
+    }
+}
+
+impl std::fmt::Display for PlanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NoSpace(reason) | Self::Refused(reason) => f.write_str(reason),
+        }
+    }
+}
+
+/// Removes the `.part` files of this plan that hold nothing verified yet,
+/// so a refused offer keeps no space.
+fn give_back(root: &Root, planned: &[PlannedFile]) {
+    let fresh = planned.iter().filter(|f| f.already == 0).map(|f| &f.path);
+    for path in fresh {
+        for suffix in [PART, OUTBOARD] {
+            if let Ok(sidecar) = suffixed(path, suffix) {
+                let _ = root.remove(&sidecar);
+            }
+        }
+    }
 }
 
 /// Where `file` goes (and its three names reserved in `taken`), or `None`
@@ -227,6 +295,34 @@ mod tests {
         assert_eq!(check_whole_offer(&fine, (4, 4)), Ok(()));
         assert!(check_whole_offer(&fine, (5, 4)).is_err(), "announced more");
         assert!(check_whole_offer(&fine, (4, 9)).is_err(), "sizes");
+    }
+
+    #[test]
+    fn an_offer_larger_than_the_free_space_is_refused_before_the_first_byte() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut files = offered(&["small.txt", "huge.iso"]);
+        files[0].hash = *bao_tree::blake3::hash(b"z").as_bytes();
+        // 8 TiB: more than this disk has free, less than any file system's
+        // largest file.
+        files[1].size = 8 << 40;
+        let Err(PlanError::NoSpace(why)) = plan_files(dir.path(), files) else {
+            panic!("not refused for space");
+        };
+        assert!(why.contains("are free"), "{why}");
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("read")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert!(left.is_empty(), "nothing kept: {left:?}");
+
+        // What fits is reserved whole: the data file holds its blocks.
+        let mut files = offered(&["fits.bin"]);
+        files[0].size = 4 << 20;
+        let plan = plan_files(dir.path(), files).expect("plan");
+        let part = std::fs::File::open(dir.path().join("fits.bin.part")).expect("part");
+        let allocated = fs4::fs_std::FileExt::allocated_size(&part).expect("allocated");
+        assert!(allocated >= 4 << 20, "reserved {allocated}");
+        assert_eq!(plan.files.len(), 1);
     }
 
     #[test]
