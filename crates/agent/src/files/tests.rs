@@ -385,3 +385,23 @@ fn a_file_received_whole_is_finished_without_reading_it_again_but_only_then() {
     assert!(partial.finish_received(&incoming, &rest).expect("finish"));
     assert_eq!(std::fs::read(&target).expect("read"), bytes);
 }
+
+#[test]
+fn a_file_offered_again_is_not_hashed_again_unless_it_changed() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("big.bin");
+    let bytes = content(2 << 20);
+    let file = write_file(&path, &bytes);
+    let first = Outboard::of_file_cached(&file).expect("hash");
+    let again = Outboard::of_file_cached(&File::open(&path).expect("open")).expect("cached");
+    assert!(std::sync::Arc::ptr_eq(&first, &again), "taken from the cache");
+
+    // New content (same size, a new modification time): hashed anew.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let mut changed = bytes.clone();
+    changed[1000] ^= 1;
+    let file = write_file(&path, &changed);
+    let fresh = Outboard::of_file_cached(&file).expect("hash");
+    assert!(!std::sync::Arc::ptr_eq(&first, &fresh));
+    assert_eq!(fresh.root(), *bao_tree::blake3::hash(&changed).as_bytes());
+}

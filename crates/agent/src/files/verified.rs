@@ -9,6 +9,7 @@
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
+use std::sync::Arc;
 
 use bao_tree::io::outboard::PreOrderOutboard;
 use bao_tree::io::sync::{CreateOutboard, decode_ranges, encode_ranges_validated, valid_ranges};
@@ -39,6 +40,31 @@ impl Outboard {
         Ok(Self { inner })
     }
 
+    /// [`Self::of_file`], or the outboard hashed earlier in this process
+    /// for the same file (device, inode, size, modification time): a file
+    /// offered again is not hashed again. Safe because the encoder checks
+    /// every group against the outboard as it sends.
+    pub fn of_file_cached(file: &File) -> io::Result<Arc<Self>> {
+        let key = cache_key(&file.metadata()?);
+        if let Some(key) = key
+            && let Some(hit) = sixchat_host::lock(&CACHE).get(&key)
+        {
+            return Ok(hit);
+        }
+        let outboard = Arc::new(Self::of_file(file)?);
+        if let Some(key) = key
+            && outboard.size() >= CACHE_FROM_BYTES
+        {
+            sixchat_host::lock(&CACHE).put(key, outboard.clone());
+        }
+        Ok(outboard)
+    }
+
+    /// Bytes the outboard holds in memory.
+    fn memory(&self) -> usize {
+        self.inner.data.len()
+    }
+
     pub fn root(&self) -> [u8; 32] {
         *self.inner.root.as_bytes()
     }
@@ -47,6 +73,61 @@ impl Outboard {
         self.inner.tree.size()
     }
 }
+
+/// Files smaller than this are hashed again rather than cached.
+const CACHE_FROM_BYTES: u64 = 1 << 20;
+/// Most bytes of outboards the cache keeps (about 16 GiB of files).
+const CACHE_BYTES: usize = 64 << 20;
+
+/// (device, inode, size, modification time in nanoseconds).
+type CacheKey = (u64, u64, u64, i128);
+
+#[cfg(unix)]
+#[allow(clippy::unnecessary_wraps)] // `None` where the platform has no inode
+fn cache_key(meta: &std::fs::Metadata) -> Option<CacheKey> {
+    use std::os::unix::fs::MetadataExt as _;
+    let mtime = i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec());
+    Some((meta.dev(), meta.ino(), meta.len(), mtime))
+}
+
+#[cfg(not(unix))]
+fn cache_key(_meta: &std::fs::Metadata) -> Option<CacheKey> {
+    None
+}
+
+/// Outboards of files hashed in this process, oldest dropped first.
+struct OutboardCache {
+    entries: std::collections::VecDeque<(CacheKey, Arc<Outboard>)>,
+    bytes: usize,
+}
+
+impl OutboardCache {
+    fn get(&self, key: &CacheKey) -> Option<Arc<Outboard>> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, outboard)| outboard.clone())
+    }
+
+    fn put(&mut self, key: CacheKey, outboard: Arc<Outboard>) {
+        if self.get(&key).is_some() || outboard.memory() > CACHE_BYTES {
+            return;
+        }
+        self.bytes += outboard.memory();
+        self.entries.push_back((key, outboard));
+        while self.bytes > CACHE_BYTES {
+            let Some((_, old)) = self.entries.pop_front() else {
+                break;
+            };
+            self.bytes -= old.memory();
+        }
+    }
+}
+
+static CACHE: std::sync::Mutex<OutboardCache> = std::sync::Mutex::new(OutboardCache {
+    entries: std::collections::VecDeque::new(),
+    bytes: 0,
+});
 
 /// Why sending stopped.
 #[derive(Debug, thiserror::Error)]

@@ -545,7 +545,7 @@ pub(super) fn prepare(
             continue;
         }
         let opened = root.open_file(&current).map_err(|e| refusal(&e))?;
-        let outboard = Outboard::of_file(&opened.file)
+        let outboard = Outboard::of_file_cached(&opened.file)
             .map_err(|e| (FileErrorCode::Io, format!("{current}: {e}")))?;
         if outboard.size() != opened.size {
             return Err((
@@ -562,7 +562,7 @@ pub(super) fn prepare(
                 hash: outboard.root(),
             },
             file: Arc::new(opened.file),
-            outboard: Arc::new(outboard),
+            outboard,
         });
         if files.len() > MAX_OFFER_FILES {
             return Err((
