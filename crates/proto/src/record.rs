@@ -226,19 +226,33 @@ impl RecordWriter {
         content: &[u8],
         entropy: &mut dyn Entropy,
     ) -> Result<Vec<u8>, RecordError> {
-        if content.len() > MAX_CONTENT_BYTES {
+        self.seal_parts(content_type, &[content], entropy)
+    }
+
+    /// Seals the concatenation of `parts` as one whole frame, each part
+    /// copied once, into the record (file data is not gathered first).
+    pub fn seal_parts(
+        &mut self,
+        content_type: ContentType,
+        parts: &[&[u8]],
+        entropy: &mut dyn Entropy,
+    ) -> Result<Vec<u8>, RecordError> {
+        let content_len: usize = parts.iter().map(|p| p.len()).sum();
+        if content_len > MAX_CONTENT_BYTES {
             return Err(RecordError::TooLarge);
         }
         let seq = self.0.next_seq()?;
-        self.0.bytes_under_key += content.len() as u64;
-        let inner_len = content.len() + 1;
+        self.0.bytes_under_key += content_len as u64;
+        let inner_len = content_len + 1;
         match &self.0.keys {
             Keys::Gcm { key, iv } => {
                 let body_len = inner_len + GCM_TAG_BYTES;
                 let mut out = Vec::with_capacity(HEADER_BYTES + body_len);
                 let header = frame::header(KIND_RECORD, body_len);
                 out.extend_from_slice(&header);
-                out.extend_from_slice(content);
+                for part in parts {
+                    out.extend_from_slice(part);
+                }
                 out.push(content_type.byte());
                 let tag = key
                     .seal_in_place_separate_tag(
@@ -260,7 +274,9 @@ impl RecordWriter {
                 out.extend_from_slice(&header);
                 out.extend_from_slice(&iv);
                 let c_start = out.len();
-                out.extend_from_slice(content);
+                for part in parts {
+                    out.extend_from_slice(part);
+                }
                 out.push(content_type.byte());
                 out.resize(c_start + padded_len, 0);
                 cbc_encrypt(self.0.suite, enc, &iv, &mut out[c_start..], inner_len)?;

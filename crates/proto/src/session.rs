@@ -142,11 +142,10 @@ impl Session {
                 "the peer's code has not been confirmed",
             ));
         }
-        let mut content = Vec::with_capacity(12 + bytes.len());
-        content.extend_from_slice(&stream_id.to_be_bytes());
-        content.extend_from_slice(&offset.to_be_bytes());
-        content.extend_from_slice(bytes);
-        self.seal_with_update(ContentType::Bulk, &content)
+        let mut ids = [0u8; 12];
+        ids[..4].copy_from_slice(&stream_id.to_be_bytes());
+        ids[4..].copy_from_slice(&offset.to_be_bytes());
+        self.seal_parts_with_update(ContentType::Bulk, &[&ids, bytes])
     }
 
     /// Updates the write key now: returns the key update record.
@@ -167,17 +166,35 @@ impl Session {
         content_type: ContentType,
         content: &[u8],
     ) -> Result<Vec<u8>, SessionError> {
-        let mut out = Vec::new();
-        if self.writer.needs_key_update() {
-            out = self.update_key()?;
+        self.seal_parts_with_update(content_type, &[content])
+    }
+
+    /// Seals the concatenation of `parts` (a key update record first when
+    /// due), copying each part once, straight into the record.
+    fn seal_parts_with_update(
+        &mut self,
+        content_type: ContentType,
+        parts: &[&[u8]],
+    ) -> Result<Vec<u8>, SessionError> {
+        if !self.writer.needs_key_update() {
+            return self.seal_parts(content_type, parts);
         }
-        out.extend(self.seal(content_type, content)?);
+        let mut out = self.update_key()?;
+        out.extend(self.seal_parts(content_type, parts)?);
         Ok(out)
     }
 
     fn seal(&mut self, content_type: ContentType, content: &[u8]) -> Result<Vec<u8>, SessionError> {
+        self.seal_parts(content_type, &[content])
+    }
+
+    fn seal_parts(
+        &mut self,
+        content_type: ContentType,
+        parts: &[&[u8]],
+    ) -> Result<Vec<u8>, SessionError> {
         self.writer
-            .seal(content_type, content, self.entropy.as_mut())
+            .seal_parts(content_type, parts, self.entropy.as_mut())
             .map_err(|e| SessionError::new(AlertCode::InternalError, e.to_string()))
     }
 
