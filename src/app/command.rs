@@ -23,6 +23,8 @@ pub enum Command {
     Session(SessionCommand),
     /// Handled by `backend::identity`.
     Identity(IdentityCommand),
+    /// Handled by `backend::files`.
+    Files(FileCommand),
     /// Handled by `backend::run` in either phase.
     App(AppCommand),
 }
@@ -133,6 +135,52 @@ pub enum IdentityCommand {
     },
     /// Forget the passphrase kept in the OS keyring.
     ForgetPassphrase,
+}
+
+/// The commander, the transfer queue and offers. Handled by `files::handle`.
+#[derive(Debug)]
+pub enum FileCommand {
+    /// List a folder of this machine (the UI touches no disk).
+    ListLocal {
+        path: PathBuf,
+    },
+    /// List a folder of a contact's shared folder (`""`: its top).
+    ListRemote {
+        user_id: String,
+        path: String,
+    },
+    /// Make a folder on this machine.
+    MakeFolder {
+        path: PathBuf,
+    },
+    /// Offer files and folders to a contact, into `to_folder` beneath its
+    /// incoming folder.
+    Send {
+        user_id: String,
+        paths: Vec<PathBuf>,
+        to_folder: Option<String>,
+    },
+    /// Fetch from a contact's shared folder into a local folder.
+    Get {
+        user_id: String,
+        remote: String,
+        into: PathBuf,
+    },
+    Pause {
+        id: String,
+    },
+    /// Run a paused, waiting or failed transfer again (from what was verified).
+    Resume {
+        id: String,
+    },
+    Cancel {
+        id: String,
+    },
+    /// The answer to a contact's offer.
+    AnswerOffer {
+        transfer: String,
+        accept: bool,
+    },
 }
 
 /// What works in either phase. Handled by `backend::app_command`.

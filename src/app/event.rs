@@ -226,4 +226,68 @@ pub enum Event {
         dir_problem: Option<String>,
     },
     Notice(Notice),
+    /// A folder of this machine, listed for the commander.
+    LocalListing(Listing),
+    /// A folder of a contact's shared folder.
+    RemoteListing {
+        user_id: String,
+        listing: Listing,
+    },
+    /// The transfer queue, with progress (sent again as it changes).
+    Queue(Vec<QueueRow>),
+    /// A contact offers files: the person accepts or declines.
+    Offer(OfferInfo),
+    /// The offer was answered (or timed out).
+    OfferGone {
+        transfer: String,
+    },
+}
+
+/// A file or folder in a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    pub name: String,
+    pub folder: bool,
+    pub size: u64,
+    /// Unix seconds.
+    pub modified: i64,
+}
+
+/// One folder's entries (or why it could not be read).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Listing {
+    /// A local folder's full path, or a path in the peer's share (`""`: its top).
+    pub path: String,
+    pub entries: Vec<FileEntry>,
+    pub error: Option<String>,
+}
+
+/// One operation of the queue panel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueRow {
+    pub id: String,
+    pub peer: String,
+    /// `send`, `get` or `receive` (a contact's offer this side accepted).
+    pub kind: String,
+    pub source: String,
+    pub destination: String,
+    /// `waiting`, `running`, `paused`, `done`, `failed`, `cancelled`.
+    pub state: String,
+    pub files: u64,
+    pub bytes: u64,
+    pub verified: u64,
+    /// Bytes per second while it runs.
+    pub speed: f64,
+    pub reason: String,
+}
+
+/// A contact's offer waiting for the person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfferInfo {
+    pub user_id: String,
+    pub transfer: String,
+    pub files: u64,
+    pub bytes: u64,
+    /// The first few paths.
+    pub names: Vec<String>,
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::event::{
     ChatMessage, ContactInfo, DeliveryState, DialStage, Event, Failure, IdentityInfo, IncomingChat,
-    Notice, PeerCard, Presence, Task, TrustInfo,
+    Listing, Notice, OfferInfo, PeerCard, Presence, QueueRow, Task, TrustInfo,
 };
 
 /// How long a "typing" indicator lasts without news (the peer re-sends it).
@@ -125,6 +125,19 @@ pub struct AppState {
     /// Peers of dialled sessions whose person has not accepted yet.
     pub awaiting: HashSet<String>,
     pub network: NetworkInfo,
+    /// The commander's listings, the queue and the offers waiting.
+    pub files: FilesState,
+}
+
+/// What the commander and the queue panel draw.
+#[derive(Debug, Default)]
+pub struct FilesState {
+    pub local: Option<Listing>,
+    /// The peer whose share is listed, and the listing.
+    pub remote: Option<(String, Listing)>,
+    pub queue: Vec<QueueRow>,
+    /// Contacts' offers waiting for the person, oldest first.
+    pub offers: Vec<OfferInfo>,
 }
 
 /// What an event raises for the view besides changing the state: a
@@ -138,6 +151,7 @@ pub enum Raised {
 impl AppState {
     /// Applies `event`. `open` is the conversation the person has open
     /// (its messages do not count as unread).
+    #[allow(clippy::too_many_lines)] // one arm per event, each a line or two
     pub fn apply(&mut self, event: Event, open: Option<&str>) -> Option<Raised> {
         match event {
             Event::NeedsIdentity => self.phase = Phase::Wizard,
@@ -206,6 +220,24 @@ impl AppState {
                     self.mark_pinned(user_id);
                 }
                 return Some(Raised::Notice(notice));
+            }
+            Event::LocalListing(listing) => self.files.local = Some(listing),
+            Event::RemoteListing { user_id, listing } => {
+                self.files.remote = Some((user_id, listing));
+            }
+            Event::Queue(rows) => self.files.queue = rows,
+            Event::Offer(offer) => {
+                if !self
+                    .files
+                    .offers
+                    .iter()
+                    .any(|o| o.transfer == offer.transfer)
+                {
+                    self.files.offers.push(offer);
+                }
+            }
+            Event::OfferGone { transfer } => {
+                self.files.offers.retain(|o| o.transfer != transfer);
             }
         }
         None

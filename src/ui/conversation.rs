@@ -163,6 +163,7 @@ pub fn conversation_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
     };
     header_ui(ui, app, &peer);
     ui.separator();
+    super::transfers::offers_ui(ui, app, &peer);
     egui::Panel::bottom("composer").show(ui, |ui| composer_ui(ui, app, &peer));
     let Some(conversation) = app.state.conversations.get(&peer).filter(|c| c.loaded) else {
         ui.centered_and_justified(egui::Ui::spinner);

@@ -5,10 +5,12 @@
 pub mod connect;
 pub mod contacts;
 pub mod conversation;
+pub mod files;
 pub mod incoming;
 pub mod me;
 pub mod settings;
 pub mod theme;
+pub mod transfers;
 pub mod unlock;
 pub mod widgets;
 pub mod wizard;
@@ -54,6 +56,7 @@ pub struct View {
     pub settings: settings::SettingsView,
     pub connect: connect::ConnectView,
     pub me: me::MeView,
+    pub files: files::FilesView,
     /// Conversations asked of the backend, so each is asked once.
     requested: HashSet<String>,
     /// The conversation and its size when read receipts were last asked for.
@@ -268,6 +271,20 @@ impl SixChatApp {
                     {
                         self.view.me.open = !self.view.me.open;
                     }
+                    let screen = if self.view.files.open {
+                        format!("💬 {}", self.i18n.t("files-chat"))
+                    } else {
+                        format!("📁 {}", self.i18n.t("files-open"))
+                    };
+                    if ui.button(screen).clicked() {
+                        self.view.files.open = !self.view.files.open;
+                        // The composer keeps no keyboard focus behind the
+                        // commander (its keys are the commander's).
+                        ui.memory_mut(egui::Memory::stop_text_input);
+                        if self.view.files.peer.is_none() {
+                            self.view.files.peer.clone_from(&self.view.selected);
+                        }
+                    }
                     if let Some(task) = self.state.busy {
                         ui.spinner();
                         ui.label(widgets::task_text(&self.i18n, task));
@@ -279,7 +296,17 @@ impl SixChatApp {
             .default_size(theme::CONTACTS_WIDTH)
             .size_range(theme::CONTACTS_MIN_WIDTH..=theme::CONTACTS_MAX_WIDTH)
             .show(ui, |ui| contacts::contacts_ui(ui, self));
-        egui::CentralPanel::default().show(ui, |ui| conversation::conversation_ui(ui, self));
+        if self.view.files.open || !self.state.files.queue.is_empty() {
+            egui::Panel::bottom("queue")
+                .resizable(true)
+                .show(ui, |ui| transfers::queue_ui(ui, self));
+        }
+        if self.view.files.open {
+            egui::CentralPanel::default().show(ui, |ui| files::files_ui(ui, self));
+        } else {
+            egui::CentralPanel::default().show(ui, |ui| conversation::conversation_ui(ui, self));
+        }
+        transfers::dropped_files(ui.ctx(), self);
         connect::connect_ui(ui.ctx(), self);
         incoming::incoming_ui(ui.ctx(), self);
         settings::settings_ui(ui.ctx(), self);

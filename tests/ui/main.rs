@@ -4,6 +4,7 @@
 //! (`cargo test --test ui`), one module per area.
 
 mod chat;
+mod files;
 mod support;
 mod window;
 mod wizard;

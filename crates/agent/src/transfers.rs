@@ -161,6 +161,17 @@ fn remote_path(path: Option<&str>) -> Result<WirePath, String> {
 #[derive(Debug, Default, Clone)]
 pub struct Underway(Arc<Mutex<HashSet<String>>>);
 
+impl Underway {
+    /// Marks `id` under way; `false` if it already was.
+    pub fn claim(&self, id: &str) -> bool {
+        sixchat_host::lock(&self.0).insert(id.to_owned())
+    }
+
+    pub fn release(&self, id: &str) {
+        sixchat_host::lock(&self.0).remove(id);
+    }
+}
+
 /// Starts every waiting transfer in the background (each at most once at a
 /// time: `running` holds those under way); one that cannot reach its peer
 /// goes back to waiting, and how each other one ended is an
@@ -173,7 +184,7 @@ pub fn start_waiting(agent: &Agent, running: &Underway) {
         .filter(|t| t.state == TransferState::Waiting)
         .collect();
     for row in waiting {
-        if !sixchat_host::lock(&running.0).insert(row.id.clone()) {
+        if !running.claim(&row.id) {
             continue;
         }
         let (agent, running) = (agent.clone(), running.clone());
@@ -195,7 +206,7 @@ pub fn start_waiting(agent: &Agent, running: &Underway) {
                     })
                     .await;
             }
-            sixchat_host::lock(&running.0).remove(&row.id);
+            running.release(&row.id);
         });
     }
 }

@@ -8,16 +8,19 @@
 //!   - [`contacts`]: the list, presence ([`ContactCommand`]);
 //!   - [`chat`]: conversations and delivery ([`ChatCommand`]);
 //!   - [`sessions`]: dialling, Incoming Chat, the code answers ([`SessionCommand`]);
-//!   - [`identity`]: renewal, backup, export, trust ([`IdentityCommand`]).
+//!   - [`identity`]: renewal, backup, export, trust ([`IdentityCommand`]);
+//!   - [`files`]: the commander, the transfer queue, offers ([`FileCommand`]).
 //!
 //! [`SetupCommand`]: super::command::SetupCommand
 //! [`ContactCommand`]: super::command::ContactCommand
 //! [`ChatCommand`]: super::command::ChatCommand
 //! [`SessionCommand`]: super::command::SessionCommand
 //! [`IdentityCommand`]: super::command::IdentityCommand
+//! [`FileCommand`]: super::command::FileCommand
 
 mod chat;
 mod contacts;
+mod files;
 mod identity;
 mod running;
 mod sessions;

@@ -61,6 +61,8 @@ pub(crate) struct Running {
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// The listener and the DIR upkeep.
     started: Mutex<Option<Started>>,
+    /// Transfers under way, live speeds, offers waiting for the person.
+    pub(super) files: super::files::FilesBackend,
 }
 
 pub(super) fn other(e: impl std::fmt::Display) -> Failure {
@@ -86,10 +88,13 @@ impl Running {
         sink: Sink,
     ) -> Result<Arc<Self>, Failure> {
         let (gate, gate_rx) = mpsc::channel(16);
+        let (offers, offers_rx) = mpsc::channel(50);
         let options = AgentOptions {
             // The person compares the code of a new peer in the Incoming Chat window.
             admit_new: true,
             incoming: Some(gate),
+            // Contacts' offers wait for Accept or Decline in the conversation.
+            offers: Some(offers),
             ..AgentOptions::default()
         };
         let (agent, events) = launch::open(&profile, identity, options).map_err(other)?;
@@ -132,11 +137,14 @@ impl Running {
             stop,
             tasks: Mutex::default(),
             started: Mutex::new(Some(started)),
+            files: super::files::FilesBackend::default(),
         });
         {
             let mut tasks = lock(&running.tasks);
             tasks.push(tokio::spawn(running.clone().pump(events)));
             tasks.push(tokio::spawn(running.clone().gate(gate_rx)));
+            tasks.push(tokio::spawn(running.clone().offers(offers_rx)));
+            tasks.push(tokio::spawn(running.clone().retry_queue()));
             if running.agent.dir().is_some() {
                 tasks.push(tokio::spawn(running.clone().poll_presence()));
             }
@@ -150,6 +158,7 @@ impl Running {
                 trust: running.trust_info(),
             })
             .await;
+        running.emit_queue().await;
         if fallback {
             running
                 .sink
@@ -216,6 +225,7 @@ impl Running {
             Command::Chat(command) => self.chat_command(command).await,
             Command::Session(command) => self.session_command(command).await,
             Command::Identity(command) => self.identity_command(command).await,
+            Command::Files(command) => self.file_command(command).await,
             // Both phases' commands are handled by `backend::run`.
             Command::Setup(_) | Command::App(_) => Ok(()),
         };
@@ -238,6 +248,8 @@ impl Running {
                 }
                 AgentEvent::SessionStarted { card, inbound, .. } => {
                     self.session_started(card, inbound).await;
+                    // A contact is reachable: what waits for it may start.
+                    self.start_waiting();
                 }
                 AgentEvent::SessionConfirmed { peer, pinned } => {
                     self.session_confirmed(peer, pinned).await;
@@ -284,11 +296,89 @@ impl Running {
                     lock(&self.network).dir_problem = Some(format!("{what}: {reason}"));
                     self.emit_network().await;
                 }
+                event @ (AgentEvent::TransferStarted { .. }
+                | AgentEvent::TransferProgress { .. }
+                | AgentEvent::TransferEnded { .. }) => self.receiving(event).await,
+                AgentEvent::QueuedTransferEnded { .. } => self.emit_queue().await,
                 AgentEvent::HandshakeFailed { .. }
                 | AgentEvent::PeerError { .. }
-                | AgentEvent::Relayed { .. } => {}
+                | AgentEvent::Relayed { .. }
+                | AgentEvent::FileOffered { .. }
+                | AgentEvent::FileReceived { .. } => {}
             }
         }
+    }
+
+    /// Starts waiting transfers now and then (a contact may have come
+    /// online without a session with this agent).
+    async fn retry_queue(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            tick.tick().await;
+            self.start_waiting();
+        }
+    }
+
+    /// A contact's offer this side accepted, as a row of the queue panel.
+    async fn receiving(&self, event: AgentEvent) {
+        {
+            let mut receiving = lock(&self.files.receiving);
+            match event {
+                AgentEvent::TransferStarted {
+                    peer,
+                    transfer,
+                    files,
+                    bytes,
+                    resumed,
+                } => {
+                    let incoming = self
+                        .agent
+                        .with_store(|s| s.setting("incoming"))
+                        .ok()
+                        .flatten()
+                        .unwrap_or_default();
+                    receiving.insert(
+                        transfer.clone(),
+                        crate::app::event::QueueRow {
+                            id: transfer,
+                            source: peer.clone(),
+                            peer,
+                            kind: "receive".into(),
+                            destination: incoming,
+                            state: "running".into(),
+                            files,
+                            bytes,
+                            verified: resumed,
+                            speed: 0.0,
+                            reason: String::new(),
+                        },
+                    );
+                }
+                AgentEvent::TransferProgress {
+                    transfer, verified, ..
+                } => {
+                    if let Some(row) = receiving.get_mut(&transfer) {
+                        row.verified = verified;
+                    }
+                }
+                AgentEvent::TransferEnded {
+                    transfer,
+                    complete,
+                    reason,
+                    ..
+                } => {
+                    if let Some(row) = receiving.get_mut(&transfer) {
+                        row.state = if complete { "done" } else { "failed" }.into();
+                        if complete {
+                            row.verified = row.bytes;
+                        }
+                        row.reason = reason;
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.emit_queue().await;
     }
 
     async fn delivery(&self, user_id: String, id: String, state: DeliveryState) {

@@ -394,7 +394,10 @@ fn a_file_offered_again_is_not_hashed_again_unless_it_changed() {
     let file = write_file(&path, &bytes);
     let first = Outboard::of_file_cached(&file).expect("hash");
     let again = Outboard::of_file_cached(&File::open(&path).expect("open")).expect("cached");
-    assert!(std::sync::Arc::ptr_eq(&first, &again), "taken from the cache");
+    assert!(
+        std::sync::Arc::ptr_eq(&first, &again),
+        "taken from the cache"
+    );
 
     // New content (same size, a new modification time): hashed anew.
     std::thread::sleep(std::time::Duration::from_millis(20));
