@@ -212,7 +212,11 @@ fn report_end(ctx: &Context, row: &QueuedTransfer, outcome: Outcome) -> u8 {
                 &safe(&line),
                 &json!({ "event": state.as_str(), "transfer": id }),
             );
-            EXIT_QUEUED
+            if state == TransferState::Cancelled {
+                EXIT_REFUSED
+            } else {
+                EXIT_QUEUED
+            }
         }
         Outcome::Refused(why) => {
             let line = format!("not complete: {why}");

@@ -448,7 +448,10 @@ impl Fetching {
                     .map_err(local)
                     .and_then(|mut partial| {
                         partial.receive(&missing, ChunkReader::new(rx))?;
-                        partial.finish_received(&root, &missing).map_err(local)
+                        // Hashed again before the rename: another transfer may share
+                        // this `.part` (a review finding; the cheap finish waits
+                        // for a lock held from plan to rename).
+                        partial.finish(&root).map_err(local)
                     });
                 let _ = internal.send(Internal::Received(Received {
                     stream,
