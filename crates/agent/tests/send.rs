@@ -199,6 +199,7 @@ fn a_sender_killed_halfway_goes_on_from_what_the_receiver_verified() {
             "--json",
             "send",
             "bob@b.example",
+            utf8(&w.outbox.join("letter.txt")),
             utf8(&file),
             "--addr",
             &w.addr,
@@ -223,7 +224,8 @@ fn a_sender_killed_halfway_goes_on_from_what_the_receiver_verified() {
     let queue = json_lines(&w.env.ok("alice", &["--json", "transfers"]));
     let id = queue[0]["id"].as_str().expect("id").to_owned();
     let out = w.env.ok("alice", &["transfers", "resume", &id[..8]]);
-    assert!(out.contains("sent 1 files"), "{out}");
+    // The letter, complete before the kill, counts as done for alice too.
+    assert!(out.contains("sent 2 files"), "{out}");
     let started = bob.next_line("resuming:", Duration::from_secs(10));
     let resumed: u64 = started
         .split("resuming: ")
@@ -233,6 +235,6 @@ fn a_sender_killed_halfway_goes_on_from_what_the_receiver_verified() {
         .expect("resumed bytes");
     assert!(resumed > 0 && resumed < big.len() as u64, "{started}");
     eprintln!("resumed from {resumed} of {} bytes", big.len());
-    bob.next_line("complete: 1 file(s)", Duration::from_secs(60));
+    bob.next_line("complete: 2 file(s)", Duration::from_secs(60));
     assert!(std::fs::read(w.incoming.join("big.bin")).expect("complete") == big);
 }

@@ -377,13 +377,27 @@ impl Fetching {
                 resumed: plan.resumed,
             })
             .await;
-        for path in plan.complete {
+        // Files already complete here are done for the sender too (else a
+        // resumed push never hears that every file arrived).
+        let mut done = Vec::with_capacity(plan.complete.len());
+        for (index, path) in plan.complete {
             incoming.done += 1;
             let _ = incoming
                 .updates
                 .send(TransferUpdate::FileDone { path })
                 .await;
+            done.push(index);
         }
+        for index in done {
+            wire.send(&send_file(FileMessage::Done {
+                transfer: transfer.clone(),
+                index,
+            }))
+            .await?;
+        }
+        let Some(incoming) = self.transfers.get_mut(&transfer) else {
+            return Ok(());
+        };
         incoming.queue.extend(plan.files);
         self.start_streams(wire, internal, &transfer).await
     }

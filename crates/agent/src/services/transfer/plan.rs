@@ -34,7 +34,8 @@ pub(crate) struct Plan {
     pub(crate) root: Arc<Root>,
     pub(crate) files: Vec<PlannedFile>,
     /// Files already complete here (from an earlier, interrupted transfer).
-    pub(crate) complete: Vec<WirePath>,
+    /// (index in the offer, where it is).
+    pub(crate) complete: Vec<(u32, WirePath)>,
     /// Bytes already verified here.
     pub(crate) resumed: u64,
 }
@@ -103,7 +104,7 @@ pub(crate) fn plan_files(
         }
         let Some(target) = free_name(&root, &file, &mut taken)? else {
             plan.resumed += file.size;
-            plan.complete.push(file.path);
+            plan.complete.push((file.index, file.path));
             continue;
         };
         let partial =
@@ -126,7 +127,7 @@ pub(crate) fn plan_files(
             if !partial.finish(&root).map_err(|e| e.to_string())? {
                 return Err(format!("{target}: not complete after all").into());
             }
-            plan.complete.push(target);
+            plan.complete.push((file.index, target));
             continue;
         }
         drop(partial);
