@@ -32,21 +32,6 @@ pub struct LsArgs {
     addr: Option<String>,
 }
 
-#[derive(Args)]
-pub struct GetArgs {
-    /// The peer's UserID.
-    user_id: String,
-    /// A file or folder of the peer's shared folder (a folder comes whole, recursively).
-    remote_path: String,
-    /// The folder to put it in (default: the `incoming` folder, else the current folder).
-    /// A file already there with other content is kept; the new one is named `name (2).ext`.
-    #[arg(long, value_name = "DIR")]
-    to: Option<PathBuf>,
-    /// Where the peer's agent listens (HOST:PORT); without it, as `chat` finds the peer.
-    #[arg(long, value_name = "HOST:PORT")]
-    addr: Option<String>,
-}
-
 #[derive(Subcommand)]
 pub enum FolderCommand {
     /// Use FOLDER.
