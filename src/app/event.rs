@@ -285,6 +285,7 @@ pub struct QueueRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OfferInfo {
     pub user_id: String,
+    /// This side's key for the offer (not the peer's transfer id).
     pub transfer: String,
     pub files: u64,
     pub bytes: u64,

@@ -33,31 +33,58 @@ pub enum Outcome {
     Failed(String),
 }
 
-/// The row's state as the store has it now (another process may have
-/// paused or cancelled it).
-fn state_now(agent: &Agent, id: &str) -> Option<TransferState> {
-    agent.with_store(|s| s.transfer(id).ok().flatten().map(|t| t.state))
-}
-
-fn set_state(agent: &Agent, id: &str, state: TransferState, reason: &str) {
-    let _ = agent.with_store(|s| s.set_transfer_state(id, state, reason));
+/// Whether the person stopped a running transfer (another process may
+/// have paused or cancelled it, or removed its row): the state to stop in.
+/// A store that cannot answer now (busy) is not a cancel.
+fn stopped_by_person(agent: &Agent, id: &str) -> Option<TransferState> {
+    match agent.with_store(|s| s.transfer(id)) {
+        Ok(None) => Some(TransferState::Cancelled),
+        Ok(Some(row)) if matches!(row.state, TransferState::Paused | TransferState::Cancelled) => {
+            Some(row.state)
+        }
+        Ok(Some(_)) | Err(_) => None,
+    }
 }
 
 /// Runs one queued transfer in a session with its peer, telling `report`
-/// each update, and records how it ended in the queue.
+/// each update, and records how it ended in the queue. The row is taken
+/// first: a transfer another process runs already is left to it
+/// ([`Outcome::Waiting`]).
 pub async fn drive(
     agent: &Agent,
     row: &QueuedTransfer,
     mut report: impl FnMut(&TransferUpdate),
 ) -> Outcome {
-    let outcome = drive_session(agent, row, &mut report).await;
+    let claimed = agent.with_store(|s| s.claim_transfer(&row.id));
+    match claimed {
+        Ok(true) => {}
+        Ok(false) => {
+            return Outcome::Waiting(format!(
+                "{} is not waiting: another SixChat process may be running it",
+                row.id
+            ));
+        }
+        Err(e) => return Outcome::Failed(format!("the queue: {e}")),
+    }
+    // The row's heartbeat while this process runs it.
+    let session = drive_session(agent, row, &mut report);
+    tokio::pin!(session);
+    let mut beat = tokio::time::interval(Duration::from_secs(1));
+    let outcome = loop {
+        tokio::select! {
+            outcome = &mut session => break outcome,
+            _ = beat.tick() => {
+                let _ = agent.with_store(|s| s.touch_transfer(&row.id));
+            }
+        }
+    };
     let (state, reason) = match &outcome {
         Outcome::Complete { .. } => (TransferState::Done, String::new()),
         Outcome::Waiting(why) => (TransferState::Waiting, why.clone()),
         Outcome::Stopped(state) => (*state, String::new()),
         Outcome::Refused(why) | Outcome::Failed(why) => (TransferState::Failed, why.clone()),
     };
-    set_state(agent, &row.id, state, &reason);
+    let _ = agent.with_store(|s| s.end_transfer(&row.id, state, &reason));
     outcome
 }
 
@@ -92,7 +119,6 @@ async fn drive_session(
         Ok(command) => command,
         Err(why) => return Outcome::Failed(why),
     };
-    set_state(agent, &row.id, TransferState::Running, "");
     let handle = match agent.reach(&peer, row.addr.as_deref(), || {}).await {
         Ok(handle) => handle,
         Err(ReachError::Refused(e)) => return Outcome::Refused(e.to_string()),
@@ -136,10 +162,8 @@ async fn drive_session(
             }
             _ = tick.tick() => {
                 let _ = agent.with_store(|s| s.set_transfer_progress(&row.id, files, bytes, verified));
-                match state_now(agent, &row.id) {
-                    Some(state @ (TransferState::Paused | TransferState::Cancelled)) => break Outcome::Stopped(state),
-                    None => break Outcome::Stopped(TransferState::Cancelled),
-                    _ => {}
+                if let Some(state) = stopped_by_person(agent, &row.id) {
+                    break Outcome::Stopped(state);
                 }
             }
         }

@@ -113,14 +113,19 @@ impl Running {
             FileCommand::Pause { id } => self.set_state(&id, TransferState::Paused)?,
             FileCommand::Cancel { id } => self.set_state(&id, TransferState::Cancelled)?,
             FileCommand::Resume { id } => {
-                self.set_state(&id, TransferState::Waiting)?;
+                // Only a paused or failed transfer goes back to waiting.
+                self.agent
+                    .with_store(|s| s.resume_transfer(&id))
+                    .map_err(other)?;
                 self.start_waiting();
             }
             FileCommand::AnswerOffer { transfer, accept } => {
+                // The offer's task passes the answer on and says it is gone.
                 if let Some(answer) = lock(&self.files.offers).remove(&transfer) {
                     let _ = answer.send(accept);
+                } else {
+                    self.sink.emit(Event::OfferGone { transfer }).await;
                 }
-                self.sink.emit(Event::OfferGone { transfer }).await;
             }
         }
         self.emit_queue().await;
@@ -315,15 +320,30 @@ impl Running {
         self.sink.emit(Event::Queue(rows)).await;
     }
 
-    /// Takes contacts' offers for the person: each waits for an answer.
+    /// Takes contacts' offers for the person: each waits for an answer,
+    /// under a key of this side's (peers choose their transfer ids, so two
+    /// may choose one), and leaves the conversation when answered or when
+    /// the agent stops waiting (no answer in time, the session ended).
     pub(super) async fn offers(self: Arc<Self>, mut requests: mpsc::Receiver<OfferRequest>) {
         while let Some(request) = requests.recv().await {
-            let transfer = request.transfer.clone();
-            lock(&self.files.offers).insert(transfer.clone(), request.answer);
+            let key = format!("{} {}", request.from, uuid::Uuid::new_v4());
+            let (decided, decision) = oneshot::channel();
+            lock(&self.files.offers).insert(key.clone(), decided);
+            let mut answer = request.answer;
+            let running = self.clone();
+            let gone = key.clone();
+            tokio::spawn(async move {
+                tokio::select! {
+                    Ok(accept) = decision => { let _ = answer.send(accept); }
+                    () = answer.closed() => {}
+                }
+                lock(&running.files.offers).remove(&gone);
+                running.sink.emit(Event::OfferGone { transfer: gone }).await;
+            });
             self.sink
                 .emit(Event::Offer(OfferInfo {
                     user_id: request.from.to_string(),
-                    transfer,
+                    transfer: key,
                     files: request.files,
                     bytes: request.bytes,
                     names: request.names.iter().map(ToString::to_string).collect(),

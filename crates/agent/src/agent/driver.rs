@@ -171,7 +171,7 @@ impl Agent {
                 () = registration.close.notified() => Some(SessionCommand::Close),
                 work = services.transfer.next_work(!unanswered) => {
                     let step = match work {
-                        Work::Internal(internal) => services.transfer.on_internal(wire, internal).await,
+                        Work::Internal(internal) => services.transfer.on_internal(self, wire, internal).await,
                         Work::Bulk { stream, offset, bytes } => wire.send_bulk(stream, offset, &bytes).await,
                     };
                     if let Err(end) = step {

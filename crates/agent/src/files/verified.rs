@@ -192,13 +192,18 @@ pub struct Partial {
     outboard: PreOrderOutboard<File>,
     /// The ranges [`Self::receive`] verified and wrote.
     received: ChunkRanges,
+    /// Made new by [`Self::open`] (nothing verified can be in it).
+    created: bool,
+    /// [`Self::receive`] was called (and may have written).
+    touched: bool,
 }
 
 impl Partial {
     /// Opens (or creates) the partial file beneath `root` for a file of
     /// `size` bytes with BLAKE3 root `hash`, to be named `target` once
     /// complete. The data file is given its full size at once (sparse until
-    /// [`Self::reserve`]).
+    /// [`Self::reserve`]). A `.part` left by a transfer of another file
+    /// (its outboard's mark differs) is refused and left as it is.
     pub fn open(
         root: &Root,
         target: &WirePath,
@@ -207,6 +212,28 @@ impl Partial {
     ) -> Result<Self, ConfineError> {
         let part_path = suffixed(target, ".part")?;
         let obao_path = suffixed(target, ".part.obao")?;
+        let tree = BaoTree::new(size, BLOCK_SIZE);
+        let obao = root.open_read_write(&obao_path)?;
+        let io_error = |path: &WirePath| {
+            let path = path.clone();
+            move |source| ConfineError::Io { path, source }
+        };
+        let created = match read_mark(&obao, &tree).map_err(io_error(&obao_path))? {
+            Mark::Empty => {
+                write_mark(&obao, &tree, size, &hash).map_err(io_error(&obao_path))?;
+                true
+            }
+            Mark::Is(found) if found == mark(size, &hash) => false,
+            Mark::Is(_) | Mark::Other => {
+                return Err(ConfineError::Io {
+                    path: part_path,
+                    source: io::Error::new(
+                        io::ErrorKind::AlreadyExists,
+                        "a partial file of another transfer",
+                    ),
+                });
+            }
+        };
         let part = root.open_read_write(&part_path)?;
         let resize = |file: &File| -> io::Result<()> {
             if file.metadata()?.len() != size {
@@ -214,14 +241,10 @@ impl Partial {
             }
             Ok(())
         };
-        resize(&part).map_err(|source| ConfineError::Io {
-            path: part_path.clone(),
-            source,
-        })?;
-        let obao = root.open_read_write(&obao_path)?;
+        resize(&part).map_err(io_error(&part_path))?;
         let outboard = PreOrderOutboard {
             root: bao_tree::blake3::Hash::from_bytes(hash),
-            tree: BaoTree::new(size, BLOCK_SIZE),
+            tree,
             data: obao,
         };
         Ok(Self {
@@ -231,7 +254,43 @@ impl Partial {
             part,
             outboard,
             received: ChunkRanges::empty(),
+            created,
+            touched: false,
         })
+    }
+
+    /// Whether `target`'s `.part` and outboard exist and were left by a
+    /// transfer of this very file (size and root), so it may be resumed.
+    /// Reads the outboard's mark only.
+    pub fn resumable(root: &Root, target: &WirePath, size: u64, hash: &[u8; 32]) -> bool {
+        let (Ok(part), Ok(obao)) = (suffixed(target, ".part"), suffixed(target, ".part.obao"))
+        else {
+            return false;
+        };
+        if !root.exists(&part) {
+            return false;
+        }
+        let tree = BaoTree::new(size, BLOCK_SIZE);
+        root.open_file(&obao)
+            .ok()
+            .and_then(|opened| read_mark(&opened.file, &tree).ok())
+            .is_some_and(|found| matches!(found, Mark::Is(m) if m == mark(size, hash)))
+    }
+
+    /// Whether this `.part` was made by this [`Self::open`] (it holds
+    /// nothing of an earlier transfer).
+    pub fn created(&self) -> bool {
+        self.created
+    }
+
+    /// Takes this file for the caller alone, against other programs (an
+    /// advisory lock, held until the `Partial` is dropped). `false` if
+    /// another holds it.
+    pub fn lock(&self) -> bool {
+        matches!(
+            fs4::fs_std::FileExt::try_lock_exclusive(&self.part),
+            Ok(true)
+        )
     }
 
     /// Bytes of the data file the disk holds already (its blocks).
@@ -258,7 +317,7 @@ impl Partial {
         let all = ChunkRanges::from(ChunkNum(0)..ChunkNum(size.div_ceil(1024)));
         // A new outboard proves nothing: the data is not read and hashed
         // for nothing (a fresh 1 GiB `.part` is all zeros).
-        if self.outboard.data.metadata()?.len() == 0 && size > BLOCK_SIZE.bytes() as u64 {
+        if self.created && !self.touched {
             return Ok(all);
         }
         let mut verified = ChunkRanges::empty();
@@ -275,6 +334,7 @@ impl Partial {
         ranges: &ChunkRanges,
         encoded: impl Read,
     ) -> Result<(), ReceiveError> {
+        self.touched = true;
         decode_ranges(encoded, ranges, &mut self.part, &mut self.outboard).map_err(
             |e| match e {
                 DecodeError::LeafHashMismatch(chunk) => {
@@ -336,6 +396,49 @@ impl Partial {
         root.remove(&self.obao_path)?;
         Ok(true)
     }
+}
+
+/// The mark after the outboard in `.part.obao`: the file's size (little
+/// endian) and BLAKE3 root, naming the one file this `.part` is for.
+type OwnerMark = [u8; 40];
+
+fn mark(size: u64, hash: &[u8; 32]) -> OwnerMark {
+    let mut mark = [0u8; 40];
+    mark[..8].copy_from_slice(&size.to_le_bytes());
+    mark[8..].copy_from_slice(hash);
+    mark
+}
+
+enum Mark {
+    /// A new outboard.
+    Empty,
+    Is(OwnerMark),
+    /// Not an outboard for a file of this size.
+    Other,
+}
+
+fn read_mark(obao: &File, tree: &BaoTree) -> io::Result<Mark> {
+    use std::io::{Seek as _, SeekFrom};
+    let len = obao.metadata()?.len();
+    let at = tree.outboard_size();
+    if len == 0 {
+        return Ok(Mark::Empty);
+    }
+    if len != at + 40 {
+        return Ok(Mark::Other);
+    }
+    let mut found = [0u8; 40];
+    let mut reader = obao;
+    reader.seek(SeekFrom::Start(at))?;
+    reader.read_exact(&mut found)?;
+    Ok(Mark::Is(found))
+}
+
+fn write_mark(obao: &File, tree: &BaoTree, size: u64, hash: &[u8; 32]) -> io::Result<()> {
+    use std::io::{Seek as _, SeekFrom};
+    let mut writer = obao;
+    writer.seek(SeekFrom::Start(tree.outboard_size()))?;
+    writer.write_all(&mark(size, hash))
 }
 
 fn suffixed(path: &WirePath, suffix: &str) -> Result<WirePath, ConfineError> {

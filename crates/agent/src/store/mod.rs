@@ -23,7 +23,7 @@ pub use contacts::Contact;
 pub use messages::{DeliveryState, Direction, StoredMessage, UnknownState};
 pub use peers::Registration;
 pub use sixchat_host::now_unix;
-pub use transfers::{NewTransfer, QueuedTransfer, TransferKind, TransferState};
+pub use transfers::{NewTransfer, QueuedTransfer, STALE_RUNNING_SECS, TransferKind, TransferState};
 pub use trust::{DirRecord, Pin, StoredCrl, TrustRoot};
 
 /// A storage failure (a local fault, never the peer's).

@@ -67,6 +67,11 @@ impl TransferState {
     }
 }
 
+/// Seconds without a heartbeat after which a `running` row is taken to
+/// belong to a process that died (a process running a transfer touches its
+/// row every second).
+pub const STALE_RUNNING_SECS: i64 = 10;
+
 /// One row of the queue.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct QueuedTransfer {
@@ -240,6 +245,53 @@ impl Store {
         )? > 0)
     }
 
+    /// Takes a waiting transfer to run it here: `false` if another process
+    /// (or task) runs it already, or it is no longer waiting. A row left
+    /// `running` by a process that died (no progress recorded for
+    /// [`STALE_RUNNING_SECS`]) is taken too.
+    pub fn claim_transfer(&self, id: &str) -> Result<bool, StoreError> {
+        let now = now_unix();
+        Ok(self.conn.execute(
+            "UPDATE transfers SET state = 'running', reason = '', updated = ?2
+             WHERE id = ?1 AND (state = 'waiting' OR (state = 'running' AND updated < ?3))",
+            params![id, now, now - STALE_RUNNING_SECS],
+        )? > 0)
+    }
+
+    /// Records how a transfer this process ran ended, unless the person
+    /// paused or cancelled it meanwhile (that state stays).
+    pub fn end_transfer(
+        &self,
+        id: &str,
+        state: TransferState,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(self.conn.execute(
+            "UPDATE transfers SET state = ?2, reason = ?3, updated = ?4
+             WHERE id = ?1 AND state = 'running'",
+            params![id, state.as_str(), reason, now_unix()],
+        )? > 0)
+    }
+
+    /// Puts a paused or failed transfer back to waiting; `false` for one in
+    /// any other state (running, waiting, done, cancelled).
+    pub fn resume_transfer(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.conn.execute(
+            "UPDATE transfers SET state = 'waiting', reason = '', updated = ?2
+             WHERE id = ?1 AND state IN ('paused', 'failed')",
+            params![id, now_unix()],
+        )? > 0)
+    }
+
+    /// The heartbeat of a transfer this process runs.
+    pub fn touch_transfer(&self, id: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE transfers SET updated = ?2 WHERE id = ?1 AND state = 'running'",
+            params![id, now_unix()],
+        )?;
+        Ok(())
+    }
+
     /// Records how far a transfer got.
     pub fn set_transfer_progress(
         &self,
@@ -325,5 +377,52 @@ mod tests {
         );
         assert_eq!(store.clear_finished_transfers().unwrap(), 1);
         assert!(store.transfers().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_transfer_is_run_by_one_process_and_a_pause_outlasts_its_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let (here, there) = (Store::open(&path).unwrap(), Store::open(&path).unwrap());
+        let sources = vec!["/tmp/a".to_owned()];
+        here.queue_transfer(&NewTransfer {
+            id: "77",
+            peer: "bob@b.example",
+            kind: TransferKind::Send,
+            sources: &sources,
+            target: "",
+            addr: None,
+            state: TransferState::Waiting,
+        })
+        .unwrap();
+        assert!(here.claim_transfer("77").unwrap());
+        assert!(!there.claim_transfer("77").unwrap(), "taken twice");
+        assert!(!there.resume_transfer("77").unwrap(), "a running one");
+        // The person pauses it from another process; the runner's end
+        // does not overwrite that.
+        there
+            .set_transfer_state("77", TransferState::Paused, "by the person")
+            .unwrap();
+        assert!(!here.end_transfer("77", TransferState::Done, "").unwrap());
+        assert_eq!(
+            there.transfer("77").unwrap().unwrap().state,
+            TransferState::Paused
+        );
+        assert!(
+            !there.claim_transfer("77").unwrap(),
+            "paused is not waiting"
+        );
+        assert!(there.resume_transfer("77").unwrap());
+        assert!(there.claim_transfer("77").unwrap());
+        // A runner that died: its row goes silent and is taken again.
+        here.conn
+            .execute(
+                "UPDATE transfers SET updated = updated - 60 WHERE id = '77'",
+                [],
+            )
+            .unwrap();
+        assert!(here.claim_transfer("77").unwrap(), "a stale running row");
+        assert!(here.end_transfer("77", TransferState::Done, "").unwrap());
+        assert!(!here.resume_transfer("77").unwrap(), "a done one");
     }
 }

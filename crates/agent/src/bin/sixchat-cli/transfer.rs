@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use sixchat_agent::services::transfer::TransferUpdate;
-use sixchat_agent::store::{NewTransfer, QueuedTransfer, TransferKind, TransferState};
+use sixchat_agent::store::{
+    NewTransfer, QueuedTransfer, STALE_RUNNING_SECS, Store, TransferKind, TransferState, now_unix,
+};
 use sixchat_agent::transfers::{Outcome, drive};
 use sixchat_agent::{Agent, AgentOptions};
 use sixchat_proto::UserId;
@@ -314,6 +316,34 @@ pub fn get(ctx: &Context, args: &GetArgs) -> anyhow::Result<u8> {
     foreground(ctx, &opened.agent, &row)
 }
 
+/// A row another process was running: waits until that process has been
+/// silent long enough to be taken for dead (it touches its row every
+/// second), or says it is still running.
+fn wait_until_stale(ctx: &Context, store: &Store, id: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(STALE_RUNNING_SECS.unsigned_abs() + 3);
+    let mut told = false;
+    loop {
+        let Some(row) = store.transfer(id)? else {
+            anyhow::bail!("{id} was removed from the queue");
+        };
+        let silent = now_unix().saturating_sub(row.updated);
+        if row.state != TransferState::Running || silent > STALE_RUNNING_SECS {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "{id} is running in another SixChat process (`sixchat-cli transfers pause {id}` stops it)"
+        );
+        if !told && !ctx.out.is_json() {
+            eprintln!(
+                "{id} was running {silent} s ago; waiting to see whether that process is gone"
+            );
+            told = true;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 fn find(ctx: &Context, id: &str) -> anyhow::Result<QueuedTransfer> {
     let store = ctx.profile.open_store()?;
     store.transfer(id)?.ok_or_else(|| {
@@ -360,6 +390,12 @@ pub fn transfers(ctx: &Context, command: Option<TransfersCommand>) -> anyhow::Re
         TransfersCommand::Resume { id } => {
             let row = find(ctx, &id)?;
             anyhow::ensure!(!row.state.is_over(), "{} is {}", row.id, row.state.as_str());
+            let store = ctx.profile.open_store()?;
+            store.resume_transfer(&row.id)?;
+            if row.state == TransferState::Running {
+                wait_until_stale(ctx, &store, &row.id)?;
+            }
+            drop(store);
             let opened = open_agent(ctx, AgentOptions::default())?;
             foreground(ctx, &opened.agent, &row)
         }

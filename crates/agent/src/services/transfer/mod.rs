@@ -16,8 +16,10 @@
 
 pub mod fetch;
 mod local;
+mod offers;
 pub mod pipe;
 mod plan;
+mod receive;
 pub mod serve;
 
 use std::path::PathBuf;
@@ -146,10 +148,12 @@ pub(crate) enum Internal {
     Send(AppMessage),
     /// An offer prepared for a `file-get` (files opened and hashed).
     Prepared(serve::Prepared),
+    /// An offer's whole list of files checked.
+    Checked(fetch::Checked),
     /// The receiving side's files are opened and their missing ranges known.
     Planned(fetch::Planned),
     /// A decoder ended.
-    Received(fetch::Received),
+    Received(receive::Received),
     /// The person answered a push offer.
     Answered { transfer: String, accept: bool },
 }
@@ -270,6 +274,18 @@ impl TransferService {
         id: String,
         message: FileMessage,
     ) -> Result<(), SessionEnd> {
+        self.dispatch(agent, wire, id, message).await?;
+        // A transfer that ended frees streams for the others.
+        self.fetch.refill(wire, &self.internal_tx).await
+    }
+
+    async fn dispatch(
+        &mut self,
+        agent: &Agent,
+        wire: &mut Wire,
+        id: String,
+        message: FileMessage,
+    ) -> Result<(), SessionEnd> {
         match message {
             FileMessage::List { path, start } => {
                 self.serve
@@ -356,10 +372,26 @@ impl TransferService {
     /// Something a worker produced.
     pub(crate) async fn on_internal(
         &mut self,
+        agent: &Agent,
+        wire: &mut Wire,
+        internal: Internal,
+    ) -> Result<(), SessionEnd> {
+        self.on_worker(agent, wire, internal).await?;
+        self.fetch.refill(wire, &self.internal_tx).await
+    }
+
+    async fn on_worker(
+        &mut self,
+        agent: &Agent,
         wire: &mut Wire,
         internal: Internal,
     ) -> Result<(), SessionEnd> {
         match internal {
+            Internal::Checked(checked) => {
+                self.fetch
+                    .on_checked(agent, wire, &self.internal_tx, checked)
+                    .await
+            }
             Internal::Send(message) => wire.send(&message).await,
             Internal::Prepared(prepared) => self.serve.on_prepared(wire, prepared).await,
             Internal::Planned(planned) => {
@@ -367,11 +399,7 @@ impl TransferService {
                     .on_planned(wire, &self.internal_tx, planned)
                     .await
             }
-            Internal::Received(received) => {
-                self.fetch
-                    .on_received(wire, &self.internal_tx, received)
-                    .await
-            }
+            Internal::Received(received) => self.fetch.on_received(wire, received).await,
             Internal::Answered { transfer, accept } => {
                 self.fetch
                     .on_answered(wire, &self.internal_tx, &transfer, accept)

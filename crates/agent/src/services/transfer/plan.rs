@@ -6,6 +6,7 @@
 //! offer or with a file that is not ours.
 
 use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bao_tree::ChunkRanges;
@@ -27,6 +28,42 @@ pub(crate) struct PlannedFile {
     pub(crate) size: u64,
     /// Bytes of it already verified here.
     pub(crate) already: u64,
+    /// Its `.part` was made for this transfer (removed if it fails before
+    /// anything is verified).
+    pub(crate) created: bool,
+    /// This process's hold on the name while the file is received.
+    pub(crate) _claim: Claim,
+}
+
+/// `.part` files this process is receiving into: (incoming folder, the
+/// target's name in lower case). Two transfers never write one file, and a
+/// failing transfer never removes another's.
+static RECEIVING: std::sync::Mutex<Option<HashSet<(PathBuf, String)>>> =
+    std::sync::Mutex::new(None);
+
+/// A name taken in [`RECEIVING`] until dropped.
+#[derive(Debug)]
+pub(crate) struct Claim {
+    key: (PathBuf, String),
+}
+
+impl Claim {
+    fn take(into: &Path, target: &WirePath) -> Option<Self> {
+        let key = (into.to_path_buf(), target.as_str().to_lowercase());
+        let fresh = sixchat_host::lock(&RECEIVING)
+            .get_or_insert_with(HashSet::new)
+            .insert(key.clone());
+        // (Made only when fresh: dropping a `Claim` frees its name.)
+        fresh.then(|| Self { key })
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if let Some(held) = sixchat_host::lock(&RECEIVING).as_mut() {
+            held.remove(&self.key);
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -78,13 +115,13 @@ pub(crate) fn check_whole_offer(files: &[OfferedFile], totals: (u64, u64)) -> Re
 
 /// Opens (or reopens) each file's `.part` beneath `into`. A file whose
 /// final name already holds the same content is complete; a name taken by
-/// other content, by a `.part` that is not ours, or by another file of this
-/// offer (with its `.part` and outboard) gives way to `name (2).ext` and so on.
-pub(crate) fn plan_files(
-    into: &std::path::Path,
-    files: Vec<OfferedFile>,
-) -> Result<Plan, PlanError> {
+/// other content, by a `.part` that is not this file's (or that another
+/// transfer here is receiving), or by another file of this offer (with its
+/// `.part` and outboard) gives way to `name (2).ext` and so on. On any
+/// error, the `.part` files it made are removed again.
+pub(crate) fn plan_files(into: &Path, files: Vec<OfferedFile>) -> Result<Plan, PlanError> {
     std::fs::create_dir_all(into).map_err(|e| format!("{}: {e}", into.display()))?;
+    let canonical = std::fs::canonicalize(into).map_err(|e| format!("{}: {e}", into.display()))?;
     let root = Arc::new(Root::open(into).map_err(|e| format!("{}: {e}", into.display()))?);
     let mut plan = Plan {
         root: root.clone(),
@@ -92,9 +129,24 @@ pub(crate) fn plan_files(
         complete: Vec::new(),
         resumed: 0,
     };
+    let planned = plan_each(&canonical, &root, &mut plan, files)
+        .and_then(|needed| reserve(&root, into, &plan, needed));
+    if let Err(e) = planned {
+        give_back(&root, &plan.files);
+        return Err(e);
+    }
+    Ok(plan)
+}
+
+/// Plans each file into `plan`; returns the bytes the disk must still find.
+fn plan_each(
+    into: &Path,
+    root: &Root,
+    plan: &mut Plan,
+    files: Vec<OfferedFile>,
+) -> Result<u64, PlanError> {
     // Every name this offer writes (final, part, outboard), lowercased.
     let mut taken = HashSet::new();
-    // Bytes the disk must still find for the files' data.
     let mut needed = 0u64;
     for file in files {
         if file.size == 0 && file.hash != *bao_tree::blake3::hash(&[]).as_bytes() {
@@ -102,34 +154,26 @@ pub(crate) fn plan_files(
                 format!("{}: an empty file with a hash that is not empty", file.path).into(),
             );
         }
-        let Some(target) = free_name(&root, &file, &mut taken)? else {
+        let Some((target, claim)) = free_name(into, root, &file, &mut taken)? else {
             plan.resumed += file.size;
             plan.complete.push((file.index, file.path));
             continue;
         };
         let partial =
-            Partial::open(&root, &target, file.size, file.hash).map_err(|e| e.to_string())?;
+            Partial::open(root, &target, file.size, file.hash).map_err(|e| e.to_string())?;
         needed += file.size.saturating_sub(partial.allocated().unwrap_or(0));
         let missing = partial.missing().map_err(|e| format!("{target}: {e}"))?;
-        let missing_bytes: u64 = missing
-            .iter()
-            .map(|r| match r {
-                range_collections::range_set::RangeSetRange::Range(r) => {
-                    (r.end.0 - r.start.0) * 1024
-                }
-                range_collections::range_set::RangeSetRange::RangeFrom(_) => file.size,
-            })
-            .sum();
-        let missing_bytes = missing_bytes.min(file.size);
+        let missing_bytes = chunk_bytes(&missing, file.size);
         plan.resumed += file.size - missing_bytes;
         if missing.is_empty() {
             // Verified before a crash, not yet renamed.
-            if !partial.finish(&root).map_err(|e| e.to_string())? {
+            if !partial.finish(root).map_err(|e| e.to_string())? {
                 return Err(format!("{target}: not complete after all").into());
             }
             plan.complete.push((file.index, target));
             continue;
         }
+        let created = partial.created();
         drop(partial);
         plan.files.push(PlannedFile {
             index: file.index,
@@ -138,18 +182,30 @@ pub(crate) fn plan_files(
             missing,
             size: file.size,
             already: file.size - missing_bytes,
+            created,
+            _claim: claim,
         });
     }
-    reserve(&root, into, &plan, needed)?;
-    Ok(plan)
+    Ok(needed)
+}
+
+/// Bytes in `ranges` of a file of `size` bytes.
+fn chunk_bytes(ranges: &ChunkRanges, size: u64) -> u64 {
+    ranges
+        .iter()
+        .map(|r| match r {
+            range_collections::range_set::RangeSetRange::Range(r) => (r.end.0 - r.start.0) * 1024,
+            range_collections::range_set::RangeSetRange::RangeFrom(_) => size,
+        })
+        .sum::<u64>()
+        .min(size)
 }
 
 /// Checks the disk has room for `needed` more bytes and reserves each
 /// file's size, before the first byte; if not, gives the space back.
-fn reserve(root: &Root, into: &std::path::Path, plan: &Plan, needed: u64) -> Result<(), PlanError> {
+fn reserve(root: &Root, into: &Path, plan: &Plan, needed: u64) -> Result<(), PlanError> {
     let free = fs4::statvfs(into).map_or(u64::MAX, |s| s.available_space());
     let no_space = || {
-        give_back(root, &plan.files);
         PlanError::NoSpace(format!(
             "no space in {}: the files need {needed} more bytes, {free} are free",
             into.display()
@@ -193,10 +249,13 @@ impl std::fmt::Display for PlanError {
     }
 }
 
-/// Removes the `.part` files of this plan that hold nothing verified yet,
-/// so a refused offer keeps no space.
-fn give_back(root: &Root, planned: &[PlannedFile]) {
-    let fresh = planned.iter().filter(|f| f.already == 0).map(|f| &f.path);
+/// Removes the `.part` files (and outboards) this transfer made that hold
+/// nothing verified yet, so a refused or failed offer keeps no space.
+pub(crate) fn give_back(root: &Root, planned: &[PlannedFile]) {
+    let fresh = planned
+        .iter()
+        .filter(|f| f.created && f.already == 0)
+        .map(|f| &f.path);
     for path in fresh {
         for suffix in [PART, OUTBOARD] {
             if let Ok(sidecar) = suffixed(path, suffix) {
@@ -206,13 +265,15 @@ fn give_back(root: &Root, planned: &[PlannedFile]) {
     }
 }
 
-/// Where `file` goes (and its three names reserved in `taken`), or `None`
-/// if a file of that name already holds the same content.
+/// Where `file` goes (its three names reserved in `taken`, the name claimed
+/// in this process), or `None` if a file of that name already holds the
+/// same content.
 fn free_name(
+    into: &Path,
     root: &Root,
     file: &OfferedFile,
     taken: &mut HashSet<String>,
-) -> Result<Option<WirePath>, String> {
+) -> Result<Option<(WirePath, Claim)>, String> {
     let mut candidate = file.path.clone();
     for n in 2..10_000u32 {
         let names = [
@@ -220,14 +281,17 @@ fn free_name(
             format!("{candidate}{PART}").to_lowercase(),
             format!("{candidate}{OUTBOARD}").to_lowercase(),
         ];
-        let free_here = names.iter().all(|name| !taken.contains(name));
-        if free_here {
+        if names.iter().all(|name| !taken.contains(name)) {
             let part = suffixed(&candidate, PART)?;
             let outboard = suffixed(&candidate, OUTBOARD)?;
-            let ours_to_resume = root.exists(&part) && root.exists(&outboard);
-            if !root.exists(&candidate) && (ours_to_resume || !root.exists(&part)) {
+            let ours = Partial::resumable(root, &candidate, file.size, &file.hash);
+            let unused = !root.exists(&part) && !root.exists(&outboard);
+            if !root.exists(&candidate)
+                && (ours || unused)
+                && let Some(claim) = Claim::take(into, &candidate)
+            {
                 taken.extend(names);
-                return Ok(Some(candidate));
+                return Ok(Some((candidate, claim)));
             }
             if root.exists(&candidate) && same_content(root, &candidate, file) {
                 taken.extend(names);
@@ -345,5 +409,42 @@ mod tests {
             std::fs::read(dir.path().join("dl.part")).expect("kept"),
             b"someone else's partial download"
         );
+    }
+
+    #[test]
+    fn a_part_of_another_file_or_transfer_is_never_taken_or_removed() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let one = |size: u64, content: &[u8]| {
+            let mut files = offered(&["same.bin"]);
+            files[0].size = size;
+            files[0].hash = *bao_tree::blake3::hash(content).as_bytes();
+            files
+        };
+        let first = plan_files(dir.path(), one(64 << 10, b"first")).expect("first");
+        assert_eq!(first.files[0].path.as_str(), "same.bin");
+        // Another file of that name, while the first is being received: its
+        // own name; the first's `.part` keeps its size.
+        let other = plan_files(dir.path(), one(32 << 10, b"other")).expect("other");
+        assert_eq!(other.files[0].path.as_str(), "same (2).bin");
+        let part = dir.path().join("same.bin.part");
+        assert_eq!(std::fs::metadata(&part).expect("part").len(), 64 << 10);
+        // The same file offered twice at once: never one `.part` for both.
+        let twice = plan_files(dir.path(), one(64 << 10, b"first")).expect("twice");
+        assert_eq!(twice.files[0].path.as_str(), "same (3).bin");
+        // A failing transfer gives back only what it made.
+        give_back(&other.root, &other.files);
+        give_back(&first.root, &twice.files);
+        assert!(part.exists(), "the first's part is kept");
+        assert!(!dir.path().join("same (2).bin.part").exists());
+        // Once the first transfer is over, the same file resumes its part;
+        // another file of that name, after a restart, still does not take it.
+        drop((first, twice));
+        let again = plan_files(dir.path(), one(64 << 10, b"first")).expect("again");
+        assert_eq!(again.files[0].path.as_str(), "same.bin");
+        assert!(!again.files[0].created, "resumed, not made anew");
+        drop(again);
+        let stranger = plan_files(dir.path(), one(64 << 10, b"stranger")).expect("stranger");
+        assert_ne!(stranger.files[0].path.as_str(), "same.bin");
+        assert_eq!(std::fs::metadata(&part).expect("part").len(), 64 << 10);
     }
 }
