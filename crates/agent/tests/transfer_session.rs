@@ -307,3 +307,90 @@ async fn a_chat_goes_through_while_a_large_transfer_runs_in_the_same_session() {
         size >> 20
     );
 }
+
+/// Runs `updates` to its end: the bytes of a finished transfer.
+async fn finished(mut updates: mpsc::Receiver<TransferUpdate>) -> u64 {
+    while let Some(update) = tokio::time::timeout(Duration::from_secs(60), updates.recv())
+        .await
+        .expect("the transfer goes on")
+    {
+        match update {
+            TransferUpdate::Finished { bytes, .. } => return bytes,
+            TransferUpdate::Failed(e) => panic!("{e}"),
+            _ => {}
+        }
+    }
+    panic!("the transfer never ended");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_transfers_in_one_session_both_finish_when_the_first_fills_every_stream() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let alice_id = identity("rsa2048-a", "alice@a.example", "Alice A");
+    let bob_id = identity("rsa2048-b", "bob@b.example", "Bob B");
+    let share = dir.path().join("share");
+    std::fs::create_dir_all(share.join("many")).expect("mkdir");
+    // More files than streams, so the first transfer takes them all.
+    for n in 0..40 {
+        std::fs::write(
+            share.join(format!("many/{n:02}.bin")),
+            content(2_000_000 + n),
+        )
+        .expect("w");
+    }
+    std::fs::write(share.join("one.bin"), content(3 << 20)).expect("write");
+    let store = Store::open(&dir.path().join("b.db")).expect("store");
+    store
+        .set_setting("share", share.to_str().expect("utf-8"))
+        .expect("setting");
+    drop(store);
+    let (alice_pinned, bob_pinned) = (pinning(&[&alice_id]), pinning(&[&bob_id]));
+    let (bob, _bob_events) = agent(
+        dir.path(),
+        "b.db",
+        bob_id,
+        alice_pinned,
+        AgentOptions::default(),
+    );
+    let (alice, _alice_events) = agent(
+        dir.path(),
+        "a.db",
+        alice_id,
+        bob_pinned,
+        AgentOptions::default(),
+    );
+    let (addr, _stop) = serve(bob);
+    let bob_uid = UserId::parse("bob@b.example").expect("uid");
+    let handle = alice.connect(&bob_uid, &addr).await.expect("session");
+    let get = |path: &str| {
+        let (updates, progress) = mpsc::channel(256);
+        let command = TransferCommand::Get {
+            path: WirePath::parse(path).expect("path"),
+            into: dir.path().join("got"),
+            updates,
+        };
+        (command, progress)
+    };
+    let (command, mut many) = get("many");
+    assert!(handle.transfer(command).await);
+    // The second is asked for once the first holds every stream.
+    let update = many.recv().await.expect("update");
+    assert!(
+        matches!(update, TransferUpdate::Offered { .. }),
+        "{update:?}"
+    );
+    let (command, one) = get("one.bin");
+    assert!(handle.transfer(command).await);
+    let (many, one) = tokio::join!(finished(many), finished(one));
+    assert_eq!(one, 3 << 20);
+    assert_eq!(many, (0..40).map(|n| 2_000_000 + n).sum::<u64>());
+    let got = dir.path().join("got");
+    assert_eq!(
+        std::fs::read(got.join("one.bin")).expect("one"),
+        content(3 << 20)
+    );
+    assert_eq!(
+        std::fs::read(got.join("many/39.bin")).expect("39"),
+        content(2_000_039)
+    );
+}

@@ -183,7 +183,9 @@ impl Running {
                     modified: e.modified,
                 }));
             match page.next {
-                Some(next) if listing.entries.len() < MAX_LISTED => start = next,
+                // Pages go forward (a peer sending one page again would
+                // keep this loop going), up to what the commander shows.
+                Some(next) if next > start && listing.entries.len() < MAX_LISTED => start = next,
                 _ => return Ok(listing),
             }
         }

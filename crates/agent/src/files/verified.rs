@@ -79,15 +79,20 @@ const CACHE_FROM_BYTES: u64 = 1 << 20;
 /// Most bytes of outboards the cache keeps (about 16 GiB of files).
 const CACHE_BYTES: usize = 64 << 20;
 
-/// (device, inode, size, modification time in nanoseconds).
-type CacheKey = (u64, u64, u64, i128);
+/// (device, inode, size, modification and change times in nanoseconds):
+/// any write to the file moves its change time, which no one can set back.
+type CacheKey = (u64, u64, u64, i128, i128);
 
 #[cfg(unix)]
 #[allow(clippy::unnecessary_wraps)] // `None` where the platform has no inode
 fn cache_key(meta: &std::fs::Metadata) -> Option<CacheKey> {
     use std::os::unix::fs::MetadataExt as _;
-    let mtime = i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec());
-    Some((meta.dev(), meta.ino(), meta.len(), mtime))
+    let nanos = |s: i64, ns: i64| i128::from(s) * 1_000_000_000 + i128::from(ns);
+    let (mtime, ctime) = (
+        nanos(meta.mtime(), meta.mtime_nsec()),
+        nanos(meta.ctime(), meta.ctime_nsec()),
+    );
+    Some((meta.dev(), meta.ino(), meta.len(), mtime, ctime))
 }
 
 #[cfg(not(unix))]
@@ -107,6 +112,16 @@ impl OutboardCache {
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, outboard)| outboard.clone())
+    }
+
+    /// Drops `outboard` (a file found changed under it).
+    fn forget(&mut self, outboard: &Outboard) {
+        let before = self.entries.len();
+        self.entries
+            .retain(|(_, cached)| !std::ptr::eq(Arc::as_ptr(cached), outboard));
+        if self.entries.len() != before {
+            self.bytes = self.entries.iter().map(|(_, o)| o.memory()).sum();
+        }
     }
 
     fn put(&mut self, key: CacheKey, outboard: Arc<Outboard>) {
@@ -146,6 +161,19 @@ pub enum SendError {
 /// chunk group against the outboard before it is written, so a file that
 /// changed since it was hashed is never sent half old, half new.
 pub fn encode(
+    file: &File,
+    outboard: &Outboard,
+    ranges: &ChunkRanges,
+    out: impl Write,
+) -> Result<(), SendError> {
+    let result = encode_checked(file, outboard, ranges, out);
+    if matches!(result, Err(SendError::Changed)) {
+        sixchat_host::lock(&CACHE).forget(outboard);
+    }
+    result
+}
+
+fn encode_checked(
     file: &File,
     outboard: &Outboard,
     ranges: &ChunkRanges,

@@ -165,7 +165,10 @@ pub fn ls(ctx: &Context, args: &LsArgs) -> anyhow::Result<u8> {
                 );
             }
             match listing.next {
-                Some(next) => start = next,
+                // Pages go forward, or the listing ends (a peer that sent
+                // the same page again would keep this loop going forever).
+                Some(next) if next > start => start = next,
+                Some(_) => anyhow::bail!("{peer} sent a listing that does not go forward"),
                 None => break,
             }
         }

@@ -69,6 +69,8 @@ pub(super) struct InStream {
     /// Data bytes counted so far (at most `wanted`).
     pub(super) received: u64,
     pub(super) tx: mpsc::Sender<Vec<u8>>,
+    /// When its last record came (or it was asked for).
+    pub(super) last: std::time::Instant,
 }
 
 /// The receiving side of one session.
@@ -79,6 +81,8 @@ pub(crate) struct Fetching {
     pub(super) transfers: HashMap<String, Incoming>,
     pub(super) streams: HashMap<u32, InStream>,
     pub(super) next_stream: u32,
+    /// The task that sends [`Internal::Tick`] runs (from the first stream).
+    pub(super) ticking: bool,
 }
 
 pub(super) fn send_file(message: FileMessage) -> AppMessage {

@@ -19,6 +19,7 @@ mod local;
 mod offers;
 pub mod pipe;
 mod plan;
+mod prepare;
 mod receive;
 pub mod serve;
 
@@ -154,6 +155,8 @@ pub(crate) enum Internal {
     Planned(fetch::Planned),
     /// A decoder ended.
     Received(receive::Received),
+    /// Time to look for streams the peer stopped feeding.
+    Tick,
     /// The person answered a push offer.
     Answered { transfer: String, accept: bool },
 }
@@ -393,6 +396,7 @@ impl TransferService {
                     .await
             }
             Internal::Send(message) => wire.send(&message).await,
+            Internal::Tick => self.fetch.check_stalls(wire).await,
             Internal::Prepared(prepared) => self.serve.on_prepared(wire, prepared).await,
             Internal::Planned(planned) => {
                 self.fetch

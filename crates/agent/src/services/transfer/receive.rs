@@ -5,6 +5,8 @@
 
 use sixchat_proto::files::messages::Want;
 use sixchat_proto::files::{FileMessage, WirePath};
+use std::time::{Duration, Instant};
+
 use tokio::sync::mpsc;
 
 use super::fetch::{Fetching, InStream, send_file};
@@ -26,7 +28,34 @@ pub(crate) struct Received {
     pub(super) result: Result<bool, ReceiveError>,
 }
 
+/// A stream with no record for this long ends its transfer (what was
+/// verified stays for a resume): a peer that keeps the session alive but
+/// stops sending does not hold a transfer forever.
+pub(crate) const STREAM_STALL: Duration = Duration::from_secs(60);
+const STALL_CHECK: Duration = Duration::from_secs(10);
+
 impl Fetching {
+    /// Ends the transfers whose streams the peer stopped feeding.
+    pub(crate) async fn check_stalls(&mut self, wire: &mut Wire) -> Result<(), SessionEnd> {
+        let mut stalled: Vec<String> = self
+            .streams
+            .values()
+            .filter(|s| s.last.elapsed() > STREAM_STALL)
+            .map(|s| s.transfer.clone())
+            .collect();
+        stalled.sort_unstable();
+        stalled.dedup();
+        for transfer in stalled {
+            let problem = format!(
+                "no data came for {} s; what was verified is kept",
+                STREAM_STALL.as_secs()
+            );
+            self.fail(wire, &transfer, TransferError::Protocol(problem), true)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Starts streams for queued files, one transfer's file after
     /// another's in turn, while fewer than [`MAX_STREAMS`] run; finishes a
     /// transfer with nothing left to start or run. Cheap when nothing waits:
@@ -103,6 +132,19 @@ impl Fetching {
                 file.path
             )));
         };
+        if !self.ticking {
+            self.ticking = true;
+            let internal = internal.clone();
+            tokio::spawn(async move {
+                // Ends with the session (nobody takes the ticks).
+                loop {
+                    tokio::time::sleep(STALL_CHECK).await;
+                    if internal.send(Internal::Tick).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
         self.next_stream = self.next_stream.wrapping_add(1);
         let stream = self.next_stream;
         let (tx, rx) = mpsc::channel(WINDOW_RECORDS);
@@ -114,6 +156,7 @@ impl Fetching {
                 wanted: file.size.saturating_sub(file.already),
                 received: 0,
                 tx,
+                last: Instant::now(),
             },
         );
         let want = Want {
@@ -160,6 +203,7 @@ impl Fetching {
         }
         let len = bytes.len() as u64;
         open.expected += len;
+        open.last = Instant::now();
         let counted = len.min(open.wanted.saturating_sub(open.received));
         open.received += counted;
         let transfer = open.transfer.clone();

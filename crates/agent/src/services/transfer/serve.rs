@@ -14,6 +14,7 @@ use sixchat_proto::files::{FileErrorCode, FileMessage, Offer, OfferedFile, WireP
 use tokio::sync::mpsc;
 
 use super::pipe::{ChunkWriter, WINDOW_RECORDS};
+pub(super) use super::prepare::prepare;
 use super::{Internal, MAX_STREAMS, TransferError, TransferUpdate, file_error, may_browse, new_id};
 use crate::agent::driver::Wire;
 use crate::agent::{Agent, SessionEnd};
@@ -28,14 +29,14 @@ const OFFER_ENTRY_OVERHEAD: usize = 192;
 /// Most files one offer holds (files.md's limit for an offer).
 pub const MAX_OFFER_FILES: usize = 1_000_000;
 /// Most folders deep a folder offer goes (the wire's depth limit).
-const MAX_DEPTH: usize = 64;
+pub(super) const MAX_DEPTH: usize = 64;
 
 /// One file of an offer, opened and hashed.
 #[derive(Debug)]
 pub(crate) struct ServedFile {
     pub(super) offered: OfferedFile,
-    file: Arc<File>,
-    outboard: Arc<Outboard>,
+    pub(super) file: Arc<File>,
+    pub(super) outboard: Arc<Outboard>,
 }
 
 /// An offer prepared on the blocking pool: for the peer's `file-get`
@@ -96,7 +97,7 @@ impl Drop for Preparing {
 }
 
 /// Why a path of the share could not be served, as a `file-error`.
-fn refusal(e: &ConfineError) -> (FileErrorCode, String) {
+pub(super) fn refusal(e: &ConfineError) -> (FileErrorCode, String) {
     let code = match e {
         ConfineError::Path(_) => FileErrorCode::BadPath,
         ConfineError::NotFound(_) => FileErrorCode::NotFound,
@@ -517,97 +518,4 @@ fn offer_parts(files: &[ServedFile]) -> Vec<Vec<OfferedFile>> {
             .push(file.offered.clone());
     }
     parts
-}
-
-/// Opens and hashes `path` beneath the share: one file, or every file of a
-/// folder (recursively, in name order).
-pub(super) fn prepare(
-    root: &Root,
-    path: &WirePath,
-) -> Result<Vec<ServedFile>, (FileErrorCode, String)> {
-    let mut files = Vec::new();
-    // A file is offered under its own name; a folder's files under the
-    // folder's name.
-    let base = path.parent();
-    let mut pending = vec![(path.clone(), 0usize)];
-    while let Some((current, depth)) = pending.pop() {
-        if root.is_dir(&current).map_err(|e| refusal(&e))? {
-            if depth >= MAX_DEPTH {
-                return Err((
-                    FileErrorCode::TooMany,
-                    format!("{current}: more than {MAX_DEPTH} folders deep"),
-                ));
-            }
-            let mut children = folder_children(root, &current)?;
-            // Popped from the end: reversed, so files go in name order.
-            children.reverse();
-            pending.extend(children.into_iter().map(|child| (child, depth + 1)));
-            continue;
-        }
-        let opened = root.open_file(&current).map_err(|e| refusal(&e))?;
-        let outboard = Outboard::of_file_cached(&opened.file)
-            .map_err(|e| (FileErrorCode::Io, format!("{current}: {e}")))?;
-        if outboard.size() != opened.size {
-            return Err((
-                FileErrorCode::Changed,
-                format!("{current} changed while being read"),
-            ));
-        }
-        files.push(ServedFile {
-            offered: OfferedFile {
-                index: u32::try_from(files.len()).unwrap_or(u32::MAX),
-                path: relative_to(&base, &current),
-                size: opened.size,
-                modified: opened.modified,
-                hash: outboard.root(),
-            },
-            file: Arc::new(opened.file),
-            outboard,
-        });
-        if files.len() > MAX_OFFER_FILES {
-            return Err((
-                FileErrorCode::TooMany,
-                format!("more than {MAX_OFFER_FILES} files"),
-            ));
-        }
-    }
-    Ok(files)
-}
-
-/// Every entry of a folder that may travel, in name order.
-fn folder_children(
-    root: &Root,
-    folder: &WirePath,
-) -> Result<Vec<WirePath>, (FileErrorCode, String)> {
-    let mut children = Vec::new();
-    let mut start = 0;
-    loop {
-        let (entries, next) = root
-            .list(folder, start, 4096, usize::MAX)
-            .map_err(|e| refusal(&e))?;
-        // A symlinked folder is not walked into (two `x -> .` would loop).
-        children.extend(
-            entries
-                .iter()
-                .filter_map(|e| folder.join(&e.name).ok().map(|path| (path, e.folder)))
-                .filter(|(path, is_folder)| !(*is_folder && root.is_symlink(path)))
-                .map(|(path, _)| path),
-        );
-        match next {
-            Some(next) => start = usize::try_from(next).unwrap_or(usize::MAX),
-            None => return Ok(children),
-        }
-    }
-}
-
-/// `path` without the leading `base` folder.
-fn relative_to(base: &WirePath, path: &WirePath) -> WirePath {
-    if base.is_root() {
-        return path.clone();
-    }
-    path.as_str()
-        .strip_prefix(base.as_str())
-        .and_then(|rest| rest.strip_prefix('/'))
-        .and_then(|rest| WirePath::parse(rest).ok())
-        .unwrap_or_else(|| path.clone())
 }
