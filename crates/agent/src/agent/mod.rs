@@ -106,6 +106,10 @@ impl Agent {
         options: AgentOptions,
     ) -> (Self, mpsc::Receiver<AgentEvent>) {
         let key = Arc::new(identity.key);
+        // Outboards of large shared or sent files, beside the store.
+        if let Some(folder) = store.path().as_deref().and_then(std::path::Path::parent) {
+            crate::files::verified::Outboard::keep_on_disk(folder.join("outboards"));
+        }
         let own_dir = store.dir(identity.info.user_id.domain()).ok().flatten();
         let dir = own_dir.map(|dir| {
             Arc::new(DirLink::new(

@@ -408,3 +408,37 @@ fn a_file_offered_again_is_not_hashed_again_unless_it_changed() {
     assert!(!std::sync::Arc::ptr_eq(&first, &fresh));
     assert_eq!(fresh.root(), *bao_tree::blake3::hash(&changed).as_bytes());
 }
+
+#[test]
+fn an_outboard_kept_on_disk_is_read_back_only_for_the_same_file() {
+    use super::cache::{cache_key, disk};
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("large.bin");
+    let file = write_file(&path, &content(64 << 20));
+    let outboard = Outboard::of_file(&file).expect("hash");
+    let key = cache_key(&file.metadata().expect("meta")).expect("key");
+    let kept = dir.path().join("outboards");
+    disk::save_in(&kept, &key, &outboard);
+    let back = disk::load_in(&kept, &key, 64 << 20).expect("kept");
+    assert_eq!(back.root(), outboard.root());
+    // What it reads back sends the file as the fresh outboard does.
+    let ranges = ChunkRanges::all();
+    assert_eq!(
+        encoded(&file, &back, &ranges),
+        encoded(&file, &outboard, &ranges)
+    );
+    // Another file (another inode, or the same one changed) misses.
+    let mut other = key;
+    other.4 += 1;
+    assert!(disk::load_in(&kept, &other, 64 << 20).is_none());
+    // A damaged cache file is not used.
+    let name = std::fs::read_dir(&kept)
+        .expect("dir")
+        .next()
+        .expect("one")
+        .expect("entry");
+    let mut bytes = std::fs::read(name.path()).expect("read");
+    bytes[3] ^= 1;
+    std::fs::write(name.path(), &bytes).expect("write");
+    assert!(disk::load_in(&kept, &key, 64 << 20).is_none());
+}

@@ -17,6 +17,7 @@ use bao_tree::io::{DecodeError, EncodeError};
 use bao_tree::{BaoTree, BlockSize, ChunkNum, ChunkRanges};
 use sixchat_proto::files::{ChunkRangeSet, WirePath};
 
+use super::cache::{CACHE, CACHE_FROM_BYTES, cache_key, disk};
 use super::confine::{ConfineError, Root};
 
 /// 16 KiB chunk groups (chunk log 4), as files.md fixes.
@@ -28,7 +29,7 @@ const HASH_READ_BYTES: usize = 1 << 20;
 /// memory: about 0.4 % of the file.
 #[derive(Debug, Clone)]
 pub struct Outboard {
-    inner: PreOrderOutboard<Vec<u8>>,
+    pub(super) inner: PreOrderOutboard<Vec<u8>>,
 }
 
 impl Outboard {
@@ -51,7 +52,17 @@ impl Outboard {
         {
             return Ok(hit);
         }
-        let outboard = Arc::new(Self::of_file(file)?);
+        let size = file.metadata()?.len();
+        let on_disk = key.and_then(|key| disk::load(&key, size));
+        let outboard = if let Some(outboard) = on_disk {
+            Arc::new(outboard)
+        } else {
+            let outboard = Arc::new(Self::of_file(file)?);
+            if let Some(key) = key {
+                disk::save(&key, &outboard);
+            }
+            outboard
+        };
         if let Some(key) = key
             && outboard.size() >= CACHE_FROM_BYTES
         {
@@ -60,8 +71,15 @@ impl Outboard {
         Ok(outboard)
     }
 
+    /// Keeps the outboards of large files hashed from now on in `dir` too
+    /// (the first call in a process decides), so a file served again after
+    /// a restart is not hashed again.
+    pub fn keep_on_disk(dir: std::path::PathBuf) {
+        let _ = disk::DIR.set(dir);
+    }
+
     /// Bytes the outboard holds in memory.
-    fn memory(&self) -> usize {
+    pub(super) fn memory(&self) -> usize {
         self.inner.data.len()
     }
 
@@ -73,76 +91,6 @@ impl Outboard {
         self.inner.tree.size()
     }
 }
-
-/// Files smaller than this are hashed again rather than cached.
-const CACHE_FROM_BYTES: u64 = 1 << 20;
-/// Most bytes of outboards the cache keeps (about 16 GiB of files).
-const CACHE_BYTES: usize = 64 << 20;
-
-/// (device, inode, size, modification and change times in nanoseconds):
-/// any write to the file moves its change time, which no one can set back.
-type CacheKey = (u64, u64, u64, i128, i128);
-
-#[cfg(unix)]
-#[allow(clippy::unnecessary_wraps)] // `None` where the platform has no inode
-fn cache_key(meta: &std::fs::Metadata) -> Option<CacheKey> {
-    use std::os::unix::fs::MetadataExt as _;
-    let nanos = |s: i64, ns: i64| i128::from(s) * 1_000_000_000 + i128::from(ns);
-    let (mtime, ctime) = (
-        nanos(meta.mtime(), meta.mtime_nsec()),
-        nanos(meta.ctime(), meta.ctime_nsec()),
-    );
-    Some((meta.dev(), meta.ino(), meta.len(), mtime, ctime))
-}
-
-#[cfg(not(unix))]
-fn cache_key(_meta: &std::fs::Metadata) -> Option<CacheKey> {
-    None
-}
-
-/// Outboards of files hashed in this process, oldest dropped first.
-struct OutboardCache {
-    entries: std::collections::VecDeque<(CacheKey, Arc<Outboard>)>,
-    bytes: usize,
-}
-
-impl OutboardCache {
-    fn get(&self, key: &CacheKey) -> Option<Arc<Outboard>> {
-        self.entries
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, outboard)| outboard.clone())
-    }
-
-    /// Drops `outboard` (a file found changed under it).
-    fn forget(&mut self, outboard: &Outboard) {
-        let before = self.entries.len();
-        self.entries
-            .retain(|(_, cached)| !std::ptr::eq(Arc::as_ptr(cached), outboard));
-        if self.entries.len() != before {
-            self.bytes = self.entries.iter().map(|(_, o)| o.memory()).sum();
-        }
-    }
-
-    fn put(&mut self, key: CacheKey, outboard: Arc<Outboard>) {
-        if self.get(&key).is_some() || outboard.memory() > CACHE_BYTES {
-            return;
-        }
-        self.bytes += outboard.memory();
-        self.entries.push_back((key, outboard));
-        while self.bytes > CACHE_BYTES {
-            let Some((_, old)) = self.entries.pop_front() else {
-                break;
-            };
-            self.bytes -= old.memory();
-        }
-    }
-}
-
-static CACHE: std::sync::Mutex<OutboardCache> = std::sync::Mutex::new(OutboardCache {
-    entries: std::collections::VecDeque::new(),
-    bytes: 0,
-});
 
 /// Why sending stopped.
 #[derive(Debug, thiserror::Error)]
