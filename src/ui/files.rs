@@ -61,6 +61,9 @@ pub struct FilesView {
     pub sort: [(SortBy, bool); 2],
     /// The name typed for a new folder (F7), while the prompt is open.
     pub new_folder: Option<String>,
+    /// Tab pressed on the commander, taken from the raw input before egui
+    /// could move the keyboard focus with it.
+    pub tab: bool,
     /// What was last asked of the backend, so each listing is asked once.
     asked_local: Option<PathBuf>,
     asked_remote: Option<(String, String)>,
@@ -276,7 +279,7 @@ impl SixChatApp {
         if down && *cursor + 1 < count {
             *cursor += 1;
         }
-        if tab {
+        if tab || std::mem::take(&mut self.view.files.tab) {
             self.view.files.focus = pane.other();
         }
         if select {
@@ -313,6 +316,27 @@ impl SixChatApp {
     }
 }
 
+/// Takes Tab out of the raw input while the commander is shown (and no
+/// text is being typed), before egui would move the keyboard focus to some
+/// button with it: Tab switches the panes.
+pub fn take_tab(app: &mut SixChatApp, ctx: &egui::Context, raw: &mut egui::RawInput) {
+    if !app.view.files.open || app.view.files.new_folder.is_some() || ctx.text_edit_focused() {
+        return;
+    }
+    raw.events.retain(|event| {
+        let tab = matches!(
+            event,
+            egui::Event::Key { key: egui::Key::Tab, pressed: true, modifiers, .. }
+                if modifiers.is_none()
+        );
+        if tab {
+            app.view.files.tab = true;
+        }
+        !tab
+            && !matches!(event, egui::Event::Key { key: egui::Key::Tab, modifiers, .. } if modifiers.is_none())
+    });
+}
+
 /// The commander screen.
 pub fn files_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
     app.ask_listings();
@@ -331,13 +355,13 @@ pub fn files_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
 
 fn toolbar_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
     ui.horizontal(|ui| {
-        ui.label(app.i18n.t("files-contact"));
+        let label = ui.label(app.i18n.t("files-contact"));
         let current = app.view.files.peer.clone();
         let shown = current
             .as_deref()
             .and_then(|p| app.state.contact(p))
             .map_or_else(|| app.i18n.t("files-no-peer"), |c| c.name.clone());
-        egui::ComboBox::from_id_salt("files-peer")
+        let picker = egui::ComboBox::from_id_salt("files-peer")
             .selected_text(shown)
             .show_ui(ui, |ui| {
                 for contact in &app.state.contacts {
@@ -350,6 +374,7 @@ fn toolbar_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
                     }
                 }
             });
+        picker.response.labelled_by(label.id);
         if ui.button(app.i18n.t("files-reread")).clicked() {
             app.reread();
         }
@@ -393,10 +418,11 @@ fn new_folder_ui(ctx: &egui::Context, app: &mut SixChatApp) {
         .resizable(false)
         .show(ctx, |ui| {
             ui.label(app.i18n.t("files-folder-name"));
+            // Read before the field takes it (it keeps the focus asked for).
+            let enter = ui.input(|i| i.key_pressed(egui::Key::Enter));
             let field = ui.add(egui::TextEdit::singleline(&mut name).id_salt("new-folder"));
             field.request_focus();
             let typed = !name.trim().is_empty() && !name.contains(['/', '\\']);
-            let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             ui.horizontal(|ui| {
                 if (ui.button(app.i18n.t("files-create")).clicked() || enter) && typed {
                     let dir = app.view.files.local_dir.get_or_insert_with(home).clone();
@@ -498,37 +524,28 @@ fn pane_ui(ui: &mut egui::Ui, app: &mut SixChatApp, pane: Pane) {
                 for (at, entry) in entries.iter().enumerate() {
                     let cursor = focused && app.view.files.cursor[pane.index()] == at;
                     let chosen = app.view.files.selected[pane.index()].contains(&entry.name);
-                    let text = format!(
-                        "{} {}    {}    {}",
-                        if entry.folder { "📁" } else { "📄" },
-                        entry.name,
-                        if entry.folder {
-                            String::new()
+                    let size = if entry.folder {
+                        String::new()
+                    } else {
+                        human_size(entry.size)
+                    };
+                    let date = widgets::local_datetime(entry.modified);
+                    let row = file_row(ui, entry, (&size, &date), cursor, chosen);
+                    if row.drag_started() {
+                        let names = if chosen {
+                            app.view.files.selected[pane.index()]
+                                .iter()
+                                .cloned()
+                                .collect()
                         } else {
-                            human_size(entry.size)
-                        },
-                        widgets::local_datetime(entry.modified)
-                    );
-                    let text = if chosen {
-                        RichText::new(text).strong()
-                    } else {
-                        RichText::new(text)
-                    };
-                    let id = ui.scope_id().with(("file-row", pane.index(), &entry.name));
-                    let names = if chosen {
-                        app.view.files.selected[pane.index()]
-                            .iter()
-                            .cloned()
-                            .collect()
-                    } else {
-                        vec![entry.name.clone()]
-                    };
-                    let row = ui
-                        .dnd_drag_source(id, Dragged { from: pane, names }, |ui| {
-                            ui.selectable_label(cursor || chosen, text.clone())
-                        })
-                        .inner;
-                    if row.clicked() {
+                            vec![entry.name.clone()]
+                        };
+                        row.dnd_set_drag_payload(Dragged { from: pane, names });
+                    }
+                    if row.dragged() {
+                        ui.ctx().set_cursor_icon(egui::CursorIcon::Grabbing);
+                    }
+                    if row.clicked() || row.drag_started() {
                         app.view.files.focus = pane;
                         app.view.files.cursor[pane.index()] = at;
                     }
@@ -543,4 +560,81 @@ fn pane_ui(ui: &mut egui::Ui, app: &mut SixChatApp, pane: Pane) {
     {
         app.copy(dragged.from, dragged.names.clone());
     }
+}
+
+/// Width of the size column, and of the date column, in points.
+const SIZE_WIDTH: f32 = 80.0;
+const DATE_WIDTH: f32 = 130.0;
+
+/// One row of a pane: the name, the size right-aligned in its column and
+/// the date in its own, highlighted under the cursor or when selected;
+/// clicked to move the cursor, dragged to copy.
+fn file_row(
+    ui: &mut egui::Ui,
+    entry: &FileEntry,
+    (size, date): (&str, &str),
+    cursor: bool,
+    chosen: bool,
+) -> egui::Response {
+    let font = egui::TextStyle::Body.resolve(ui.style());
+    let height = ui.text_style_height(&egui::TextStyle::Body) + 6.0;
+    let (rect, row) = ui.allocate_exact_size(
+        egui::vec2(ui.available_width(), height),
+        egui::Sense::click_and_drag(),
+    );
+    let name = format!("{} {}", if entry.folder { "📁" } else { "📄" }, entry.name);
+    row.widget_info(|| {
+        egui::WidgetInfo::selected(
+            egui::Role::Button,
+            true,
+            cursor || chosen,
+            format!("{name} {size} {date}"),
+        )
+    });
+    if !ui.is_rect_visible(rect) {
+        return row;
+    }
+    let visuals = ui.visuals();
+    let color = if cursor || chosen {
+        visuals.selection.stroke.color
+    } else if row.hovered() {
+        visuals.strong_text_color()
+    } else {
+        visuals.text_color()
+    };
+    let painter = ui.painter_at(rect);
+    if cursor || chosen {
+        painter.rect_filled(rect, 2.0, visuals.selection.bg_fill);
+    } else if row.hovered() {
+        painter.rect_filled(rect, 2.0, visuals.widgets.hovered.weak_bg_fill);
+    }
+    let y = rect.center().y;
+    let date_x = rect.right() - DATE_WIDTH;
+    let size_x = date_x - 12.0;
+    let name_rect = egui::Rect::from_min_max(
+        rect.left_top(),
+        egui::pos2(size_x - SIZE_WIDTH, rect.bottom()),
+    );
+    painter.with_clip_rect(name_rect).text(
+        egui::pos2(rect.left() + 4.0, y),
+        egui::Align2::LEFT_CENTER,
+        name,
+        font.clone(),
+        color,
+    );
+    painter.text(
+        egui::pos2(size_x, y),
+        egui::Align2::RIGHT_CENTER,
+        size,
+        font.clone(),
+        color,
+    );
+    painter.text(
+        egui::pos2(date_x, y),
+        egui::Align2::LEFT_CENTER,
+        date,
+        font,
+        color,
+    );
+    row
 }

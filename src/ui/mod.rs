@@ -415,4 +415,8 @@ impl eframe::App for SixChatApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.ui_root(ui);
     }
+
+    fn raw_input_hook(&mut self, ctx: &egui::Context, raw_input: &mut egui::RawInput) {
+        files::take_tab(self, ctx, raw_input);
+    }
 }

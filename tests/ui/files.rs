@@ -47,6 +47,7 @@ fn the_commander_copies_with_f5_and_a_dropped_file_is_offered_in_the_conversatio
         std::fs::create_dir_all(folder).unwrap();
     }
     std::fs::write(share.join("notes.txt"), b"from bob's share\n").unwrap();
+    std::fs::write(share.join("zeta.txt"), b"the last row\n").unwrap();
     setting(&world.profiles, "bob", "share", &share);
     setting(&world.profiles, "bob", "incoming", &incoming);
     let mut alice = open(&world.profiles, "alice", Some(sixchat::demo::PASSPHRASE));
@@ -96,6 +97,19 @@ fn the_commander_copies_with_f5_and_a_dropped_file_is_offered_in_the_conversatio
     settle(&mut [&mut alice, &mut bob], "the queue row shows it", |h| {
         h[0].query_by_label_contains("done, verified").is_some()
     });
+    // A click puts the cursor on a row: F5 copies that one.
+    alice.get_by_label_contains("zeta.txt").click();
+    alice.run();
+    alice.key_press(egui::Key::F5);
+    settle(
+        &mut [&mut alice, &mut bob],
+        "the clicked row copied",
+        |_| mine.join("zeta.txt").exists(),
+    );
+    assert_eq!(
+        std::fs::read(mine.join("zeta.txt")).unwrap(),
+        b"the last row\n"
+    );
 
     // Back to the conversation; a file dropped on it is offered to Bob,
     // who sees the offer in his timeline and accepts it.
