@@ -64,6 +64,8 @@ pub struct FilesView {
     /// Tab pressed on the commander, taken from the raw input before egui
     /// could move the keyboard focus with it.
     pub tab: bool,
+    /// Transfers seen done (when more end, the local pane is read again).
+    ended: usize,
     /// What was last asked of the backend, so each listing is asked once.
     asked_local: Option<PathBuf>,
     asked_remote: Option<(String, String)>,
@@ -134,6 +136,18 @@ fn remote_parent(dir: &str) -> String {
 impl SixChatApp {
     /// Asks the backend for the listings the commander shows, once each.
     fn ask_listings(&mut self) {
+        // A transfer that ended may have put files here: read it again.
+        let ended = self
+            .state
+            .files
+            .queue
+            .iter()
+            .filter(|row| row.state == "done")
+            .count();
+        if ended != self.view.files.ended {
+            self.view.files.ended = ended;
+            self.view.files.asked_local = None;
+        }
         let local = self.view.files.local_dir.get_or_insert_with(home).clone();
         if self.view.files.asked_local.as_ref() != Some(&local) {
             self.view.files.asked_local = Some(local.clone());
@@ -611,10 +625,13 @@ fn file_row(
     let y = rect.center().y;
     let date_x = rect.right() - DATE_WIDTH;
     let size_x = date_x - 12.0;
-    let name_rect = egui::Rect::from_min_max(
-        rect.left_top(),
-        egui::pos2(size_x - SIZE_WIDTH, rect.bottom()),
-    );
+    // A folder has no size: its name may use that column too.
+    let name_end = if entry.folder {
+        date_x - 8.0
+    } else {
+        size_x - SIZE_WIDTH
+    };
+    let name_rect = egui::Rect::from_min_max(rect.left_top(), egui::pos2(name_end, rect.bottom()));
     painter.with_clip_rect(name_rect).text(
         egui::pos2(rect.left() + 4.0, y),
         egui::Align2::LEFT_CENTER,
