@@ -46,6 +46,10 @@ fn stopped_by_person(agent: &Agent, id: &str) -> Option<TransferState> {
     }
 }
 
+/// How long a transfer waits for the peer's first answer (an offer for a
+/// get, an accept for a send) before it goes back to waiting.
+const NO_ANSWER: Duration = Duration::from_secs(11 * 60);
+
 /// Runs one queued transfer in a session with its peer, telling `report`
 /// each update, and records how it ended in the queue. The row is taken
 /// first: a transfer another process runs already is left to it
@@ -134,6 +138,10 @@ async fn drive_session(
     }
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let (mut files, mut bytes, mut verified) = (0, 0, 0);
+    // A peer that never answers the request (no offer, no accept) does not
+    // hold the row: the person has ten minutes to accept a push.
+    let asked = tokio::time::Instant::now();
+    let mut answered = false;
     let outcome = loop {
         tokio::select! {
             update = received.recv() => {
@@ -141,6 +149,7 @@ async fn drive_session(
                     break Outcome::Waiting(TransferError::SessionEnded.to_string());
                 };
                 report(&update);
+                answered = true;
                 match update {
                     TransferUpdate::Offered { files: f, bytes: b, resumed, .. } => {
                         (files, bytes, verified) = (f, b, resumed);
@@ -164,6 +173,9 @@ async fn drive_session(
                 let _ = agent.with_store(|s| s.set_transfer_progress(&row.id, files, bytes, verified));
                 if let Some(state) = stopped_by_person(agent, &row.id) {
                     break Outcome::Stopped(state);
+                }
+                if !answered && asked.elapsed() > NO_ANSWER {
+                    break Outcome::Waiting("the peer did not answer; it is tried again later".into());
                 }
             }
         }
@@ -205,7 +217,7 @@ pub fn start_waiting(agent: &Agent, running: &Underway) {
         .with_store(crate::store::Store::transfers)
         .unwrap_or_default()
         .into_iter()
-        .filter(|t| t.state == TransferState::Waiting)
+        .filter(QueuedTransfer::may_start)
         .collect();
     for row in waiting {
         if !running.claim(&row.id) {

@@ -259,7 +259,7 @@ impl Running {
             .with_store(sixchat_agent::Store::transfers)
             .unwrap_or_default()
             .into_iter()
-            .filter(|t| t.state == TransferState::Waiting)
+            .filter(QueuedTransfer::may_start)
             .collect();
         for row in waiting {
             if !self.files.underway.claim(&row.id) {

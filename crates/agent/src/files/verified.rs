@@ -368,6 +368,16 @@ impl Partial {
             source,
         };
         self.part.sync_all().map_err(io_error)?;
+        // A file that took the name meanwhile is not replaced.
+        if root.exists(&self.target) {
+            return Err(ConfineError::Io {
+                path: self.target.clone(),
+                source: io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "a file of that name appeared meanwhile",
+                ),
+            });
+        }
         root.rename(&self.part_path, &self.target)?;
         root.remove(&self.obao_path)?;
         Ok(true)

@@ -94,6 +94,18 @@ pub struct QueuedTransfer {
     pub updated: i64,
 }
 
+impl QueuedTransfer {
+    /// Whether a process may start it now: it waits, or it was left
+    /// running by a process that died (silent for [`STALE_RUNNING_SECS`]).
+    pub fn may_start(&self) -> bool {
+        match self.state {
+            TransferState::Waiting => true,
+            TransferState::Running => now_unix() - self.updated > STALE_RUNNING_SECS,
+            _ => false,
+        }
+    }
+}
+
 /// A new queue row: what to do, with whom.
 #[derive(Debug, Clone)]
 pub struct NewTransfer<'a> {

@@ -391,10 +391,11 @@ pub fn transfers(ctx: &Context, command: Option<TransfersCommand>) -> anyhow::Re
             let row = find(ctx, &id)?;
             anyhow::ensure!(!row.state.is_over(), "{} is {}", row.id, row.state.as_str());
             let store = ctx.profile.open_store()?;
-            store.resume_transfer(&row.id)?;
             if row.state == TransferState::Running {
                 wait_until_stale(ctx, &store, &row.id)?;
             }
+            // (After the wait: the other process may have ended it failed.)
+            store.resume_transfer(&row.id)?;
             drop(store);
             let opened = open_agent(ctx, AgentOptions::default())?;
             foreground(ctx, &opened.agent, &row)

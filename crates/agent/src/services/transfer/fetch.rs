@@ -23,6 +23,8 @@ use crate::files::confine::Root;
 #[derive(Debug)]
 pub(crate) struct Planned {
     transfer: String,
+    /// The transfer it was made for (a peer may reuse an ended one's id).
+    generation: u64,
     result: Result<Plan, plan::PlanError>,
 }
 
@@ -30,6 +32,7 @@ pub(crate) struct Planned {
 #[derive(Debug)]
 pub(crate) struct Checked {
     pub(super) transfer: String,
+    pub(super) generation: u64,
     pub(super) files: Vec<OfferedFile>,
     pub(super) result: Result<(), String>,
 }
@@ -56,6 +59,9 @@ pub(super) struct Incoming {
     pub(super) done: u64,
     /// A push: auto-accepted or asking the person.
     pub(super) push: Option<Push>,
+    /// Which transfer of this id it is (a peer may reuse an ended one's
+    /// id: a worker's result for the old one is then not taken for it).
+    pub(super) generation: u64,
     /// The wait for the person's answer (stopped if the transfer ends first,
     /// so the question leaves the screen).
     pub(super) asking: Option<tokio::task::AbortHandle>,
@@ -69,8 +75,6 @@ pub(super) struct InStream {
     /// Data bytes counted so far (at most `wanted`).
     pub(super) received: u64,
     pub(super) tx: mpsc::Sender<Vec<u8>>,
-    /// When its last record came (or it was asked for).
-    pub(super) last: std::time::Instant,
 }
 
 /// The receiving side of one session.
@@ -81,8 +85,26 @@ pub(crate) struct Fetching {
     pub(super) transfers: HashMap<String, Incoming>,
     pub(super) streams: HashMap<u32, InStream>,
     pub(super) next_stream: u32,
-    /// The task that sends [`Internal::Tick`] runs (from the first stream).
-    pub(super) ticking: bool,
+    /// The task that sends [`Internal::Tick`] runs (from the first stream,
+    /// until a tick finds no stream).
+    pub(super) ticking: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// When a bulk record last came, or was last taken by its decoder.
+    pub(super) last_data: Option<std::time::Instant>,
+    /// Counts the transfers taken in (each gets its own generation).
+    generation: u64,
+}
+
+impl Drop for Fetching {
+    /// The session ended: transfers still here give back the `.part`
+    /// files they made and never wrote to.
+    fn drop(&mut self) {
+        for (_, incoming) in self.transfers.drain() {
+            discard(incoming);
+        }
+        if let Some(ticking) = &self.ticking {
+            ticking.store(false, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
 }
 
 pub(super) fn send_file(message: FileMessage) -> AppMessage {
@@ -166,6 +188,7 @@ impl Fetching {
                     return wire.send(&answer).await;
                 }
             };
+            self.generation += 1;
             self.transfers.insert(
                 offer.transfer.clone(),
                 Incoming {
@@ -181,34 +204,12 @@ impl Fetching {
                     verified: 0,
                     done: 0,
                     push,
+                    generation: self.generation,
                     asking: None,
                 },
             );
         }
-        // Names held for every offer of this session together stay bounded.
-        let held: usize = self.transfers.values().map(|i| i.path_bytes).sum();
-        let problem = {
-            let Some(incoming) = self.transfers.get_mut(&offer.transfer) else {
-                return Ok(());
-            };
-            if incoming.planned {
-                Some("a part after the offer's last".to_owned())
-            } else if (offer.files, offer.bytes) != (incoming.total_files, incoming.total_bytes) {
-                Some("the offer's parts announce different totals".to_owned())
-            } else {
-                incoming.planned = offer.last;
-                let before = incoming.path_bytes;
-                add_part(incoming, std::mem::take(&mut offer.entries))
-                    .and_then(|()| {
-                        if held - before + incoming.path_bytes > MAX_OFFER_PATH_BYTES {
-                            Err("the offers' names are too long in all".to_owned())
-                        } else {
-                            Ok(())
-                        }
-                    })
-                    .err()
-            }
-        };
+        let problem = self.take_part(&mut offer);
         if let Some(problem) = problem {
             return self
                 .fail(
@@ -225,6 +226,27 @@ impl Fetching {
         Ok(())
     }
 
+    /// Takes one part of an offer into its transfer: what is wrong with it,
+    /// if anything.
+    fn take_part(&mut self, offer: &mut Offer) -> Option<String> {
+        // Names held for every offer of this session together stay bounded.
+        let held: usize = self.transfers.values().map(held_bytes).sum();
+        let incoming = self.transfers.get_mut(&offer.transfer)?;
+        if incoming.planned {
+            return Some("a part after the offer's last".to_owned());
+        }
+        if (offer.files, offer.bytes) != (incoming.total_files, incoming.total_bytes) {
+            return Some("the offer's parts announce different totals".to_owned());
+        }
+        incoming.planned = offer.last;
+        let before = held_bytes(incoming);
+        if let Err(problem) = add_part(incoming, std::mem::take(&mut offer.entries)) {
+            return Some(problem);
+        }
+        (held - before + held_bytes(incoming) > MAX_SESSION_OFFER_BYTES)
+            .then(|| "the offers' names are too long in all".to_owned())
+    }
+
     /// Checks the whole offer on the blocking pool (its files lent to it).
     fn check(&mut self, internal: &mpsc::UnboundedSender<Internal>, transfer: &str) {
         let Some(incoming) = self.transfers.get_mut(transfer) else {
@@ -232,11 +254,13 @@ impl Fetching {
         };
         let files = std::mem::take(&mut incoming.files);
         let totals = (incoming.total_files, incoming.total_bytes);
+        let generation = incoming.generation;
         let (internal, transfer) = (internal.clone(), transfer.to_owned());
         tokio::task::spawn_blocking(move || {
             let result = plan::check_whole_offer(&files, totals);
             let _ = internal.send(Internal::Checked(Checked {
                 transfer,
+                generation,
                 files,
                 result,
             }));
@@ -249,10 +273,15 @@ impl Fetching {
             return;
         };
         let (into, files) = (incoming.into.clone(), incoming.files.clone());
+        let generation = incoming.generation;
         let (internal, transfer) = (internal.clone(), transfer.to_owned());
         tokio::task::spawn_blocking(move || {
             let result = plan::plan_files(&into, files);
-            let _ = internal.send(Internal::Planned(Planned { transfer, result }));
+            let _ = internal.send(Internal::Planned(Planned {
+                transfer,
+                generation,
+                result,
+            }));
         });
     }
 
@@ -263,6 +292,18 @@ impl Fetching {
         planned: Planned,
     ) -> Result<(), SessionEnd> {
         let transfer = planned.transfer;
+        let current = self
+            .transfers
+            .get(&transfer)
+            .is_some_and(|i| i.generation == planned.generation);
+        if !current {
+            // It ended while its files were planned: what the plan made
+            // goes again.
+            if let Ok(plan) = planned.result {
+                tokio::task::spawn_blocking(move || plan::give_back(&plan.root, &plan.files));
+            }
+            return Ok(());
+        }
         let plan = match planned.result {
             Ok(plan) => plan,
             Err(plan::PlanError::NoSpace(reason)) => {
@@ -418,11 +459,26 @@ fn discard(incoming: Incoming) {
         return;
     };
     if queue.iter().any(|file| file.created) {
-        tokio::task::spawn_blocking(move || {
+        let give_back = move || {
             let mut queue = queue;
             plan::give_back(&root, queue.make_contiguous());
-        });
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(give_back)),
+            Err(_) => give_back(),
+        }
     }
+}
+
+/// Memory one offered file takes here besides its name (its entry, and
+/// the copies made to check and plan it).
+const BYTES_PER_OFFERED_FILE: usize = 160;
+/// Most memory the offers of one session may take, all together.
+const MAX_SESSION_OFFER_BYTES: usize = 256 << 20;
+
+/// Memory an offer's files take here (names and entries).
+fn held_bytes(incoming: &Incoming) -> usize {
+    incoming.path_bytes + BYTES_PER_OFFERED_FILE * incoming.total_files.min(1 << 20) as usize
 }
 
 /// Most bytes of paths one offer may hold (so a hostile offer cannot make

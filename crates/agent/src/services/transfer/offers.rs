@@ -70,10 +70,15 @@ impl Fetching {
     ) -> Result<(), SessionEnd> {
         let Checked {
             transfer,
+            generation,
             files,
             result,
         } = checked;
-        let Some(incoming) = self.transfers.get_mut(&transfer) else {
+        let Some(incoming) = self
+            .transfers
+            .get_mut(&transfer)
+            .filter(|i| i.generation == generation)
+        else {
             return Ok(());
         };
         incoming.files = files;

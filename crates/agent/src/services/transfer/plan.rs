@@ -35,33 +35,42 @@ pub(crate) struct PlannedFile {
     pub(crate) _claim: Claim,
 }
 
-/// `.part` files this process is receiving into: (incoming folder, the
-/// target's name in lower case). Two transfers never write one file, and a
-/// failing transfer never removes another's.
+/// Names this process is receiving into: (incoming folder, a name in lower
+/// case), for each file its final name, `.part` and `.part.obao`. Two
+/// transfers never write one file, one's final name is never another's
+/// sidecar, and a failing transfer never removes another's files.
 static RECEIVING: std::sync::Mutex<Option<HashSet<(PathBuf, String)>>> =
     std::sync::Mutex::new(None);
 
-/// A name taken in [`RECEIVING`] until dropped.
+/// A file's three names taken in [`RECEIVING`] until dropped.
 #[derive(Debug)]
 pub(crate) struct Claim {
-    key: (PathBuf, String),
+    keys: Vec<(PathBuf, String)>,
 }
 
 impl Claim {
-    fn take(into: &Path, target: &WirePath) -> Option<Self> {
-        let key = (into.to_path_buf(), target.as_str().to_lowercase());
-        let fresh = sixchat_host::lock(&RECEIVING)
-            .get_or_insert_with(HashSet::new)
-            .insert(key.clone());
-        // (Made only when fresh: dropping a `Claim` frees its name.)
-        fresh.then(|| Self { key })
+    /// Takes `names` (lower case) beneath `into`, all or none.
+    fn take(into: &Path, names: &[String]) -> Option<Self> {
+        let keys: Vec<(PathBuf, String)> = names
+            .iter()
+            .map(|name| (into.to_path_buf(), name.clone()))
+            .collect();
+        let mut held = sixchat_host::lock(&RECEIVING);
+        let held = held.get_or_insert_with(HashSet::new);
+        if keys.iter().any(|key| held.contains(key)) {
+            return None;
+        }
+        held.extend(keys.iter().cloned());
+        Some(Self { keys })
     }
 }
 
 impl Drop for Claim {
     fn drop(&mut self) {
         if let Some(held) = sixchat_host::lock(&RECEIVING).as_mut() {
-            held.remove(&self.key);
+            for key in &self.keys {
+                held.remove(key);
+            }
         }
     }
 }
@@ -162,7 +171,17 @@ fn plan_each(
         let partial =
             Partial::open(root, &target, file.size, file.hash).map_err(|e| e.to_string())?;
         needed += file.size.saturating_sub(partial.allocated().unwrap_or(0));
-        let missing = partial.missing().map_err(|e| format!("{target}: {e}"))?;
+        let missing = match partial.missing() {
+            Ok(missing) => missing,
+            Err(e) => {
+                let created = partial.created();
+                drop(partial);
+                if created {
+                    remove_sidecars(root, &target);
+                }
+                return Err(format!("{target}: {e}").into());
+            }
+        };
         let missing_bytes = chunk_bytes(&missing, file.size);
         plan.resumed += file.size - missing_bytes;
         if missing.is_empty() {
@@ -252,15 +271,16 @@ impl std::fmt::Display for PlanError {
 /// Removes the `.part` files (and outboards) this transfer made that hold
 /// nothing verified yet, so a refused or failed offer keeps no space.
 pub(crate) fn give_back(root: &Root, planned: &[PlannedFile]) {
-    let fresh = planned
-        .iter()
-        .filter(|f| f.created && f.already == 0)
-        .map(|f| &f.path);
-    for path in fresh {
-        for suffix in [PART, OUTBOARD] {
-            if let Ok(sidecar) = suffixed(path, suffix) {
-                let _ = root.remove(&sidecar);
-            }
+    for file in planned.iter().filter(|f| f.created && f.already == 0) {
+        remove_sidecars(root, &file.path);
+    }
+}
+
+/// Removes `path`'s `.part` and `.part.obao`.
+pub(crate) fn remove_sidecars(root: &Root, path: &WirePath) {
+    for suffix in [PART, OUTBOARD] {
+        if let Ok(sidecar) = suffixed(path, suffix) {
+            let _ = root.remove(&sidecar);
         }
     }
 }
@@ -288,7 +308,7 @@ fn free_name(
             let unused = !root.exists(&part) && !root.exists(&outboard);
             if !root.exists(&candidate)
                 && (ours || unused)
-                && let Some(claim) = Claim::take(into, &candidate)
+                && let Some(claim) = Claim::take(into, &names)
             {
                 taken.extend(names);
                 return Ok(Some((candidate, claim)));
@@ -446,5 +466,27 @@ mod tests {
         let stranger = plan_files(dir.path(), one(64 << 10, b"stranger")).expect("stranger");
         assert_ne!(stranger.files[0].path.as_str(), "same.bin");
         assert_eq!(std::fs::metadata(&part).expect("part").len(), 64 << 10);
+    }
+
+    #[test]
+    fn a_final_name_is_never_another_transfers_sidecar() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let one = |path: &str| {
+            let mut files = offered(&[path]);
+            files[0].size = 64 << 10;
+            files[0].hash = *bao_tree::blake3::hash(path.as_bytes()).as_bytes();
+            files
+        };
+        // One transfer receives a file named `x.part`; another, at the same
+        // time, a file `x`, whose own `.part` would be the first's target.
+        let first = plan_files(dir.path(), one("x.part")).expect("first");
+        assert_eq!(first.files[0].path.as_str(), "x.part");
+        let second = plan_files(dir.path(), one("x")).expect("second");
+        assert_eq!(second.files[0].path.as_str(), "x (2)");
+        // And the other way round.
+        let third = plan_files(dir.path(), one("y")).expect("third");
+        let fourth = plan_files(dir.path(), one("y.part.obao")).expect("fourth");
+        assert_eq!(third.files[0].path.as_str(), "y");
+        assert_ne!(fourth.files[0].path.as_str(), "y.part.obao");
     }
 }

@@ -5,13 +5,15 @@
 
 use sixchat_proto::files::messages::Want;
 use sixchat_proto::files::{FileMessage, WirePath};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
 use super::fetch::{Fetching, InStream, send_file};
 use super::pipe::{ChunkReader, WINDOW_RECORDS};
-use super::plan::PlannedFile;
+use super::plan::{self, PlannedFile};
 use super::{Internal, MAX_STREAMS, TransferError, TransferUpdate};
 use crate::agent::SessionEnd;
 use crate::agent::driver::Wire;
@@ -35,12 +37,24 @@ pub(crate) const STREAM_STALL: Duration = Duration::from_secs(60);
 const STALL_CHECK: Duration = Duration::from_secs(10);
 
 impl Fetching {
-    /// Ends the transfers whose streams the peer stopped feeding.
+    /// Ends the transfers whose streams wait for data when no bulk record
+    /// came in the session for [`STREAM_STALL`] (a stream with all its
+    /// bytes in, being synced, is not waiting); stops the ticks when no
+    /// stream is left, so an idle session still times out.
     pub(crate) async fn check_stalls(&mut self, wire: &mut Wire) -> Result<(), SessionEnd> {
+        if self.streams.is_empty() {
+            if let Some(ticking) = self.ticking.take() {
+                ticking.store(false, Ordering::Relaxed);
+            }
+            return Ok(());
+        }
+        if self.last_data.is_none_or(|at| at.elapsed() <= STREAM_STALL) {
+            return Ok(());
+        }
         let mut stalled: Vec<String> = self
             .streams
             .values()
-            .filter(|s| s.last.elapsed() > STREAM_STALL)
+            .filter(|s| s.received < s.wanted)
             .map(|s| s.transfer.clone())
             .collect();
         stalled.sort_unstable();
@@ -132,14 +146,16 @@ impl Fetching {
                 file.path
             )));
         };
-        if !self.ticking {
-            self.ticking = true;
+        if self.ticking.is_none() {
+            let ticking = Arc::new(AtomicBool::new(true));
+            self.ticking = Some(ticking.clone());
+            self.last_data = Some(Instant::now());
             let internal = internal.clone();
             tokio::spawn(async move {
-                // Ends with the session (nobody takes the ticks).
-                loop {
+                // Ends with the session, or when a tick finds no stream.
+                while ticking.load(Ordering::Relaxed) {
                     tokio::time::sleep(STALL_CHECK).await;
-                    if internal.send(Internal::Tick).is_err() {
+                    if !ticking.load(Ordering::Relaxed) || internal.send(Internal::Tick).is_err() {
                         return;
                     }
                 }
@@ -156,7 +172,6 @@ impl Fetching {
                 wanted: file.size.saturating_sub(file.already),
                 received: 0,
                 tx,
-                last: Instant::now(),
             },
         );
         let want = Want {
@@ -187,6 +202,7 @@ impl Fetching {
         offset: u64,
         bytes: Vec<u8>,
     ) -> Result<(), SessionEnd> {
+        self.last_data = Some(Instant::now());
         // A stream no one opened (or one already ended) is dropped.
         let Some(open) = self.streams.get_mut(&stream) else {
             return Ok(());
@@ -203,7 +219,6 @@ impl Fetching {
         }
         let len = bytes.len() as u64;
         open.expected += len;
-        open.last = Instant::now();
         let counted = len.min(open.wanted.saturating_sub(open.received));
         open.received += counted;
         let transfer = open.transfer.clone();
@@ -211,6 +226,8 @@ impl Fetching {
         // faster than the disk takes it. A decoder that already ended
         // (bad data) takes nothing more.
         let _ = open.tx.send(bytes).await;
+        // Waiting for the disk is not the peer's stall.
+        self.last_data = Some(Instant::now());
         if let Some(incoming) = self.transfers.get_mut(&transfer) {
             let before = incoming.verified;
             incoming.verified += counted;
@@ -313,15 +330,36 @@ fn decode(
 ) -> Result<bool, ReceiveError> {
     let local = |e: ConfineError| ReceiveError::Write(std::io::Error::other(e.to_string()));
     let mut partial = Partial::open(root, &file.path, file.size, file.hash).map_err(local)?;
+    if partial.created() && file.already > 0 {
+        // What the plan found verified went away meanwhile (removed by
+        // hand): receiving only the rest would name a file with holes.
+        drop(partial);
+        plan::remove_sidecars(root, &file.path);
+        return Err(ReceiveError::Write(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "the partial file went away meanwhile; offer the files again",
+        )));
+    }
     if !partial.lock() {
         return Err(ReceiveError::Write(std::io::Error::new(
             std::io::ErrorKind::WouldBlock,
             "another program is writing this file",
         )));
     }
-    partial.receive(&file.missing, encoded)?;
-    // Every missing group was verified as it came, under the lock, and no
-    // other transfer here holds this name (its claim): it is named without
-    // being read and hashed again.
-    partial.finish_received(root, &file.missing).map_err(local)
+    match partial.receive(&file.missing, encoded) {
+        // Every missing group was verified as it came, under the lock, and
+        // no other transfer here holds this name (its claim): it is named
+        // without being read and hashed again.
+        Ok(()) => partial.finish_received(root, &file.missing).map_err(local),
+        Err(e) => {
+            // A `.part` this transfer made and never got a verified group
+            // into keeps no reserved space.
+            let nothing = partial.missing().is_ok_and(|m| m == file.missing);
+            drop(partial);
+            if nothing {
+                plan::give_back(root, std::slice::from_ref(file));
+            }
+            Err(e)
+        }
+    }
 }
