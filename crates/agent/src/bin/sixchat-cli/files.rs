@@ -60,7 +60,8 @@ pub fn folder_setting(ctx: &Context, key: &str, command: FolderCommand) -> anyho
             ctx.out
                 .print(&format!("{key} {}", safe(text)), &json!({ key: text }));
         }
-        FolderCommand::Show => match store.setting(key)? {
+        // (`off` keeps an empty setting: no folder, as never set.)
+        FolderCommand::Show => match store.setting(key)?.filter(|f| !f.is_empty()) {
             Some(folder) => ctx.out.print(&safe(&folder), &json!({ key: folder })),
             None => ctx
                 .out

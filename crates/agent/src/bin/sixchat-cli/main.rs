@@ -115,14 +115,18 @@ enum Command {
     Ls(files::LsArgs),
     /// Fetch a file or a whole folder from a peer's shared folder. Every 16 KiB is checked
     /// against the file's BLAKE3 hash as it arrives; a file gets its name only when complete.
-    /// Interrupted, the same command goes on from what was already verified.
-    /// Exit status 0 only when every file is complete and verified.
+    /// Interrupted (or the peer offline: exit 3), the transfer waits in the queue: `transfers
+    /// resume ID` (or `run`) goes on from what was already verified. Exit status: 0 every file
+    /// complete and verified; 1 refused, declined, cancelled or bad data from the peer; 2 a
+    /// local error or a peer that stopped sending; 3 queued for later.
     Get(transfer::GetArgs),
     /// Offer files and folders to a peer: it accepts into its incoming folder (unasked when it
     /// set `trust auto-accept` for you). Verified and resumable as `get`. A peer that cannot be
     /// reached now gets it later: the transfer waits in the queue (exit 3) and `run` starts it.
+    /// Exit status as for `get`.
     Send(transfer::SendArgs),
-    /// The transfer queue: list it, or pause, resume, cancel one by its id (a prefix will do).
+    /// The transfer queue: list it, pause, resume or cancel one by its id (a prefix will do),
+    /// or clear the finished ones.
     Transfers {
         #[command(subcommand)]
         command: Option<transfer::TransfersCommand>,
@@ -131,7 +135,8 @@ enum Command {
     /// whose code was compared); `run` serves it. Nothing is shared until it is set.
     #[command(subcommand)]
     Share(files::FolderCommand),
-    /// The folder `get` puts files in when --to is not given, and where accepted offers go.
+    /// The folder `get` puts files in when --to is not given (else the current folder), and
+    /// where accepted offers go (without one, offers are declined). It must exist.
     #[command(subcommand)]
     Incoming(files::FolderCommand),
 }

@@ -59,11 +59,21 @@ pub enum TransfersCommand {
     /// List the queue (the default).
     List,
     /// Pause a transfer: a running one stops within a second; what was verified stays.
-    Pause { id: String },
-    /// Run a paused, waiting or failed transfer now, from what was already verified.
-    Resume { id: String },
+    Pause {
+        /// The transfer's id as `transfers` lists it (a unique prefix will do).
+        id: String,
+    },
+    /// Run a paused, waiting or failed transfer now, from what was already verified (one a
+    /// process that died left running is taken over after 10 s).
+    Resume {
+        /// The transfer's id as `transfers` lists it (a unique prefix will do).
+        id: String,
+    },
     /// Cancel a transfer for good (the receiver keeps its partial files until it removes them).
-    Cancel { id: String },
+    Cancel {
+        /// The transfer's id as `transfers` lists it (a unique prefix will do).
+        id: String,
+    },
     /// Remove finished and cancelled transfers from the list.
     Clear,
 }
