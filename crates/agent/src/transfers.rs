@@ -114,6 +114,7 @@ async fn drive_session(
             TransferKind::Get => TransferCommand::Get {
                 path: remote_path(row.sources.first().map(String::as_str))?,
                 into: PathBuf::from(&row.target),
+                on_conflict: row.on_conflict,
                 updates,
             },
         })

@@ -66,6 +66,7 @@ fn json_lines(out: &str) -> Vec<serde_json::Value> {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // one receiver's choices in turn: decline, accept, overwrite, off
 fn a_send_waits_for_the_receivers_accept_and_lands_verified() {
     let w = world();
     let mut bob = w.env.start_agent("bob", w.port);
@@ -119,12 +120,41 @@ fn a_send_waits_for_the_receivers_accept_and_lands_verified() {
         );
     }
 
-    // The queue remembers it as done; auto-accept can be turned off again.
+    // The queue remembers it as done.
     let queue = json_lines(&w.env.ok("alice", &["--json", "transfers"]));
     assert_eq!(queue.len(), 2, "{queue:?}");
     assert_eq!(queue[0]["state"], "failed");
     assert_eq!(queue[1]["state"], "done");
     assert_eq!(queue[1]["verified"], 270_010);
+
+    // Bob chose to overwrite: a new letter of that name replaces the old.
+    w.env.ok("bob", &["incoming", "on-conflict", "overwrite"]);
+    std::fs::write(&letter, b"dear bob, again\n").expect("write");
+    w.env.ok(
+        "alice",
+        &[
+            "send",
+            "bob@b.example",
+            utf8(&letter),
+            "--to-folder",
+            "from alice",
+            "--addr",
+            &w.addr,
+        ],
+    );
+    assert_eq!(
+        std::fs::read(landed.join("letter.txt")).expect("letter"),
+        b"dear bob, again\n"
+    );
+    assert!(!landed.join("letter (2).txt").exists());
+    let refused = w.env.run("bob", &["share", "on-conflict", "skip"]);
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "for the incoming folder only"
+    );
+
+    // Auto-accept can be turned off again.
     w.env
         .ok("bob", &["trust", "auto-accept", "alice@a.example", "off"]);
     let out = w.env.run(

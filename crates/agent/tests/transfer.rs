@@ -350,3 +350,59 @@ fn a_get_killed_halfway_goes_on_from_what_was_verified() {
     );
     assert!(!part.exists());
 }
+
+#[test]
+fn a_name_taken_by_other_content_is_renamed_skipped_or_overwritten_as_asked() {
+    let w = world();
+    let into = w.env.data().join("conflicts");
+    std::fs::create_dir_all(&into).expect("mkdir");
+    std::fs::write(into.join("notes.txt"), b"alice's own notes\n").expect("write");
+    let get = |choice: Option<&str>| {
+        let mut args = vec![
+            "get",
+            "bob@b.example",
+            "notes.txt",
+            "--addr",
+            &w.addr,
+            "--to",
+            into.to_str().expect("utf-8"),
+        ];
+        if let Some(choice) = choice {
+            args.extend(["--on-conflict", choice]);
+        }
+        w.env.ok("alice", &args)
+    };
+    let read = |name: &str| std::fs::read(into.join(name)).expect(name);
+    // The default keeps hers and names bob's `notes (2).txt`.
+    get(None);
+    assert_eq!(read("notes.txt"), b"alice's own notes\n");
+    assert_eq!(read("notes (2).txt"), b"hello from bob\n");
+    std::fs::remove_file(into.join("notes (2).txt")).expect("rm");
+    // Skip keeps hers and fetches nothing.
+    get(Some("skip"));
+    assert_eq!(read("notes.txt"), b"alice's own notes\n");
+    assert!(!into.join("notes (2).txt").exists());
+    // Overwrite puts bob's, verified, in its place.
+    get(Some("overwrite"));
+    assert_eq!(read("notes.txt"), b"hello from bob\n");
+    let names: Vec<_> = std::fs::read_dir(&into)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(names, ["notes.txt"], "no .part left, no copy");
+    // A word that is no choice is refused before anything happens.
+    let out = w
+        .env
+        .command("alice")
+        .args([
+            "get",
+            "bob@b.example",
+            "notes.txt",
+            "--on-conflict",
+            "merge",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rename, overwrite or skip"));
+}

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use sixchat_agent::conn::{self, Conn, Deadlines};
 use sixchat_agent::files::verified::{Outboard, encode};
-use sixchat_agent::services::transfer::{TransferCommand, TransferUpdate};
+use sixchat_agent::services::transfer::{OnConflict, TransferCommand, TransferUpdate};
 use sixchat_agent::{AgentEvent, AgentOptions, Store};
 use sixchat_proto::app::AppMessage;
 use sixchat_proto::files::{FileMessage, Offer, OfferedFile, WirePath};
@@ -282,6 +282,7 @@ async fn a_chat_goes_through_while_a_large_transfer_runs_in_the_same_session() {
             .transfer(TransferCommand::Get {
                 path: WirePath::parse("big.bin").expect("path"),
                 into: dir.path().join("got"),
+                on_conflict: OnConflict::Rename,
                 updates,
             })
             .await
@@ -399,6 +400,7 @@ async fn two_transfers_in_one_session_both_finish_when_the_first_fills_every_str
         let command = TransferCommand::Get {
             path: WirePath::parse(path).expect("path"),
             into: dir.path().join("got"),
+            on_conflict: OnConflict::Rename,
             updates,
         };
         (command, progress)

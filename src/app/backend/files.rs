@@ -213,6 +213,7 @@ impl Running {
             target: &target,
             addr: None,
             state: TransferState::Waiting,
+            on_conflict: sixchat_agent::services::transfer::OnConflict::default(),
         })
     }
 
@@ -233,6 +234,7 @@ impl Running {
             target: &into.display().to_string(),
             addr: None,
             state: TransferState::Waiting,
+            on_conflict: sixchat_agent::services::transfer::OnConflict::default(),
         })
     }
 

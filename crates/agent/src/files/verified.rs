@@ -172,6 +172,9 @@ pub struct Partial {
     created: bool,
     /// [`Self::receive`] was called (and may have written).
     touched: bool,
+    /// The final rename may replace a file of that name (the person chose
+    /// to overwrite).
+    replace: bool,
 }
 
 impl Partial {
@@ -232,6 +235,7 @@ impl Partial {
             received: ChunkRanges::empty(),
             created,
             touched: false,
+            replace: false,
         })
     }
 
@@ -251,6 +255,12 @@ impl Partial {
             .ok()
             .and_then(|opened| read_mark(&opened.file, &tree).ok())
             .is_some_and(|found| matches!(found, Mark::Is(m) if m == mark(size, hash)))
+    }
+
+    /// Lets the final rename replace a file that holds the name (else it
+    /// fails rather than lose that file).
+    pub fn replace_existing(&mut self, replace: bool) {
+        self.replace = replace;
     }
 
     /// Whether this `.part` was made by this [`Self::open`] (it holds
@@ -368,8 +378,8 @@ impl Partial {
             source,
         };
         self.part.sync_all().map_err(io_error)?;
-        // A file that took the name meanwhile is not replaced.
-        if root.exists(&self.target) {
+        // A file that holds the name is replaced only when asked to.
+        if !self.replace && root.exists(&self.target) {
             return Err(ConfineError::Io {
                 path: self.target.clone(),
                 source: io::Error::new(

@@ -56,4 +56,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
         updated INTEGER NOT NULL
      );
      CREATE INDEX transfers_waiting ON transfers (state, peer);",
+    // Version 6: what a get does with a name taken by other content
+    // (docs/transfer.md, "Name conflicts").
+    "ALTER TABLE transfers ADD COLUMN on_conflict TEXT NOT NULL DEFAULT 'rename';",
 ];

@@ -7,6 +7,7 @@
 use rusqlite::{OptionalExtension as _, params};
 
 use super::{Store, StoreError, now_unix};
+pub use crate::services::transfer::OnConflict;
 
 /// What a queued transfer does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -92,6 +93,7 @@ pub struct QueuedTransfer {
     pub reason: String,
     pub created: i64,
     pub updated: i64,
+    pub on_conflict: OnConflict,
 }
 
 impl QueuedTransfer {
@@ -116,14 +118,17 @@ pub struct NewTransfer<'a> {
     pub target: &'a str,
     pub addr: Option<&'a str>,
     pub state: TransferState,
+    /// For a get: what a name taken by other content does.
+    pub on_conflict: OnConflict,
 }
 
-const COLUMNS: &str = "id, peer, kind, sources, target, addr, state, files, bytes, verified, reason, created, updated";
+const COLUMNS: &str = "id, peer, kind, sources, target, addr, state, files, bytes, verified, reason, created, updated, on_conflict";
 
 fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<QueuedTransfer> {
     let kind: String = row.get(2)?;
     let sources: String = row.get(3)?;
     let state: String = row.get(6)?;
+    let on_conflict: String = row.get(13)?;
     let bad = |column: usize, what: &str| {
         rusqlite::Error::FromSqlConversionFailure(
             column,
@@ -150,6 +155,7 @@ fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<QueuedTransfer> {
         reason: row.get(10)?,
         created: row.get(11)?,
         updated: row.get(12)?,
+        on_conflict: OnConflict::parse(&on_conflict).ok_or_else(|| bad(13, "conflict choice"))?,
     })
 }
 
@@ -202,8 +208,8 @@ impl Store {
         let sources = serde_json::to_string(new.sources)
             .map_err(|e| StoreError::Worker(format!("paths: {e}")))?;
         self.conn.execute(
-            "INSERT INTO transfers (id, peer, kind, sources, target, addr, state, created, updated)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+            "INSERT INTO transfers (id, peer, kind, sources, target, addr, state, created, updated, on_conflict)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
             params![
                 new.id,
                 new.peer,
@@ -215,7 +221,8 @@ impl Store {
                 new.target,
                 new.addr,
                 new.state.as_str(),
-                now
+                now,
+                new.on_conflict.as_str()
             ],
         )?;
         Ok(())
@@ -366,6 +373,7 @@ mod tests {
                     target: "photos",
                     addr: None,
                     state: TransferState::Waiting,
+                    on_conflict: OnConflict::Rename,
                 })
                 .unwrap();
             store.set_transfer_progress("0d1c-aa", 2, 10, 4).unwrap();
@@ -405,6 +413,7 @@ mod tests {
             target: "",
             addr: None,
             state: TransferState::Waiting,
+            on_conflict: OnConflict::Skip,
         })
         .unwrap();
         assert!(here.claim_transfer("77").unwrap());

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use serde_json::json;
 use sixchat_agent::reach::ReachError;
+use sixchat_agent::services::transfer::OnConflict;
+use sixchat_agent::services::transfer::offers::INCOMING_CONFLICT;
 use sixchat_agent::services::transfer::{Listing, TransferCommand};
 use sixchat_agent::{Agent, AgentOptions, SessionHandle};
 use sixchat_proto::UserId;
@@ -43,12 +45,27 @@ pub enum FolderCommand {
     Show,
     /// Stop using a folder.
     Off,
+    /// (incoming only) What an accepted offer does with a file there that has the same name
+    /// but other content: `rename` (the default: `name (2).ext`), `overwrite` (once the new
+    /// one is complete and verified) or `skip` (the file there stays).
+    OnConflict {
+        #[arg(value_parser = crate::transfer::conflict_choice)]
+        choice: OnConflict,
+    },
 }
 
 /// `share …` and `incoming …`: the profile's settings.
 pub fn folder_setting(ctx: &Context, key: &str, command: FolderCommand) -> anyhow::Result<u8> {
     let store = ctx.profile.open_store()?;
     match command {
+        FolderCommand::OnConflict { choice } => {
+            anyhow::ensure!(key == INCOMING, "on-conflict is for the incoming folder");
+            store.set_setting(INCOMING_CONFLICT, choice.as_str())?;
+            ctx.out.print(
+                &format!("on conflict: {}", choice.as_str()),
+                &json!({ "on_conflict": choice.as_str() }),
+            );
+        }
         FolderCommand::Set { folder } => {
             let folder = std::fs::canonicalize(&folder)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", folder.display()))?;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 use serde_json::json;
-use sixchat_agent::services::transfer::TransferUpdate;
+use sixchat_agent::services::transfer::{OnConflict, TransferUpdate};
 use sixchat_agent::store::{
     NewTransfer, QueuedTransfer, STALE_RUNNING_SECS, Store, TransferKind, TransferState, now_unix,
 };
@@ -46,12 +46,21 @@ pub struct GetArgs {
     /// A file or folder of the peer's shared folder (a folder comes whole, recursively).
     remote_path: String,
     /// The folder to put it in (default: the `incoming` folder, else the current folder).
-    /// A file already there with other content is kept; the new one is named `name (2).ext`.
     #[arg(long, value_name = "DIR")]
     to: Option<PathBuf>,
+    /// A file already there with other content: `rename` keeps it and names the new one
+    /// `name (2).ext`; `overwrite` replaces it once the new one is complete and verified;
+    /// `skip` keeps it and does not fetch the new one. The same content is never fetched again.
+    #[arg(long, value_name = "CHOICE", default_value = "rename", value_parser = conflict_choice)]
+    on_conflict: OnConflict,
     /// Where the peer's agent listens (HOST:PORT); without it, as `chat` finds the peer.
     #[arg(long, value_name = "HOST:PORT")]
     addr: Option<String>,
+}
+
+/// `rename`, `overwrite` or `skip`.
+pub fn conflict_choice(text: &str) -> Result<OnConflict, String> {
+    OnConflict::parse(text).ok_or_else(|| format!("{text}: say rename, overwrite or skip"))
 }
 
 #[derive(Subcommand)]
@@ -287,6 +296,7 @@ pub fn send(ctx: &Context, args: &SendArgs) -> anyhow::Result<u8> {
             target: &to_folder,
             addr: args.addr.as_deref(),
             state: TransferState::Waiting,
+            on_conflict: OnConflict::default(),
         },
     )?;
     foreground(ctx, &opened.agent, &row)
@@ -321,6 +331,7 @@ pub fn get(ctx: &Context, args: &GetArgs) -> anyhow::Result<u8> {
             target,
             addr: args.addr.as_deref(),
             state: TransferState::Waiting,
+            on_conflict: args.on_conflict,
         },
     )?;
     foreground(ctx, &opened.agent, &row)

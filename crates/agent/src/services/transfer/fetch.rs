@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use super::offers::{Push, decline, offered_event};
 use super::plan::{self, Plan, PlannedFile};
 use super::serve::MAX_OFFER_FILES;
-use super::{Internal, Listing, TransferError, TransferUpdate, new_id};
+use super::{Internal, Listing, OnConflict, TransferError, TransferUpdate, new_id};
 use crate::agent::driver::Wire;
 use crate::agent::{Agent, SessionEnd};
 use crate::files::confine::Root;
@@ -39,6 +39,7 @@ pub(crate) struct Checked {
 
 struct PendingGet {
     pub(super) into: PathBuf,
+    on_conflict: OnConflict,
     pub(super) updates: mpsc::Sender<TransferUpdate>,
 }
 
@@ -46,6 +47,7 @@ struct PendingGet {
 pub(super) struct Incoming {
     pub(super) updates: mpsc::Sender<TransferUpdate>,
     into: PathBuf,
+    on_conflict: OnConflict,
     pub(super) files: Vec<OfferedFile>,
     /// Bytes of paths taken so far.
     pub(super) path_bytes: usize,
@@ -134,11 +136,18 @@ impl Fetching {
         &mut self,
         wire: &mut Wire,
         path: WirePath,
-        into: PathBuf,
+        (into, on_conflict): (PathBuf, OnConflict),
         updates: mpsc::Sender<TransferUpdate>,
     ) -> Result<(), SessionEnd> {
         let id = new_id();
-        self.gets.insert(id.clone(), PendingGet { into, updates });
+        self.gets.insert(
+            id.clone(),
+            PendingGet {
+                into,
+                on_conflict,
+                updates,
+            },
+        );
         let message = FileMessage::Get { path };
         wire.send(&AppMessage::File { id, message }).await
     }
@@ -171,11 +180,11 @@ impl Fetching {
                 Some(reference) => self
                     .gets
                     .remove(reference)
-                    .map(|get| (get.into, get.updates, None))
+                    .map(|get| (get.into, get.on_conflict, get.updates, None))
                     .ok_or_else(|| "an offer for nothing asked".to_owned()),
                 None => self.admit_push(agent, wire, &offer.transfer),
             };
-            let (into, updates, push) = match admitted {
+            let (into, on_conflict, updates, push) = match admitted {
                 Ok(admitted) => admitted,
                 Err(reason) => {
                     let answer = decline(&offer.transfer, &reason);
@@ -194,6 +203,7 @@ impl Fetching {
                 Incoming {
                     updates,
                     into,
+                    on_conflict,
                     files: Vec::new(),
                     path_bytes: 0,
                     planned: false,
@@ -273,10 +283,10 @@ impl Fetching {
             return;
         };
         let (into, files) = (incoming.into.clone(), incoming.files.clone());
-        let generation = incoming.generation;
+        let (generation, on_conflict) = (incoming.generation, incoming.on_conflict);
         let (internal, transfer) = (internal.clone(), transfer.to_owned());
         tokio::task::spawn_blocking(move || {
-            let result = plan::plan_files(&into, files);
+            let result = plan::plan_files(&into, files, on_conflict);
             let _ = internal.send(Internal::Planned(Planned {
                 transfer,
                 generation,

@@ -16,7 +16,7 @@
 
 pub mod fetch;
 mod local;
-mod offers;
+pub mod offers;
 pub mod pipe;
 mod plan;
 mod prepare;
@@ -35,6 +35,36 @@ use crate::agent::{Agent, SessionEnd};
 /// Most file streams one session sends at once (files.md: 16 transfers).
 pub const MAX_STREAMS: usize = 16;
 
+/// What a received file does when its name is taken by other content (the
+/// same content is recognised and counted done whatever the choice).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnConflict {
+    /// `name (2).ext`, `name (3).ext`, …: nothing is lost (the default).
+    #[default]
+    Rename,
+    /// The verified new file replaces the old one, at its final rename.
+    Overwrite,
+    /// The file there stays; the offered one is not fetched (counted done).
+    Skip,
+}
+
+impl OnConflict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rename => "rename",
+            Self::Overwrite => "overwrite",
+            Self::Skip => "skip",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Rename, Self::Overwrite, Self::Skip]
+            .into_iter()
+            .find(|c| c.as_str() == text)
+    }
+}
+
 /// What a front end asks of a live session's transfer service.
 #[derive(Debug)]
 pub enum TransferCommand {
@@ -48,6 +78,8 @@ pub enum TransferCommand {
     Get {
         path: WirePath,
         into: PathBuf,
+        /// What to do with a name already taken by other content there.
+        on_conflict: OnConflict,
         updates: mpsc::Sender<TransferUpdate>,
     },
     /// Offer local files and folders (whole, recursively) to the peer, into
@@ -264,8 +296,13 @@ impl TransferService {
             TransferCommand::Get {
                 path,
                 into,
+                on_conflict,
                 updates,
-            } => self.fetch.get(wire, path, into, updates).await,
+            } => {
+                self.fetch
+                    .get(wire, path, (into, on_conflict), updates)
+                    .await
+            }
         }
     }
 

@@ -9,7 +9,9 @@ use sixchat_proto::files::FileMessage;
 use tokio::sync::mpsc;
 
 use super::fetch::{Checked, Fetching, send_file};
-use super::{Internal, OFFER_ANSWER_TIMEOUT, OfferRequest, TransferError, TransferUpdate};
+use super::{
+    Internal, OFFER_ANSWER_TIMEOUT, OfferRequest, OnConflict, TransferError, TransferUpdate,
+};
 use crate::agent::driver::Wire;
 use crate::agent::{Agent, AgentEvent, SessionEnd};
 
@@ -19,8 +21,17 @@ pub(super) struct Push {
     auto: bool,
 }
 
-/// Where an admitted offer goes, who hears of it, and whether it is a push.
-pub(super) type Admitted = (PathBuf, mpsc::Sender<TransferUpdate>, Option<Push>);
+/// Where an admitted offer goes (and what a taken name does there), who
+/// hears of it, and whether it is a push.
+pub(super) type Admitted = (
+    PathBuf,
+    OnConflict,
+    mpsc::Sender<TransferUpdate>,
+    Option<Push>,
+);
+
+/// The setting that says what a push does with a taken name.
+pub const INCOMING_CONFLICT: &str = "incoming-conflict";
 
 impl Fetching {
     /// Whether a push may come in, and where it goes; else why not.
@@ -37,13 +48,18 @@ impl Fetching {
             return Err("too many transfers at once; offer again later".to_owned());
         }
         let peer = wire.peer().to_string();
-        let (folder, auto) = agent.with_store(|s| {
+        let (folder, auto, on_conflict) = agent.with_store(|s| {
             (
                 s.setting("incoming")
                     .ok()
                     .flatten()
                     .filter(|f| !f.is_empty()),
                 s.auto_accepts(&peer).unwrap_or(false),
+                s.setting(INCOMING_CONFLICT)
+                    .ok()
+                    .flatten()
+                    .and_then(|c| OnConflict::parse(&c))
+                    .unwrap_or_default(),
             )
         });
         let Some(folder) = folder else {
@@ -56,7 +72,12 @@ impl Fetching {
             );
         }
         let updates = forward_to_events(agent.clone(), wire.peer().to_string(), transfer);
-        Ok((PathBuf::from(folder), updates, Some(Push { auto })))
+        Ok((
+            PathBuf::from(folder),
+            on_conflict,
+            updates,
+            Some(Push { auto }),
+        ))
     }
 
     /// A whole offer checked: a get's is planned, a push is accepted by

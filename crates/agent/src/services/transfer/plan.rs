@@ -13,6 +13,7 @@ use bao_tree::ChunkRanges;
 use sixchat_proto::files::path::case_collision;
 use sixchat_proto::files::{OfferedFile, PathProblem, WirePath};
 
+use super::OnConflict;
 use crate::files::confine::Root;
 use crate::files::verified::{Outboard, Partial};
 
@@ -31,6 +32,8 @@ pub(crate) struct PlannedFile {
     /// Its `.part` was made for this transfer (removed if it fails before
     /// anything is verified).
     pub(crate) created: bool,
+    /// It replaces a file of that name when complete (overwrite chosen).
+    pub(crate) replace: bool,
     /// This process's hold on the name while the file is received.
     pub(crate) _claim: Claim,
 }
@@ -128,7 +131,11 @@ pub(crate) fn check_whole_offer(files: &[OfferedFile], totals: (u64, u64)) -> Re
 /// transfer here is receiving), or by another file of this offer (with its
 /// `.part` and outboard) gives way to `name (2).ext` and so on. On any
 /// error, the `.part` files it made are removed again.
-pub(crate) fn plan_files(into: &Path, files: Vec<OfferedFile>) -> Result<Plan, PlanError> {
+pub(crate) fn plan_files(
+    into: &Path,
+    files: Vec<OfferedFile>,
+    on_conflict: OnConflict,
+) -> Result<Plan, PlanError> {
     std::fs::create_dir_all(into).map_err(|e| format!("{}: {e}", into.display()))?;
     let canonical = std::fs::canonicalize(into).map_err(|e| format!("{}: {e}", into.display()))?;
     let root = Arc::new(Root::open(into).map_err(|e| format!("{}: {e}", into.display()))?);
@@ -138,7 +145,7 @@ pub(crate) fn plan_files(into: &Path, files: Vec<OfferedFile>) -> Result<Plan, P
         complete: Vec::new(),
         resumed: 0,
     };
-    let planned = plan_each(&canonical, &root, &mut plan, files)
+    let planned = plan_each(&canonical, &root, &mut plan, (files, on_conflict))
         .and_then(|needed| reserve(&root, into, &plan, needed));
     if let Err(e) = planned {
         give_back(&root, &plan.files);
@@ -152,7 +159,7 @@ fn plan_each(
     into: &Path,
     root: &Root,
     plan: &mut Plan,
-    files: Vec<OfferedFile>,
+    (files, on_conflict): (Vec<OfferedFile>, OnConflict),
 ) -> Result<u64, PlanError> {
     // Every name this offer writes (final, part, outboard), lowercased.
     let mut taken = HashSet::new();
@@ -163,13 +170,15 @@ fn plan_each(
                 format!("{}: an empty file with a hash that is not empty", file.path).into(),
             );
         }
-        let Some((target, claim)) = free_name(into, root, &file, &mut taken)? else {
+        let Some((target, claim, replace)) = free_name(into, root, &file, &mut taken, on_conflict)?
+        else {
             plan.resumed += file.size;
             plan.complete.push((file.index, file.path));
             continue;
         };
-        let partial =
+        let mut partial =
             Partial::open(root, &target, file.size, file.hash).map_err(|e| e.to_string())?;
+        partial.replace_existing(replace);
         needed += file.size.saturating_sub(partial.allocated().unwrap_or(0));
         let missing = match partial.missing() {
             Ok(missing) => missing,
@@ -202,6 +211,7 @@ fn plan_each(
             size: file.size,
             already: file.size - missing_bytes,
             created,
+            replace,
             _claim: claim,
         });
     }
@@ -286,14 +296,16 @@ pub(crate) fn remove_sidecars(root: &Root, path: &WirePath) {
 }
 
 /// Where `file` goes (its three names reserved in `taken`, the name claimed
-/// in this process), or `None` if a file of that name already holds the
-/// same content.
+/// in this process, and whether it replaces the file there), or `None` if
+/// it is not to be received: a file of that name holds the same content,
+/// or holds other content and the choice is to skip.
 fn free_name(
     into: &Path,
     root: &Root,
     file: &OfferedFile,
     taken: &mut HashSet<String>,
-) -> Result<Option<(WirePath, Claim)>, String> {
+    on_conflict: OnConflict,
+) -> Result<Option<(WirePath, Claim, bool)>, String> {
     let mut candidate = file.path.clone();
     for n in 2..10_000u32 {
         let names = [
@@ -306,16 +318,27 @@ fn free_name(
             let outboard = suffixed(&candidate, OUTBOARD)?;
             let ours = Partial::resumable(root, &candidate, file.size, &file.hash);
             let unused = !root.exists(&part) && !root.exists(&outboard);
-            if !root.exists(&candidate)
+            let exists = root.exists(&candidate);
+            if exists && n == 2 && on_conflict == OnConflict::Skip {
+                taken.extend(names);
+                return Ok(None);
+            }
+            if exists && same_content(root, &candidate, file) {
+                taken.extend(names);
+                return Ok(None);
+            }
+            // Overwrite: the offered name itself, if it holds a file (a
+            // folder is never replaced) and its sidecars are free.
+            let replace = exists
+                && n == 2
+                && on_conflict == OnConflict::Overwrite
+                && matches!(root.is_dir(&candidate), Ok(false));
+            if (!exists || replace)
                 && (ours || unused)
                 && let Some(claim) = Claim::take(into, &names)
             {
                 taken.extend(names);
-                return Ok(Some((candidate, claim)));
-            }
-            if root.exists(&candidate) && same_content(root, &candidate, file) {
-                taken.extend(names);
-                return Ok(None);
+                return Ok(Some((candidate, claim, replace)));
             }
         }
         candidate = numbered(&file.path, n).map_err(|e| e.to_string())?;
@@ -390,7 +413,7 @@ mod tests {
         // 8 TiB: more than this disk has free, less than any file system's
         // largest file.
         files[1].size = 8 << 40;
-        let Err(PlanError::NoSpace(why)) = plan_files(dir.path(), files) else {
+        let Err(PlanError::NoSpace(why)) = plan_files(dir.path(), files, OnConflict::Rename) else {
             panic!("not refused for space");
         };
         assert!(why.contains("are free"), "{why}");
@@ -403,7 +426,7 @@ mod tests {
         // What fits is reserved whole: the data file holds its blocks.
         let mut files = offered(&["fits.bin"]);
         files[0].size = 4 << 20;
-        let plan = plan_files(dir.path(), files).expect("plan");
+        let plan = plan_files(dir.path(), files, OnConflict::Rename).expect("plan");
         let part = std::fs::File::open(dir.path().join("fits.bin.part")).expect("part");
         let allocated = fs4::fs_std::FileExt::allocated_size(&part).expect("allocated");
         assert!(allocated >= 4 << 20, "reserved {allocated}");
@@ -422,7 +445,7 @@ mod tests {
         for file in &mut files {
             file.hash = *bao_tree::blake3::hash(b"z").as_bytes();
         }
-        let plan = plan_files(dir.path(), files).expect("plan");
+        let plan = plan_files(dir.path(), files, OnConflict::Rename).expect("plan");
         let targets: Vec<&str> = plan.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(targets, ["x.part", "x (2)", "dl (2)"]);
         assert_eq!(
@@ -440,16 +463,19 @@ mod tests {
             files[0].hash = *bao_tree::blake3::hash(content).as_bytes();
             files
         };
-        let first = plan_files(dir.path(), one(64 << 10, b"first")).expect("first");
+        let first =
+            plan_files(dir.path(), one(64 << 10, b"first"), OnConflict::Rename).expect("first");
         assert_eq!(first.files[0].path.as_str(), "same.bin");
         // Another file of that name, while the first is being received: its
         // own name; the first's `.part` keeps its size.
-        let other = plan_files(dir.path(), one(32 << 10, b"other")).expect("other");
+        let other =
+            plan_files(dir.path(), one(32 << 10, b"other"), OnConflict::Rename).expect("other");
         assert_eq!(other.files[0].path.as_str(), "same (2).bin");
         let part = dir.path().join("same.bin.part");
         assert_eq!(std::fs::metadata(&part).expect("part").len(), 64 << 10);
         // The same file offered twice at once: never one `.part` for both.
-        let twice = plan_files(dir.path(), one(64 << 10, b"first")).expect("twice");
+        let twice =
+            plan_files(dir.path(), one(64 << 10, b"first"), OnConflict::Rename).expect("twice");
         assert_eq!(twice.files[0].path.as_str(), "same (3).bin");
         // A failing transfer gives back only what it made.
         give_back(&other.root, &other.files);
@@ -459,11 +485,13 @@ mod tests {
         // Once the first transfer is over, the same file resumes its part;
         // another file of that name, after a restart, still does not take it.
         drop((first, twice));
-        let again = plan_files(dir.path(), one(64 << 10, b"first")).expect("again");
+        let again =
+            plan_files(dir.path(), one(64 << 10, b"first"), OnConflict::Rename).expect("again");
         assert_eq!(again.files[0].path.as_str(), "same.bin");
         assert!(!again.files[0].created, "resumed, not made anew");
         drop(again);
-        let stranger = plan_files(dir.path(), one(64 << 10, b"stranger")).expect("stranger");
+        let stranger = plan_files(dir.path(), one(64 << 10, b"stranger"), OnConflict::Rename)
+            .expect("stranger");
         assert_ne!(stranger.files[0].path.as_str(), "same.bin");
         assert_eq!(std::fs::metadata(&part).expect("part").len(), 64 << 10);
     }
@@ -479,14 +507,49 @@ mod tests {
         };
         // One transfer receives a file named `x.part`; another, at the same
         // time, a file `x`, whose own `.part` would be the first's target.
-        let first = plan_files(dir.path(), one("x.part")).expect("first");
+        let first = plan_files(dir.path(), one("x.part"), OnConflict::Rename).expect("first");
         assert_eq!(first.files[0].path.as_str(), "x.part");
-        let second = plan_files(dir.path(), one("x")).expect("second");
+        let second = plan_files(dir.path(), one("x"), OnConflict::Rename).expect("second");
         assert_eq!(second.files[0].path.as_str(), "x (2)");
         // And the other way round.
-        let third = plan_files(dir.path(), one("y")).expect("third");
-        let fourth = plan_files(dir.path(), one("y.part.obao")).expect("fourth");
+        let third = plan_files(dir.path(), one("y"), OnConflict::Rename).expect("third");
+        let fourth =
+            plan_files(dir.path(), one("y.part.obao"), OnConflict::Rename).expect("fourth");
         assert_eq!(third.files[0].path.as_str(), "y");
         assert_ne!(fourth.files[0].path.as_str(), "y.part.obao");
+    }
+
+    #[test]
+    fn a_name_taken_by_other_content_is_renamed_replaced_or_skipped_as_chosen() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::write(dir.path().join("report.txt"), b"mine").expect("write");
+        let offer = || {
+            let mut files = offered(&["report.txt"]);
+            files[0].size = 5;
+            files[0].hash = *bao_tree::blake3::hash(b"yours").as_bytes();
+            files
+        };
+        let renamed = plan_files(dir.path(), offer(), OnConflict::Rename).expect("rename");
+        assert_eq!(renamed.files[0].path.as_str(), "report (2).txt");
+        assert!(!renamed.files[0].replace);
+        drop(renamed);
+        let skipped = plan_files(dir.path(), offer(), OnConflict::Skip).expect("skip");
+        assert!(skipped.files.is_empty(), "nothing to fetch");
+        assert_eq!(skipped.complete.len(), 1, "counted done");
+        let replaced = plan_files(dir.path(), offer(), OnConflict::Overwrite).expect("overwrite");
+        assert_eq!(replaced.files[0].path.as_str(), "report.txt");
+        assert!(replaced.files[0].replace);
+        // Until the new file is complete and verified, the old one stays.
+        assert_eq!(
+            std::fs::read(dir.path().join("report.txt")).expect("kept"),
+            b"mine"
+        );
+        drop(replaced);
+        // A folder of that name is never replaced.
+        std::fs::create_dir(dir.path().join("notes")).expect("mkdir");
+        let mut folder = offered(&["notes"]);
+        folder[0].hash = *bao_tree::blake3::hash(b"z").as_bytes();
+        let plan = plan_files(dir.path(), folder, OnConflict::Overwrite).expect("plan");
+        assert_eq!(plan.files[0].path.as_str(), "notes (2)");
     }
 }

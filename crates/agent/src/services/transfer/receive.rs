@@ -330,6 +330,7 @@ fn decode(
 ) -> Result<bool, ReceiveError> {
     let local = |e: ConfineError| ReceiveError::Write(std::io::Error::other(e.to_string()));
     let mut partial = Partial::open(root, &file.path, file.size, file.hash).map_err(local)?;
+    partial.replace_existing(file.replace);
     if partial.created() && file.already > 0 {
         // What the plan found verified went away meanwhile (removed by
         // hand): receiving only the rest would name a file with holes.
