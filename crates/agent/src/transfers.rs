@@ -186,8 +186,9 @@ async fn drive_session(
     outcome
 }
 
-/// A get's remote path as the queue keeps it (empty: the share's top).
-fn remote_path(path: Option<&str>) -> Result<WirePath, String> {
+/// A remote path as a person types it or the queue keeps it (empty or
+/// slashes only: the share's top).
+pub fn remote_path(path: Option<&str>) -> Result<WirePath, String> {
     match path.map(|p| p.trim_matches('/')) {
         None | Some("") => Ok(WirePath::root()),
         Some(p) => WirePath::parse(p).map_err(|e| e.to_string()),

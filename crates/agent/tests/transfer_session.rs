@@ -237,12 +237,43 @@ async fn a_hostile_sender_that_flips_one_byte_is_caught_at_that_group_and_named(
     assert_eq!(part[..3 * 16_384], bytes[..3 * 16_384]);
 }
 
+/// Bob shares `share`; Alice, who pinned him (and he her), is in a live
+/// session with him.
+struct Sharing {
+    alice: sixchat_agent::Agent,
+    alice_events: mpsc::Receiver<AgentEvent>,
+    bob_uid: UserId,
+    handle: sixchat_agent::SessionHandle,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn sharing(dir: &std::path::Path, share: &std::path::Path) -> Sharing {
+    let alice_id = identity("rsa2048-a", "alice@a.example", "Alice A");
+    let bob_id = identity("rsa2048-b", "bob@b.example", "Bob B");
+    let store = Store::open(&dir.join("b.db")).expect("store");
+    store
+        .set_setting("share", share.to_str().expect("utf-8"))
+        .expect("setting");
+    drop(store);
+    let (alice_pinned, bob_pinned) = (pinning(&[&alice_id]), pinning(&[&bob_id]));
+    let (bob, _bob_events) = agent(dir, "b.db", bob_id, alice_pinned, AgentOptions::default());
+    let (alice, alice_events) = agent(dir, "a.db", alice_id, bob_pinned, AgentOptions::default());
+    let (addr, stop) = serve(bob);
+    let bob_uid = UserId::parse("bob@b.example").expect("uid");
+    let handle = alice.connect(&bob_uid, &addr).await.expect("session");
+    Sharing {
+        alice,
+        alice_events,
+        bob_uid,
+        handle,
+        _stop: stop,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[allow(clippy::too_many_lines)] // one scenario: the transfer, the chats, the end, top to bottom
 async fn a_chat_goes_through_while_a_large_transfer_runs_in_the_same_session() {
     let dir = tempfile::tempdir().expect("tmp");
-    let alice_id = identity("rsa2048-a", "alice@a.example", "Alice A");
-    let bob_id = identity("rsa2048-b", "bob@b.example", "Bob B");
     let share = dir.path().join("share");
     std::fs::create_dir(&share).expect("mkdir");
     // 256 MiB in CI; CHAT_UNDER_TRANSFER_MIB=1024 for the figure in the
@@ -253,29 +284,13 @@ async fn a_chat_goes_through_while_a_large_transfer_runs_in_the_same_session() {
         .unwrap_or(256);
     let size = mib << 20;
     std::fs::write(share.join("big.bin"), content(size)).expect("write");
-    let store = Store::open(&dir.path().join("b.db")).expect("store");
-    store
-        .set_setting("share", share.to_str().expect("utf-8"))
-        .expect("setting");
-    drop(store);
-    let (alice_pinned, bob_pinned) = (pinning(&[&alice_id]), pinning(&[&bob_id]));
-    let (bob, _bob_events) = agent(
-        dir.path(),
-        "b.db",
-        bob_id,
-        alice_pinned,
-        AgentOptions::default(),
-    );
-    let (alice, mut alice_events) = agent(
-        dir.path(),
-        "a.db",
-        alice_id,
-        bob_pinned,
-        AgentOptions::default(),
-    );
-    let (addr, _stop) = serve(bob);
-    let bob_uid = UserId::parse("bob@b.example").expect("uid");
-    let handle = alice.connect(&bob_uid, &addr).await.expect("session");
+    let Sharing {
+        alice,
+        mut alice_events,
+        bob_uid,
+        handle,
+        _stop,
+    } = sharing(dir.path(), &share).await;
     let (updates, mut progress) = mpsc::channel(256);
     assert!(
         handle
@@ -359,8 +374,6 @@ async fn finished(mut updates: mpsc::Receiver<TransferUpdate>) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_transfers_in_one_session_both_finish_when_the_first_fills_every_stream() {
     let dir = tempfile::tempdir().expect("tmp");
-    let alice_id = identity("rsa2048-a", "alice@a.example", "Alice A");
-    let bob_id = identity("rsa2048-b", "bob@b.example", "Bob B");
     let share = dir.path().join("share");
     std::fs::create_dir_all(share.join("many")).expect("mkdir");
     // More files than streams, so the first transfer takes them all.
@@ -372,29 +385,7 @@ async fn two_transfers_in_one_session_both_finish_when_the_first_fills_every_str
         .expect("w");
     }
     std::fs::write(share.join("one.bin"), content(3 << 20)).expect("write");
-    let store = Store::open(&dir.path().join("b.db")).expect("store");
-    store
-        .set_setting("share", share.to_str().expect("utf-8"))
-        .expect("setting");
-    drop(store);
-    let (alice_pinned, bob_pinned) = (pinning(&[&alice_id]), pinning(&[&bob_id]));
-    let (bob, _bob_events) = agent(
-        dir.path(),
-        "b.db",
-        bob_id,
-        alice_pinned,
-        AgentOptions::default(),
-    );
-    let (alice, _alice_events) = agent(
-        dir.path(),
-        "a.db",
-        alice_id,
-        bob_pinned,
-        AgentOptions::default(),
-    );
-    let (addr, _stop) = serve(bob);
-    let bob_uid = UserId::parse("bob@b.example").expect("uid");
-    let handle = alice.connect(&bob_uid, &addr).await.expect("session");
+    let Sharing { handle, _stop, .. } = sharing(dir.path(), &share).await;
     let get = |path: &str| {
         let (updates, progress) = mpsc::channel(256);
         let command = TransferCommand::Get {

@@ -146,10 +146,7 @@ impl Running {
 
     async fn fetch_listing(&self, user_id: &str, path: &str) -> Result<Listing, String> {
         let peer = UserId::parse(user_id).map_err(|e| e.to_string())?;
-        let wire = match path.trim_matches('/') {
-            "" => WirePath::root(),
-            p => WirePath::parse(p).map_err(|e| e.to_string())?,
-        };
+        let wire = transfers::remote_path(Some(path))?;
         let handle = self
             .agent
             .reach(&peer, None, || {})

@@ -41,18 +41,20 @@ impl Outboard {
         Ok(Self { inner })
     }
 
-    /// [`Self::of_file`], or the outboard hashed earlier in this process
-    /// for the same file (device, inode, size, modification time): a file
-    /// offered again is not hashed again. Safe because the encoder checks
-    /// every group against the outboard as it sends.
+    /// [`Self::of_file`], or the outboard hashed earlier for the same file
+    /// (device, inode, size, modification and change time), in this process
+    /// or kept on disk: a file offered again is not hashed again. Safe
+    /// because the encoder checks every group against the outboard as it
+    /// sends.
     pub fn of_file_cached(file: &File) -> io::Result<Arc<Self>> {
-        let key = cache_key(&file.metadata()?);
+        let meta = file.metadata()?;
+        let key = cache_key(&meta);
         if let Some(key) = key
             && let Some(hit) = sixchat_host::lock(&CACHE).get(&key)
         {
             return Ok(hit);
         }
-        let size = file.metadata()?.len();
+        let size = meta.len();
         let on_disk = key.and_then(|key| disk::load(&key, size));
         let outboard = if let Some(outboard) = on_disk {
             Arc::new(outboard)

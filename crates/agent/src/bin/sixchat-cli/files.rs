@@ -105,10 +105,7 @@ pub const SHARE_KEY: &str = SHARE;
 pub const INCOMING_KEY: &str = INCOMING;
 
 pub fn remote(path: Option<&str>) -> anyhow::Result<WirePath> {
-    match path.map(|p| p.trim_matches('/')) {
-        None | Some("") => Ok(WirePath::root()),
-        Some(p) => Ok(WirePath::parse(p)?),
-    }
+    sixchat_agent::transfers::remote_path(path).map_err(anyhow::Error::msg)
 }
 
 /// A session with the peer, or the exit status and line that say why not.
