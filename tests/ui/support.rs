@@ -136,7 +136,7 @@ pub fn standalone(profiles: &Path, name: &str, user: &str) -> Profile {
     let key = sixchat_pki::keys::IdentityKey::generate(2048).unwrap();
     let der = sixchat_pki::cert::self_signed_identity(&key, &user_id, name, 30).unwrap();
     profile
-        .save_identity(&key, &[der], "standalone pass")
+        .save_identity(&key, &[der], &[], "standalone pass")
         .unwrap();
     profile
         .open_store()

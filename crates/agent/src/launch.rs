@@ -101,10 +101,9 @@ pub fn start(
     let agent = agent.clone();
     if agent.dir().is_some() {
         let (profile, key, passphrase) = (profile.clone(), agent.key(), passphrase.clone());
-        let persist: PersistChain = Box::new(move |chain| {
+        let persist: PersistChain = Box::new(move |renewed| {
             profile
-                .replace_identity(&key, chain, &passphrase)
-                .map(|_| ())
+                .keep_renewal(&key, renewed, &passphrase)
                 .map_err(|e| e.to_string())
         });
         tasks.push(tokio::spawn(upkeep::run(

@@ -3,8 +3,10 @@
 //! and the SQLite store.
 //!
 //! ```text
-//! <data dir>/<profile>/identity.p12   key + chain, PKCS#12 (PBES2, AES-256-CBC, PBKDF2-SHA256 600 000)
+//! <data dir>/<profile>/identity.p12   key + chain, and every mail encryption key with its
+//!                                     certificate, PKCS#12 (PBES2, AES-256-CBC, PBKDF2-SHA256 600 000)
 //!                     /identity.pem   the public chain, so `id show` needs no passphrase
+//!                     /encryption.pem the mail encryption certificates, newest last
 //!                     /sixchat.db     messages, outbox, trust roots, pins, peer addresses
 //! ```
 
@@ -13,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use sixchat_pki::cert::{self, CertInfo};
 use sixchat_pki::keys::IdentityKey;
+use sixchat_pki::pkcs12::EncryptionKey;
 use sixchat_pki::protect;
 
 use crate::store::{Store, StoreError};
@@ -55,6 +58,9 @@ pub struct UnlockedIdentity {
     pub key: IdentityKey,
     pub chain: Vec<Vec<u8>>,
     pub info: CertInfo,
+    /// The mail encryption keys, oldest first (mail.md: all are kept, so
+    /// stored mail stays readable).
+    pub encryption: Vec<EncryptionKey>,
 }
 
 /// A located profile folder.
@@ -107,6 +113,22 @@ impl Profile {
         self.dir.join("identity.pem")
     }
 
+    pub fn encryption_path(&self) -> PathBuf {
+        self.dir.join("encryption.pem")
+    }
+
+    /// The mail encryption certificates (DER), oldest first; none if the
+    /// profile has no encryption key yet.
+    pub fn encryption_certificates(&self) -> Result<Vec<Vec<u8>>, ProfileError> {
+        let path = self.encryption_path();
+        match std::fs::read(&path) {
+            Ok(pem) => cert::certificates_from_pem_or_der(&pem)
+                .map_err(|e| ProfileError::Damaged(e.to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(io_err(&path)(e)),
+        }
+    }
+
     /// Opens (creating) the profile's store.
     pub fn open_store(&self) -> Result<Store, ProfileError> {
         self.ensure_dir()?;
@@ -137,6 +159,7 @@ impl Profile {
         &self,
         key: &IdentityKey,
         chain: &[Vec<u8>],
+        encryption: &[EncryptionKey],
         passphrase: &str,
     ) -> Result<CertInfo, ProfileError> {
         if let Ok((_, existing)) = self.public_identity() {
@@ -145,7 +168,7 @@ impl Profile {
                 existing.user_id.to_string(),
             ));
         }
-        self.replace_identity(key, chain, passphrase)
+        self.replace_identity(key, chain, encryption, passphrase)
     }
 
     /// Replaces the stored identity (a renewal, or a restore), encrypted under
@@ -154,6 +177,7 @@ impl Profile {
         &self,
         key: &IdentityKey,
         chain: &[Vec<u8>],
+        encryption: &[EncryptionKey],
         passphrase: &str,
     ) -> Result<CertInfo, ProfileError> {
         let leaf = chain
@@ -161,14 +185,49 @@ impl Profile {
             .ok_or_else(|| ProfileError::Damaged("empty chain".into()))?;
         let info = CertInfo::parse(leaf).map_err(|e| ProfileError::Damaged(e.to_string()))?;
         self.ensure_dir()?;
-        let sealed = protect::seal_identity(key, chain, passphrase)?;
+        let sealed = protect::seal_identity(key, chain, encryption, passphrase)?;
         write_atomically(&self.identity_path(), &sealed, 0o600)?;
         let pem: String = chain
             .iter()
             .map(|der| cert::to_pem("CERTIFICATE", der))
             .collect();
         write_atomically(&self.chain_path(), pem.as_bytes(), 0o644)?;
+        if encryption.is_empty() {
+            match std::fs::remove_file(self.encryption_path()) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(io_err(&self.encryption_path())(e));
+                }
+                _ => {}
+            }
+        } else {
+            let pem: String = encryption
+                .iter()
+                .map(|held| cert::to_pem("CERTIFICATE", &held.certificate))
+                .collect();
+            write_atomically(&self.encryption_path(), pem.as_bytes(), 0o644)?;
+        }
         Ok(info)
+    }
+
+    /// Stores a renewal: the new chain for `key`, and the new mail
+    /// encryption key after every one held before.
+    pub fn keep_renewal(
+        &self,
+        key: &IdentityKey,
+        renewed: &crate::irp::directory::Renewed,
+        passphrase: &str,
+    ) -> Result<(), ProfileError> {
+        let mut encryption = self.unlock(passphrase)?.encryption;
+        if let Some(new) = &renewed.encryption {
+            let copy = IdentityKey::from_pkcs8_der(new.key.pkcs8_der())
+                .map_err(|e| ProfileError::Damaged(e.to_string()))?;
+            encryption.push(EncryptionKey {
+                key: copy,
+                certificate: new.certificate.clone(),
+            });
+        }
+        self.replace_identity(key, &renewed.chain, &encryption, passphrase)?;
+        Ok(())
     }
 
     /// Unlocks the identity with `passphrase`.
@@ -196,6 +255,7 @@ impl Profile {
             key: opened.key,
             chain: opened.chain,
             info,
+            encryption: opened.encryption,
         })
     }
 }

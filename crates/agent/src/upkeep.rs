@@ -11,8 +11,10 @@ use crate::agent::{Agent, AgentEvent};
 use crate::job::AbortOnDrop;
 use crate::store::{Registration, now_unix};
 
-/// Saves a renewed chain (the CLI writes it into the profile).
-pub type PersistChain = Box<dyn Fn(&[Vec<u8>]) -> Result<(), String> + Send + Sync>;
+/// Saves a renewal (the new chain, and the new mail encryption key beside
+/// the old ones) into the profile.
+pub type PersistChain =
+    Box<dyn Fn(&crate::irp::directory::Renewed) -> Result<(), String> + Send + Sync>;
 
 /// How often each duty runs.
 #[derive(Debug, Clone)]
@@ -160,10 +162,11 @@ async fn keep_certified(agent: &Agent, persist: &PersistChain) -> Result<(), Upk
         .await?;
     persist(&renewed).map_err(UpkeepError::Persist)?;
     let not_after = renewed
+        .chain
         .first()
         .and_then(|leaf| CertInfo::parse(leaf).ok())
         .map_or(0, |info| info.not_after_unix);
-    agent.replace_chain(renewed);
+    agent.replace_chain(renewed.chain);
     agent.emit(AgentEvent::Renewed { not_after }).await;
     Ok(())
 }

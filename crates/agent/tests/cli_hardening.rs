@@ -270,6 +270,7 @@ fn run_prints_peer_text_escaped_and_never_a_forged_line() {
                 key: mallory_key,
                 chain: vec![mallory_cert],
                 info: mallory_info,
+                encryption: Vec::new(),
             },
             alice_fp,
         )
@@ -295,6 +296,7 @@ fn run_prints_peer_text_escaped_and_never_a_forged_line() {
                 key: eve_key,
                 chain: vec![eve_cert],
                 info: eve_info,
+                encryption: Vec::new(),
             },
             alice_fp,
         )

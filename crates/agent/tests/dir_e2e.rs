@@ -241,6 +241,15 @@ fn renew_backup_restore_and_self_revocation() {
     assert_eq!(after["user_id"], "carol@example.org");
     assert_eq!(after["fingerprint"], renewed["fingerprint"]);
     assert_ne!(after["fingerprint"], before["fingerprint"]);
+    // Two keys per person (mail.md): enrolment gave a mail encryption key;
+    // the renewal a new one, the old one kept for mail already stored.
+    assert!(before["mail_key"]["fingerprint"].is_string(), "{before}");
+    assert_eq!(before["mail_key"]["older_keys"], 0, "{before}");
+    assert_ne!(
+        after["mail_key"]["fingerprint"],
+        before["mail_key"]["fingerprint"]
+    );
+    assert_eq!(after["mail_key"]["older_keys"], 1, "{after}");
 
     // Backup with a recovery code, restore on a "new device".
     let code_file = world.data().join("recovery-code");
@@ -280,6 +289,8 @@ fn renew_backup_restore_and_self_revocation() {
     assert_eq!(restored["fingerprint"], after["fingerprint"]);
     let shown = json_line(&world.cli_run("carol-laptop", &["--json", "id", "show"]));
     assert_eq!(shown["user_id"], "carol@example.org");
+    // The backup carried every encryption key.
+    assert_eq!(shown["mail_key"], after["mail_key"], "{shown}");
 
     // Carol revokes her own certificate: the DIR refuses it from then on.
     json_line(&world.cli_run(

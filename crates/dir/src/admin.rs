@@ -377,6 +377,7 @@ mod tests {
         let ski = info.subject_key_id_hex.clone().unwrap();
         let (mut store, _) = open(&data).unwrap();
         let cert = NewCert {
+            usage: sixchat_proto::irp::CertUsage::Identity,
             serial: 77,
             user_id: made.user_id.to_string(),
             ski_hex: ski.clone(),

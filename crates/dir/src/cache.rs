@@ -188,6 +188,7 @@ mod tests {
             email: None,
             chain: vec![vec![1]],
             state: CertState::Valid,
+            encryption_certificate: None,
             record: None,
             last_seen_unix: None,
         }

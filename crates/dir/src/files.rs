@@ -156,7 +156,12 @@ pub fn seal(
         // administrator chose to rely on the file mode alone.
         return Ok(pkcs12::export(key, chain, "")?);
     }
-    Ok(protect::seal_identity(key, chain, passphrase.as_str())?)
+    Ok(protect::seal_identity(
+        key,
+        chain,
+        &[],
+        passphrase.as_str(),
+    )?)
 }
 
 /// Opens a sealed key file.

@@ -88,6 +88,7 @@ async fn enrollment_follows_the_invite_rules() {
             user_id: dave_invite.user_id.clone(),
             secret: dave_invite.secret.clone(),
             csr_der: vec![0x30, 0x03, 1, 2, 3],
+            encryption_csr_der: None,
         })
         .await;
     refused(junk, ErrorCode::BadCsr);
@@ -144,7 +145,13 @@ async fn enrollment_follows_the_invite_rules() {
     // Renewal with the same key, then re-key; a key of another user is refused.
     let name = "Bob";
     let same = sixchat_pki::cert::csr_for(&bob.key, &bob.user_id, name).unwrap();
-    let Ok(Response::Issue { chain }) = as_bob.call(&Request::Issue { csr_der: same }).await else {
+    let Ok(Response::Issue { chain, .. }) = as_bob
+        .call(&Request::Issue {
+            csr_der: same,
+            encryption_csr_der: None,
+        })
+        .await
+    else {
         panic!("renewal");
     };
     assert_ne!(chain[0], bob.chain[0]);
@@ -155,17 +162,32 @@ async fn enrollment_follows_the_invite_rules() {
     );
     let fresh = sixchat_pki::cert::csr_for(&new_key(), &bob.user_id, name).unwrap();
     assert!(matches!(
-        as_bob.call(&Request::Issue { csr_der: fresh }).await,
+        as_bob
+            .call(&Request::Issue {
+                csr_der: fresh,
+                encryption_csr_der: None,
+            })
+            .await,
         Ok(Response::Issue { .. })
     ));
     let stolen = sixchat_pki::cert::csr_for(&alice.key, &bob.user_id, name).unwrap();
     refused(
-        as_bob.call(&Request::Issue { csr_der: stolen }).await,
+        as_bob
+            .call(&Request::Issue {
+                csr_der: stolen,
+                encryption_csr_der: None,
+            })
+            .await,
         ErrorCode::KeyReused,
     );
     let for_alice = sixchat_pki::cert::csr_for(&new_key(), &alice.user_id, name).unwrap();
     refused(
-        as_bob.call(&Request::Issue { csr_der: for_alice }).await,
+        as_bob
+            .call(&Request::Issue {
+                csr_der: for_alice,
+                encryption_csr_der: None,
+            })
+            .await,
         ErrorCode::UserIdMismatch,
     );
     let Ok(Response::List { certificates, .. }) = as_bob.call(&Request::List).await else {
@@ -207,6 +229,7 @@ async fn the_certified_name_is_the_administrators_not_the_enrollees() {
             user_id: bob_invite.user_id.clone(),
             secret: bob_invite.secret.clone(),
             csr_der,
+            encryption_csr_der: None,
         })
         .await;
     let Ok(Response::Enroll { chain, .. }) = response else {
@@ -237,7 +260,13 @@ async fn the_certified_name_is_the_administrators_not_the_enrollees() {
     let mut as_bob = as_agent(&served, &dir, &bob).await;
     for csr_key in [key, new_key()] {
         let csr_der = sixchat_pki::cert::csr_for(&csr_key, &bob.user_id, "Alice A").unwrap();
-        let Ok(Response::Issue { chain }) = as_bob.call(&Request::Issue { csr_der }).await else {
+        let Ok(Response::Issue { chain, .. }) = as_bob
+            .call(&Request::Issue {
+                csr_der,
+                encryption_csr_der: None,
+            })
+            .await
+        else {
             panic!("renewal");
         };
         assert_eq!(CertInfo::parse(&chain[0]).unwrap().name, "Bob B");

@@ -116,6 +116,7 @@ async fn envelopes_over_a_mebibyte_pass_with_a_certificate() {
     // A request other than store_put may not be that large.
     let huge_issue = Request::Issue {
         csr_der: big.clone(),
+        encryption_csr_der: None,
     };
     refused(as_bob.call(&huge_issue).await, ErrorCode::TooLarge);
     let mut as_alice = as_agent(&served, &dir, &alice).await;

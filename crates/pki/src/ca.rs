@@ -7,6 +7,7 @@ use rcgen::{
     ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyUsagePurpose, RevokedCertParams,
     SanType, SerialNumber, SubjectPublicKeyInfo,
 };
+use sixchat_proto::irp::CertUsage;
 use sixchat_proto::{UserId, identity::is_dns_name};
 use time::OffsetDateTime;
 use x509_parser::certification_request::X509CertificationRequest;
@@ -242,6 +243,32 @@ impl CertificateAuthority {
         validity: Validity,
         serial: u64,
     ) -> Result<Vec<u8>, CaError> {
+        self.issue_end_entity(request, validity, serial, CertUsage::Identity)
+    }
+
+    /// Issues a mail encryption certificate (keyEncipherment,
+    /// emailProtection; mail.md) valid from an hour ago for `valid_days`.
+    pub fn issue_encryption(
+        &self,
+        request: LeafRequest<'_>,
+        valid_days: u32,
+        serial: u64,
+    ) -> Result<Vec<u8>, CaError> {
+        self.issue_end_entity(
+            request,
+            Validity::days_from_now(valid_days)?,
+            serial,
+            CertUsage::Encryption,
+        )
+    }
+
+    fn issue_end_entity(
+        &self,
+        request: LeafRequest<'_>,
+        validity: Validity,
+        serial: u64,
+        usage: CertUsage,
+    ) -> Result<Vec<u8>, CaError> {
         let (spki_der, user_id, name) = match request {
             LeafRequest::Csr(csr_der) => read_csr(csr_der)?,
             LeafRequest::Key {
@@ -264,7 +291,11 @@ impl CertificateAuthority {
         let public_key = SubjectPublicKeyInfo::from_der(&spki_der)
             .map_err(|_| CaError::BadKey("unreadable".to_owned()))?;
         let (not_before, not_after) = validity.to_times()?;
-        let mut params = cert::identity_params(
+        let make = match usage {
+            CertUsage::Identity => cert::identity_params,
+            CertUsage::Encryption => cert::encryption_params,
+        };
+        let mut params = make(
             &user_id,
             &name,
             &spki_der,

@@ -2,8 +2,8 @@
 //! reading certificates back ([`CertInfo`]), and PEM helpers.
 //!
 //! An identity certificate has subject CN = the display name, exactly one
-//! subjectAltName rfc822Name = the UserID, extendedKeyUsage clientAuth,
-//! keyUsage digitalSignature (critical), basicConstraints CA:false, a random
+//! subjectAltName rfc822Name = the UserID, extendedKeyUsage clientAuth and
+//! emailProtection, keyUsage digitalSignature (critical), basicConstraints CA:false, a random
 //! serial, and a sha256WithRSAEncryption signature.
 
 use base64::Engine as _;
@@ -131,7 +131,12 @@ pub(crate) fn identity_params(
     params.distinguished_name = common_name(display_name)?;
     params.subject_alt_names = vec![rfc822_san(user_id)?];
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    // emailProtection too: the identity key signs mail, and OpenSSL's and
+    // NSS's S/MIME checks refuse a signer whose EKU lacks it (mail.md).
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ClientAuth,
+        ExtendedKeyUsagePurpose::EmailProtection,
+    ];
     // No basicConstraints at all: an end entity's default. rcgen's
     // `ExplicitNoCa` spells out `cA FALSE`, a default value DER forbids, and
     // strict parsers refuse the certificate.
@@ -140,6 +145,31 @@ pub(crate) fn identity_params(
     params.not_before = not_before;
     params.not_after = not_after;
     params.serial_number = Some(serial);
+    Ok(params)
+}
+
+/// The parameters of a mail encryption certificate (mail.md): as an
+/// identity certificate, but keyUsage keyEncipherment only and
+/// extendedKeyUsage emailProtection only, so the key can never sign a
+/// handshake or a mail.
+pub(crate) fn encryption_params(
+    user_id: &UserId,
+    display_name: &str,
+    spki_der: &[u8],
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+    serial: SerialNumber,
+) -> Result<CertificateParams, CertError> {
+    let mut params = identity_params(
+        user_id,
+        display_name,
+        spki_der,
+        not_before,
+        not_after,
+        serial,
+    )?;
+    params.key_usages = vec![KeyUsagePurpose::KeyEncipherment];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::EmailProtection];
     Ok(params)
 }
 
@@ -204,6 +234,14 @@ impl rcgen::SigningKey for RcgenSigner<'_> {
             .sign_pkcs1_sha256(message)
             .map_err(|_| rcgen::Error::RemoteKeyError)
     }
+}
+
+/// Whether mail may be encrypted to this certificate's key: keyUsage absent
+/// or allowing keyEncipherment, extendedKeyUsage absent or emailProtection.
+/// A DIR's encryption certificate qualifies; its identity certificate does
+/// not. An imported certificate that allows both serves both (mail.md).
+pub fn may_encrypt_to(cert_der: &[u8]) -> bool {
+    x509::may_encrypt_to(cert_der)
 }
 
 /// What a certificate says, read once.

@@ -1,4 +1,7 @@
-//! PKCS#12 import and export of an identity (one RSA key and its chain).
+//! PKCS#12 import and export of an identity: one RSA signing key and its
+//! chain, and the mail encryption keys (mail.md: every one the person ever
+//! had, each with its certificate), told apart by their certificates' key
+//! usage.
 //!
 //! Import reads files made by OpenSSL 3 (PBES2 / AES-CBC / PBKDF2-SHA256,
 //! MAC SHA-256 or SHA-512), `openssl pkcs12 -legacy` (3DES and RC2-40 with the
@@ -51,6 +54,9 @@ pub const MAX_IMPORT_BYTES: usize = 1 << 20;
 /// Most certificates we keep from a file's chain (leaf included).
 const MAX_CHAIN: usize = 8;
 
+/// Most private keys read from one file (the identity and its encryption keys).
+pub const MAX_KEYS: usize = 64;
+
 const OID_RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
 
 /// Why a PKCS#12 file could not be read or written.
@@ -92,6 +98,15 @@ pub struct ImportedIdentity {
     pub key: IdentityKey,
     /// DER certificates, leaf (the key's certificate) first, then its issuers.
     pub chain: Vec<Vec<u8>>,
+    /// The mail encryption keys, in the file's order.
+    pub encryption: Vec<EncryptionKey>,
+}
+
+/// A mail encryption key and its certificate (keyEncipherment only).
+#[derive(Debug)]
+pub struct EncryptionKey {
+    pub key: IdentityKey,
+    pub certificate: Vec<u8>,
 }
 
 /// Reads one RSA identity from a PKCS#12 file (DER or BER).
@@ -132,22 +147,39 @@ pub fn import(bytes: &[u8], password: &str) -> Result<ImportedIdentity, Pkcs12Er
         _ => der,
     };
     let archive = Pkcs12Archive::from_pkcs12(&der, password).map_err(map_library_error)?;
-    let private = match archive.keys.as_slice() {
-        [] => return Err(Pkcs12Error::NoPrivateKey),
-        [one] => &one.key,
-        several => return Err(Pkcs12Error::SeveralPrivateKeys(several.len())),
-    };
-    let algorithm = private.oid().to_string();
-    if algorithm != OID_RSA_ENCRYPTION {
-        return Err(Pkcs12Error::UnsupportedAlgorithm(format!(
-            "the private key is {}; SixChat identities are RSA",
-            key_algorithm_name(&algorithm)
-        )));
+    if archive.keys.len() > MAX_KEYS {
+        return Err(Pkcs12Error::SeveralPrivateKeys(archive.keys.len()));
     }
-    let key = IdentityKey::from_pkcs8_der(private.as_der())?;
     let certs: Vec<&[u8]> = archive.certs.iter().map(|bag| bag.cert.as_der()).collect();
-    let chain = chain_for_key(&key, &certs)?;
-    Ok(ImportedIdentity { key, chain })
+    let mut signing = Vec::new();
+    let mut encryption = Vec::new();
+    for bag in &archive.keys {
+        let algorithm = bag.key.oid().to_string();
+        if algorithm != OID_RSA_ENCRYPTION {
+            return Err(Pkcs12Error::UnsupportedAlgorithm(format!(
+                "the private key is {}; SixChat identities are RSA",
+                key_algorithm_name(&algorithm)
+            )));
+        }
+        let key = IdentityKey::from_pkcs8_der(bag.key.as_der())?;
+        let chain = chain_for_key(&key, &certs)?;
+        if x509::parse_certificate(&chain[0]).is_some_and(|c| x509::encryption_only(&c)) {
+            let certificate = chain.into_iter().next().unwrap_or_default();
+            encryption.push(EncryptionKey { key, certificate });
+        } else {
+            signing.push((key, chain));
+        }
+    }
+    let (key, chain) = match signing.len() {
+        0 => return Err(Pkcs12Error::NoPrivateKey),
+        1 => signing.remove(0),
+        several => return Err(Pkcs12Error::SeveralPrivateKeys(several)),
+    };
+    Ok(ImportedIdentity {
+        key,
+        chain,
+        encryption,
+    })
 }
 
 fn key_algorithm_name(oid: &str) -> String {
@@ -219,7 +251,16 @@ pub fn export(
     chain: &[Vec<u8>],
     password: &str,
 ) -> Result<Vec<u8>, Pkcs12Error> {
-    let export_error = |e: p12_keystore::error::Error| Pkcs12Error::Export(e.to_string());
+    export_all(key, chain, &[], password)
+}
+
+#[allow(clippy::needless_pass_by_value)] // the shape `map_err` hands over
+fn export_error(e: p12_keystore::error::Error) -> Pkcs12Error {
+    Pkcs12Error::Export(e.to_string())
+}
+
+/// One key and its chain as a keystore entry; the leaf must be the key's.
+fn key_entry(key: &IdentityKey, chain: &[Vec<u8>]) -> Result<KeyStoreEntry, Pkcs12Error> {
     let leaf = chain
         .first()
         .ok_or_else(|| Pkcs12Error::Export("no certificate given for the key".to_owned()))?;
@@ -237,11 +278,31 @@ pub fn export(
         .map_err(export_error)?;
     let private = PrivateKey::from_der(key.pkcs8_der()).map_err(export_error)?;
     let local_key_id = Fingerprint::of_der(leaf).0[..20].to_vec();
+    Ok(KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(
+        local_key_id,
+        private,
+        certs,
+    )))
+}
+
+/// Writes the identity and every mail encryption key (each with its
+/// certificate and the identity's issuers) as one PKCS#12 file.
+pub fn export_all(
+    key: &IdentityKey,
+    chain: &[Vec<u8>],
+    encryption: &[EncryptionKey],
+    password: &str,
+) -> Result<Vec<u8>, Pkcs12Error> {
     let mut store = KeyStore::new();
-    store.add_entry(
-        "sixchat-identity",
-        KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(local_key_id, private, certs)),
-    );
+    store.add_entry("sixchat-identity", key_entry(key, chain)?);
+    for (n, held) in encryption.iter().enumerate() {
+        let mut enc_chain = vec![held.certificate.clone()];
+        enc_chain.extend(chain.iter().skip(1).cloned());
+        store.add_entry(
+            &format!("sixchat-encryption-{}", n + 1),
+            key_entry(&held.key, &enc_chain)?,
+        );
+    }
     store
         .writer(password)
         .encryption_algorithm(EncryptionAlgorithm::PbeWithHmacSha256AndAes256)

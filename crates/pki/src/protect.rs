@@ -3,7 +3,7 @@
 //! PBES2 / AES-256-CBC / PBKDF2-HMAC-SHA256, 600 000 iterations).
 
 use crate::keys::IdentityKey;
-use crate::pkcs12::{self, ImportedIdentity, Pkcs12Error};
+use crate::pkcs12::{self, EncryptionKey, ImportedIdentity, Pkcs12Error};
 
 /// Why an identity could not be sealed or opened.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -25,16 +25,18 @@ impl From<Pkcs12Error> for ProtectError {
     }
 }
 
-/// Encrypts the identity (key and chain, leaf first) for storage on disk.
+/// Encrypts the identity (key and chain, leaf first) and its mail
+/// encryption keys for storage on disk.
 pub fn seal_identity(
     key: &IdentityKey,
     chain: &[Vec<u8>],
+    encryption: &[EncryptionKey],
     passphrase: &str,
 ) -> Result<Vec<u8>, ProtectError> {
     if passphrase.is_empty() {
         return Err(ProtectError::EmptyPassphrase);
     }
-    Ok(pkcs12::export(key, chain, passphrase)?)
+    Ok(pkcs12::export_all(key, chain, encryption, passphrase)?)
 }
 
 /// Decrypts an identity sealed by [`seal_identity`] (or any PKCS#12 file).

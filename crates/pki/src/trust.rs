@@ -8,7 +8,7 @@
 
 mod policy;
 
-pub use policy::MAX_CHAIN_LEN;
+pub use policy::{MAX_CHAIN_LEN, Purpose};
 
 use std::collections::BTreeMap;
 
@@ -260,6 +260,29 @@ impl CertificatePolicy for TrustStore {
         chain: &[Vec<u8>],
         now_unix: i64,
     ) -> Result<PeerCertificate, CertRejection> {
-        policy::check_peer(self, user_id, name, chain, now_unix)
+        policy::check_peer(
+            self,
+            Purpose::Handshake,
+            user_id,
+            Some(name),
+            chain,
+            now_unix,
+        )
+    }
+}
+
+impl TrustStore {
+    /// The certificate policy for another purpose than a handshake: a mail
+    /// signer or a mail recipient's key. `name`, when given, must be the
+    /// leaf's CN; the UserID must always be its one rfc822Name.
+    pub fn check_for(
+        &self,
+        purpose: Purpose,
+        user_id: &UserId,
+        name: Option<&str>,
+        chain: &[Vec<u8>],
+        now_unix: i64,
+    ) -> Result<PeerCertificate, CertRejection> {
+        policy::check_peer(self, purpose, user_id, name, chain, now_unix)
     }
 }

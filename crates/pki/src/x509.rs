@@ -29,6 +29,33 @@ pub(crate) enum KeyKind {
     Other(String),
 }
 
+/// A mail encryption certificate: its keyUsage allows keyEncipherment and
+/// not digitalSignature (so it can never stand for the identity).
+pub(crate) fn encryption_only(cert: &X509Certificate<'_>) -> bool {
+    matches!(cert.key_usage(), Ok(Some(ku))
+        if ku.value.key_encipherment() && !ku.value.digital_signature())
+}
+
+/// Whether a key with this certificate may receive mail (RSA key transport):
+/// keyUsage absent or allowing keyEncipherment, and extendedKeyUsage absent
+/// or naming emailProtection or anyExtendedKeyUsage.
+pub(crate) fn may_encrypt_to(cert_der: &[u8]) -> bool {
+    let Some(cert) = parse_certificate(cert_der) else {
+        return false;
+    };
+    let usage = match cert.key_usage() {
+        Ok(None) => true,
+        Ok(Some(ku)) => ku.value.key_encipherment(),
+        Err(_) => false,
+    };
+    let extended = match cert.extended_key_usage() {
+        Ok(None) => true,
+        Ok(Some(eku)) => eku.value.email_protection || eku.value.any,
+        Err(_) => false,
+    };
+    usage && extended
+}
+
 pub(crate) fn key_kind(spki: &SubjectPublicKeyInfo<'_>) -> KeyKind {
     if spki.algorithm.algorithm != OID_PKCS1_RSAENCRYPTION {
         let name = match spki.parsed() {

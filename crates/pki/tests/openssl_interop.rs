@@ -25,7 +25,7 @@ fn openssl_reads_our_self_signed_identity() {
         "Public-Key: (2048 bit)",
         "X509v3 Subject Alternative Name: \n                email:alice@a.example",
         "X509v3 Key Usage: critical\n                Digital Signature\n",
-        "X509v3 Extended Key Usage: \n                TLS Web Client Authentication\n",
+        "X509v3 Extended Key Usage: \n                TLS Web Client Authentication, E-mail Protection\n",
         "X509v3 Subject Key Identifier",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");

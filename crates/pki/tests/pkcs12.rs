@@ -473,8 +473,8 @@ fn exported() -> &'static (Vec<u8>, Vec<u8>) {
         let key = key('a');
         let user = UserId::parse("alice@a.example").unwrap();
         let leaf = cert::self_signed_identity(&key, &user, "Alice", 30).unwrap();
-        let p12 =
-            protect::seal_identity(&key, std::slice::from_ref(&leaf), "correct horse").unwrap();
+        let p12 = protect::seal_identity(&key, std::slice::from_ref(&leaf), &[], "correct horse")
+            .unwrap();
         (p12, leaf)
     })
 }
@@ -544,7 +544,7 @@ fn export_refuses_a_chain_for_another_key_and_an_empty_passphrase() {
         Err(Pkcs12Error::Export(_))
     ));
     assert_eq!(
-        protect::seal_identity(&key('a'), std::slice::from_ref(leaf), ""),
+        protect::seal_identity(&key('a'), std::slice::from_ref(leaf), &[], ""),
         Err(ProtectError::EmptyPassphrase)
     );
 }

@@ -126,13 +126,17 @@ impl Running {
             let directory = self.directory()?;
             let identity = self.identity_info()?;
             let key = self.agent.key();
-            let chain = directory.renew(&key, &identity.name).await.map_err(other)?;
-            let info = self
-                .profile
-                .replace_identity(&key, &chain, &self.passphrase)
+            let renewed = directory.renew(&key, &identity.name).await.map_err(other)?;
+            self.profile
+                .keep_renewal(&key, &renewed, &self.passphrase)
                 .map_err(other)?;
-            self.agent.replace_chain(chain);
-            Ok::<_, Failure>(info.not_after_unix)
+            let not_after = renewed
+                .chain
+                .first()
+                .and_then(|leaf| sixchat_pki::cert::CertInfo::parse(leaf).ok())
+                .map_or(0, |info| info.not_after_unix);
+            self.agent.replace_chain(renewed.chain);
+            Ok::<_, Failure>(not_after)
         }
         .await;
         match result {

@@ -130,7 +130,7 @@ fn create(profile: &Profile, user_id: &str, name: &str, passphrase: &str) -> Res
     let der = sixchat_pki::cert::self_signed_identity(&key, &user_id, name, SELF_SIGNED_DAYS)
         .map_err(|e| Failure::Other(e.to_string()))?;
     profile
-        .save_identity(&key, &[der], passphrase)
+        .save_identity(&key, &[der], &[], passphrase)
         .map_err(profile_failure)?;
     Ok(())
 }
@@ -145,7 +145,12 @@ fn import(profile: &Profile, path: &Path, password: &str, passphrase: &str) -> R
     })?;
     check_passphrase(passphrase)?;
     profile
-        .save_identity(&imported.key, &imported.chain, passphrase)
+        .save_identity(
+            &imported.key,
+            &imported.chain,
+            &imported.encryption,
+            passphrase,
+        )
         .map_err(profile_failure)?;
     Ok(())
 }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use sixchat_pki::cert::{self, CertInfo};
 use sixchat_pki::keys::IdentityKey;
-use sixchat_pki::trust::TrustStore;
+use sixchat_pki::pkcs12::EncryptionKey;
+use sixchat_pki::trust::{Purpose, TrustStore};
 use sixchat_proto::irp::record::MAX_LIFETIME_SECS;
 use sixchat_proto::irp::{
     AddressRecord, ErrorCode, Invite, LookupResult, Request, Response, SignedRecord, StoredEnvelope,
@@ -52,6 +53,49 @@ pub struct Enrolled {
     pub chain: Vec<Vec<u8>>,
     pub root_der: Vec<u8>,
     pub crl_der: Vec<u8>,
+    /// The mail encryption key and its certificate (none from a DIR that
+    /// issues no encryption certificates).
+    pub encryption: Vec<EncryptionKey>,
+}
+
+/// What a renewal gave: the identity's new chain and, when the DIR issued
+/// one, a new mail encryption key (to keep beside the old ones).
+pub struct Renewed {
+    pub chain: Vec<Vec<u8>>,
+    pub encryption: Option<EncryptionKey>,
+}
+
+/// A new mail encryption key of `bits`, made on the blocking pool.
+async fn new_encryption_key(bits: usize) -> Result<IdentityKey, DirError> {
+    tokio::task::spawn_blocking(move || IdentityKey::generate(bits))
+        .await
+        .map_err(|e| DirError::Local(e.to_string()))?
+        .map_err(|e| DirError::Local(e.to_string()))
+}
+
+/// The encryption certificate the DIR sent, checked: for our new key and
+/// our UserID, keyEncipherment and emailProtection, issued by the root.
+fn checked_encryption(
+    certificate: Option<Vec<u8>>,
+    key: IdentityKey,
+    user_id: &UserId,
+    root_der: &[u8],
+    crl_der: &[u8],
+) -> Result<Option<EncryptionKey>, DirError> {
+    let Some(der) = certificate else {
+        return Ok(None);
+    };
+    let chain = [der, root_der.to_vec()];
+    check_issued(
+        &chain,
+        &key,
+        user_id,
+        root_der,
+        crl_der,
+        Purpose::MailEncryption,
+    )?;
+    let [certificate, _] = chain;
+    Ok(Some(EncryptionKey { key, certificate }))
 }
 
 /// Saves what an enrollment gave into `profile`: the identity (sealed with
@@ -62,7 +106,12 @@ pub fn save_enrollment(
     enrolled: Enrolled,
     passphrase: &str,
 ) -> Result<CertInfo, crate::ProfileError> {
-    let info = profile.save_identity(&enrolled.key, &enrolled.chain, passphrase)?;
+    let info = profile.save_identity(
+        &enrolled.key,
+        &enrolled.chain,
+        &enrolled.encryption,
+        passphrase,
+    )?;
     let store = profile.open_store()?;
     let domain = invite.user_id.domain();
     store.add_root(
@@ -79,14 +128,15 @@ pub fn save_enrollment(
     Ok(info)
 }
 
-/// Checks that `chain`'s leaf certifies `key` for `user_id`, verifies to
-/// `root_der` and is not on the root's CRL `crl_der`.
+/// Checks that `chain`'s leaf certifies `key` for `user_id` and `purpose`,
+/// verifies to `root_der` and is not on the root's CRL `crl_der`.
 fn check_issued(
     chain: &[Vec<u8>],
     key: &IdentityKey,
     user_id: &UserId,
     root_der: &[u8],
     crl_der: &[u8],
+    purpose: Purpose,
 ) -> Result<CertInfo, DirError> {
     let leaf = chain.first().ok_or_else(|| bad("no certificate"))?;
     let info = CertInfo::parse(leaf).map_err(|e| bad(e.to_string()))?;
@@ -102,18 +152,19 @@ fn check_issued(
         .add_root(user_id.domain(), root_der)
         .and_then(|()| trust.set_crl(crl_der))
         .map_err(|e| bad(e.to_string()))?;
-    sixchat_proto::CertificatePolicy::check_peer(
-        &trust,
-        user_id,
-        &info.name,
-        chain,
-        crate::store::now_unix(),
-    )
-    .map_err(|e| {
-        bad(format!(
-            "the certificate does not verify to the DIR root: {e}"
-        ))
-    })?;
+    trust
+        .check_for(
+            purpose,
+            user_id,
+            Some(&info.name),
+            chain,
+            crate::store::now_unix(),
+        )
+        .map_err(|e| {
+            bad(format!(
+                "the certificate does not verify to the DIR root: {e}"
+            ))
+        })?;
     Ok(info)
 }
 
@@ -128,10 +179,14 @@ pub async fn enroll(
 ) -> Result<Enrolled, DirError> {
     let csr_der =
         cert::csr_for(&key, &invite.user_id, name).map_err(|e| DirError::Local(e.to_string()))?;
+    let encryption_key = new_encryption_key(key.bits()).await?;
+    let encryption_csr_der = cert::csr_for(&encryption_key, &invite.user_id, name)
+        .map_err(|e| DirError::Local(e.to_string()))?;
     let request = Request::Enroll {
         user_id: invite.user_id.clone(),
         secret: invite.secret.clone(),
         csr_der,
+        encryption_csr_der: Some(encryption_csr_der),
     };
     let deadline = tokio::time::Instant::now() + wait_for_approval;
     let (response, mut client) = loop {
@@ -152,7 +207,12 @@ pub async fn enroll(
             other => break (other?, client),
         }
     };
-    let Response::Enroll { chain, root_der } = response else {
+    let Response::Enroll {
+        chain,
+        root_der,
+        encryption_certificate,
+    } = response
+    else {
         return Err(unexpected(&request, &response).into());
     };
     if !Fingerprint::of_der(&root_der).ct_eq(&invite.root_fingerprint) {
@@ -165,12 +225,27 @@ pub async fn enroll(
     let Response::Crl { crl_der, .. } = crl? else {
         return Err(bad("not a CRL response"));
     };
-    check_issued(&chain, &key, &invite.user_id, &root_der, &crl_der)?;
+    check_issued(
+        &chain,
+        &key,
+        &invite.user_id,
+        &root_der,
+        &crl_der,
+        Purpose::Handshake,
+    )?;
+    let encryption = checked_encryption(
+        encryption_certificate,
+        encryption_key,
+        &invite.user_id,
+        &root_der,
+        &crl_der,
+    )?;
     Ok(Enrolled {
         key,
         chain,
         root_der,
         crl_der,
+        encryption: encryption.into_iter().collect(),
     })
 }
 
@@ -308,18 +383,38 @@ impl Directory {
         fetch_crl(&self.dir).await
     }
 
-    /// Renewal (`issue`) for `key`, which may be the current key or a new one.
-    pub async fn renew(&self, key: &IdentityKey, name: &str) -> Result<Vec<Vec<u8>>, DirError> {
+    /// Renewal (`issue`) for `key`, which may be the current key or a new
+    /// one, with a new mail encryption key certified beside it (mail.md:
+    /// "at enrolment and renewal").
+    pub async fn renew(&self, key: &IdentityKey, name: &str) -> Result<Renewed, DirError> {
         let user_id = self.user_id()?;
         let csr_der =
             cert::csr_for(key, &user_id, name).map_err(|e| DirError::Local(e.to_string()))?;
-        let request = Request::Issue { csr_der };
-        let Response::Issue { chain } = self.one(&request).await? else {
+        let encryption_key = new_encryption_key(key.bits()).await?;
+        let encryption_csr_der = cert::csr_for(&encryption_key, &user_id, name)
+            .map_err(|e| DirError::Local(e.to_string()))?;
+        let request = Request::Issue {
+            csr_der,
+            encryption_csr_der: Some(encryption_csr_der),
+        };
+        let Response::Issue {
+            chain,
+            encryption_certificate,
+        } = self.one(&request).await?
+        else {
             return Err(bad("not an issue response"));
         };
         let crl_der = self.crl().await?;
-        check_issued(&chain, key, &user_id, &self.dir.root_der, &crl_der)?;
-        Ok(chain)
+        let root = &self.dir.root_der;
+        check_issued(&chain, key, &user_id, root, &crl_der, Purpose::Handshake)?;
+        let encryption = checked_encryption(
+            encryption_certificate,
+            encryption_key,
+            &user_id,
+            root,
+            &crl_der,
+        )?;
+        Ok(Renewed { chain, encryption })
     }
 
     /// Revokes one of our own keys by its SKI.

@@ -27,6 +27,7 @@ pub fn identity(key_file: &str, user: &str, name: &str) -> UnlockedIdentity {
         key,
         chain: vec![cert],
         info,
+        encryption: Vec::new(),
     }
 }
 

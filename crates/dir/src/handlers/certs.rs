@@ -6,7 +6,7 @@ use sixchat_pki::ca::{CsrInfo, LeafRequest, read_csr_info};
 use sixchat_pki::cert::CertInfo;
 use sixchat_pki::keys::ALLOWED_KEY_BITS;
 use sixchat_proto::UserId;
-use sixchat_proto::irp::{CertStatus, ErrorCode, Response, SignedRecord};
+use sixchat_proto::irp::{CertStatus, CertUsage, ErrorCode, Response, SignedRecord};
 
 use super::{Caller, Dir, Fail, refuse};
 use crate::secret::{new_serial, sha256};
@@ -42,7 +42,12 @@ fn key_reused() -> Fail {
 /// `name` as its display name (CN); the row to store. The name is the
 /// administrator's (`invite --name`), never the CSR's: a display name the
 /// enrollee chose would let bob be certified as "Alice A".
-async fn sign_leaf(dir: &Dir, info: CsrInfo, name: String) -> Result<NewCert, Fail> {
+async fn sign_leaf(
+    dir: &Dir,
+    info: CsrInfo,
+    name: String,
+    usage: CertUsage,
+) -> Result<NewCert, Fail> {
     let serial = loop {
         let serial = new_serial()?;
         let taken = dir
@@ -61,12 +66,17 @@ async fn sign_leaf(dir: &Dir, info: CsrInfo, name: String) -> Result<NewCert, Fa
             user_id: &info.user_id,
             name: &name,
         };
-        ca.issue_leaf(request, days, serial).map(|der| (der, info))
+        match usage {
+            CertUsage::Identity => ca.issue_leaf(request, days, serial),
+            CertUsage::Encryption => ca.issue_encryption(request, days, serial),
+        }
+        .map(|der| (der, info))
     })
     .await??;
     let issued = CertInfo::parse(&der).map_err(|e| Fail::Internal(format!("issued: {e}")))?;
     let spki_sha256 = sha256(&info.spki_der);
     Ok(NewCert {
+        usage,
         serial,
         user_id: info.user_id.to_string(),
         ski_hex: issued
@@ -93,11 +103,68 @@ async fn refuse_used_key(dir: &Dir, key: [u8; 32]) -> Result<(), Fail> {
     }
 }
 
+/// The mail encryption key's request, checked like the identity's; its key
+/// must be new (never certified, and not the identity key).
+async fn checked_encryption_csr(
+    dir: &Dir,
+    csr_der: Option<Vec<u8>>,
+    user_id: &UserId,
+    identity_key: [u8; 32],
+) -> Result<Option<CsrInfo>, Fail> {
+    let Some(der) = csr_der else {
+        return Ok(None);
+    };
+    let info = checked_csr(
+        &der,
+        user_id,
+        "the encryption key's request names another UserID",
+    )?;
+    let key = sha256(&info.spki_der);
+    if key == identity_key {
+        return Err(refuse(
+            ErrorCode::KeyReused,
+            "the encryption key must not be the identity key",
+        ));
+    }
+    refuse_used_key(dir, key).await?;
+    Ok(Some(info))
+}
+
+/// Signs the encryption certificate asked for, if any.
+async fn sign_encryption(
+    dir: &Dir,
+    info: Option<CsrInfo>,
+    name: String,
+) -> Result<Option<NewCert>, Fail> {
+    match info {
+        Some(info) => Ok(Some(
+            sign_leaf(dir, info, name, CertUsage::Encryption).await?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Records a new encryption certificate, unless its key was certified meanwhile.
+fn insert_encryption(
+    tx: &rusqlite::Connection,
+    cert: Option<&NewCert>,
+    now: i64,
+) -> Result<(), Fail> {
+    if let Some(cert) = cert {
+        if !cert_rows::key_owners(tx, &cert.spki_sha256)?.is_empty() {
+            return Err(key_reused());
+        }
+        cert_rows::insert(tx, cert, now)?;
+    }
+    Ok(())
+}
+
 pub async fn enroll(
     dir: &Dir,
     user_id: &UserId,
     secret: &str,
     csr_der: Vec<u8>,
+    encryption_csr_der: Option<Vec<u8>>,
 ) -> Result<Response, Fail> {
     let invite = sha256(secret.as_bytes());
     let now = now_unix();
@@ -120,6 +187,7 @@ pub async fn enroll(
     )?;
     let key = sha256(&info.spki_der);
     refuse_used_key(dir, key).await?;
+    let encryption_info = checked_encryption_csr(dir, encryption_csr_der, user_id, key).await?;
     if dir.require_approval {
         let user = user_id.to_string();
         let approval = dir
@@ -135,8 +203,10 @@ pub async fn enroll(
             ));
         }
     }
-    let cert = sign_leaf(dir, info, name.clone()).await?;
+    let cert = sign_leaf(dir, info, name.clone(), CertUsage::Identity).await?;
+    let encryption = sign_encryption(dir, encryption_info, name.clone()).await?;
     let leaf = cert.der.clone();
+    let encryption_certificate = encryption.as_ref().map(|c| c.der.clone());
     let user = user_id.to_string();
     dir.db
         .write(move |tx| {
@@ -148,6 +218,7 @@ pub async fn enroll(
                 return Err(key_reused());
             }
             cert_rows::insert(tx, &cert, now)?;
+            insert_encryption(tx, encryption.as_ref(), now)?;
             users::finish_enrollment(tx, &invite, &user, &name)?;
             Ok(())
         })
@@ -157,10 +228,16 @@ pub async fn enroll(
     Ok(Response::Enroll {
         chain: vec![leaf, dir.root_der.clone()],
         root_der: dir.root_der.clone(),
+        encryption_certificate,
     })
 }
 
-pub async fn issue(dir: &Dir, caller: &Caller, csr_der: Vec<u8>) -> Result<Response, Fail> {
+pub async fn issue(
+    dir: &Dir,
+    caller: &Caller,
+    csr_der: Vec<u8>,
+    encryption_csr_der: Option<Vec<u8>>,
+) -> Result<Response, Fail> {
     let info = checked_csr(
         &csr_der,
         &caller.user_id,
@@ -171,6 +248,8 @@ pub async fn issue(dir: &Dir, caller: &Caller, csr_der: Vec<u8>) -> Result<Respo
     if !same_key {
         refuse_used_key(dir, key).await?;
     }
+    let encryption_info =
+        checked_encryption_csr(dir, encryption_csr_der, &caller.user_id, key).await?;
     // The name certified at enrolment (the administrator's), not the CSR's.
     let user = caller.user_id.to_string();
     let name = dir
@@ -178,14 +257,18 @@ pub async fn issue(dir: &Dir, caller: &Caller, csr_der: Vec<u8>) -> Result<Respo
         .read(move |c| Ok::<_, Fail>(users::user(c, &user)?.map(|row| row.name)))
         .await?
         .ok_or_else(|| refuse(ErrorCode::NotAuthorised, "unknown certificate"))?;
-    let cert = sign_leaf(dir, info, name).await?;
+    let cert = sign_leaf(dir, info, name.clone(), CertUsage::Identity).await?;
+    let encryption = sign_encryption(dir, encryption_info, name).await?;
     let leaf = cert.der.clone();
+    let encryption_certificate = encryption.as_ref().map(|c| c.der.clone());
     dir.db
         .write(move |tx| {
             if !same_key && !cert_rows::key_owners(tx, &cert.spki_sha256)?.is_empty() {
                 return Err(key_reused());
             }
-            cert_rows::insert(tx, &cert, now_unix())?;
+            let now = now_unix();
+            cert_rows::insert(tx, &cert, now)?;
+            insert_encryption(tx, encryption.as_ref(), now)?;
             Ok(())
         })
         .await?;
@@ -193,6 +276,7 @@ pub async fn issue(dir: &Dir, caller: &Caller, csr_der: Vec<u8>) -> Result<Respo
     tracing::info!(user_id = %caller.user_id, rekey = !same_key, "issued");
     Ok(Response::Issue {
         chain: vec![leaf, dir.root_der.clone()],
+        encryption_certificate,
     })
 }
 
@@ -204,6 +288,7 @@ pub async fn list(dir: &Dir, caller: &Caller) -> Result<Response, Fail> {
             let certificates = cert_rows::of_user(c, &user)?
                 .into_iter()
                 .map(|row| CertStatus {
+                    usage: row.usage,
                     serial_hex: serial_hex(row.serial),
                     ski_hex: row.ski_hex.clone(),
                     not_before_unix: row.not_before_unix,

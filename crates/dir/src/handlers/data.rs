@@ -104,6 +104,7 @@ pub async fn lookup(dir: &Dir, user_id: &UserId) -> Result<Response, Fail> {
             let Some(cert) = cert_rows::current(c, user.as_str(), now)? else {
                 return Err(no_such_user());
             };
+            let encryption = cert_rows::current_encryption(c, user.as_str(), now)?;
             let record = rows::record_of(c, user.as_str())?
                 .filter(|r| r.expires_unix > now)
                 .map(|r| SignedRecord {
@@ -119,6 +120,7 @@ pub async fn lookup(dir: &Dir, user_id: &UserId) -> Result<Response, Fail> {
                 email: row.email,
                 state: cert.state(now),
                 chain: vec![cert.der, root],
+                encryption_certificate: encryption.map(|row| row.der),
                 record,
                 last_seen_unix: row.last_seen_unix,
             })))

@@ -15,7 +15,7 @@ use std::time::Instant;
 use sixchat_pki::ca::{CaError, CertificateAuthority};
 use sixchat_pki::cert::CertInfo;
 use sixchat_proto::UserId;
-use sixchat_proto::irp::{ErrorCode, ErrorResponse, Header, Request, Response};
+use sixchat_proto::irp::{CertUsage, ErrorCode, ErrorResponse, Header, Request, Response};
 use tokio::sync::Semaphore;
 
 use crate::crl::CrlError;
@@ -215,7 +215,8 @@ pub async fn authenticate(dir: &Dir, presented: &Presented) -> Result<Caller, Fa
         .read(move |c| cert_rows::by_serial(c, serial).map_err(Fail::from))
         .await?
         .ok_or_else(not_ours)?;
-    if row.der != presented.der {
+    // A mail encryption certificate never authenticates a caller.
+    if row.der != presented.der || row.usage != CertUsage::Identity {
         return Err(not_ours());
     }
     if row.revoked_unix.is_some() {
@@ -288,9 +289,13 @@ async fn dispatch(
             user_id,
             secret,
             csr_der,
-        } => certs::enroll(dir, &user_id, &secret, csr_der).await,
+            encryption_csr_der,
+        } => certs::enroll(dir, &user_id, &secret, csr_der, encryption_csr_der).await,
         Request::List => certs::list(dir, &caller.ok_or_else(need)?).await,
-        Request::Issue { csr_der } => certs::issue(dir, &caller.ok_or_else(need)?, csr_der).await,
+        Request::Issue {
+            csr_der,
+            encryption_csr_der,
+        } => certs::issue(dir, &caller.ok_or_else(need)?, csr_der, encryption_csr_der).await,
         Request::Revoke { ski_hex, reason } => {
             certs::revoke(dir, &caller.ok_or_else(need)?, ski_hex, reason).await
         }

@@ -1,11 +1,12 @@
 //! Issued certificates, their revocation, and the current CRL.
 
 use rusqlite::{Connection, OptionalExtension as _, params};
-use sixchat_proto::irp::CertState;
+use sixchat_proto::irp::{CertState, CertUsage};
 
 /// A certificate to record at issuance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewCert {
+    pub usage: CertUsage,
     pub serial: u64,
     pub user_id: String,
     pub ski_hex: String,
@@ -20,6 +21,7 @@ pub struct NewCert {
 /// One row of `certificates`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertRow {
+    pub usage: CertUsage,
     pub serial: u64,
     pub user_id: String,
     pub ski_hex: String,
@@ -64,10 +66,20 @@ pub fn parse_serial_hex(text: &str) -> Option<u64> {
 }
 
 const COLUMNS: &str =
-    "serial, user_id, ski_hex, spki, der, not_before, not_after, revoked_at, reason";
+    "serial, user_id, ski_hex, spki, der, not_before, not_after, revoked_at, reason, usage";
+
+fn usage_of(text: &str) -> CertUsage {
+    // The column's CHECK allows these two words only.
+    if text == "encryption" {
+        CertUsage::Encryption
+    } else {
+        CertUsage::Identity
+    }
+}
 
 fn cert_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CertRow> {
     Ok(CertRow {
+        usage: usage_of(&row.get::<_, String>(9)?),
         serial: super::uint(row.get(0)?),
         user_id: row.get(1)?,
         ski_hex: row.get(2)?,
@@ -84,8 +96,8 @@ fn cert_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CertRow> {
 pub fn insert(conn: &Connection, cert: &NewCert, now_unix: i64) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO certificates
-         (serial, user_id, ski_hex, spki_sha256, spki, der, not_before, not_after, issued)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+         (serial, user_id, ski_hex, spki_sha256, spki, der, not_before, not_after, issued, usage)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
             super::int(cert.serial),
             cert.user_id,
@@ -95,7 +107,8 @@ pub fn insert(conn: &Connection, cert: &NewCert, now_unix: i64) -> rusqlite::Res
             cert.der,
             cert.not_before_unix,
             cert.not_after_unix,
-            now_unix
+            now_unix,
+            cert.usage.as_str()
         ],
     )?;
     Ok(())
@@ -139,18 +152,33 @@ pub fn of_user(conn: &Connection, user_id: &str) -> rusqlite::Result<Vec<CertRow
     .collect()
 }
 
-/// The certificate `lookup` shows: the newest valid one, else the newest.
+/// The identity certificate `lookup` shows: the newest valid one, else the
+/// newest.
 pub fn current(
     conn: &Connection,
     user_id: &str,
     now_unix: i64,
 ) -> rusqlite::Result<Option<CertRow>> {
-    let all = of_user(conn, user_id)?;
+    let all: Vec<CertRow> = of_user(conn, user_id)?
+        .into_iter()
+        .filter(|c| c.usage == CertUsage::Identity)
+        .collect();
     let valid = all
         .iter()
         .find(|c| c.state(now_unix) == CertState::Valid)
         .cloned();
     Ok(valid.or_else(|| all.into_iter().next()))
+}
+
+/// The newest valid mail encryption certificate, if any.
+pub fn current_encryption(
+    conn: &Connection,
+    user_id: &str,
+    now_unix: i64,
+) -> rusqlite::Result<Option<CertRow>> {
+    Ok(of_user(conn, user_id)?
+        .into_iter()
+        .find(|c| c.usage == CertUsage::Encryption && c.state(now_unix) == CertState::Valid))
 }
 
 /// Revokes the certificates with this SKI (those of `owner` only, when
@@ -252,6 +280,7 @@ mod tests {
 
     fn cert(serial: u64, user: &str, key: u8, not_after: i64) -> NewCert {
         NewCert {
+            usage: CertUsage::Identity,
             serial,
             user_id: user.into(),
             ski_hex: format!("{key:02x}"),

@@ -113,6 +113,10 @@ const MIGRATIONS: &[&str] = &[
      CREATE TRIGGER store_removed AFTER DELETE ON store BEGIN
         UPDATE store_usage SET envelopes = envelopes - 1, bytes = bytes - OLD.size WHERE id = 1;
      END;",
+    // 3: issue 13. What each certificate is for: the identity key, or the
+    // mail encryption key (mail.md); every earlier one is an identity.
+    "ALTER TABLE certificates ADD COLUMN usage TEXT NOT NULL DEFAULT 'identity'
+        CHECK (usage IN ('identity', 'encryption'));",
 ];
 
 /// The schema version this build writes.

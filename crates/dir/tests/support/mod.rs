@@ -230,6 +230,7 @@ pub async fn enroll_request(
             user_id: invite.user_id.clone(),
             secret: invite.secret.clone(),
             csr_der,
+            encryption_csr_der: None,
         })
         .await
 }
@@ -241,7 +242,10 @@ pub async fn enroll(served: &Served, dir: &TestDir, invite: &Invite) -> Agent {
     let response = enroll_request(&mut client, invite, &key, &invite.user_id)
         .await
         .expect("enrollment succeeds");
-    let Response::Enroll { chain, root_der } = response else {
+    let Response::Enroll {
+        chain, root_der, ..
+    } = response
+    else {
         panic!("not an enroll_response: {response:?}");
     };
     assert_eq!(root_der, dir.root_der);

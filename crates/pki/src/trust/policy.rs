@@ -36,10 +36,23 @@ use crate::x509::{self, KeyKind, SignatureProblem, Single};
 /// Most certificates accepted in a peer's chain, leaf included.
 pub const MAX_CHAIN_LEN: usize = 4;
 
+/// What the leaf is checked for (step 4 differs; every other step is the same).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A handshake identity: digitalSignature, clientAuth.
+    Handshake,
+    /// A mail signer (RFC 8550): digitalSignature or nonRepudiation,
+    /// emailProtection.
+    MailSignature,
+    /// A mail recipient's key: keyEncipherment, emailProtection.
+    MailEncryption,
+}
+
 pub(super) fn check_peer(
     store: &TrustStore,
+    purpose: Purpose,
     user_id: &UserId,
-    name: &str,
+    name: Option<&str>,
     chain: &[Vec<u8>],
     now_unix: i64,
 ) -> Result<PeerCertificate, CertRejection> {
@@ -69,14 +82,18 @@ pub(super) fn check_peer(
     let leaf = &certs[0];
     check_identity(leaf, user_id, name)?;
     let key_bits = check_leaf_key(leaf)?;
-    check_leaf_usage(leaf)?;
+    check_leaf_usage(leaf, purpose)?;
     check_validity(leaf, now_unix)?;
     for (i, cert) in certs.iter().enumerate() {
         check_critical_extensions(cert, i)?;
     }
 
     let fingerprint = Fingerprint::of_der(leaf_der);
-    let pinned = store.pinned(user_id);
+    // A pin is on the identity certificate: an encryption certificate is
+    // never pinned, so it is verified or refused by its anchor alone.
+    let pinned = store
+        .pinned(user_id)
+        .filter(|_| purpose != Purpose::MailEncryption);
     if let Some(pin) = pinned {
         if !pin.ct_eq(&fingerprint) {
             return Err(CertRejection::PinMismatch(user_id.to_string()));
@@ -114,7 +131,7 @@ pub(super) fn check_peer(
 fn check_identity(
     leaf: &X509Certificate<'_>,
     user_id: &UserId,
-    name: &str,
+    name: Option<&str>,
 ) -> Result<(), CertRejection> {
     let mismatch = CertRejection::UserIdMismatch;
     match x509::single_rfc822_name(leaf) {
@@ -140,6 +157,9 @@ fn check_identity(
             ));
         }
     }
+    let Some(name) = name else {
+        return Ok(());
+    };
     match x509::single_common_name(leaf) {
         Single::One(found) if found == name => Ok(()),
         Single::One(found) => Err(mismatch(format!(
@@ -170,25 +190,37 @@ fn check_leaf_key(leaf: &X509Certificate<'_>) -> Result<usize, CertRejection> {
     }
 }
 
-fn check_leaf_usage(leaf: &X509Certificate<'_>) -> Result<(), CertRejection> {
+fn check_leaf_usage(leaf: &X509Certificate<'_>, purpose: Purpose) -> Result<(), CertRejection> {
     let unreadable = |what: &str| {
         CertRejection::BadCertificate(format!("its {what} extension is duplicated or unreadable"))
     };
-    match leaf.key_usage() {
-        Ok(Some(ku)) if !ku.value.digital_signature() => {
-            return Err(CertRejection::WrongKeyUsage(
-                "keyUsage does not allow digitalSignature".to_owned(),
-            ));
+    let wrong = |what: &str| Err(CertRejection::WrongKeyUsage(what.to_owned()));
+    match (leaf.key_usage(), purpose) {
+        (Err(_), _) => return Err(unreadable("keyUsage")),
+        (Ok(Some(ku)), Purpose::Handshake) if !ku.value.digital_signature() => {
+            return wrong("keyUsage does not allow digitalSignature");
         }
-        Ok(_) => {}
-        Err(_) => return Err(unreadable("keyUsage")),
+        (Ok(Some(ku)), Purpose::MailSignature)
+            if !ku.value.digital_signature() && !ku.value.non_repudiation() =>
+        {
+            return wrong("keyUsage does not allow digitalSignature");
+        }
+        (Ok(Some(ku)), Purpose::MailEncryption) if !ku.value.key_encipherment() => {
+            return wrong("keyUsage does not allow keyEncipherment");
+        }
+        _ => {}
     }
-    match leaf.extended_key_usage() {
-        Ok(Some(eku)) if !eku.value.client_auth => Err(CertRejection::WrongKeyUsage(
-            "extendedKeyUsage does not include clientAuth".to_owned(),
-        )),
-        Ok(_) => Ok(()),
-        Err(_) => Err(unreadable("extendedKeyUsage")),
+    match (leaf.extended_key_usage(), purpose) {
+        (Err(_), _) => Err(unreadable("extendedKeyUsage")),
+        (Ok(Some(eku)), Purpose::Handshake) if !eku.value.client_auth => {
+            wrong("extendedKeyUsage does not include clientAuth")
+        }
+        (Ok(Some(eku)), Purpose::MailSignature | Purpose::MailEncryption)
+            if !eku.value.email_protection && !eku.value.any =>
+        {
+            wrong("extendedKeyUsage does not include emailProtection")
+        }
+        _ => Ok(()),
     }
 }
 

@@ -20,7 +20,7 @@ pub mod record;
 pub use invite::{Invite, InviteError};
 
 pub use messages::{
-    CertState, CertStatus, ErrorCode, ErrorResponse, LookupResult, Request, Response,
+    CertState, CertStatus, CertUsage, ErrorCode, ErrorResponse, LookupResult, Request, Response,
     StoredEnvelope,
 };
 pub use record::{AddressRecord, SignedRecord};
@@ -287,6 +287,12 @@ impl<'a> Body<'a> {
 
     pub(crate) fn base64(&self, name: &str) -> Result<Vec<u8>, IrpError> {
         decode_base64(self.message, name, self.text(name)?)
+    }
+
+    pub(crate) fn optional_base64(&self, name: &str) -> Result<Option<Vec<u8>>, IrpError> {
+        self.optional(name)
+            .map(|e| decode_base64(self.message, name, &e.text))
+            .transpose()
     }
 
     pub(crate) fn number<T: std::str::FromStr>(&self, name: &str) -> Result<T, IrpError> {

@@ -29,10 +29,7 @@ pub fn own_dir(ctx: &Context, user_id: &UserId) -> anyhow::Result<Option<DirReco
 
 /// The profile's DIR, reached with the unlocked identity (which it keeps),
 /// and what the certificate says.
-fn require_dir(
-    ctx: &Context,
-    identity: UnlockedIdentity,
-) -> anyhow::Result<(Directory, sixchat_pki::cert::CertInfo)> {
+fn require_dir(ctx: &Context, identity: UnlockedIdentity) -> anyhow::Result<(Directory, Held)> {
     let Some(dir) = own_dir(ctx, &identity.info.user_id)? else {
         bail!(
             "profile {:?} has not enrolled with a DIR: run `sixchat-cli --profile {} enroll INVITE` first",
@@ -42,8 +39,18 @@ fn require_dir(
     };
     Ok((
         Directory::new(dir, identity.chain, Arc::new(identity.key)),
-        identity.info,
+        Held {
+            info: identity.info,
+            encryption: identity.encryption,
+        },
     ))
+}
+
+/// What the profile holds beside the DIR link: what its certificate says,
+/// and its mail encryption keys.
+struct Held {
+    info: sixchat_pki::cert::CertInfo,
+    encryption: Vec<sixchat_pki::pkcs12::EncryptionKey>,
 }
 
 /// The invite: the argument, or with `-` (as the argument or as
@@ -164,14 +171,21 @@ fn recovery_code(file: Option<&PathBuf>) -> anyhow::Result<Option<Zeroizing<Stri
 
 pub fn backup(ctx: &Context, code_file: Option<&PathBuf>) -> anyhow::Result<u8> {
     let passphrase = secret::passphrase(ctx, "Passphrase: ", false)?;
-    let (directory, info) = require_dir(ctx, ctx.profile.unlock(&passphrase)?)?;
+    let (directory, held) = require_dir(ctx, ctx.profile.unlock(&passphrase)?)?;
+    let info = held.info;
     let (code, generated) = if let Some(code) = recovery_code(code_file)? {
         (code, false)
     } else {
         (directory::new_recovery_code(), true)
     };
     let (auth, p12_password) = directory::recovery_values(&code);
-    let bytes = pkcs12::export(&directory.auth.key, &directory.auth.chain, &p12_password)?;
+    // Every mail encryption key goes into the backup (mail.md).
+    let bytes = pkcs12::export_all(
+        &directory.auth.key,
+        &directory.auth.chain,
+        &held.encryption,
+        &p12_password,
+    )?;
     runtime()?.block_on(directory.backup_put(bytes, &auth))?;
     let mut line = format!(
         "Backed up {} to the DIR at {} (encrypted here; the DIR cannot open it).",
@@ -239,9 +253,12 @@ pub fn restore(
         .cloned()
         .context("the backup does not carry the DIR root")?;
     let passphrase = secret::passphrase(ctx, "New passphrase for this profile: ", true)?;
-    let info = ctx
-        .profile
-        .save_identity(&imported.key, &imported.chain, &passphrase)?;
+    let info = ctx.profile.save_identity(
+        &imported.key,
+        &imported.chain,
+        &imported.encryption,
+        &passphrase,
+    )?;
     let store = ctx.profile.open_store()?;
     store.add_root(user_id.domain(), &root, &fingerprint.to_hex())?;
     let record = DirRecord {
@@ -267,11 +284,16 @@ pub fn restore(
 
 pub fn renew(ctx: &Context) -> anyhow::Result<u8> {
     let passphrase = secret::passphrase(ctx, "Passphrase: ", false)?;
-    let (directory, info) = require_dir(ctx, ctx.profile.unlock(&passphrase)?)?;
-    let chain = runtime()?.block_on(directory.renew(&directory.auth.key, &info.name))?;
-    let info = ctx
-        .profile
-        .replace_identity(&directory.auth.key, &chain, &passphrase)?;
+    let (directory, held) = require_dir(ctx, ctx.profile.unlock(&passphrase)?)?;
+    let renewed = runtime()?.block_on(directory.renew(&directory.auth.key, &held.info.name))?;
+    let mut encryption = held.encryption;
+    encryption.extend(renewed.encryption);
+    let info = ctx.profile.replace_identity(
+        &directory.auth.key,
+        &renewed.chain,
+        &encryption,
+        &passphrase,
+    )?;
     ctx.out.print(
         &format!(
             "Renewed {}: valid until {}",
@@ -288,7 +310,7 @@ pub fn revoke(ctx: &Context, reason: &str) -> anyhow::Result<u8> {
         bail!("--reason must be one of {}", REVOKE_REASONS.join(", "));
     }
     let passphrase = secret::passphrase(ctx, "Passphrase: ", false)?;
-    let (directory, info) = require_dir(ctx, ctx.profile.unlock(&passphrase)?)?;
+    let (directory, Held { info, .. }) = require_dir(ctx, ctx.profile.unlock(&passphrase)?)?;
     let ski = info
         .subject_key_id_hex
         .clone()

@@ -2,7 +2,7 @@
 
 use anyhow::{Context as _, bail};
 use clap::Subcommand;
-use serde_json::json;
+use serde_json::{Value, json};
 use sixchat_pki::cert::{self, CertInfo};
 use sixchat_pki::keys::IdentityKey;
 use sixchat_pki::pkcs12;
@@ -121,8 +121,53 @@ pub(crate) fn rfc3339(unix: i64) -> String {
         .unwrap_or_else(|| unix.to_string())
 }
 
-fn show_info(ctx: &Context, info: &CertInfo, verb: &str) {
+/// The mail key line of `id show` (mail.md, "Two keys per person"): the
+/// newest encryption certificate, or the identity's own when its key usage
+/// allows encryption, or none yet.
+fn mail_key(info: &CertInfo, identity_der: Option<&[u8]>, mail: &[Vec<u8>]) -> (String, Value) {
+    let newest = mail.last().and_then(|der| CertInfo::parse(der).ok());
+    match newest {
+        Some(key) => {
+            let older = mail.len() - 1;
+            let human = format!(
+                "{} (valid to {}{})",
+                key.fingerprint,
+                rfc3339(key.not_after_unix),
+                if older == 0 {
+                    String::new()
+                } else {
+                    format!(", and {older} older key(s) kept for stored mail")
+                }
+            );
+            let value = json!({
+                "fingerprint": key.fingerprint.to_hex(),
+                "not_after": rfc3339(key.not_after_unix),
+                "older_keys": older,
+            });
+            (human, value)
+        }
+        None if identity_der.is_some_and(sixchat_pki::cert::may_encrypt_to) => (
+            "the identity key (its certificate allows encryption)".to_owned(),
+            json!({ "fingerprint": info.fingerprint.to_hex(), "same_as_identity": true }),
+        ),
+        None => (
+            "none yet: mail to you cannot be encrypted until the DIR issues one (`id renew`)"
+                .to_owned(),
+            Value::Null,
+        ),
+    }
+}
+
+fn show_info(
+    ctx: &Context,
+    info: &CertInfo,
+    identity_der: Option<&[u8]>,
+    mail: &[Vec<u8>],
+    verb: &str,
+) {
+    let (mail_human, mail_value) = mail_key(info, identity_der, mail);
     let value = json!({
+        "mail_key": mail_value,
         "user_id": info.user_id.as_str(),
         "name": info.name,
         "fingerprint": info.fingerprint.to_hex(),
@@ -133,7 +178,7 @@ fn show_info(ctx: &Context, info: &CertInfo, verb: &str) {
         "key_bits": info.key_bits,
     });
     let human = format!(
-        "{verb}UserID:      {}\nName:        {}\nFingerprint: {}\nValid:       {} to {}\nIssuer:      {}{}\nKey:         RSA {} bits",
+        "{verb}UserID:      {}\nName:        {}\nFingerprint: {}\nValid:       {} to {}\nIssuer:      {}{}\nKey:         RSA {} bits\nMail key:    {mail_human}",
         info.user_id,
         safe(&info.name),
         info.fingerprint,
@@ -148,6 +193,34 @@ fn show_info(ctx: &Context, info: &CertInfo, verb: &str) {
         info.key_bits,
     );
     ctx.out.print(&human, &value);
+}
+
+/// `id import FILE`: an identity (and any mail encryption keys) from PKCS#12.
+fn import(ctx: &Context, file: &std::path::Path) -> anyhow::Result<()> {
+    let bytes = sixchat_agent::profile::read_limited(file, pkcs12::MAX_IMPORT_BYTES)
+        .with_context(|| format!("reading {}", file.display()))?;
+    let passphrase = secret::passphrase(ctx, &format!("Password of {}: ", file.display()), false)?;
+    let imported = pkcs12::import(&bytes, &passphrase)
+        .with_context(|| format!("importing {}", file.display()))?;
+    let info = ctx.profile.save_identity(
+        &imported.key,
+        &imported.chain,
+        &imported.encryption,
+        &passphrase,
+    )?;
+    let mail: Vec<Vec<u8>> = imported
+        .encryption
+        .iter()
+        .map(|held| held.certificate.clone())
+        .collect();
+    show_info(
+        ctx,
+        &info,
+        imported.chain.first().map(Vec::as_slice),
+        &mail,
+        "Imported.\n",
+    );
+    Ok(())
 }
 
 pub fn id(ctx: &Context, command: IdCommand) -> anyhow::Result<u8> {
@@ -172,25 +245,19 @@ pub fn id(ctx: &Context, command: IdCommand) -> anyhow::Result<u8> {
             let passphrase = secret::passphrase(ctx, "New passphrase for this profile: ", true)?;
             let key = IdentityKey::generate(bits)?;
             let der = cert::self_signed_identity(&key, &user_id, &name, days)?;
-            let info = ctx.profile.save_identity(&key, &[der], &passphrase)?;
-            show_info(ctx, &info, "Created a new identity.\n");
+            let info = ctx.profile.save_identity(&key, &[der], &[], &passphrase)?;
+            show_info(ctx, &info, None, &[], "Created a new identity.\n");
         }
-        IdCommand::Import { file } => {
-            let bytes = sixchat_agent::profile::read_limited(&file, pkcs12::MAX_IMPORT_BYTES)
-                .with_context(|| format!("reading {}", file.display()))?;
-            let passphrase =
-                secret::passphrase(ctx, &format!("Password of {}: ", file.display()), false)?;
-            let imported = pkcs12::import(&bytes, &passphrase)
-                .with_context(|| format!("importing {}", file.display()))?;
-            let info = ctx
-                .profile
-                .save_identity(&imported.key, &imported.chain, &passphrase)?;
-            show_info(ctx, &info, "Imported.\n");
-        }
+        IdCommand::Import { file } => import(ctx, &file)?,
         IdCommand::Export { file } => {
             let passphrase = secret::passphrase(ctx, "Passphrase: ", false)?;
             let unlocked = ctx.profile.unlock(&passphrase)?;
-            let bytes = pkcs12::export(&unlocked.key, &unlocked.chain, &passphrase)?;
+            let bytes = pkcs12::export_all(
+                &unlocked.key,
+                &unlocked.chain,
+                &unlocked.encryption,
+                &passphrase,
+            )?;
             sixchat_agent::profile::write_atomically(&file, &bytes, 0o600)?;
             ctx.out.print(
                 &format!("Exported {} to {}", unlocked.info.user_id, file.display()),
@@ -198,8 +265,9 @@ pub fn id(ctx: &Context, command: IdCommand) -> anyhow::Result<u8> {
             );
         }
         IdCommand::Show => {
-            let (_, info) = ctx.profile.public_identity()?;
-            show_info(ctx, &info, "");
+            let (chain, info) = ctx.profile.public_identity()?;
+            let mail = ctx.profile.encryption_certificates()?;
+            show_info(ctx, &info, chain.first().map(Vec::as_slice), &mail, "");
         }
         IdCommand::Backup { recovery_code_file } => {
             return crate::dir::backup(ctx, recovery_code_file.as_ref());

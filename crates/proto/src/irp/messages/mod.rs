@@ -32,16 +32,22 @@ pub const REVOKE_REASONS: &[&str] = &[
 /// A request from a UA to a DIR.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
-    /// `<user_id>`, `<secret>`, `<csr>` (base64 PKCS#10 DER).
+    /// `<user_id>`, `<secret>`, `<csr>` (base64 PKCS#10 DER), optional
+    /// `<encryption_csr>` (the mail encryption key's request, mail.md).
     Enroll {
         user_id: UserId,
         secret: String,
         csr_der: Vec<u8>,
+        encryption_csr_der: Option<Vec<u8>>,
     },
     /// No body.
     List,
-    /// `<csr>`: renewal (same key) or re-key (new key).
-    Issue { csr_der: Vec<u8> },
+    /// `<csr>`: renewal (same key) or re-key (new key); optional
+    /// `<encryption_csr>`: a new mail encryption key to certify as well.
+    Issue {
+        csr_der: Vec<u8>,
+        encryption_csr_der: Option<Vec<u8>>,
+    },
     /// `<ski>` (hex) and `<reason>`.
     Revoke { ski_hex: String, reason: String },
     /// `<record>` and `<signature>`.
@@ -99,10 +105,38 @@ impl CertState {
     }
 }
 
+/// What a certificate is for (mail.md, "Two keys per person").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertUsage {
+    /// The identity key: signs handshakes, IRP requests and mail.
+    Identity,
+    /// The mail encryption key: keyEncipherment only.
+    Encryption,
+}
+
+impl CertUsage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Identity => "identity",
+            Self::Encryption => "encryption",
+        }
+    }
+
+    /// An absent `usage` attribute means identity (what DIRs wrote before).
+    pub(crate) fn parse(text: Option<&str>) -> Option<Self> {
+        match text {
+            None | Some("identity") => Some(Self::Identity),
+            Some("encryption") => Some(Self::Encryption),
+            Some(_) => None,
+        }
+    }
+}
+
 /// One certificate in a `list_response`:
-/// `<certificate serial=".." ski=".." not_before=".." not_after=".." status="..">base64 DER</certificate>`.
+/// `<certificate serial=".." ski=".." not_before=".." not_after=".." status=".." usage="..">base64 DER</certificate>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertStatus {
+    pub usage: CertUsage,
     pub serial_hex: String,
     pub ski_hex: String,
     pub not_before_unix: i64,
@@ -120,6 +154,9 @@ pub struct LookupResult {
     /// The newest valid certificate, leaf first, then the issuing chain.
     pub chain: Vec<Vec<u8>>,
     pub state: CertState,
+    /// The newest valid mail encryption certificate, if one was issued
+    /// (`<encryption_certificate>`; same issuer as the identity's).
+    pub encryption_certificate: Option<Vec<u8>>,
     pub record: Option<SignedRecord>,
     pub last_seen_unix: Option<i64>,
 }
@@ -215,10 +252,12 @@ impl std::fmt::Display for ErrorResponse {
 /// A response from the DIR.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Response {
-    /// `<certificate>` per chain element (leaf first), then `<root>`.
+    /// `<certificate>` per chain element (leaf first), then `<root>`, then
+    /// `<encryption_certificate>` when one was asked for.
     Enroll {
         chain: Vec<Vec<u8>>,
         root_der: Vec<u8>,
+        encryption_certificate: Option<Vec<u8>>,
     },
     /// `<certificate …>` per certificate, optional `<record>` + `<signature>`,
     /// `<backup>true|false</backup>`, `<waiting>`.
@@ -228,9 +267,11 @@ pub enum Response {
         backup_stored: bool,
         waiting: u64,
     },
-    /// `<certificate>` per chain element.
+    /// `<certificate>` per chain element, then `<encryption_certificate>`
+    /// when one was asked for.
     Issue {
         chain: Vec<Vec<u8>>,
+        encryption_certificate: Option<Vec<u8>>,
     },
     /// `<serial>`.
     Revoke {

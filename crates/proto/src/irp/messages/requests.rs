@@ -38,13 +38,25 @@ impl Request {
                 user_id,
                 secret,
                 csr_der,
+                encryption_csr_der,
             } => {
                 w.text("user_id", user_id.as_str());
                 w.text("secret", secret);
                 w.base64("csr", csr_der);
+                if let Some(der) = encryption_csr_der {
+                    w.base64("encryption_csr", der);
+                }
             }
             Self::List | Self::Crl => {}
-            Self::Issue { csr_der } => w.base64("csr", csr_der),
+            Self::Issue {
+                csr_der,
+                encryption_csr_der,
+            } => {
+                w.base64("csr", csr_der);
+                if let Some(der) = encryption_csr_der {
+                    w.base64("encryption_csr", der);
+                }
+            }
             Self::Revoke { ski_hex, reason } => {
                 w.text("ski", ski_hex);
                 w.text("reason", reason);
@@ -128,10 +140,12 @@ impl Request {
                 user_id: user_id(&body, "user_id")?,
                 secret: short_text(&body, "secret")?,
                 csr_der: body.base64("csr")?,
+                encryption_csr_der: body.optional_base64("encryption_csr")?,
             },
             "list" => Self::List,
             "issue" => Self::Issue {
                 csr_der: body.base64("csr")?,
+                encryption_csr_der: body.optional_base64("encryption_csr")?,
             },
             "revoke" => {
                 let ski_hex = body.text("ski")?.trim().to_ascii_lowercase();

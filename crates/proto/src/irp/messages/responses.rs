@@ -1,8 +1,8 @@
 //! [`Response`]: its name, XML body and parsing.
 
 use super::{
-    CertStatus, ErrorCode, ErrorResponse, LookupResult, MAX_TEXT_CHARS, Response, StoredEnvelope,
-    attribute, boolean, chain, optional_short_text, short_text, state, user_id,
+    CertStatus, CertUsage, ErrorCode, ErrorResponse, LookupResult, MAX_TEXT_CHARS, Response,
+    StoredEnvelope, attribute, boolean, chain, optional_short_text, short_text, state, user_id,
 };
 use crate::irp::record::SignedRecord;
 use crate::irp::{Body, Header, IrpError, Writer, decode_base64, malformed, parse_envelope};
@@ -30,11 +30,18 @@ impl Response {
     pub fn to_xml(&self, header: &Header) -> Vec<u8> {
         let mut w = Writer::new(self.type_name(), header);
         match self {
-            Self::Enroll { chain, root_der } => {
+            Self::Enroll {
+                chain,
+                root_der,
+                encryption_certificate,
+            } => {
                 for der in chain {
                     w.base64("certificate", der);
                 }
                 w.base64("root", root_der);
+                if let Some(der) = encryption_certificate {
+                    w.base64("encryption_certificate", der);
+                }
             }
             Self::List {
                 certificates,
@@ -57,6 +64,7 @@ impl Response {
                             ("not_before", &not_before),
                             ("not_after", &not_after),
                             ("status", cert.state.as_str()),
+                            ("usage", cert.usage.as_str()),
                         ],
                         &encoded,
                     );
@@ -67,9 +75,15 @@ impl Response {
                 w.text("backup", if *backup_stored { "true" } else { "false" });
                 w.text("waiting", &waiting.to_string());
             }
-            Self::Issue { chain } => {
+            Self::Issue {
+                chain,
+                encryption_certificate,
+            } => {
                 for der in chain {
                     w.base64("certificate", der);
+                }
+                if let Some(der) = encryption_certificate {
+                    w.base64("encryption_certificate", der);
                 }
             }
             Self::Revoke { serial_hex } => w.text("serial", serial_hex),
@@ -90,6 +104,9 @@ impl Response {
                     w.base64("certificate", der);
                 }
                 w.text("status", found.state.as_str());
+                if let Some(der) = &found.encryption_certificate {
+                    w.base64("encryption_certificate", der);
+                }
                 if let Some(record) = &found.record {
                     record.write(&mut w);
                 }
@@ -170,12 +187,15 @@ impl Response {
             "enroll_response" => Self::Enroll {
                 chain: chain(&body)?,
                 root_der: body.base64("root")?,
+                encryption_certificate: body.optional_base64("encryption_certificate")?,
             },
             "list_response" => {
                 let certificates = body
                     .all("certificate")
                     .map(|e| {
                         Ok(CertStatus {
+                            usage: CertUsage::parse(e.attribute("usage"))
+                                .ok_or_else(|| malformed(message, "unknown certificate usage"))?,
                             serial_hex: attribute(&body, e, "serial")?.to_owned(),
                             ski_hex: attribute(&body, e, "ski")?.to_owned(),
                             not_before_unix: crate::irp::parse_number(
@@ -202,6 +222,7 @@ impl Response {
             }
             "issue_response" => Self::Issue {
                 chain: chain(&body)?,
+                encryption_certificate: body.optional_base64("encryption_certificate")?,
             },
             "revoke_response" => Self::Revoke {
                 serial_hex: body.text("serial")?.to_owned(),
@@ -216,6 +237,7 @@ impl Response {
                 email: optional_short_text(&body, "email")?,
                 chain: chain(&body)?,
                 state: state(&body, body.text("status")?)?,
+                encryption_certificate: body.optional_base64("encryption_certificate")?,
                 record: SignedRecord::read_optional(&body)?,
                 last_seen_unix: body.optional_number("last_seen")?,
             })),

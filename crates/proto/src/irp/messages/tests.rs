@@ -20,9 +20,17 @@ fn every_request_round_trips() {
             user_id: alice(),
             secret: "s3cret".into(),
             csr_der: vec![1, 2, 3],
+            encryption_csr_der: Some(vec![7]),
         },
         Request::List,
-        Request::Issue { csr_der: vec![4] },
+        Request::Issue {
+            csr_der: vec![4],
+            encryption_csr_der: None,
+        },
+        Request::Issue {
+            csr_der: vec![4],
+            encryption_csr_der: Some(vec![5]),
+        },
         Request::Revoke {
             ski_hex: "abcd".into(),
             reason: "keyCompromise".into(),
@@ -66,9 +74,11 @@ fn every_response_round_trips() {
         Response::Enroll {
             chain: vec![vec![1], vec![2]],
             root_der: vec![3],
+            encryption_certificate: Some(vec![4]),
         },
         Response::List {
             certificates: vec![CertStatus {
+                usage: CertUsage::Encryption,
                 serial_hex: "0a".into(),
                 ski_hex: "bb".into(),
                 not_before_unix: 1,
@@ -82,6 +92,7 @@ fn every_response_round_trips() {
         },
         Response::Issue {
             chain: vec![vec![1]],
+            encryption_certificate: None,
         },
         Response::Revoke {
             serial_hex: "0a".into(),
@@ -96,6 +107,7 @@ fn every_response_round_trips() {
             email: Some("alice@mail.example".into()),
             chain: vec![vec![1], vec![2]],
             state: CertState::Valid,
+            encryption_certificate: Some(vec![3]),
             record: Some(record),
             last_seen_unix: Some(6),
         })),
