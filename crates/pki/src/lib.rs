@@ -63,6 +63,7 @@ pub mod keys;
 pub mod pkcs12;
 pub mod protect;
 pub mod sealed;
+pub mod smime;
 pub mod trust;
 mod x509;
 
