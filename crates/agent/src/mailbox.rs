@@ -25,6 +25,12 @@ pub const FETCH_PAGE: u32 = 64;
 /// Longest time one stored envelope may take to open.
 pub const OPEN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
 
+/// A sealed envelope (chats, receipts) starts with its XML root; anything
+/// else in the store is a mail (an RFC 5322 message).
+fn is_sealed(data: &[u8]) -> bool {
+    data.trim_ascii_start().starts_with(b"<sealed")
+}
+
 /// Why a stored envelope was dropped (and acknowledged, so it blocks
 /// nothing behind it).
 #[derive(Debug, thiserror::Error)]
@@ -161,6 +167,49 @@ impl Mailbox {
         self.relay_outbox(peer, &cert).await
     }
 
+    /// Leaves a mail (an S/MIME message, encrypted end to end) in `peer`'s
+    /// DIR store, as it is.
+    pub async fn put_mail(&self, peer: &UserId, raw: Vec<u8>) -> Result<(), DirError> {
+        let directory = self.check_domain(peer)?;
+        directory.store_put(peer, raw).await?;
+        Ok(())
+    }
+
+    /// Takes a mail envelope: stored first, then its `delivered` receipt
+    /// goes to the sender (the DIR-authenticated `from`), sealed like a
+    /// chat receipt. The receipt never depends on what the mail holds.
+    async fn take_mail(&self, envelope: StoredEnvelope) -> Result<(), DirError> {
+        let receipt = self
+            .agent
+            .receive_mail(envelope.data, Some(envelope.from.clone()))
+            .await
+            .map_err(local)?;
+        if let (Some(receipt), Ok(sender)) = (receipt, UserId::parse(&envelope.from)) {
+            if let Err(e) = self.relay_receipt(&sender, &receipt).await {
+                self.agent.dir_problem("mail receipt", &e.to_string()).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Seals a receipt to `peer` (its certificate looked up) at its DIR.
+    pub(crate) async fn relay_receipt(
+        &self,
+        peer: &UserId,
+        receipt: &AppMessage,
+    ) -> Result<(), DirError> {
+        let cert = self
+            .agent
+            .lookup(peer)
+            .await
+            .map_err(|e| match e {
+                LookupError::Dir(e) => e,
+                other => DirError::BadAnswer(other.to_string()),
+            })?
+            .leaf;
+        self.send_receipt(peer, &cert, receipt).await
+    }
+
     /// Opens one envelope off the async workers, within [`OPEN_DEADLINE`]:
     /// anything a stranger stored is parsed on the blocking pool, so a hostile
     /// envelope can neither stall the agent nor keep it from stopping.
@@ -231,6 +280,12 @@ impl Mailbox {
                 }
                 Ok(Ok(()))
             }
+            AppMessage::MailReceipt {
+                message_id, read, ..
+            } => {
+                self.agent.mail_receipt(&sender, message_id, read).await;
+                Ok(Ok(()))
+            }
             // Live-session messages have no meaning in a mailbox.
             other => Ok(Err(Dropped::NotAccepted(other.type_name()))),
         }
@@ -251,6 +306,12 @@ impl Mailbox {
             let mut done = Vec::with_capacity(fetched);
             for envelope in envelopes {
                 let (id, from) = (envelope.id.clone(), envelope.from.clone());
+                if !is_sealed(&envelope.data) {
+                    // A mail: stored verbatim before anything reads it.
+                    self.take_mail(envelope).await?;
+                    done.push(id);
+                    continue;
+                }
                 let handled = match self.open_bounded(envelope).await {
                     Ok(opened) => self.dispatch(opened).await?,
                     Err(reason) => Err(reason),

@@ -107,4 +107,17 @@ impl sixchat_proto::CertificatePolicy for LiveTrust {
         })?;
         trust.check_peer(user_id, name, chain, now_unix)
     }
+
+    fn check_mail(
+        &self,
+        user_id: &UserId,
+        chain: &[Vec<u8>],
+        for_encryption: bool,
+        now_unix: i64,
+    ) -> Result<sixchat_proto::PeerCertificate, sixchat_proto::CertRejection> {
+        let trust = self.current().map_err(|e| {
+            sixchat_proto::CertRejection::BadCertificate(format!("local trust store: {e}"))
+        })?;
+        trust.check_mail(user_id, chain, for_encryption, now_unix)
+    }
 }

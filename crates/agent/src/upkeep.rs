@@ -167,6 +167,9 @@ async fn keep_certified(agent: &Agent, persist: &PersistChain) -> Result<(), Upk
         .and_then(|leaf| CertInfo::parse(leaf).ok())
         .map_or(0, |info| info.not_after_unix);
     agent.replace_chain(renewed.chain);
+    if let Some(key) = renewed.encryption {
+        agent.add_mail_key(key);
+    }
     agent.emit(AgentEvent::Renewed { not_after }).await;
     Ok(())
 }
@@ -203,7 +206,9 @@ pub async fn run(
     drop(mailbox);
 }
 
-/// Fetches what waits in the store, then retries the outbox, every `poll_secs`.
+/// Fetches what waits in the store, retries the outbox, leaves queued
+/// mail at its recipients' DIRs and reads mail stored since, every
+/// `poll_secs`.
 async fn mailbox(agent: Agent, poll_secs: u64) {
     loop {
         if let Some(mailbox) = agent.mailbox() {
@@ -212,6 +217,18 @@ async fn mailbox(agent: Agent, poll_secs: u64) {
             }
         }
         agent.deliver_outbox(Some(Duration::from_secs(30))).await;
+        for (recipient, outcome) in agent.deliver_mail().await {
+            if let Err(e) = outcome {
+                agent
+                    .dir_problem("mail", &format!("to {recipient}: {e}"))
+                    .await;
+            }
+        }
+        while let Ok(read) = agent.index_mail().await {
+            if read == 0 {
+                break;
+            }
+        }
         tokio::time::sleep(Duration::from_secs(poll_secs.max(1))).await;
     }
 }

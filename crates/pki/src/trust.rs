@@ -269,6 +269,21 @@ impl CertificatePolicy for TrustStore {
             now_unix,
         )
     }
+
+    fn check_mail(
+        &self,
+        user_id: &UserId,
+        chain: &[Vec<u8>],
+        for_encryption: bool,
+        now_unix: i64,
+    ) -> Result<PeerCertificate, CertRejection> {
+        let purpose = if for_encryption {
+            Purpose::MailEncryption
+        } else {
+            Purpose::MailSignature
+        };
+        policy::check_peer(self, purpose, user_id, None, chain, now_unix)
+    }
 }
 
 impl TrustStore {

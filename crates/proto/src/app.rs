@@ -49,6 +49,25 @@ pub enum AppMessage {
         id: String,
         message: FileMessage,
     },
+    /// `mail-receipt` (docs/mail.md): `<message_id>` of a mail we received
+    /// and `<state>` `delivered` (stored, before it was read or decrypted)
+    /// or `read` (shown to the person).
+    MailReceipt {
+        id: String,
+        message_id: String,
+        read: bool,
+    },
+}
+
+/// Longest Message-ID a receipt names.
+pub const MAX_MESSAGE_ID_CHARS: usize = 256;
+
+/// A Message-ID (without angle brackets) we accept in a receipt.
+pub fn valid_message_id(text: &str) -> bool {
+    (1..=MAX_MESSAGE_ID_CHARS).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'<' | b'>' | b'&'))
 }
 
 /// Why an application message could not be used; answered with `error`
@@ -81,7 +100,8 @@ impl AppMessage {
             | Self::Ping { id }
             | Self::Pong { id, .. }
             | Self::Bye { id }
-            | Self::File { id, .. } => id,
+            | Self::File { id, .. }
+            | Self::MailReceipt { id, .. } => id,
         }
     }
 
@@ -96,6 +116,7 @@ impl AppMessage {
             Self::Pong { .. } => "pong",
             Self::Bye { .. } => "bye",
             Self::File { message, .. } => message.type_name(),
+            Self::MailReceipt { .. } => "mail-receipt",
         }
     }
 
@@ -106,6 +127,7 @@ impl AppMessage {
             Self::Typing { .. } => &["chat", "typing"],
             Self::Error { .. } | Self::Ping { .. } | Self::Pong { .. } | Self::Bye { .. } => &[],
             Self::File { .. } => &["file-transfer"],
+            Self::MailReceipt { .. } => &["mail"],
         }
     }
 
@@ -124,6 +146,11 @@ impl AppMessage {
             } => w.child("ref", reference).child("reason", reason),
             Self::Ping { .. } | Self::Bye { .. } => w,
             Self::File { message, .. } => message.write(w),
+            Self::MailReceipt {
+                message_id, read, ..
+            } => w
+                .child("message_id", message_id)
+                .child("state", if *read { "read" } else { "delivered" }),
         }
         .finish()
     }
@@ -202,6 +229,22 @@ impl AppMessage {
                 reference: reference()?,
             },
             "bye" => Self::Bye { id },
+            "mail-receipt" => {
+                let message_id = text("message_id")?;
+                if !valid_message_id(&message_id) {
+                    return Err(fail("invalid <message_id>".into()));
+                }
+                let read = match text("state")?.as_str() {
+                    "delivered" => false,
+                    "read" => true,
+                    _ => return Err(fail("a receipt state is delivered or read".into())),
+                };
+                Self::MailReceipt {
+                    id,
+                    message_id,
+                    read,
+                }
+            }
             other if FileMessage::is_file_type(other) => match FileMessage::parse(other, &root) {
                 Ok(Some(message)) => Self::File { id, message },
                 Ok(None) => return Err(fail(format!("unknown message type {other:?}"))),
@@ -233,6 +276,16 @@ mod tests {
             .unwrap()
             .replace("<body>", "<future>x</future><body>");
         assert_eq!(AppMessage::parse(extended.as_bytes()).unwrap(), chat);
+        let receipt = AppMessage::MailReceipt {
+            id: "r1".into(),
+            message_id: "m1.abc@a.example".into(),
+            read: true,
+        };
+        assert_eq!(AppMessage::parse(&receipt.to_xml()).unwrap(), receipt);
+        let hostile = String::from_utf8(receipt.to_xml())
+            .unwrap()
+            .replace("m1.abc@a.example", "a&lt;b");
+        assert!(AppMessage::parse(hostile.as_bytes()).is_err());
     }
 
     #[test]

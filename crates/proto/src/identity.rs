@@ -256,6 +256,23 @@ pub trait CertificatePolicy: Send + Sync {
         chain: &[Vec<u8>],
         now_unix: i64,
     ) -> Result<PeerCertificate, CertRejection>;
+
+    /// The same policy for a mail: `for_encryption` false checks a signer
+    /// (digitalSignature, emailProtection), true a recipient's encryption
+    /// certificate (keyEncipherment, emailProtection, never pinned). The
+    /// display name is not checked. Policies that know no mail refuse.
+    fn check_mail(
+        &self,
+        user_id: &UserId,
+        chain: &[Vec<u8>],
+        for_encryption: bool,
+        now_unix: i64,
+    ) -> Result<PeerCertificate, CertRejection> {
+        let _ = (user_id, chain, for_encryption, now_unix);
+        Err(CertRejection::BadCertificate(
+            "this policy does not check mail certificates".to_owned(),
+        ))
+    }
 }
 
 /// A private-key operation failed locally.

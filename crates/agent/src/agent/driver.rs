@@ -385,6 +385,13 @@ impl Agent {
             AppMessage::File { id, message } => {
                 services.transfer.on_message(self, wire, id, message).await
             }
+            AppMessage::MailReceipt {
+                message_id, read, ..
+            } => {
+                let peer = wire.peer().clone();
+                self.mail_receipt(&peer, message_id, read).await;
+                Ok(())
+            }
         }
     }
 }

@@ -59,6 +59,8 @@ struct Inner {
     crl_checks: Mutex<HashMap<String, crl::CrlCheck>>,
     /// Peers being dialled right now (so a second dial waits its turn).
     dialing: Mutex<HashMap<UserId, usize>>,
+    /// The mail encryption keys, oldest first (docs/mail.md).
+    mail_keys: std::sync::RwLock<Arc<Vec<sixchat_pki::pkcs12::EncryptionKey>>>,
 }
 
 /// Marks a peer as being dialled while it lives.
@@ -124,8 +126,8 @@ impl Agent {
             signer: key.clone(),
         };
         let mut config = Config::new(local, policy);
-        // Chat, typing and file transfer (files.md); mail comes with its service.
-        config.app_capabilities = ["chat", "typing", "file-transfer"]
+        // Chat, typing, file transfer (files.md) and mail receipts (mail.md).
+        config.app_capabilities = ["chat", "typing", "file-transfer", "mail"]
             .map(str::to_owned)
             .to_vec();
         config.admit_new = options.admit_new;
@@ -148,6 +150,7 @@ impl Agent {
             sessions: Mutex::new(HashMap::new()),
             crl_checks: Mutex::new(HashMap::new()),
             dialing: Mutex::new(HashMap::new()),
+            mail_keys: std::sync::RwLock::new(Arc::new(identity.encryption)),
         };
         (
             Self {
@@ -179,6 +182,42 @@ impl Agent {
 
     pub fn key(&self) -> Arc<sixchat_pki::keys::IdentityKey> {
         self.inner.key.clone()
+    }
+
+    /// The certificate policy (the profile's trust store, as it is now).
+    pub fn policy(&self) -> Arc<dyn sixchat_proto::CertificatePolicy> {
+        self.config().policy.clone()
+    }
+
+    /// The mail encryption keys, oldest first.
+    pub fn mail_keys(&self) -> Arc<Vec<sixchat_pki::pkcs12::EncryptionKey>> {
+        self.inner
+            .mail_keys
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Takes a new mail encryption key (after a renewal) beside the old ones.
+    pub fn add_mail_key(&self, key: sixchat_pki::pkcs12::EncryptionKey) {
+        let mut slot = self
+            .inner
+            .mail_keys
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut keys: Vec<_> = slot
+            .iter()
+            .filter_map(|held| {
+                sixchat_pki::keys::IdentityKey::from_pkcs8_der(held.key.pkcs8_der())
+                    .ok()
+                    .map(|k| sixchat_pki::pkcs12::EncryptionKey {
+                        key: k,
+                        certificate: held.certificate.clone(),
+                    })
+            })
+            .collect();
+        keys.push(key);
+        *slot = Arc::new(keys);
     }
 
     /// The certificate chain the agent presents, leaf first.

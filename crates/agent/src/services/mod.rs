@@ -6,7 +6,9 @@
 //! - [`chat`]: the outbox, incoming chats, delivery and read receipts, typing.
 //! - [`transfer`]: listings, offers, chunk-range requests, bulk records by
 //!   stream id (files.md, docs/transfer.md).
-//! - next (mail.md): `mail` (S/MIME notices).
+//! - [`mail`]: S/MIME mail (mail.md): sending into the recipient's DIR
+//!   store, storing what comes in before reading it, receipts.
 
 pub mod chat;
+pub mod mail;
 pub mod transfer;

@@ -59,4 +59,48 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // Version 6: what a get does with a name taken by other content
     // (docs/transfer.md, "Name conflicts").
     "ALTER TABLE transfers ADD COLUMN on_conflict TEXT NOT NULL DEFAULT 'rename';",
+    // Version 7: mail (docs/mail.md). Each message kept verbatim as it came
+    // or went (`raw`); what reading it found is an index beside it (filled
+    // once it was read, so storing never waits on a decryption); full-text
+    // search over sender, subject and body; each recipient's delivery.
+    "CREATE TABLE mail (
+        id INTEGER PRIMARY KEY,
+        folder TEXT NOT NULL CHECK (folder IN ('inbox', 'sent', 'drafts', 'trash')),
+        raw BLOB NOT NULL,
+        digest BLOB NOT NULL,
+        came_from TEXT,
+        received INTEGER NOT NULL,
+        unread INTEGER NOT NULL DEFAULT 1,
+        indexed INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT '',
+        sender TEXT NOT NULL DEFAULT '',
+        recipients TEXT NOT NULL DEFAULT '',
+        subject TEXT NOT NULL DEFAULT '',
+        sent_at INTEGER,
+        message_id TEXT,
+        body TEXT NOT NULL DEFAULT '',
+        attachments INTEGER NOT NULL DEFAULT 0
+     );
+     CREATE UNIQUE INDEX mail_copy ON mail (digest, folder);
+     CREATE INDEX mail_folder ON mail (folder, received);
+     CREATE INDEX mail_message_id ON mail (message_id);
+     CREATE VIRTUAL TABLE mail_text USING fts5(sender, subject, body, content='mail', content_rowid='id');
+     CREATE TRIGGER mail_text_add AFTER INSERT ON mail BEGIN
+        INSERT INTO mail_text (rowid, sender, subject, body) VALUES (NEW.id, NEW.sender, NEW.subject, NEW.body);
+     END;
+     CREATE TRIGGER mail_text_remove AFTER DELETE ON mail BEGIN
+        INSERT INTO mail_text (mail_text, rowid, sender, subject, body) VALUES ('delete', OLD.id, OLD.sender, OLD.subject, OLD.body);
+     END;
+     CREATE TRIGGER mail_text_change AFTER UPDATE OF sender, subject, body ON mail BEGIN
+        INSERT INTO mail_text (mail_text, rowid, sender, subject, body) VALUES ('delete', OLD.id, OLD.sender, OLD.subject, OLD.body);
+        INSERT INTO mail_text (rowid, sender, subject, body) VALUES (NEW.id, NEW.sender, NEW.subject, NEW.body);
+     END;
+     CREATE TABLE mail_delivery (
+        mail INTEGER NOT NULL REFERENCES mail (id) ON DELETE CASCADE,
+        recipient TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'relayed', 'delivered', 'read')),
+        updated INTEGER NOT NULL,
+        PRIMARY KEY (mail, recipient)
+     );
+     CREATE INDEX mail_waiting ON mail_delivery (state, recipient);",
 ];

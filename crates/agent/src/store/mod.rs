@@ -2,13 +2,14 @@
 //! outbox), [`trust`] (roots, pins, DIRs, CRLs), [`peers`] (addresses,
 //! record sequences, the agent's registration), [`contacts`] (the desktop
 //! app's contacts and settings), [`transfers`] (auto-accept and the
-//! transfer queue), and the schema in [`migrations`]. Versioned
+//! transfer queue), [`mail`] (the mailbox and each sent mail's delivery), and the schema in [`migrations`]. Versioned
 //! migrations; WAL with `synchronous=FULL`, so a write that returned
 //! survives a crash. The agent runs writes on the blocking pool (a
 //! `synchronous=FULL` commit waits for the disk); transfers and mail will
 //! add modules and migrations of their own.
 
 mod contacts;
+mod mail;
 mod messages;
 mod migrations;
 mod peers;
@@ -20,6 +21,7 @@ use std::path::Path;
 use rusqlite::Connection;
 
 pub use contacts::Contact;
+pub use mail::{MAX_LISTED, MailDelivery, MailFolder, MailIndex, MailRow};
 pub use messages::{DeliveryState, Direction, StoredMessage, UnknownState};
 pub use peers::Registration;
 pub use sixchat_host::now_unix;

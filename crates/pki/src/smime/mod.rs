@@ -381,6 +381,15 @@ fn signed_data(info: &ContentInfo) -> Result<asn1::SignedDataRead, String> {
         .map_err(|e| format!("malformed signed data: {e}"))
 }
 
+/// The Message-ID of the outer message (what a receipt names), read
+/// without opening any layer.
+pub fn outer_message_id(message: &[u8]) -> Option<String> {
+    MessageParser::default()
+        .parse(message)?
+        .message_id()
+        .map(str::to_owned)
+}
+
 /// Reads a mail (as received, RFC 5322 bytes), decrypting with `keys`.
 pub fn read(message: &[u8], keys: &[DecryptWith<'_>]) -> Reading {
     let mut reading = Reading {

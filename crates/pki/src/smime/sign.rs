@@ -316,13 +316,10 @@ pub(super) fn verify(signed: &SignedDataRead, content: &[u8]) -> Result<Signer, 
     UnparsedPublicKey::new(verifier, &spki)
         .verify(&to_verify, info.signature.as_bytes())
         .map_err(|_| "the signature does not verify".to_owned())?;
-    let mut chain = vec![cert.to_der().map_err(|e| e.to_string())?];
-    chain.extend(
-        certificates
-            .iter()
-            .filter(|c| *c != cert)
-            .filter_map(|c| c.to_der().ok()),
-    );
+    let chain = issuer_path(cert, &certificates)
+        .iter()
+        .map(|c| c.to_der().map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Signer {
         chain,
         signing_time_unix,
@@ -330,6 +327,27 @@ pub(super) fn verify(signed: &SignedDataRead, content: &[u8]) -> Result<Signer, 
         offers_gcm,
         hash: digest.name(),
     })
+}
+
+/// The signer's certificate, then its issuers by name among `certs` (the
+/// others a message carries, such as an encryption certificate, are left
+/// out), at most four in all.
+fn issuer_path<'a>(leaf: &'a Certificate, certs: &'a [Certificate]) -> Vec<&'a Certificate> {
+    let mut path = vec![leaf];
+    while path.len() < 4 {
+        let current = path[path.len() - 1].tbs_certificate();
+        if current.issuer() == current.subject() {
+            break;
+        }
+        let next = certs
+            .iter()
+            .find(|c| c.tbs_certificate().subject() == current.issuer() && !path.contains(c));
+        match next {
+            Some(next) => path.push(next),
+            None => break,
+        }
+    }
+    path
 }
 
 /// The certificate an SMIMEEncryptionKeyPreference names, among `certs`.

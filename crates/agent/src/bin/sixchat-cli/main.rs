@@ -6,6 +6,7 @@ mod chat;
 mod dir;
 mod files;
 mod identity;
+mod mail;
 mod output;
 mod run;
 mod secret;
@@ -135,6 +136,10 @@ enum Command {
     /// whose code was compared); `run` serves it. Nothing is shared until it is set.
     #[command(subcommand)]
     Share(files::FolderCommand),
+    /// S/MIME mail without mail servers: send (signed, encrypted, left at the recipients'
+    /// DIR), list, show, export, import, fetch, delete.
+    #[command(subcommand)]
+    Mail(mail::MailCommand),
     /// The folder `get` puts files in when --to is not given (else the current folder), and
     /// where accepted offers go (without one, offers are declined). It must exist.
     #[command(subcommand)]
@@ -189,6 +194,7 @@ fn main() -> ExitCode {
         Command::Transfers { command } => transfer::transfers(&ctx, command),
         Command::Share(cmd) => files::folder_setting(&ctx, files::SHARE_KEY, cmd),
         Command::Incoming(cmd) => files::folder_setting(&ctx, files::INCOMING_KEY, cmd),
+        Command::Mail(cmd) => mail::mail(&ctx, cmd),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,0 +1,417 @@
+//! `mail`: S/MIME mail without mail servers (docs/mail.md).
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use clap::Subcommand;
+use serde_json::json;
+use sixchat_agent::AgentOptions;
+use sixchat_agent::services::mail::{MAX_ATTACHMENT_BYTES, MAX_MAIL_BYTES, MailRequest, MailView};
+use sixchat_agent::store::{MailDelivery, MailFolder, MailRow};
+use sixchat_pki::smime::Attachment;
+use sixchat_proto::UserId;
+
+use crate::output::safe;
+use crate::run::{open_agent, runtime};
+use crate::{Context, EXIT_ERROR};
+
+/// Longest body read from standard input.
+const MAX_BODY_BYTES: usize = 4 << 20;
+
+#[derive(Subcommand)]
+pub enum MailCommand {
+    /// Write a mail. The body comes from standard input (UTF-8). It is signed with this
+    /// profile's identity and encrypted to every recipient and to you (S/MIME, AES-256-GCM),
+    /// then left, still encrypted, in the recipients' DIR store; their agent fetches it when it
+    /// next runs. `mail list --folder sent` shows each recipient's delivery: queued, relayed
+    /// (waiting at the DIR), delivered (stored by their agent), read.
+    Send {
+        /// The recipients' UserIDs (To).
+        #[arg(required = true, value_name = "USERID")]
+        to: Vec<String>,
+        /// A further recipient (Cc); may be repeated.
+        #[arg(long, value_name = "USERID")]
+        cc: Vec<String>,
+        #[arg(long, value_name = "TEXT")]
+        subject: String,
+        /// A file to attach; may be repeated (25 MiB in all; send larger files with `send`).
+        #[arg(long, value_name = "FILE")]
+        attach: Vec<PathBuf>,
+        /// The Message-ID this mail answers (`mail show` prints it).
+        #[arg(long, value_name = "MESSAGE-ID")]
+        in_reply_to: Option<String>,
+    },
+    /// List mail, newest first: every folder but Trash, or one (inbox, sent, drafts, trash);
+    /// --search keeps what has every word in its sender, subject or body.
+    List {
+        #[arg(long, value_name = "FOLDER")]
+        folder: Option<String>,
+        #[arg(long, value_name = "TEXT")]
+        search: Option<String>,
+    },
+    /// Show one mail: decrypted, its signature checked again against today's trust (a
+    /// certificate revoked since shows as such), its status in words. Marks it read (the
+    /// sender is told).
+    Show {
+        id: i64,
+        /// Save its attachments into this folder (a name taken gets " (2)" and so on).
+        #[arg(long, value_name = "FOLDER")]
+        save_attachments: Option<PathBuf>,
+    },
+    /// Write a mail to FILE.eml exactly as it was received (or sent): the S/MIME message
+    /// other programs read (openssl cms, Thunderbird).
+    Export { id: i64, file: PathBuf },
+    /// Bring an S/MIME message (.eml) from another program into the Inbox, with its status.
+    Import { file: PathBuf },
+    /// Fetch mail waiting at the DIR, leave queued mail at the recipients' DIRs, read what
+    /// came (what `run` does all along).
+    Fetch,
+    /// Move a mail to Trash; a mail in Trash is deleted.
+    Delete { id: i64 },
+}
+
+fn folder_arg(folder: Option<&str>) -> anyhow::Result<Option<MailFolder>> {
+    folder
+        .map(|f| {
+            MailFolder::parse(f)
+                .with_context(|| format!("no folder {f:?}: inbox, sent, drafts or trash"))
+        })
+        .transpose()
+}
+
+fn read_attachment(path: &Path) -> anyhow::Result<Attachment> {
+    let data = sixchat_agent::profile::read_limited(path, MAX_ATTACHMENT_BYTES)
+        .with_context(|| format!("reading {}", path.display()))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "attachment".to_owned());
+    Ok(Attachment {
+        name,
+        content_type: "application/octet-stream".to_owned(),
+        data,
+    })
+}
+
+fn user_ids(list: &[String]) -> anyhow::Result<Vec<UserId>> {
+    list.iter()
+        .map(|u| UserId::parse(u).with_context(|| format!("{u:?} is not a UserID")))
+        .collect()
+}
+
+fn send(
+    ctx: &Context,
+    to: &[String],
+    cc: &[String],
+    subject: &str,
+    attach: &[PathBuf],
+    in_reply_to: Option<String>,
+) -> anyhow::Result<u8> {
+    let (to, cc) = (user_ids(to)?, user_ids(cc)?);
+    let mut body = Vec::new();
+    std::io::stdin()
+        .take(MAX_BODY_BYTES as u64 + 1)
+        .read_to_end(&mut body)?;
+    if body.len() > MAX_BODY_BYTES {
+        bail!("the body is over {} MiB", MAX_BODY_BYTES >> 20);
+    }
+    let body = String::from_utf8(body).context("the body is not UTF-8")?;
+    let attachments = attach
+        .iter()
+        .map(|p| read_attachment(p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let opened = open_agent(ctx, AgentOptions::default())?;
+    let agent = opened.agent;
+    let request = MailRequest {
+        to,
+        cc,
+        subject: subject.to_owned(),
+        body,
+        attachments,
+        in_reply_to,
+    };
+    let rt = runtime()?;
+    let (id, outcomes) = rt.block_on(async {
+        let id = agent.send_mail(request).await?;
+        Ok::<_, anyhow::Error>((id, agent.deliver_mail().await))
+    })?;
+    let mut line = format!("Sent as mail {id}.");
+    let mut failed = false;
+    for (recipient, outcome) in &outcomes {
+        match outcome {
+            Ok(MailDelivery::Relayed) => line.push_str(&format!(
+                "\n{recipient}: waiting, encrypted, at their DIR until their agent fetches it"
+            )),
+            Ok(state) => line.push_str(&format!("\n{recipient}: {}", state.as_str())),
+            Err(e) => {
+                failed = true;
+                line.push_str(&format!("\n{recipient}: queued ({})", safe(e)));
+            }
+        }
+    }
+    ctx.out.print(
+        &line,
+        &json!({ "sent": id, "deliveries": outcomes.iter().map(|(r, o)| json!({
+            "recipient": r,
+            "state": o.as_ref().map(|s| s.as_str()).unwrap_or("queued"),
+        })).collect::<Vec<_>>() }),
+    );
+    Ok(if failed { crate::EXIT_QUEUED } else { 0 })
+}
+
+fn row_json(row: &MailRow) -> serde_json::Value {
+    json!({
+        "id": row.id,
+        "folder": row.folder.as_str(),
+        "unread": row.unread,
+        "received": row.received,
+        "from": row.index.sender,
+        "to": row.index.recipients,
+        "subject": row.index.subject,
+        "date": row.index.sent_at,
+        "status": if row.indexed { row.index.status.as_str() } else { "not read yet" },
+        "attachments": row.index.attachments,
+        "message_id": row.index.message_id,
+        "deliveries": row.deliveries.iter().map(|(r, s)| json!({ "recipient": r, "state": s.as_str() })).collect::<Vec<_>>(),
+    })
+}
+
+fn list(ctx: &Context, folder: Option<&str>, search: Option<&str>) -> anyhow::Result<u8> {
+    let folder = folder_arg(folder)?;
+    let store = ctx.profile.open_store()?;
+    for row in store.mail_list(folder, search)? {
+        let marker = if row.unread { "*" } else { " " };
+        let who = if row.folder == MailFolder::Sent {
+            let deliveries: Vec<String> = row
+                .deliveries
+                .iter()
+                .map(|(r, s)| format!("{r} {}", s.as_str()))
+                .collect();
+            format!("to {}", deliveries.join(", "))
+        } else {
+            row.index.sender.clone()
+        };
+        let status = if row.indexed {
+            row.index.status.as_str()
+        } else {
+            "not read yet"
+        };
+        ctx.out.print(
+            &format!(
+                "{marker}{}\t{}\t{}\t{}\t[{}]",
+                row.id,
+                row.folder.as_str(),
+                safe(&who),
+                safe(&row.index.subject),
+                safe(status)
+            ),
+            &row_json(&row),
+        );
+    }
+    Ok(0)
+}
+
+fn show_view(ctx: &Context, row: &MailRow, view: &MailView) {
+    let h = &view.reading.headers;
+    let names = |parties: &[sixchat_pki::smime::Party]| {
+        parties
+            .iter()
+            .map(|p| p.address.clone())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut text = format!(
+        "Mail {}\nStatus:     {}\nFrom:       {}\nTo:         {}\n",
+        row.id,
+        safe(&view.status),
+        safe(
+            &h.from
+                .as_ref()
+                .map(|p| p.address.clone())
+                .unwrap_or_default()
+        ),
+        safe(&names(&h.to)),
+    );
+    if !h.cc.is_empty() {
+        text.push_str(&format!("Cc:         {}\n", safe(&names(&h.cc))));
+    }
+    if let Some(date) = h.date_unix {
+        text.push_str(&format!("Date:       {}\n", crate::identity::rfc3339(date)));
+    }
+    text.push_str(&format!(
+        "Subject:    {}\nMessage-ID: {}\n",
+        safe(h.subject.as_deref().unwrap_or("")),
+        safe(h.message_id.as_deref().unwrap_or("")),
+    ));
+    for (recipient, state) in &row.deliveries {
+        text.push_str(&format!("Delivery:   {recipient} {}\n", state.as_str()));
+    }
+    for a in &view.reading.attachments {
+        text.push_str(&format!(
+            "Attachment: {} ({} bytes)\n",
+            safe(&a.name),
+            a.data.len()
+        ));
+    }
+    text.push('\n');
+    for line in view.reading.text.lines() {
+        text.push_str(&safe(line));
+        text.push('\n');
+    }
+    let value = json!({
+        "id": row.id,
+        "status": view.status,
+        "from": h.from.as_ref().map(|p| p.address.clone()),
+        "to": h.to.iter().map(|p| p.address.clone()).collect::<Vec<_>>(),
+        "cc": h.cc.iter().map(|p| p.address.clone()).collect::<Vec<_>>(),
+        "subject": h.subject,
+        "date": h.date_unix,
+        "message_id": h.message_id,
+        "body": view.reading.text,
+        "attachments": view.reading.attachments.iter().map(|a| json!({ "name": a.name, "size": a.data.len() })).collect::<Vec<_>>(),
+        "deliveries": row.deliveries.iter().map(|(r, s)| json!({ "recipient": r, "state": s.as_str() })).collect::<Vec<_>>(),
+    });
+    ctx.out.print(text.trim_end(), &value);
+}
+
+/// A name for an attachment inside `folder`: its last path part, no
+/// controls, never hidden or empty, and never one already taken.
+fn free_name(folder: &Path, name: &str) -> PathBuf {
+    let base: String = Path::new(name)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_control() && *c != '/' && *c != '\\')
+        .collect();
+    let base = base.trim_start_matches('.').to_owned();
+    let base = if base.is_empty() {
+        "attachment".to_owned()
+    } else {
+        base
+    };
+    let mut candidate = folder.join(&base);
+    let mut n = 2;
+    while candidate.exists() {
+        candidate = folder.join(format!("{base} ({n})"));
+        n += 1;
+    }
+    candidate
+}
+
+fn show(ctx: &Context, id: i64, save: Option<&Path>) -> anyhow::Result<u8> {
+    let store = ctx.profile.open_store()?;
+    let Some((row, raw)) = store.mail(id)? else {
+        bail!("no mail {id}");
+    };
+    drop(store);
+    let opened = open_agent(ctx, AgentOptions::default())?;
+    let agent = opened.agent;
+    let view = {
+        let agent = agent.clone();
+        runtime()?.block_on(async move {
+            tokio::task::spawn_blocking(move || agent.read_mail(&raw)).await
+        })?
+    };
+    show_view(ctx, &row, &view);
+    if let Some(folder) = save {
+        for a in &view.reading.attachments {
+            let path = free_name(folder, &a.name);
+            sixchat_agent::profile::write_atomically(&path, &a.data, 0o600)?;
+            eprintln!("saved {}", safe(&path.display().to_string()));
+        }
+    }
+    if row.unread {
+        runtime()?.block_on(agent.mark_mail_read(id))?;
+    }
+    Ok(0)
+}
+
+fn import(ctx: &Context, file: &Path) -> anyhow::Result<u8> {
+    let raw = sixchat_agent::profile::read_limited(file, MAX_MAIL_BYTES)
+        .with_context(|| format!("reading {}", file.display()))?;
+    let opened = open_agent(ctx, AgentOptions::default())?;
+    let agent = opened.agent;
+    let (id, new) = agent.with_store(|s| s.import_mail(&raw))?;
+    let view = agent.read_mail(&raw);
+    let index = sixchat_agent::services::mail::index_of(&view);
+    agent.with_store(|s| s.index_mail(id, &index))?;
+    let Some((row, _)) = agent.with_store(|s| s.mail(id))? else {
+        bail!("the imported mail is gone");
+    };
+    if !new {
+        eprintln!("already in the mailbox as mail {id}");
+    }
+    show_view(ctx, &row, &view);
+    Ok(0)
+}
+
+fn fetch(ctx: &Context) -> anyhow::Result<u8> {
+    let opened = open_agent(ctx, AgentOptions::default())?;
+    let agent = opened.agent;
+    let Some(mailbox) = agent.mailbox() else {
+        bail!("this profile has no DIR: mail travels through the DIR store (enroll first)");
+    };
+    let (taken, outcomes, read) = runtime()?.block_on(async {
+        let taken = mailbox.fetch().await?;
+        let outcomes = agent.deliver_mail().await;
+        let mut read = 0;
+        loop {
+            let n = agent.index_mail().await?;
+            read += n;
+            if n == 0 {
+                break;
+            }
+        }
+        Ok::<_, anyhow::Error>((taken, outcomes, read))
+    })?;
+    let left = outcomes.iter().filter(|(_, o)| o.is_ok()).count();
+    ctx.out.print(
+        &format!("Fetched {taken} from the DIR, read {read}, left {left} at recipients' DIRs."),
+        &json!({ "fetched": taken, "read": read, "relayed": left }),
+    );
+    Ok(0)
+}
+
+pub fn mail(ctx: &Context, command: MailCommand) -> anyhow::Result<u8> {
+    match command {
+        MailCommand::Send {
+            to,
+            cc,
+            subject,
+            attach,
+            in_reply_to,
+        } => send(ctx, &to, &cc, &subject, &attach, in_reply_to),
+        MailCommand::List { folder, search } => list(ctx, folder.as_deref(), search.as_deref()),
+        MailCommand::Show {
+            id,
+            save_attachments,
+        } => show(ctx, id, save_attachments.as_deref()),
+        MailCommand::Export { id, file } => {
+            let store = ctx.profile.open_store()?;
+            let Some((_, raw)) = store.mail(id)? else {
+                bail!("no mail {id}");
+            };
+            sixchat_agent::profile::write_atomically(&file, &raw, 0o600)?;
+            ctx.out.print(
+                &format!("Wrote mail {id} to {}", safe(&file.display().to_string())),
+                &json!({ "exported": id, "file": file }),
+            );
+            Ok(0)
+        }
+        MailCommand::Import { file } => import(ctx, &file),
+        MailCommand::Fetch => fetch(ctx),
+        MailCommand::Delete { id } => {
+            let store = ctx.profile.open_store()?;
+            if !store.delete_mail(id)? {
+                ctx.out
+                    .print(&format!("no mail {id}"), &json!({ "deleted": null }));
+                return Ok(EXIT_ERROR);
+            }
+            ctx.out
+                .print(&format!("Deleted mail {id}"), &json!({ "deleted": id }));
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,415 @@
+//! Mail as a new user meets it (docs/mail.md): a real `sixchat-dir` child
+//! process, alice and bob enrolled; alice mails bob (text and a 5 MB
+//! attachment) while bob is offline; bob fetches it, finds it with
+//! "valid signature, verified sender", saves the attachment and replies;
+//! alice reads the reply and sees her mail delivered and read. Then what
+//! another program made (`openssl cms`) comes in with `mail import`, and
+//! a mail bob exported is what OpenSSL decrypts and verifies.
+
+#[path = "support/procs.rs"]
+mod procs;
+#[path = "support/world.rs"]
+mod world;
+
+use std::io::Write as _;
+use std::process::{Output, Stdio};
+
+use procs::text;
+use world::World;
+
+fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "{}", text(out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn json_lines(out: &Output) -> Vec<serde_json::Value> {
+    ok(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect()
+}
+
+/// `mail send` with `body` on standard input.
+fn send(world: &World, profile: &str, args: &[&str], body: &str) -> Output {
+    let mut child = world
+        .cli(profile)
+        .args(["--json", "mail", "send"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sixchat-cli runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(body.as_bytes())
+        .expect("body written");
+    child.wait_with_output().expect("sixchat-cli ends")
+}
+
+fn enroll(world: &World, user: &str, name: &str) {
+    let invite = world
+        .admin(&["invite", user, "--name", name])
+        .trim()
+        .to_owned();
+    let profile = user.split('@').next().expect("local part");
+    ok(&world.cli_run(profile, &["--json", "enroll", &invite]));
+}
+
+#[test]
+#[allow(clippy::too_many_lines)] // one scenario with real processes, read top to bottom
+fn alice_mails_bob_while_he_is_offline_and_bob_replies() {
+    let world = World::new();
+    let address = format!("127.0.0.1:{}", world.dir_port);
+    world.admin(&["init", "--domain", "example.org", "--address", &address]);
+    let mut dir = world.serve();
+    enroll(&world, "alice@example.org", "Alice");
+    enroll(&world, "bob@example.org", "Bob");
+
+    // A 5 MB attachment; bob's agent is not running.
+    let attachment: Vec<u8> = (0..5_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let file = world.data().join("report.bin");
+    std::fs::write(&file, &attachment).expect("attachment written");
+    let sent = send(
+        &world,
+        "alice",
+        &[
+            "bob@example.org",
+            "--subject",
+            "The report",
+            "--attach",
+            file.to_str().expect("utf-8 path"),
+        ],
+        "Hello Bob,\nthe report is attached.\n",
+    );
+    let sent = json_lines(&sent);
+    assert_eq!(sent[0]["deliveries"][0]["state"], "relayed", "{sent:?}");
+    let listed =
+        json_lines(&world.cli_run("alice", &["--json", "mail", "list", "--folder", "sent"]));
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["deliveries"][0]["state"], "relayed");
+
+    // Bob starts: his agent fetches, stores, acknowledges, reads.
+    let fetched = json_lines(&world.cli_run("bob", &["--json", "mail", "fetch"]));
+    assert_eq!(fetched[0]["fetched"], 1, "{fetched:?}");
+    let inbox = json_lines(&world.cli_run("bob", &["--json", "mail", "list", "--folder", "inbox"]));
+    assert_eq!(inbox.len(), 1, "{inbox:?}");
+    assert_eq!(
+        inbox[0]["status"],
+        "valid signature, verified sender; encrypted"
+    );
+    assert_eq!(inbox[0]["subject"], "The report");
+    assert_eq!(inbox[0]["from"], "alice@example.org");
+    assert_eq!(inbox[0]["unread"], true);
+    let id = inbox[0]["id"].as_i64().expect("an id").to_string();
+    let saved = world.data().join("saved");
+    std::fs::create_dir_all(&saved).expect("folder");
+    let shown = json_lines(&world.cli_run(
+        "bob",
+        &[
+            "--json",
+            "mail",
+            "show",
+            &id,
+            "--save-attachments",
+            saved.to_str().expect("utf-8"),
+        ],
+    ));
+    assert!(
+        shown[0]["body"]
+            .as_str()
+            .expect("body")
+            .contains("the report is attached")
+    );
+    assert_eq!(
+        std::fs::read(saved.join("report.bin")).expect("saved attachment"),
+        attachment,
+        "the attachment arrives byte for byte"
+    );
+    // Search finds it by a body word; not by a word it lacks.
+    let found = json_lines(&world.cli_run(
+        "bob",
+        &["--json", "mail", "list", "--search", "report attached"],
+    ));
+    assert_eq!(found.len(), 1);
+    assert!(
+        ok(&world.cli_run("bob", &["mail", "list", "--search", "invoice"]))
+            .trim()
+            .is_empty()
+    );
+
+    // Bob replies; alice fetches the reply and the receipts.
+    let message_id = shown[0]["message_id"]
+        .as_str()
+        .expect("Message-ID")
+        .to_owned();
+    let reply = send(
+        &world,
+        "bob",
+        &[
+            "alice@example.org",
+            "--subject",
+            "Re: The report",
+            "--in-reply-to",
+            &message_id,
+        ],
+        "Thanks, Alice.\n",
+    );
+    ok(&reply);
+    let fetched = json_lines(&world.cli_run("alice", &["--json", "mail", "fetch"]));
+    assert!(
+        fetched[0]["fetched"].as_u64().expect("a count") >= 1,
+        "{fetched:?}"
+    );
+    let inbox =
+        json_lines(&world.cli_run("alice", &["--json", "mail", "list", "--folder", "inbox"]));
+    assert_eq!(inbox.len(), 1, "{inbox:?}");
+    assert_eq!(inbox[0]["subject"], "Re: The report");
+    assert_eq!(
+        inbox[0]["status"],
+        "valid signature, verified sender; encrypted"
+    );
+    let sent = json_lines(&world.cli_run("alice", &["--json", "mail", "list", "--folder", "sent"]));
+    assert_eq!(sent[0]["deliveries"][0]["state"], "read", "{sent:?}");
+
+    // What bob received, exported, is what OpenSSL decrypts and verifies
+    // with the DIR root as the only anchor.
+    let eml = world.data().join("mail.eml");
+    ok(&world.cli_run(
+        "bob",
+        &["mail", "export", &id, eml.to_str().expect("utf-8")],
+    ));
+    let exported = std::fs::read(&eml).expect("exported");
+    assert!(String::from_utf8_lossy(&exported).contains("Subject: [...]"));
+    let bob = Keys::of(&world, "bob");
+    let root = world.data().join("dir").join("root.pem");
+    let root = root.to_str().expect("utf-8");
+    let decrypted = world.data().join("decrypted.eml");
+    let decrypted = decrypted.to_str().expect("utf-8");
+    let eml = eml.to_str().expect("utf-8");
+    openssl(&[
+        "cms",
+        "-decrypt",
+        "-in",
+        eml,
+        "-inkey",
+        &bob.encryption_key,
+        "-out",
+        decrypted,
+    ]);
+    let verified = openssl(&[
+        "cms",
+        "-verify",
+        "-in",
+        decrypted,
+        "-CAfile",
+        root,
+        "-out",
+        "/dev/null",
+    ]);
+    assert!(verified.contains("Verification successful"), "{verified}");
+
+    // What OpenSSL makes (alice's identity signs; bob's encryption
+    // certificate receives) comes in with `mail import`, with its status.
+    let alice = Keys::of(&world, "alice");
+    let cases: [&[&str]; 4] = [
+        &["-aes-256-cbc"],
+        &["-aes-256-cbc", "-keyopt", "rsa_padding_mode:oaep"],
+        &["-aes-256-gcm"],
+        &["-aes-128-gcm", "-keyopt", "rsa_padding_mode:oaep"],
+    ];
+    for (n, encrypt) in cases.into_iter().enumerate() {
+        let made = openssl_mail(&world, &alice, &bob, &format!("case{n}"), &[], encrypt);
+        let imported = json_lines(&world.cli_run("bob", &["--json", "mail", "import", &made]));
+        assert_eq!(
+            imported[0]["status"], "valid signature, verified sender; encrypted",
+            "{encrypt:?}: {imported:?}"
+        );
+        assert!(
+            imported[0]["body"]
+                .as_str()
+                .expect("body")
+                .contains("made by OpenSSL")
+        );
+    }
+    // Bad input: a SHA-1 signature, a mail for someone else, a truncated one.
+    let sha1 = openssl_mail(
+        &world,
+        &alice,
+        &bob,
+        "sha1",
+        &["-md", "sha1"],
+        &["-aes-256-cbc"],
+    );
+    let imported = json_lines(&world.cli_run("bob", &["--json", "mail", "import", &sha1]));
+    let status = imported[0]["status"].as_str().expect("status");
+    assert!(
+        status.starts_with("invalid signature") && status.contains("SHA-1"),
+        "{status}"
+    );
+    let for_alice = world.data().join("for-alice.eml");
+    let for_alice = for_alice.to_str().expect("utf-8");
+    let plain = world.data().join("case0-plain.eml");
+    openssl(&[
+        "cms",
+        "-encrypt",
+        "-in",
+        plain.to_str().expect("utf-8"),
+        "-out",
+        for_alice,
+        "-aes-256-cbc",
+        &alice.encryption_cert,
+    ]);
+    let imported = json_lines(&world.cli_run("bob", &["--json", "mail", "import", for_alice]));
+    assert_eq!(
+        imported[0]["status"],
+        "not for us: encrypted to someone else"
+    );
+    let whole = std::fs::read(&made_path(&world, "case2")).expect("made");
+    let cut = world.data().join("cut.eml");
+    std::fs::write(&cut, &whole[..whole.len() / 2]).expect("written");
+    let imported = json_lines(&world.cli_run(
+        "bob",
+        &["--json", "mail", "import", cut.to_str().expect("utf-8")],
+    ));
+    assert!(
+        imported[0]["status"]
+            .as_str()
+            .expect("status")
+            .starts_with("cannot decrypt"),
+        "{imported:?}"
+    );
+    // All of it stayed in the Inbox, each with its status.
+    let inbox = json_lines(&world.cli_run("bob", &["--json", "mail", "list", "--folder", "inbox"]));
+    assert_eq!(inbox.len(), 1 + 4 + 3, "{inbox:?}");
+    assert!(dir.terminate().is_some_and(|s| s.success()));
+}
+
+/// A profile's keys as PEM files for OpenSSL: from `id export` (PKCS#12
+/// with every key) through `openssl pkcs12`.
+struct Keys {
+    identity_key: String,
+    identity_cert: String,
+    encryption_key: String,
+    encryption_cert: String,
+}
+
+impl Keys {
+    fn of(world: &World, profile: &str) -> Self {
+        let p12 = world.data().join(format!("{profile}.p12"));
+        ok(&world.cli_run(profile, &["id", "export", p12.to_str().expect("utf-8")]));
+        let pass = format!("pass:{}", procs::PASSWORD);
+        let pem = openssl(&[
+            "pkcs12",
+            "-in",
+            p12.to_str().expect("utf-8"),
+            "-passin",
+            &pass,
+            "-nodes",
+        ]);
+        // Each PEM block follows its bag's attributes; a key is found by
+        // its friendlyName. The certificates are the profile's PEM files.
+        let key = |friendly: &str| -> String {
+            let marker = "-----END PRIVATE KEY-----";
+            let block = pem
+                .split_inclusive(marker)
+                .find(|chunk| {
+                    chunk.contains(&format!("friendlyName: {friendly}"))
+                        && chunk.contains("-----BEGIN PRIVATE KEY-----")
+                })
+                .unwrap_or_else(|| panic!("{friendly} in {pem}"));
+            let begin = block
+                .find("-----BEGIN PRIVATE KEY-----")
+                .expect("a PEM block");
+            let path = world.data().join(format!("{profile}-{friendly}.key"));
+            std::fs::write(&path, format!("{}\n", &block[begin..])).expect("written");
+            path.to_string_lossy().into_owned()
+        };
+        let profile_dir = world.data().join("profiles").join(profile);
+        let first_cert = |file: &str| -> String {
+            let text = std::fs::read_to_string(profile_dir.join(file)).expect("a PEM file");
+            let end = text
+                .find("-----END CERTIFICATE-----")
+                .expect("a certificate")
+                + "-----END CERTIFICATE-----".len();
+            let path = world.data().join(format!("{profile}-{file}"));
+            std::fs::write(&path, format!("{}\n", &text[..end])).expect("written");
+            path.to_string_lossy().into_owned()
+        };
+        Self {
+            identity_key: key("sixchat-identity"),
+            identity_cert: first_cert("identity.pem"),
+            encryption_key: key("sixchat-encryption-1"),
+            encryption_cert: first_cert("encryption.pem"),
+        }
+    }
+}
+
+/// Runs OpenSSL; its output, and it must succeed.
+fn openssl(args: &[&str]) -> String {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl is installed");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "openssl {args:?}: {all}");
+    all
+}
+
+fn made_path(world: &World, name: &str) -> std::path::PathBuf {
+    world.data().join(format!("{name}.eml"))
+}
+
+/// A mail as another program makes it: `openssl cms -sign` as alice, then
+/// `-encrypt` to bob's encryption certificate.
+fn openssl_mail(
+    world: &World,
+    alice: &Keys,
+    bob: &Keys,
+    name: &str,
+    sign: &[&str],
+    encrypt: &[&str],
+) -> String {
+    let plain = world.data().join(format!("{name}-plain.eml"));
+    std::fs::write(
+        &plain,
+        "From: Alice <alice@example.org>\r\nTo: Bob <bob@example.org>\r\nSubject: from OpenSSL\r\nContent-Type: text/plain\r\n\r\nThis mail was made by OpenSSL.\r\n",
+    )
+    .expect("written");
+    let signed = world.data().join(format!("{name}-signed.eml"));
+    let mut args = vec![
+        "cms",
+        "-sign",
+        "-in",
+        plain.to_str().expect("utf-8"),
+        "-signer",
+        &alice.identity_cert,
+        "-inkey",
+        &alice.identity_key,
+        "-out",
+        signed.to_str().expect("utf-8"),
+    ];
+    args.extend_from_slice(sign);
+    openssl(&args);
+    let made = made_path(world, name);
+    let made_str = made.to_string_lossy().into_owned();
+    let mut args = vec![
+        "cms",
+        "-encrypt",
+        "-in",
+        signed.to_str().expect("utf-8"),
+        "-out",
+        &made_str,
+        "-recip",
+        &bob.encryption_cert,
+    ];
+    args.extend_from_slice(encrypt);
+    openssl(&args);
+    made_str
+}
