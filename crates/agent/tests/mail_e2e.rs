@@ -267,7 +267,7 @@ fn alice_mails_bob_while_he_is_offline_and_bob_replies() {
         imported[0]["status"],
         "not for us: encrypted to someone else"
     );
-    let whole = std::fs::read(&made_path(&world, "case2")).expect("made");
+    let whole = std::fs::read(made_path(&world, "case2")).expect("made");
     let cut = world.data().join("cut.eml");
     std::fs::write(&cut, &whole[..whole.len() / 2]).expect("written");
     let imported = json_lines(&world.cli_run(
@@ -412,4 +412,100 @@ fn openssl_mail(
     args.extend_from_slice(encrypt);
     openssl(&args);
     made_str
+}
+
+/// Flips one bit in every RSA-2048 wrapped content key of an S/MIME
+/// message (the body after `Content-Transfer-Encoding: base64`).
+fn corrupt_key_transport(message: &[u8]) -> Vec<u8> {
+    use base64::Engine as _;
+    let text = String::from_utf8(message.to_vec()).expect("a mail is ASCII");
+    let at = text
+        .find("Content-Transfer-Encoding: base64")
+        .expect("a base64 body");
+    let body_start = text[at..].find("\r\n\r\n").expect("the body") + at + 4;
+    let encoded: String = text[body_start..].split_whitespace().collect();
+    let mut der = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .expect("base64");
+    let starts: Vec<usize> = der
+        .windows(4)
+        .enumerate()
+        .filter(|(_, w)| *w == [0x04, 0x82, 0x01, 0x00])
+        .map(|(i, _)| i)
+        .collect();
+    assert!(!starts.is_empty(), "wrapped keys");
+    for start in starts {
+        der[start + 4 + 100] ^= 0x01;
+    }
+    let mut out = text[..body_start].to_owned();
+    out.push_str(&base64::engine::general_purpose::STANDARD.encode(&der));
+    out.push_str("\r\n");
+    out.into_bytes()
+}
+
+#[test]
+fn the_sender_sees_the_same_for_a_good_mail_and_a_corrupted_key_transport() {
+    let world = World::new();
+    let address = format!("127.0.0.1:{}", world.dir_port);
+    world.admin(&["init", "--domain", "example.org", "--address", &address]);
+    let mut dir = world.serve();
+    enroll(&world, "alice@example.org", "Alice");
+    enroll(&world, "bob@example.org", "Bob");
+    for subject in ["good", "tampered"] {
+        ok(&send(
+            &world,
+            "alice",
+            &["bob@example.org", "--subject", subject],
+            "Hi.\n",
+        ));
+    }
+    let sent = json_lines(&world.cli_run("alice", &["--json", "mail", "list", "--folder", "sent"]));
+    let tampered_id = sent
+        .iter()
+        .find(|m| m["subject"] == "tampered")
+        .and_then(|m| m["message_id"].as_str())
+        .expect("the second mail")
+        .to_owned();
+    // An attacker on the way (here: in the DIR's store) flips a bit of the
+    // wrapped keys of the second mail.
+    let db = rusqlite::Connection::open(world.data().join("dir").join("dir.db")).expect("dir.db");
+    db.busy_timeout(std::time::Duration::from_secs(10))
+        .expect("timeout");
+    let rows: Vec<(String, Vec<u8>)> = db
+        .prepare("SELECT id, data FROM store WHERE to_user = 'bob@example.org'")
+        .expect("query")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(rows.len(), 2);
+    let (id, data) = rows
+        .iter()
+        .find(|(_, data)| String::from_utf8_lossy(data).contains(&tampered_id))
+        .expect("the tampered mail in the store");
+    db.execute(
+        "UPDATE store SET data = ?2 WHERE id = ?1",
+        rusqlite::params![id, corrupt_key_transport(data)],
+    )
+    .expect("tampered");
+    drop(db);
+
+    ok(&world.cli_run("bob", &["mail", "fetch"]));
+    ok(&world.cli_run("alice", &["mail", "fetch"]));
+    // The sender sees the same for both: stored by bob's agent.
+    let sent = json_lines(&world.cli_run("alice", &["--json", "mail", "list", "--folder", "sent"]));
+    let states: Vec<&serde_json::Value> = sent.iter().map(|m| &m["deliveries"]).collect();
+    assert_eq!(states.len(), 2);
+    assert_eq!(states[0], states[1], "{sent:?}");
+    assert_eq!(states[0][0]["state"], "delivered");
+    // Bob sees which one could not be opened.
+    let inbox = json_lines(&world.cli_run("bob", &["--json", "mail", "list", "--folder", "inbox"]));
+    let mut statuses: Vec<&str> = inbox
+        .iter()
+        .map(|m| m["status"].as_str().expect("status"))
+        .collect();
+    statuses.sort_unstable();
+    assert!(statuses[0].starts_with("cannot decrypt"), "{statuses:?}");
+    assert_eq!(statuses[1], "valid signature, verified sender; encrypted");
+    assert!(dir.terminate().is_some_and(|s| s.success()));
 }

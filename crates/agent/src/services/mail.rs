@@ -78,7 +78,7 @@ pub struct MailView {
     pub trust: Option<TrustLevel>,
 }
 
-fn lookup_error(peer: &UserId, e: LookupError) -> MailError {
+fn lookup_error(peer: &UserId, e: &LookupError) -> MailError {
     MailError::Lookup {
         peer: peer.clone(),
         why: e.to_string(),
@@ -115,9 +115,7 @@ fn status_words(reading: &Reading, signer: Option<Result<(UserId, TrustLevel), S
             format!("invalid signature: the signer's certificate: {why}")
         }
         (Signature::Valid(_), Some(Ok((user_id, level)))) => {
-            if from.as_deref() != Some(user_id.as_str()) {
-                format!("invalid signature: signed by {user_id}, who is not the sender")
-            } else {
+            if from.as_deref() == Some(user_id.as_str()) {
                 match level {
                     TrustLevel::Verified => "valid signature, verified sender".to_owned(),
                     TrustLevel::Known => "valid signature, known sender".to_owned(),
@@ -125,6 +123,8 @@ fn status_words(reading: &Reading, signer: Option<Result<(UserId, TrustLevel), S
                         "valid signature, new sender".to_owned()
                     }
                 }
+            } else {
+                format!("invalid signature: signed by {user_id}, who is not the sender")
             }
         }
         (Signature::Valid(_), None) => "invalid signature: no signer".to_owned(),
@@ -191,7 +191,10 @@ impl Agent {
 
     /// A recipient's encryption certificate, from the DIR, checked.
     async fn recipient_certificate(&self, peer: &UserId) -> Result<Vec<u8>, MailError> {
-        let found = self.lookup(peer).await.map_err(|e| lookup_error(peer, e))?;
+        let found = self
+            .lookup(peer)
+            .await
+            .map_err(|e| lookup_error(peer, &e))?;
         let certificate = found
             .result
             .encryption_certificate

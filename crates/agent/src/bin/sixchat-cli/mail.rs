@@ -1,5 +1,6 @@
 //! `mail`: S/MIME mail without mail servers (docs/mail.md).
 
+use std::fmt::Write as _;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
@@ -83,10 +84,10 @@ fn folder_arg(folder: Option<&str>) -> anyhow::Result<Option<MailFolder>> {
 fn read_attachment(path: &Path) -> anyhow::Result<Attachment> {
     let data = sixchat_agent::profile::read_limited(path, MAX_ATTACHMENT_BYTES)
         .with_context(|| format!("reading {}", path.display()))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "attachment".to_owned());
+    let name = path.file_name().map_or_else(
+        || "attachment".to_owned(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     Ok(Attachment {
         name,
         content_type: "application/octet-stream".to_owned(),
@@ -140,13 +141,18 @@ fn send(
     let mut failed = false;
     for (recipient, outcome) in &outcomes {
         match outcome {
-            Ok(MailDelivery::Relayed) => line.push_str(&format!(
-                "\n{recipient}: waiting, encrypted, at their DIR until their agent fetches it"
-            )),
-            Ok(state) => line.push_str(&format!("\n{recipient}: {}", state.as_str())),
+            Ok(MailDelivery::Relayed) => {
+                let _ = write!(
+                    line,
+                    "\n{recipient}: waiting, encrypted, at their DIR until their agent fetches it"
+                );
+            }
+            Ok(state) => {
+                let _ = write!(line, "\n{recipient}: {}", state.as_str());
+            }
             Err(e) => {
                 failed = true;
-                line.push_str(&format!("\n{recipient}: queued ({})", safe(e)));
+                let _ = write!(line, "\n{recipient}: queued ({})", safe(e));
             }
         }
     }
@@ -154,7 +160,7 @@ fn send(
         &line,
         &json!({ "sent": id, "deliveries": outcomes.iter().map(|(r, o)| json!({
             "recipient": r,
-            "state": o.as_ref().map(|s| s.as_str()).unwrap_or("queued"),
+            "state": o.as_ref().map_or("queued", |s| s.as_str()),
         })).collect::<Vec<_>>() }),
     );
     Ok(if failed { crate::EXIT_QUEUED } else { 0 })
@@ -234,25 +240,27 @@ fn show_view(ctx: &Context, row: &MailRow, view: &MailView) {
         safe(&names(&h.to)),
     );
     if !h.cc.is_empty() {
-        text.push_str(&format!("Cc:         {}\n", safe(&names(&h.cc))));
+        let _ = writeln!(text, "Cc:         {}", safe(&names(&h.cc)));
     }
     if let Some(date) = h.date_unix {
-        text.push_str(&format!("Date:       {}\n", crate::identity::rfc3339(date)));
+        let _ = writeln!(text, "Date:       {}", crate::identity::rfc3339(date));
     }
-    text.push_str(&format!(
-        "Subject:    {}\nMessage-ID: {}\n",
+    let _ = writeln!(
+        text,
+        "Subject:    {}\nMessage-ID: {}",
         safe(h.subject.as_deref().unwrap_or("")),
         safe(h.message_id.as_deref().unwrap_or("")),
-    ));
+    );
     for (recipient, state) in &row.deliveries {
-        text.push_str(&format!("Delivery:   {recipient} {}\n", state.as_str()));
+        let _ = writeln!(text, "Delivery:   {recipient} {}", state.as_str());
     }
     for a in &view.reading.attachments {
-        text.push_str(&format!(
-            "Attachment: {} ({} bytes)\n",
+        let _ = writeln!(
+            text,
+            "Attachment: {} ({} bytes)",
             safe(&a.name),
             a.data.len()
-        ));
+        );
     }
     text.push('\n');
     for line in view.reading.text.lines() {
