@@ -25,6 +25,8 @@ pub enum Command {
     Identity(IdentityCommand),
     /// Handled by `backend::files`.
     Files(FileCommand),
+    /// Handled by `backend::mail`.
+    Mail(MailCommand),
     /// Handled by `backend::run` in either phase.
     App(AppCommand),
 }
@@ -135,6 +137,49 @@ pub enum IdentityCommand {
     },
     /// Forget the passphrase kept in the OS keyring.
     ForgetPassphrase,
+}
+
+/// The Mail screen. Handled by `mail::mail_command`.
+#[derive(Debug)]
+pub enum MailCommand {
+    /// List a folder, only what matches every word of `search` (if any).
+    List {
+        folder: super::event::MailFolder,
+        search: String,
+    },
+    /// Read a mail again (decrypt, verify, judge the signer now); marks it read.
+    Open {
+        id: i64,
+    },
+    Send(Box<MailDraft>),
+    /// To Trash; from Trash, gone.
+    Delete {
+        id: i64,
+    },
+    /// Write a mail's attachments into `folder`.
+    SaveAttachments {
+        id: i64,
+        folder: PathBuf,
+    },
+    /// Fetch what waits at the DIR, leave queued mail at the recipients'
+    /// DIRs, read what came; then list `folder` again.
+    Fetch {
+        folder: super::event::MailFolder,
+        search: String,
+    },
+}
+
+/// What the compose window sends.
+#[derive(Debug, Clone, Default)]
+pub struct MailDraft {
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub subject: String,
+    pub body: String,
+    pub attachments: Vec<PathBuf>,
+    pub in_reply_to: Option<String>,
+    pub sign: bool,
+    pub encrypt: bool,
 }
 
 /// The commander, the transfer queue and offers. Handled by `files::handle`.

@@ -241,6 +241,62 @@ pub enum Event {
     OfferGone {
         transfer: String,
     },
+    /// The Mail screen's news.
+    Mail(MailEvent),
+}
+
+/// The Mail screen's news (backend `mail`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum MailEvent {
+    /// A folder's mail, newest first (the search applied).
+    Listed {
+        folder: MailFolder,
+        rows: Vec<MailSummary>,
+    },
+    Opened(Box<MailOpened>),
+    /// The mail went (into Sent, and on its way).
+    Sent {
+        id: i64,
+    },
+    /// The mail did not go, and why (the compose window keeps it).
+    NotSent {
+        reason: String,
+    },
+}
+
+pub use sixchat_agent::store::MailFolder;
+
+/// One mail in a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailSummary {
+    pub id: i64,
+    pub unread: bool,
+    pub from: String,
+    pub to: String,
+    pub subject: String,
+    /// In words: "valid signature, verified sender; encrypted", ...
+    pub status: String,
+    pub date_unix: Option<i64>,
+    pub attachments: usize,
+    /// For sent mail: each recipient and how far it got.
+    pub deliveries: Vec<(String, String)>,
+}
+
+/// An opened mail, read again now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailOpened {
+    pub id: i64,
+    pub status: String,
+    pub from: String,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub subject: String,
+    pub date_unix: Option<i64>,
+    pub message_id: Option<String>,
+    pub body: String,
+    /// Name and size of each attachment.
+    pub attachments: Vec<(String, usize)>,
+    pub deliveries: Vec<(String, String)>,
 }
 
 /// A file or folder in a listing.

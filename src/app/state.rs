@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use super::event::{
     ChatMessage, ContactInfo, DeliveryState, DialStage, Event, Failure, IdentityInfo, IncomingChat,
-    Listing, Notice, OfferInfo, PeerCard, Presence, QueueRow, Task, TrustInfo,
+    Listing, MailEvent, MailFolder, MailOpened, MailSummary, Notice, OfferInfo, PeerCard, Presence,
+    QueueRow, Task, TrustInfo,
 };
 
 /// How long a "typing" indicator lasts without news (the peer re-sends it).
@@ -127,6 +128,41 @@ pub struct AppState {
     pub network: NetworkInfo,
     /// The commander's listings, the queue and the offers waiting.
     pub files: FilesState,
+    /// The Mail screen's folder listing and open mail.
+    pub mail: MailState,
+}
+
+/// What the Mail screen draws.
+#[derive(Debug, Default)]
+pub struct MailState {
+    /// The folder listed, and its mail.
+    pub listed: Option<(MailFolder, Vec<MailSummary>)>,
+    pub opened: Option<MailOpened>,
+    /// The last mail sent (the compose window closes on it).
+    pub sent: Option<i64>,
+    /// Why the last send failed (the compose window says it).
+    pub not_sent: Option<String>,
+}
+
+impl MailState {
+    fn apply(&mut self, event: MailEvent) {
+        match event {
+            MailEvent::Listed { folder, rows } => self.listed = Some((folder, rows)),
+            MailEvent::Opened(opened) => {
+                if let Some((_, rows)) = &mut self.listed {
+                    if let Some(row) = rows.iter_mut().find(|r| r.id == opened.id) {
+                        row.unread = false;
+                    }
+                }
+                self.opened = Some(*opened);
+            }
+            MailEvent::Sent { id } => {
+                self.sent = Some(id);
+                self.not_sent = None;
+            }
+            MailEvent::NotSent { reason } => self.not_sent = Some(reason),
+        }
+    }
 }
 
 /// What the commander and the queue panel draw.
@@ -226,6 +262,7 @@ impl AppState {
                 self.files.remote = Some((user_id, listing));
             }
             Event::Queue(rows) => self.files.queue = rows,
+            Event::Mail(event) => self.mail.apply(event),
             Event::Offer(offer) => {
                 if !self
                     .files

@@ -7,6 +7,7 @@ pub mod contacts;
 pub mod conversation;
 pub mod files;
 pub mod incoming;
+pub mod mail;
 pub mod me;
 pub mod settings;
 pub mod theme;
@@ -57,6 +58,7 @@ pub struct View {
     pub connect: connect::ConnectView,
     pub me: me::MeView,
     pub files: files::FilesView,
+    pub mail: mail::MailView,
     /// Conversations asked of the backend, so each is asked once.
     requested: HashSet<String>,
     /// The conversation and its size when read receipts were last asked for.
@@ -271,6 +273,18 @@ impl SixChatApp {
                     {
                         self.view.me.open = !self.view.me.open;
                     }
+                    let mail = if self.view.mail.open {
+                        format!("💬 {}", self.i18n.t("files-chat"))
+                    } else {
+                        format!("✉ {}", self.i18n.t("mail-open"))
+                    };
+                    if ui.button(mail).clicked() {
+                        self.view.mail.open = !self.view.mail.open;
+                        self.view.files.open = false;
+                        ui.memory_mut(egui::Memory::stop_text_input);
+                        // Fetched when the screen first draws.
+                        self.view.mail.fetch_now = self.view.mail.open;
+                    }
                     let screen = if self.view.files.open {
                         format!("💬 {}", self.i18n.t("files-chat"))
                     } else {
@@ -278,6 +292,7 @@ impl SixChatApp {
                     };
                     if ui.button(screen).clicked() {
                         self.view.files.open = !self.view.files.open;
+                        self.view.mail.open = false;
                         // The composer keeps no keyboard focus behind the
                         // commander (its keys are the commander's).
                         ui.memory_mut(egui::Memory::stop_text_input);
@@ -301,12 +316,19 @@ impl SixChatApp {
                 .resizable(true)
                 .show(ui, |ui| transfers::queue_ui(ui, self));
         }
-        if self.view.files.open {
+        if self.view.mail.open {
+            egui::CentralPanel::default().show(ui, |ui| mail::mail_ui(ui, self));
+        } else if self.view.files.open {
             egui::CentralPanel::default().show(ui, |ui| files::files_ui(ui, self));
         } else {
             egui::CentralPanel::default().show(ui, |ui| conversation::conversation_ui(ui, self));
         }
-        transfers::dropped_files(ui.ctx(), self);
+        // Files dropped while a mail is written are its attachments.
+        if self.view.mail.compose.is_some() {
+            mail::compose_ui(ui.ctx(), self);
+        } else {
+            transfers::dropped_files(ui.ctx(), self);
+        }
         connect::connect_ui(ui.ctx(), self);
         incoming::incoming_ui(ui.ctx(), self);
         settings::settings_ui(ui.ctx(), self);

@@ -5,6 +5,7 @@
 
 mod chat;
 mod files;
+mod mail;
 mod support;
 mod window;
 mod wizard;

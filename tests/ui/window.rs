@@ -103,6 +103,20 @@ fn every_emoji_in_the_picker_has_a_glyph() {
 }
 
 #[test]
+fn every_symbol_of_the_mail_screen_has_a_glyph() {
+    let ctx = egui::Context::default();
+    sixchat::ui::theme::install_fonts(&ctx);
+    let mut output = ctx.run_ui(egui::RawInput::default(), |_| {});
+    output.textures_delta.clear();
+    let font = egui::FontId::proportional(14.0);
+    let missing: Vec<&str> = ["✉", "✏", "⟳", "📎", "✖", "💬", "—"]
+        .into_iter()
+        .filter(|e| !ctx.fonts_mut(|f| f.has_glyphs(&font, e)))
+        .collect();
+    assert!(missing.is_empty(), "drawn as empty boxes: {missing:?}");
+}
+
+#[test]
 fn language_switches_without_restart() {
     let dir = tempfile::tempdir().unwrap();
     let mut app = open(dir.path(), "lang", None);

@@ -1,6 +1,6 @@
 //! sixchat-pki: identity keys, X.509 certificates and CSRs, PKCS#12, the
 //! certificate policy (trust levels and path validation), and the CA
-//! operations a directory server needs.
+//! operations a directory server needs, and S/MIME mail.
 //!
 //! Knows nothing of tokio, egui or SQLite: bytes and `now` in, verdicts out.
 //! The protocol crate reaches it only through two traits of
@@ -20,11 +20,16 @@
 //!   PEM helpers.
 //! - [`pkcs12`]: import (OpenSSL 3, OpenSSL `-legacy`, Java keytool) with an
 //!   iteration cap checked before any KDF runs; export as PBES2 /
-//!   AES-256-CBC / PBKDF2-HMAC-SHA256, 600 000 iterations.
+//!   AES-256-CBC / PBKDF2-HMAC-SHA256, 600 000 iterations; the identity and
+//!   every mail encryption key ([`pkcs12::EncryptionKey`]) in one file.
+//! - [`smime`]: S/MIME 4.0 mail written ([`smime::compose`]) and read
+//!   ([`smime::read`]) with the `cms` types, `mail-builder` and
+//!   `mail-parser`; every primitive in aws-lc-rs.
 //! - [`protect`]: the on-disk form of a profile's identity (an encrypted
 //!   PKCS#12); the private key never rests on disk unencrypted.
 //! - [`trust`]: [`trust::TrustStore`]: roots per domain, pins per
-//!   UserID, CRLs; the certificate policy of handshake steps 5 and 8.
+//!   UserID, CRLs; the certificate policy of handshake steps 5 and 8, and
+//!   for mail signers and recipients ([`trust::Purpose`]).
 //! - [`ca`]: [`CertificateAuthority`](ca::CertificateAuthority): roots,
 //!   intermediates, leaves from CSRs, CRLs.
 //! - `x509` (private): strict parsing, names, key sizes, signature checks.
@@ -50,7 +55,9 @@
 //!   self-signed leaf); the protocol layer decides whether `New` is admitted.
 //! - **keyUsage and extendedKeyUsage** are checked when present (RFC 5280: an
 //!   absent extension does not restrict); when present they must allow
-//!   digitalSignature and include clientAuth.
+//!   digitalSignature and include clientAuth (a handshake), digitalSignature
+//!   or nonRepudiation and emailProtection (a mail signer), keyEncipherment
+//!   and emailProtection (a mail recipient's key).
 //! - **CRLs** are accepted only when signed by a trusted root (so they cover
 //!   certificates that root issued directly; a DIR issues leaves directly).
 //!   An older CRL never replaces a newer one.

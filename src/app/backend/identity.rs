@@ -28,10 +28,13 @@ impl Running {
                     ));
                 }
                 let (key, chain, sink) = (self.agent.key(), self.agent.chain(), self.sink.clone());
+                let mail_keys = self.agent.mail_keys();
                 sink.emit(Event::Busy(Some(Task::Exporting))).await;
                 let written = tokio::task::spawn_blocking(move || {
+                    // The identity and every mail encryption key (mail.md).
                     let bytes =
-                        sixchat_pki::pkcs12::export(&key, &chain, &password).map_err(other)?;
+                        sixchat_pki::pkcs12::export_all(&key, &chain, &mail_keys, &password)
+                            .map_err(other)?;
                     sixchat_agent::profile::write_atomically(&path, &bytes, 0o600)
                         .map_err(other)?;
                     Ok::<_, Failure>(path)

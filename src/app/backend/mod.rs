@@ -9,7 +9,8 @@
 //!   - [`chat`]: conversations and delivery ([`ChatCommand`]);
 //!   - [`sessions`]: dialling, Incoming Chat, the code answers ([`SessionCommand`]);
 //!   - [`identity`]: renewal, backup, export, trust ([`IdentityCommand`]);
-//!   - [`files`]: the commander, the transfer queue, offers ([`FileCommand`]).
+//!   - [`files`]: the commander, the transfer queue, offers ([`FileCommand`]);
+//!   - [`mail`]: the Mail screen ([`MailCommand`]).
 //!
 //! [`SetupCommand`]: super::command::SetupCommand
 //! [`ContactCommand`]: super::command::ContactCommand
@@ -17,11 +18,13 @@
 //! [`SessionCommand`]: super::command::SessionCommand
 //! [`IdentityCommand`]: super::command::IdentityCommand
 //! [`FileCommand`]: super::command::FileCommand
+//! [`MailCommand`]: super::command::MailCommand
 
 mod chat;
 mod contacts;
 mod files;
 mod identity;
+mod mail;
 mod running;
 mod sessions;
 mod setup;

@@ -226,6 +226,7 @@ impl Running {
             Command::Session(command) => self.session_command(command).await,
             Command::Identity(command) => self.identity_command(command).await,
             Command::Files(command) => self.file_command(command).await,
+            Command::Mail(command) => self.mail_command(command).await,
             // Both phases' commands are handled by `backend::run`.
             Command::Setup(_) | Command::App(_) => Ok(()),
         };

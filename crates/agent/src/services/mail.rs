@@ -1,4 +1,4 @@
-//! The mail service (docs/mail.md, docs/mail-delivery.md): S/MIME mail
+//! The mail service (docs/mail.md; the decisions in docs/design/mail.md): S/MIME mail
 //! written with [`sixchat_pki::smime`], kept in the mailbox
 //! ([`crate::store`], verbatim), delivered into the recipient's DIR store,
 //! and read (decrypted, verified, judged by the trust policy) only after
@@ -39,6 +39,10 @@ pub struct MailRequest {
     pub attachments: Vec<Attachment>,
     /// The Message-ID this answers.
     pub in_reply_to: Option<String>,
+    /// Sent without a signature (the person turned it off).
+    pub unsigned: bool,
+    /// Sent in the clear (the person turned encryption off).
+    pub unencrypted: bool,
 }
 
 /// Why a mail was not sent.
@@ -167,9 +171,53 @@ pub fn index_of(view: &MailView) -> MailIndex {
     }
 }
 
+/// A name for an attachment inside `folder`: its last path part, no
+/// controls, never hidden or empty, and never one already taken.
+pub fn attachment_path(folder: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let base: String = std::path::Path::new(name)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_control() && *c != '/' && *c != '\\')
+        .collect();
+    let base = base.trim_start_matches('.').to_owned();
+    let base = if base.is_empty() {
+        "attachment".to_owned()
+    } else {
+        base
+    };
+    let mut candidate = folder.join(&base);
+    let mut n = 2;
+    while candidate.exists() {
+        candidate = folder.join(format!("{base} ({n})"));
+        n += 1;
+    }
+    candidate
+}
+
 /// The outer Message-ID of a mail, read without decrypting anything.
 fn outer_message_id(raw: &[u8]) -> Option<String> {
     smime::outer_message_id(raw).filter(|id| sixchat_proto::app::valid_message_id(id))
+}
+
+/// The recipients (To, then Cc) of a request within the limits.
+fn checked_recipients(request: &MailRequest) -> Result<Vec<UserId>, MailError> {
+    let recipients: Vec<UserId> = request.to.iter().chain(&request.cc).cloned().collect();
+    if recipients.is_empty() {
+        return Err(MailError::NoRecipient);
+    }
+    if recipients.len() > MAX_RECIPIENTS {
+        return Err(MailError::TooManyRecipients);
+    }
+    let size: usize = request.attachments.iter().map(|a| a.data.len()).sum();
+    if size > MAX_ATTACHMENT_BYTES {
+        return Err(MailError::TooLarge {
+            size,
+            max: MAX_ATTACHMENT_BYTES,
+        });
+    }
+    Ok(recipients)
 }
 
 impl Agent {
@@ -218,25 +266,16 @@ impl Agent {
     /// stores it in Sent with a queued delivery per recipient, and tries
     /// the deliveries. Returns the mail's id in the store.
     pub async fn send_mail(&self, request: MailRequest) -> Result<i64, MailError> {
-        let recipients: Vec<UserId> = request.to.iter().chain(&request.cc).cloned().collect();
-        if recipients.is_empty() {
-            return Err(MailError::NoRecipient);
+        let recipients = checked_recipients(&request)?;
+        let own = self.own_mail_certificate();
+        let mut certificates = Vec::new();
+        if !request.unencrypted {
+            certificates.push(own.clone().ok_or(MailError::NoOwnKey)?);
+            for peer in &recipients {
+                certificates.push(self.recipient_certificate(peer).await?);
+            }
         }
-        if recipients.len() > MAX_RECIPIENTS {
-            return Err(MailError::TooManyRecipients);
-        }
-        let size: usize = request.attachments.iter().map(|a| a.data.len()).sum();
-        if size > MAX_ATTACHMENT_BYTES {
-            return Err(MailError::TooLarge {
-                size,
-                max: MAX_ATTACHMENT_BYTES,
-            });
-        }
-        let own = self.own_mail_certificate().ok_or(MailError::NoOwnKey)?;
-        let mut certificates = vec![own.clone()];
-        for peer in &recipients {
-            certificates.push(self.recipient_certificate(peer).await?);
-        }
+        let (sign, encrypt) = (!request.unsigned, !request.unencrypted);
         let me = self.user_id();
         let draft = Draft {
             from: Party {
@@ -257,20 +296,27 @@ impl Agent {
             let signer = SignWith {
                 key: &key,
                 chain: &chain,
-                encryption_certificate: Some(&own),
+                encryption_certificate: own.as_deref(),
             };
             // Every recipient found at a DIR is a SixChat peer: AES-GCM.
-            let encrypt = EncryptTo {
+            let to = EncryptTo {
                 certificates: &certificates,
                 cipher: Cipher::Gcm,
             };
-            smime::compose(&draft, Some(&signer), Some(&encrypt)).map(|raw| (raw, draft))
+            smime::compose(&draft, sign.then_some(&signer), encrypt.then_some(&to))
+                .map(|raw| (raw, draft))
         })
         .await
         .map_err(|e| MailError::Worker(e.to_string()))?;
         let (raw, draft) = raw?;
+        let status = match (sign, encrypt) {
+            (true, true) => "signed; encrypted",
+            (true, false) => "signed; not encrypted",
+            (false, true) => "unsigned; encrypted",
+            (false, false) => "unsigned; not encrypted",
+        };
         let index = MailIndex {
-            status: "valid signature, verified sender; encrypted".to_owned(),
+            status: status.to_owned(),
             sender: draft.from.address.clone(),
             recipients: recipients
                 .iter()

@@ -131,6 +131,8 @@ fn send(
         body,
         attachments,
         in_reply_to,
+        unsigned: false,
+        unencrypted: false,
     };
     let rt = runtime()?;
     let (id, outcomes) = rt.block_on(async {
@@ -283,31 +285,6 @@ fn show_view(ctx: &Context, row: &MailRow, view: &MailView) {
     ctx.out.print(text.trim_end(), &value);
 }
 
-/// A name for an attachment inside `folder`: its last path part, no
-/// controls, never hidden or empty, and never one already taken.
-fn free_name(folder: &Path, name: &str) -> PathBuf {
-    let base: String = Path::new(name)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
-        .chars()
-        .filter(|c| !c.is_control() && *c != '/' && *c != '\\')
-        .collect();
-    let base = base.trim_start_matches('.').to_owned();
-    let base = if base.is_empty() {
-        "attachment".to_owned()
-    } else {
-        base
-    };
-    let mut candidate = folder.join(&base);
-    let mut n = 2;
-    while candidate.exists() {
-        candidate = folder.join(format!("{base} ({n})"));
-        n += 1;
-    }
-    candidate
-}
-
 fn show(ctx: &Context, id: i64, save: Option<&Path>) -> anyhow::Result<u8> {
     let store = ctx.profile.open_store()?;
     let Some((row, raw)) = store.mail(id)? else {
@@ -325,7 +302,7 @@ fn show(ctx: &Context, id: i64, save: Option<&Path>) -> anyhow::Result<u8> {
     show_view(ctx, &row, &view);
     if let Some(folder) = save {
         for a in &view.reading.attachments {
-            let path = free_name(folder, &a.name);
+            let path = sixchat_agent::services::mail::attachment_path(folder, &a.name);
             sixchat_agent::profile::write_atomically(&path, &a.data, 0o600)?;
             eprintln!("saved {}", safe(&path.display().to_string()));
         }
