@@ -265,4 +265,6 @@ mail-encrypt = Verschlüsseln
 mail-unencrypted-warning = Nicht verschlüsselt: das Verzeichnis und jeder unterwegs kann diese Mail lesen.
 mail-not-sent = Nicht gesendet
 mail-cannot-encrypt = Verschlüsseln lässt sich eine Mail nur an Personen, denen ihr Verzeichnis ein Verschlüsselungszertifikat ausgestellt hat. Schalten Sie „Verschlüsseln“ aus, um sie lesbar zu senden, oder bitten Sie um eine Erneuerung des Zertifikats.
+mail-edit-draft = Entwurf bearbeiten
+mail-save-draft = Als Entwurf speichern
 mail-send = Senden

@@ -265,4 +265,6 @@ mail-encrypt = Encrypt
 mail-unencrypted-warning = Not encrypted: the DIR and anyone on the way can read this mail.
 mail-not-sent = Not sent
 mail-cannot-encrypt = A mail can only be encrypted to people whose directory issued them a mail encryption certificate. Turn "Encrypt" off to send it readable by anyone on the way, or ask them to renew their certificate.
+mail-edit-draft = Edit draft
+mail-save-draft = Save draft
 mail-send = Send

@@ -259,4 +259,6 @@ mail-encrypt = 加密
 mail-unencrypted-warning = 未加密：目录服务器和途中的任何人都能读到这封邮件。
 mail-not-sent = 未发送
 mail-cannot-encrypt = 只能向其目录签发了邮件加密证书的人加密邮件。关闭“加密”即可发送可被途中任何人读取的邮件，或请对方更新证书。
+mail-edit-draft = 编辑草稿
+mail-save-draft = 保存草稿
 mail-send = 发送

@@ -152,6 +152,8 @@ pub enum MailCommand {
         id: i64,
     },
     Send(Box<MailDraft>),
+    /// Keep it in Drafts, unsent.
+    SaveDraft(Box<MailDraft>),
     /// To Trash; from Trash, gone.
     Delete {
         id: i64,
@@ -180,6 +182,8 @@ pub struct MailDraft {
     pub in_reply_to: Option<String>,
     pub sign: bool,
     pub encrypt: bool,
+    /// The draft this was opened from (removed once sent, replaced when saved).
+    pub draft: Option<i64>,
 }
 
 /// The commander, the transfer queue and offers. Handled by `files::handle`.

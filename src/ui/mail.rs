@@ -58,6 +58,8 @@ pub struct Compose {
     pub sending: bool,
     /// The last mail sent before this window opened (its answer is not ours).
     sent_before: Option<i64>,
+    /// The draft this window was opened from.
+    pub draft: Option<i64>,
 }
 
 impl Compose {
@@ -135,10 +137,12 @@ pub fn mail_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
     egui::Panel::left("mail-folders")
         .resizable(false)
         .default_size(160.0)
+        .size_range(140.0..=220.0)
         .show(ui, |ui| folders_ui(ui, app));
     egui::Panel::left("mail-list")
         .resizable(true)
         .default_size(320.0)
+        .size_range(240.0..=640.0)
         .show(ui, |ui| list_ui(ui, app));
     egui::CentralPanel::default().show(ui, |ui| open_ui(ui, app));
 }
@@ -294,6 +298,18 @@ fn open_ui(ui: &mut egui::Ui, app: &mut SixChatApp) {
 /// Reply, reply to all, forward, save attachments, delete.
 fn actions_ui(ui: &mut egui::Ui, app: &mut SixChatApp, mail: &MailOpened) {
     ui.horizontal(|ui| {
+        if app.view.mail.folder == MailFolder::Drafts {
+            if ui.button(app.i18n.t("mail-edit-draft")).clicked() {
+                let mut compose = Compose::new(app.state.mail.sent);
+                compose.to = mail.to.join(", ");
+                compose.cc = mail.cc.join(", ");
+                compose.subject.clone_from(&mail.subject);
+                compose.body.clone_from(&mail.body);
+                compose.draft = Some(mail.id);
+                app.view.mail.compose = Some(compose);
+            }
+            return;
+        }
         if ui.button(app.i18n.t("mail-reply")).clicked() {
             app.view.mail.compose = Some(reply(app, mail, false));
         }
@@ -302,7 +318,8 @@ fn actions_ui(ui: &mut egui::Ui, app: &mut SixChatApp, mail: &MailOpened) {
         }
         if ui.button(app.i18n.t("mail-forward")).clicked() {
             let mut compose = Compose::new(app.state.mail.sent);
-            compose.subject = format!("Fwd: {}", mail.subject);
+            let subject: String = mail.subject.chars().filter(|c| !c.is_control()).collect();
+            compose.subject = format!("Fwd: {subject}");
             compose.body = format!("\n\n---- {} ----\n{}", mail.from, mail.body);
             app.view.mail.compose = Some(compose);
         }
@@ -342,10 +359,12 @@ fn reply(app: &SixChatApp, mail: &MailOpened, all: bool) -> Compose {
             .collect();
         compose.cc = others.join(", ");
     }
-    compose.subject = if mail.subject.starts_with("Re:") {
-        mail.subject.clone()
+    // A subject can hold what a header must not (a line break): not copied.
+    let subject: String = mail.subject.chars().filter(|c| !c.is_control()).collect();
+    compose.subject = if subject.starts_with("Re:") {
+        subject
     } else {
-        format!("Re: {}", mail.subject)
+        format!("Re: {subject}")
     };
     compose.in_reply_to.clone_from(&mail.message_id);
     let quoted: String = mail.body.lines().flat_map(|l| ["> ", l, "\n"]).collect();
@@ -433,6 +452,7 @@ pub fn compose_ui(ctx: &egui::Context, app: &mut SixChatApp) {
     let cc_options = completions(app, &compose.cc);
     let mut open = true;
     let mut send = false;
+    let mut save = false;
     let i18n = &app.i18n;
     egui::Window::new(i18n.t("mail-compose"))
         .id(egui::Id::unique("mail-compose"))
@@ -504,25 +524,43 @@ pub fn compose_ui(ctx: &egui::Context, app: &mut SixChatApp) {
                 {
                     send = true;
                 }
+                if ui
+                    .add_enabled(
+                        !compose.sending,
+                        egui::Button::new(i18n.t("mail-save-draft")),
+                    )
+                    .clicked()
+                {
+                    save = true;
+                }
                 if compose.sending {
                     ui.spinner();
                 }
             });
         });
+    let written = || MailDraft {
+        to: split_ids(&compose.to),
+        cc: split_ids(&compose.cc),
+        subject: compose.subject.clone(),
+        body: compose.body.clone(),
+        attachments: compose.attachments.clone(),
+        in_reply_to: compose.in_reply_to.clone(),
+        sign: compose.sign,
+        encrypt: compose.encrypt,
+        draft: compose.draft,
+    };
+    if save {
+        app.send(Command::Mail(MailCommand::SaveDraft(Box::new(written()))));
+        app.view.mail.folder = MailFolder::Drafts;
+        app.view.mail.selected = None;
+        return;
+    }
     if send {
+        let draft = written();
         compose.sending = true;
         compose.sent_before = app.state.mail.sent;
         app.state.mail.not_sent = None;
-        app.send(Command::Mail(MailCommand::Send(Box::new(MailDraft {
-            to: split_ids(&compose.to),
-            cc: split_ids(&compose.cc),
-            subject: compose.subject.clone(),
-            body: compose.body.clone(),
-            attachments: compose.attachments.clone(),
-            in_reply_to: compose.in_reply_to.clone(),
-            sign: compose.sign,
-            encrypt: compose.encrypt,
-        }))));
+        app.send(Command::Mail(MailCommand::Send(Box::new(draft))));
     }
     if open {
         app.view.mail.compose = Some(compose);

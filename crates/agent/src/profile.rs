@@ -287,9 +287,14 @@ pub fn read_limited(path: &Path, limit: usize) -> std::io::Result<Vec<u8>> {
 /// Writes `bytes` to a temporary file beside `path`, syncs it, and renames it
 /// into place, so a crash leaves either the old file or the new one.
 pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), ProfileError> {
-    let tmp = path.with_extension("tmp");
+    // A fresh name beside the target, created new: an existing file (or a
+    // symlink) of that name is never written through or truncated.
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt as _;
@@ -301,7 +306,10 @@ pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Prof
     file.write_all(bytes).map_err(io_err(&tmp))?;
     file.sync_all().map_err(io_err(&tmp))?;
     drop(file);
-    std::fs::rename(&tmp, path).map_err(io_err(path))?;
+    if let Err(e) = std::fs::rename(&tmp, path) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io_err(path)(e));
+    }
     if let Some(parent) = path.parent() {
         if let Ok(dir) = std::fs::File::open(parent) {
             let _ = dir.sync_all();

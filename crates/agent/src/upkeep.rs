@@ -199,16 +199,31 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let mailbox = AbortOnDrop(tokio::spawn(mailbox(agent.clone(), options.poll_secs)));
+    // Reading mail is a task of its own: how long a mail takes to read never
+    // shows in when the next fetch (and its receipts) happens.
+    let reader = AbortOnDrop(tokio::spawn(read_mail(agent.clone())));
     tokio::select! {
         () = shutdown => {}
         () = duties(&agent, &options, &persist) => {}
     }
     drop(mailbox);
+    drop(reader);
 }
 
-/// Fetches what waits in the store, retries the outbox, leaves queued
-/// mail at its recipients' DIRs and reads mail stored since, every
-/// `poll_secs`.
+/// Reads the mail stored since, every second.
+async fn read_mail(agent: Agent) {
+    loop {
+        match agent.index_mail().await {
+            Ok(read) if read > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::warn!("reading stored mail: {e}"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Fetches what waits in the store, retries the outbox and leaves queued
+/// mail at its recipients' DIRs, every `poll_secs`.
 async fn mailbox(agent: Agent, poll_secs: u64) {
     loop {
         if let Some(mailbox) = agent.mailbox() {
@@ -224,11 +239,7 @@ async fn mailbox(agent: Agent, poll_secs: u64) {
                     .await;
             }
         }
-        while let Ok(read) = agent.index_mail().await {
-            if read == 0 {
-                break;
-            }
-        }
+
         tokio::time::sleep(Duration::from_secs(poll_secs.max(1))).await;
     }
 }

@@ -284,6 +284,18 @@ fn alice_mails_bob_while_he_is_offline_and_bob_replies() {
     // All of it stayed in the Inbox, each with its status.
     let inbox = json_lines(&world.cli_run("bob", &["--json", "mail", "list", "--folder", "inbox"]));
     assert_eq!(inbox.len(), 1 + 4 + 3, "{inbox:?}");
+    // A mail over the limit is refused at import, and nothing is stored.
+    let huge = world.data().join("huge.eml");
+    std::fs::write(&huge, vec![b'a'; 41 << 20]).expect("written");
+    let refused = world.cli_run("bob", &["mail", "import", huge.to_str().expect("utf-8")]);
+    assert!(!refused.status.success(), "{}", text(&refused));
+    let inbox = json_lines(&world.cli_run("bob", &["--json", "mail", "list", "--folder", "inbox"]));
+    assert_eq!(inbox.len(), 1 + 4 + 3);
+    // Alice's certificate is revoked since: her mail shows it when read again.
+    world.admin(&["revoke", "alice@example.org", "--reason", "keyCompromise"]);
+    let shown = json_lines(&world.cli_run("bob", &["--json", "mail", "show", &id]));
+    let status = shown[0]["status"].as_str().expect("status");
+    assert!(status.contains("revoked"), "{status}");
     assert!(dir.terminate().is_some_and(|s| s.success()));
 }
 

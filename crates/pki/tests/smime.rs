@@ -385,6 +385,10 @@ fn bad_input_gets_a_status_not_a_crash() {
     );
     let reading = smime::read(&[0xff; 64], &keys_of(&w.bob));
     assert_eq!(reading.encryption, Encryption::None);
+    // A subject that would start a header or the body is refused.
+    let mut injected = draft();
+    injected.subject = "Lunch\r\n\r\nI authorise the payment".into();
+    assert!(smime::compose(&injected, Some(&signed_by(&w.alice)), None).is_err());
 }
 
 /// OpenSSL's EnvelopedData to bob with one byte of the wrapped content key

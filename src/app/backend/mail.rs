@@ -120,6 +120,14 @@ impl Running {
                 tokio::spawn(async move { running.send_mail(&draft).await });
                 Ok(())
             }
+            MailCommand::SaveDraft(draft) => {
+                let request = request(&draft).map_err(Failure::Invalid)?;
+                self.agent
+                    .save_draft(&request, draft.draft)
+                    .await
+                    .map_err(other)?;
+                self.list_mail(MailFolder::Drafts, "").await
+            }
             MailCommand::Delete { id } => {
                 self.agent
                     .with_store(|s| s.delete_mail(id))
@@ -223,6 +231,11 @@ impl Running {
         };
         let event = match outcome {
             Ok(id) => {
+                if let Some(draft) = draft.draft {
+                    if let Err(e) = self.agent.with_store(|s| s.drop_draft(draft)) {
+                        tracing::warn!("the sent draft stays in Drafts: {e}");
+                    }
+                }
                 for (recipient, outcome) in self.agent.deliver_mail().await {
                     if let Err(e) = outcome {
                         tracing::info!(%recipient, "mail waits in the queue: {e}");

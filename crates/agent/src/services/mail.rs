@@ -10,6 +10,8 @@
 //! reading happens later, on the blocking pool, and nothing is sent
 //! because of what it found.
 
+use std::sync::Arc;
+
 use sixchat_pki::cert::CertInfo;
 use sixchat_pki::smime::{
     self, Attachment, Cipher, DecryptWith, Draft, EncryptTo, Encryption, Party, Reading, SignWith,
@@ -22,8 +24,12 @@ use crate::irp::directory::DirError;
 use crate::reach::LookupError;
 use crate::store::{MailDelivery, MailIndex, StoreError, now_unix};
 
-/// Most bytes of attachments one mail carries (files go by transfer).
-pub const MAX_ATTACHMENT_BYTES: usize = 25 << 20;
+/// Most bytes of attachments one mail carries (files go by transfer): with
+/// base64 twice (inside the signed entity, then around the CMS) a mail
+/// stays under [`MAX_MAIL_BYTES`].
+pub const MAX_ATTACHMENT_BYTES: usize = 20 << 20;
+/// Longest a stored mail may take to read before it is shown as unreadable.
+pub const READ_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
 /// Most bytes of one mail as written or accepted (attachments, base64, CMS).
 pub const MAX_MAIL_BYTES: usize = 40 << 20;
 /// Most recipients (To and Cc) of one mail.
@@ -133,11 +139,15 @@ fn status_words(reading: &Reading, signer: Option<Result<(UserId, TrustLevel), S
         }
         (Signature::Valid(_), None) => "invalid signature: no signer".to_owned(),
     };
-    if encrypted {
+    let mut status = if encrypted {
         format!("{signed}; encrypted")
     } else {
         format!("{signed}; not encrypted")
+    };
+    if matches!(reading.signature, Signature::Valid(_)) && !reading.protected_headers {
+        status.push_str("; its subject and addresses are not signed");
     }
+    status
 }
 
 /// The index kept for a mail read as `view`.
@@ -194,6 +204,26 @@ pub fn attachment_path(folder: &std::path::Path, name: &str) -> std::path::PathB
         n += 1;
     }
     candidate
+}
+
+/// A mail over [`MAX_MAIL_BYTES`]: kept as it came, not read.
+fn too_large(size: usize) -> MailView {
+    MailView {
+        reading: Reading {
+            encryption: Encryption::None,
+            signature: Signature::None,
+            headers: smime::Headers::default(),
+            protected_headers: false,
+            text: String::new(),
+            attachments: Vec::new(),
+            problem: None,
+        },
+        status: format!(
+            "too large to read: {size} bytes (at most {} MiB are read)",
+            MAX_MAIL_BYTES >> 20
+        ),
+        trust: None,
+    }
 }
 
 /// The outer Message-ID of a mail, read without decrypting anything.
@@ -253,12 +283,21 @@ impl Agent {
             .ok_or_else(|| MailError::NoEncryptionCertificate(peer.clone()))?;
         let mut chain = vec![certificate.clone()];
         chain.extend(found.result.chain.iter().skip(1).cloned());
-        self.policy()
+        let checked = self
+            .policy()
             .check_mail(peer, &chain, true, now_unix())
             .map_err(|why| MailError::RecipientRefused {
                 peer: peer.clone(),
                 why: why.to_string(),
             })?;
+        // An encryption certificate is never pinned: only one the peer's
+        // DIR root anchors is encrypted to.
+        if checked.level != TrustLevel::Verified {
+            return Err(MailError::RecipientRefused {
+                peer: peer.clone(),
+                why: "it is not issued by a directory this profile trusts".to_owned(),
+            });
+        }
         Ok(certificate)
     }
 
@@ -309,6 +348,12 @@ impl Agent {
         .await
         .map_err(|e| MailError::Worker(e.to_string()))?;
         let (raw, draft) = raw?;
+        if raw.len() > MAX_MAIL_BYTES {
+            return Err(MailError::TooLarge {
+                size: raw.len(),
+                max: MAX_MAIL_BYTES,
+            });
+        }
         let status = match (sign, encrypt) {
             (true, true) => "signed; encrypted",
             (true, false) => "signed; not encrypted",
@@ -334,6 +379,51 @@ impl Agent {
             .store_blocking(move |s| s.store_sent_mail(&raw, &index, &names))
             .await?;
         Ok(id)
+    }
+
+    /// Keeps what the person wrote, unsent, in Drafts (a plain MIME
+    /// entity, neither signed nor encrypted: it never leaves the profile),
+    /// in place of the draft `replacing`. Returns its id.
+    pub async fn save_draft(
+        &self,
+        request: &MailRequest,
+        replacing: Option<i64>,
+    ) -> Result<i64, MailError> {
+        let me = self.user_id();
+        let draft = Draft {
+            from: Party {
+                address: me.to_string(),
+                name: Some(self.display_name()),
+            },
+            to: request.to.iter().map(party).collect(),
+            cc: request.cc.iter().map(party).collect(),
+            subject: request.subject.clone(),
+            body: request.body.clone(),
+            attachments: request.attachments.clone(),
+            message_id: format!("draft.{}@{}", uuid::Uuid::new_v4(), me.domain()),
+            in_reply_to: request.in_reply_to.clone(),
+            date_unix: now_unix(),
+        };
+        let raw = smime::compose(&draft, None, None)?;
+        let index = MailIndex {
+            status: "draft".to_owned(),
+            sender: me.to_string(),
+            recipients: draft
+                .to
+                .iter()
+                .chain(&draft.cc)
+                .map(|p| p.address.clone())
+                .collect::<Vec<_>>()
+                .join(", "),
+            subject: draft.subject.clone(),
+            sent_at: Some(draft.date_unix),
+            message_id: None,
+            body: draft.body.clone(),
+            attachments: draft.attachments.len(),
+        };
+        Ok(self
+            .store_blocking(move |s| s.save_draft(&raw, &index, replacing))
+            .await?)
     }
 
     fn display_name(&self) -> String {
@@ -403,12 +493,19 @@ impl Agent {
         raw: Vec<u8>,
         came_from: Option<String>,
     ) -> Result<Option<AppMessage>, StoreError> {
-        if raw.len() > MAX_MAIL_BYTES {
-            return Ok(None);
-        }
-        let message_id = outer_message_id(&raw);
-        self.store_blocking(move |s| s.store_incoming_mail(&raw, came_from.as_deref()))
+        // Any size the DIR's frames allow is stored, first; one over
+        // MAX_MAIL_BYTES is shown as too large, not read.
+        let raw = Arc::new(raw);
+        let stored = Arc::clone(&raw);
+        self.store_blocking(move |s| s.store_incoming_mail(&stored, came_from.as_deref()))
             .await?;
+        // The outer Message-ID, parsed off the async workers and bounded:
+        // a parser fault or a slow parse costs the receipt, nothing else.
+        let parse = tokio::task::spawn_blocking(move || outer_message_id(&raw));
+        let message_id = match tokio::time::timeout(READ_DEADLINE, parse).await {
+            Ok(Ok(id)) => id,
+            _ => None,
+        };
         Ok(message_id.map(|message_id| AppMessage::MailReceipt {
             id: uuid::Uuid::new_v4().to_string(),
             message_id,
@@ -435,6 +532,9 @@ impl Agent {
     /// Reads a mail now (decrypt, verify, judge the signer by the trust
     /// policy as it is today). Blocking: run it off the async workers.
     pub fn read_mail(&self, raw: &[u8]) -> MailView {
+        if raw.len() > MAX_MAIL_BYTES {
+            return too_large(raw.len());
+        }
         let keys = self.mail_keys();
         let leaf = self.chain().first().cloned().unwrap_or_default();
         let mut decrypt: Vec<DecryptWith<'_>> = keys
@@ -513,10 +613,20 @@ impl Agent {
         let count = pending.len();
         for (id, raw) in pending {
             let agent = self.clone();
-            let view = tokio::task::spawn_blocking(move || agent.read_mail(&raw))
-                .await
-                .map_err(|e| StoreError::Worker(e.to_string()))?;
-            let index = index_of(&view);
+            let reading = tokio::task::spawn_blocking(move || agent.read_mail(&raw));
+            // A mail that cannot be read in time (or whose reading failed)
+            // is kept and shown as such; it never holds up the ones behind.
+            let index = match tokio::time::timeout(READ_DEADLINE, reading).await {
+                Ok(Ok(view)) => index_of(&view),
+                Ok(Err(_)) => MailIndex {
+                    status: "unreadable: the message could not be parsed".to_owned(),
+                    ..MailIndex::default()
+                },
+                Err(_) => MailIndex {
+                    status: format!("unreadable: not read within {} s", READ_DEADLINE.as_secs()),
+                    ..MailIndex::default()
+                },
+            };
             self.store_blocking(move |s| s.index_mail(id, &index))
                 .await?;
         }
@@ -571,7 +681,7 @@ mod tests {
         let r = reading(decrypted, valid, "alice@a.example");
         assert_eq!(
             status_words(&r, Some(Err("certificate revoked".into()))),
-            "invalid signature: the signer's certificate: certificate revoked"
+            "invalid signature: the signer's certificate: certificate revoked; encrypted"
         );
         let r = reading(Encryption::NotForUs, Signature::None, "x@a.example");
         assert_eq!(

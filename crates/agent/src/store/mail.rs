@@ -195,6 +195,38 @@ impl Store {
         Ok(id)
     }
 
+    /// Keeps a draft (a plain MIME entity, never sent) in Drafts, in place
+    /// of `replacing` if given. Returns its id.
+    pub fn save_draft(
+        &self,
+        raw: &[u8],
+        index: &MailIndex,
+        replacing: Option<i64>,
+    ) -> Result<i64, StoreError> {
+        let tx = self.conn.unchecked_transaction()?;
+        if let Some(old) = replacing {
+            tx.execute(
+                "DELETE FROM mail WHERE id = ?1 AND folder = 'drafts'",
+                [old],
+            )?;
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO mail (folder, raw, digest, received, unread, indexed) VALUES ('drafts', ?1, ?2, ?3, 0, 0)",
+            params![raw, digest(raw), now_unix()],
+        )?;
+        let id = tx.last_insert_rowid();
+        tx.commit()?;
+        self.index_mail(id, index)?;
+        Ok(id)
+    }
+
+    /// Removes a draft (it was sent).
+    pub fn drop_draft(&self, id: i64) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM mail WHERE id = ?1 AND folder = 'drafts'", [id])?;
+        Ok(())
+    }
+
     /// Stores a mail brought in from a file (`mail import`) in the Inbox.
     pub fn import_mail(&self, raw: &[u8]) -> Result<(i64, bool), StoreError> {
         self.store_incoming_mail(raw, None)
@@ -380,8 +412,10 @@ impl Store {
         let id: Option<i64> = self
             .conn
             .query_row(
-                "SELECT id FROM mail WHERE message_id = ?1 AND folder IN ('sent', 'trash') LIMIT 1",
-                [message_id],
+                "SELECT m.id FROM mail m JOIN mail_delivery d ON d.mail = m.id
+                 WHERE m.message_id = ?1 AND d.recipient = ?2 AND m.folder IN ('sent', 'trash')
+                 ORDER BY m.id DESC LIMIT 1",
+                params![message_id, recipient],
                 |r| r.get(0),
             )
             .optional()?;

@@ -64,6 +64,9 @@ pub(super) enum Opened {
     CannotDecrypt(String),
 }
 
+/// Most recipient infos read in one message.
+pub const MAX_RECIPIENT_INFOS: usize = 1024;
+
 /// The one outcome of a key or content that does not decrypt, whichever
 /// step failed.
 const DOES_NOT_DECRYPT: &str = "the message does not decrypt with our key";
@@ -383,29 +386,35 @@ pub(super) fn open(info: &ContentInfo, keys: &[DecryptWith<'_>]) -> Opened {
     let key_len = match &cipher {
         ContentCipher::Cbc(_, len, _) | ContentCipher::Gcm(_, len, _) => *len,
     };
+    if parts.infos.len() > MAX_RECIPIENT_INFOS {
+        return Opened::CannotDecrypt(format!("more than {MAX_RECIPIENT_INFOS} recipients"));
+    }
     let mut matched = false;
     let mut last_problem = None;
+    // At most one recipient info per key of ours: the work is bounded by
+    // our keys, not by what the sender lists.
     for held in keys {
         let Ok(cert) = Certificate::from_der(held.certificate) else {
             continue;
         };
-        for ktri in parts.infos.iter().filter(|k| names(&k.rid, &cert)) {
-            matched = true;
-            match unwrap_key(ktri, held.key, key_len) {
-                Ok((content_key, unwrapped)) => {
-                    let result = decrypt_content(&parts, &cipher, &content_key);
-                    match (result, unwrapped) {
-                        (Ok((bytes, name)), true) => {
-                            return Opened::Content {
-                                bytes,
-                                cipher: name,
-                            };
-                        }
-                        _ => last_problem = Some(DOES_NOT_DECRYPT.to_owned()),
+        let Some(ktri) = parts.infos.iter().find(|k| names(&k.rid, &cert)) else {
+            continue;
+        };
+        matched = true;
+        match unwrap_key(ktri, held.key, key_len) {
+            Ok((content_key, unwrapped)) => {
+                let result = decrypt_content(&parts, &cipher, &content_key);
+                match (result, unwrapped) {
+                    (Ok((bytes, name)), true) => {
+                        return Opened::Content {
+                            bytes,
+                            cipher: name,
+                        };
                     }
+                    _ => last_problem = Some(DOES_NOT_DECRYPT.to_owned()),
                 }
-                Err(why) => last_problem = Some(why),
             }
+            Err(why) => last_problem = Some(why),
         }
     }
     if matched {

@@ -16,7 +16,8 @@
 //! (RFC 9788 header protection), is signed detached with SHA-256 and RSA
 //! PKCS#1 v1.5, and the `multipart/signed` is encrypted to every
 //! certificate given (the recipients' and the sender's own) as
-//! EnvelopedData (AES-256-CBC) or AuthEnvelopedData (AES-256-GCM), with
+//! EnvelopedData (AES-256-CBC) or AuthEnvelopedData (AES-256-GCM, what the
+//! agent writes to SixChat peers), with
 //! RSA-OAEP-SHA256 key transport; the outer Subject is `[...]`.
 //!
 //! [`read`] never fails: what cannot be read is reported in words in
@@ -146,11 +147,46 @@ fn io(e: std::io::Error) -> SmimeError {
 
 /// Writes a mail: signed when `sign` is given, encrypted when `encrypt`
 /// is. Returns the whole RFC 5322 message, CRLF line ends.
+/// A header value that would break out of its line (CR, LF or any other
+/// control character) is refused, so no text can smuggle in a header or
+/// start the body.
+fn check_header_text(what: &str, text: &str) -> Result<(), SmimeError> {
+    if text.chars().any(char::is_control) {
+        return Err(SmimeError::Build(format!(
+            "the {what} holds a control character"
+        )));
+    }
+    Ok(())
+}
+
+fn check_headers(draft: &Draft) -> Result<(), SmimeError> {
+    check_header_text("subject", &draft.subject)?;
+    check_header_text("Message-ID", &draft.message_id)?;
+    if let Some(parent) = &draft.in_reply_to {
+        check_header_text("In-Reply-To", parent)?;
+    }
+    for party in std::iter::once(&draft.from)
+        .chain(&draft.to)
+        .chain(&draft.cc)
+    {
+        check_header_text("address", &party.address)?;
+        if let Some(name) = &party.name {
+            check_header_text("name", name)?;
+        }
+    }
+    for a in &draft.attachments {
+        check_header_text("attachment name", &a.name)?;
+        check_header_text("attachment type", &a.content_type)?;
+    }
+    Ok(())
+}
+
 pub fn compose(
     draft: &Draft,
     sign: Option<&SignWith<'_>>,
     encrypt: Option<&EncryptTo<'_>>,
 ) -> Result<Vec<u8>, SmimeError> {
+    check_headers(draft)?;
     let hp = match (sign.is_some(), encrypt.is_some()) {
         (_, true) => Some("cipher"),
         (true, false) => Some("clear"),
@@ -384,14 +420,32 @@ fn signed_data(info: &ContentInfo) -> Result<asn1::SignedDataRead, String> {
 /// The Message-ID of the outer message (what a receipt names), read
 /// without opening any layer.
 pub fn outer_message_id(message: &[u8]) -> Option<String> {
-    MessageParser::default()
-        .parse(message)?
-        .message_id()
-        .map(str::to_owned)
+    std::panic::catch_unwind(|| {
+        MessageParser::default()
+            .parse(message)?
+            .message_id()
+            .map(str::to_owned)
+    })
+    .ok()
+    .flatten()
 }
 
 /// Reads a mail (as received, RFC 5322 bytes), decrypting with `keys`.
+/// A fault in a parser is caught and reported as a problem, never passed on.
 pub fn read(message: &[u8], keys: &[DecryptWith<'_>]) -> Reading {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_layers(message, keys)))
+        .unwrap_or_else(|_| Reading {
+            encryption: Encryption::None,
+            signature: Signature::None,
+            headers: Headers::default(),
+            protected_headers: false,
+            text: String::new(),
+            attachments: Vec::new(),
+            problem: Some("the message could not be parsed".to_owned()),
+        })
+}
+
+fn read_layers(message: &[u8], keys: &[DecryptWith<'_>]) -> Reading {
     let mut reading = Reading {
         encryption: Encryption::None,
         signature: Signature::None,

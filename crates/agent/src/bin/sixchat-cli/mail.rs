@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::Subcommand;
@@ -36,7 +37,7 @@ pub enum MailCommand {
         cc: Vec<String>,
         #[arg(long, value_name = "TEXT")]
         subject: String,
-        /// A file to attach; may be repeated (25 MiB in all; send larger files with `send`).
+        /// A file to attach; may be repeated (20 MiB in all; send larger files with `send`).
         #[arg(long, value_name = "FILE")]
         attach: Vec<PathBuf>,
         /// The Message-ID this mail answers (`mail show` prints it).
@@ -296,6 +297,10 @@ fn show(ctx: &Context, id: i64, save: Option<&Path>) -> anyhow::Result<u8> {
     let view = {
         let agent = agent.clone();
         runtime()?.block_on(async move {
+            // The signer is judged as of now: the CRLs first (bounded).
+            for (domain, why) in agent.refresh_crls(Duration::from_secs(5)).await {
+                tracing::info!(%domain, "the CRL could not be refreshed: {why}");
+            }
             tokio::task::spawn_blocking(move || agent.read_mail(&raw)).await
         })?
     };
