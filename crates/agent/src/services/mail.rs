@@ -301,9 +301,9 @@ impl Agent {
         Ok(certificate)
     }
 
-    /// Writes, signs and encrypts a mail (to every recipient and to us),
-    /// stores it in Sent with a queued delivery per recipient, and tries
-    /// the deliveries. Returns the mail's id in the store.
+    /// Writes, signs and encrypts a mail (to every recipient and to us) and
+    /// stores it in Sent with a queued delivery per recipient
+    /// ([`Agent::deliver_mail`] then takes it on). Returns its id.
     pub async fn send_mail(&self, request: MailRequest) -> Result<i64, MailError> {
         let recipients = checked_recipients(&request)?;
         let own = self.own_mail_certificate();

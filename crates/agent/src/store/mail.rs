@@ -343,7 +343,7 @@ impl Store {
         Ok(self.conn.execute("DELETE FROM mail WHERE id = ?1", [id])? > 0)
     }
 
-    /// Deliveries still to make (queued or left at the DIR), oldest first:
+    /// Deliveries still to make (queued), oldest first:
     /// (mail id, recipient, state).
     pub fn mail_waiting(&self) -> Result<Vec<(i64, String, MailDelivery)>, StoreError> {
         let mut stmt = self.conn.prepare(

@@ -6,8 +6,9 @@
 //! key transport; AES-128/192/256-CBC in EnvelopedData, AES-128/256-GCM in
 //! AuthEnvelopedData. A PKCS#1 v1.5 unwrap that fails goes on with a
 //! random content key of the right size (RFC 3218), and ends in the same
-//! "cannot decrypt" as any other failure; nothing leaves this module but
-//! the content or that one outcome.
+//! "does not decrypt" as any other failure of the unwrap or the content;
+//! only what the message itself shows (an algorithm we do not read) is
+//! named otherwise.
 
 use aws_lc_rs::aead::{AES_128_GCM, AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::cipher::{
@@ -275,12 +276,12 @@ fn unwrap_key(
     key_len: usize,
 ) -> Result<(Zeroizing<Vec<u8>>, bool), String> {
     let private = PrivateDecryptingKey::from_pkcs8(key.pkcs8_der())
-        .map_err(|_| "our key cannot decrypt".to_owned())?;
+        .map_err(|_| DOES_NOT_DECRYPT.to_owned())?;
     let wrapped = ktri.enc_key.as_bytes();
     match ktri.key_enc_alg.oid {
         rfc5912::RSA_ENCRYPTION => {
-            let pkcs1 = Pkcs1PrivateDecryptingKey::new(private)
-                .map_err(|_| "our key cannot decrypt".to_owned())?;
+            let pkcs1 =
+                Pkcs1PrivateDecryptingKey::new(private).map_err(|_| DOES_NOT_DECRYPT.to_owned())?;
             let mut out = Zeroizing::new(vec![0u8; pkcs1.min_output_size()]);
             let unwrapped = pkcs1
                 .decrypt(wrapped, &mut out)
@@ -309,8 +310,8 @@ fn unwrap_key(
                 (Some(Hash::Sha256), Some(Hash::Sha256)) => &OAEP_SHA256_MGF1SHA256,
                 _ => return Err("RSA-OAEP parameters we do not read".to_owned()),
             };
-            let oaep = OaepPrivateDecryptingKey::new(private)
-                .map_err(|_| "our key cannot decrypt".to_owned())?;
+            let oaep =
+                OaepPrivateDecryptingKey::new(private).map_err(|_| DOES_NOT_DECRYPT.to_owned())?;
             let mut out = Zeroizing::new(vec![0u8; oaep.min_output_size()]);
             let len = oaep
                 .decrypt(algorithm, wrapped, &mut out, None)

@@ -145,8 +145,6 @@ fn io(e: std::io::Error) -> SmimeError {
     SmimeError::Build(e.to_string())
 }
 
-/// Writes a mail: signed when `sign` is given, encrypted when `encrypt`
-/// is. Returns the whole RFC 5322 message, CRLF line ends.
 /// A header value that would break out of its line (CR, LF or any other
 /// control character) is refused, so no text can smuggle in a header or
 /// start the body.
@@ -181,6 +179,8 @@ fn check_headers(draft: &Draft) -> Result<(), SmimeError> {
     Ok(())
 }
 
+/// Writes a mail: signed when `sign` is given, encrypted when `encrypt`
+/// is. Returns the whole RFC 5322 message, CRLF line ends.
 pub fn compose(
     draft: &Draft,
     sign: Option<&SignWith<'_>>,

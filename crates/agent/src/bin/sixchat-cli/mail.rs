@@ -131,7 +131,13 @@ fn send(
         subject: subject.to_owned(),
         body,
         attachments,
-        in_reply_to,
+        // The Message-ID as `mail show` prints it, brackets or not.
+        in_reply_to: in_reply_to.map(|id| {
+            id.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_owned()
+        }),
         unsigned: false,
         unencrypted: false,
     };
