@@ -2,28 +2,14 @@
 //! peer's shared folder listed, a file copied with F5, a file dropped on a
 //! conversation offered to that contact, accepted in the timeline.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use eframe::egui;
 use egui_kittest::kittest::Queryable as _;
 use sixchat_testkit::sixchat_dir_bin;
 
-use crate::support::{click, open, open_chat, settle};
-
-/// A file the test drops on the window, as a desktop would.
-#[derive(Debug)]
-struct Dropped(PathBuf);
-
-impl egui::DroppedFile for Dropped {
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    fn bytes(&self) -> Result<Vec<u8>, String> {
-        std::fs::read(&self.0).map_err(|e| e.to_string())
-    }
-}
+use crate::support::{Dropped, click, open, open_chat, settle};
 
 fn setting(profiles: &Path, name: &str, key: &str, value: &Path) {
     sixchat_agent::Profile::locate(name, Some(profiles))

@@ -3,27 +3,12 @@
 //! attachment; bob opens Mail, finds it with "valid signature, verified
 //! sender" and replies; alice reads the reply and sees her mail read.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use eframe::egui;
 use egui_kittest::kittest::Queryable as _;
 use sixchat_testkit::sixchat_dir_bin;
 
-use crate::support::{click, fill, open, settle};
-
-#[derive(Debug)]
-struct Dropped(PathBuf);
-
-impl egui::DroppedFile for Dropped {
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    fn bytes(&self) -> Result<Vec<u8>, String> {
-        std::fs::read(&self.0).map_err(|e| e.to_string())
-    }
-}
+use crate::support::{Dropped, click, fill, open, settle};
 
 #[test]
 #[allow(clippy::too_many_lines)] // one scenario across two windows, top to bottom

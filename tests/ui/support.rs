@@ -12,6 +12,20 @@ use sixchat::ui::SixChatApp;
 use sixchat_agent::Profile;
 use zeroize::Zeroizing;
 
+/// A file the test drops on the window, as a desktop would.
+#[derive(Debug)]
+pub struct Dropped(pub std::path::PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
 /// Bounds every wait; reaching it fails the test (this is not a timing test).
 pub const PATIENCE: Duration = Duration::from_secs(90);
 

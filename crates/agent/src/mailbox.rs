@@ -144,6 +144,19 @@ impl Mailbox {
         Ok(count)
     }
 
+    /// `peer`'s certificate as a fresh lookup gives it.
+    async fn looked_up(&self, peer: &UserId) -> Result<Vec<u8>, DirError> {
+        Ok(self
+            .agent
+            .lookup(peer)
+            .await
+            .map_err(|e| match e {
+                LookupError::Dir(e) => e,
+                other => DirError::BadAnswer(other.to_string()),
+            })?
+            .leaf)
+    }
+
     /// Leaves what waits for `peer` at its DIR, sealed to `peer_cert`, or if
     /// that is not known, to the certificate a fresh lookup gives.
     pub async fn relay_undelivered(
@@ -153,16 +166,7 @@ impl Mailbox {
     ) -> Result<usize, DirError> {
         let cert = match peer_cert {
             Some(cert) => cert,
-            None => {
-                self.agent
-                    .lookup(peer)
-                    .await
-                    .map_err(|e| match e {
-                        LookupError::Dir(e) => e,
-                        other => DirError::BadAnswer(other.to_string()),
-                    })?
-                    .leaf
-            }
+            None => self.looked_up(peer).await?,
         };
         self.relay_outbox(peer, &cert).await
     }
@@ -198,15 +202,7 @@ impl Mailbox {
         peer: &UserId,
         receipt: &AppMessage,
     ) -> Result<(), DirError> {
-        let cert = self
-            .agent
-            .lookup(peer)
-            .await
-            .map_err(|e| match e {
-                LookupError::Dir(e) => e,
-                other => DirError::BadAnswer(other.to_string()),
-            })?
-            .leaf;
+        let cert = self.looked_up(peer).await?;
         self.send_receipt(peer, &cert, receipt).await
     }
 

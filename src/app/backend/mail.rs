@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
-use sixchat_agent::services::mail::{MAX_ATTACHMENT_BYTES, MailRequest, MailView};
+use sixchat_agent::services::mail::{MailRequest, MailView, attachment_from_file};
 use sixchat_agent::store::{MailFolder, MailRow};
-use sixchat_pki::smime::{Attachment, Party};
+use sixchat_pki::smime::Party;
 use sixchat_proto::UserId;
 
 use super::running::{Running, other};
@@ -74,19 +74,11 @@ fn user_ids(list: &[String]) -> Result<Vec<UserId>, String> {
 
 /// The draft as the agent takes it (attachments read from disk).
 fn request(draft: &MailDraft) -> Result<MailRequest, String> {
-    let mut attachments = Vec::new();
-    for path in &draft.attachments {
-        let data = sixchat_agent::profile::read_limited(path, MAX_ATTACHMENT_BYTES)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        attachments.push(Attachment {
-            name: path.file_name().map_or_else(
-                || "attachment".to_owned(),
-                |n| n.to_string_lossy().into_owned(),
-            ),
-            content_type: "application/octet-stream".to_owned(),
-            data,
-        });
-    }
+    let attachments = draft
+        .attachments
+        .iter()
+        .map(|path| attachment_from_file(path).map_err(|e| format!("{}: {e}", path.display())))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(MailRequest {
         to: user_ids(&draft.to)?,
         cc: user_ids(&draft.cc)?,
@@ -179,22 +171,17 @@ impl Running {
         Ok(())
     }
 
-    /// What `run`'s mailbox loop does, now: fetch, deliver, read.
+    /// What `run`'s mailbox loops do, now (the agent's `check_mail`).
     async fn fetch_mail(&self) {
-        if let Some(mailbox) = self.agent.mailbox() {
-            if let Err(e) = mailbox.fetch().await {
-                tracing::info!("fetching mail: {e}");
+        match self.agent.check_mail().await {
+            Ok((_, outcomes, _)) => {
+                for (recipient, outcome) in outcomes {
+                    if let Err(e) = outcome {
+                        tracing::info!(%recipient, "mail waits in the queue: {e}");
+                    }
+                }
             }
-        }
-        for (recipient, outcome) in self.agent.deliver_mail().await {
-            if let Err(e) = outcome {
-                tracing::info!(%recipient, "mail waits in the queue: {e}");
-            }
-        }
-        while let Ok(read) = self.agent.index_mail().await {
-            if read == 0 {
-                break;
-            }
+            Err(e) => tracing::info!("fetching mail: {e}"),
         }
     }
 

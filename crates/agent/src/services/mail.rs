@@ -206,6 +206,41 @@ pub fn attachment_path(folder: &std::path::Path, name: &str) -> std::path::PathB
     candidate
 }
 
+/// The index of a mail we wrote (sent or a draft): what the draft says.
+fn draft_index(draft: &Draft, status: &str, message_id: Option<String>) -> MailIndex {
+    MailIndex {
+        status: status.to_owned(),
+        sender: draft.from.address.clone(),
+        recipients: draft
+            .to
+            .iter()
+            .chain(&draft.cc)
+            .map(|p| p.address.clone())
+            .collect::<Vec<_>>()
+            .join(", "),
+        subject: draft.subject.clone(),
+        sent_at: Some(draft.date_unix),
+        message_id,
+        body: draft.body.clone(),
+        attachments: draft.attachments.len(),
+    }
+}
+
+/// A file a person attaches: its bytes (at most [`MAX_ATTACHMENT_BYTES`],
+/// a device or FIFO refused), its name, sent as application/octet-stream.
+pub fn attachment_from_file(path: &std::path::Path) -> std::io::Result<Attachment> {
+    let data = crate::profile::read_limited(path, MAX_ATTACHMENT_BYTES)?;
+    let name = path.file_name().map_or_else(
+        || "attachment".to_owned(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    Ok(Attachment {
+        name,
+        content_type: "application/octet-stream".to_owned(),
+        data,
+    })
+}
+
 /// A mail over [`MAX_MAIL_BYTES`]: kept as it came, not read.
 fn too_large(size: usize) -> MailView {
     MailView {
@@ -315,21 +350,7 @@ impl Agent {
             }
         }
         let (sign, encrypt) = (!request.unsigned, !request.unencrypted);
-        let me = self.user_id();
-        let draft = Draft {
-            from: Party {
-                address: me.to_string(),
-                name: Some(self.display_name()),
-            },
-            to: request.to.iter().map(party).collect(),
-            cc: request.cc.iter().map(party).collect(),
-            subject: request.subject.clone(),
-            body: request.body.clone(),
-            attachments: request.attachments.clone(),
-            message_id: format!("{}@{}", uuid::Uuid::new_v4(), me.domain()),
-            in_reply_to: request.in_reply_to.clone(),
-            date_unix: now_unix(),
-        };
+        let draft = self.draft_of(&request, "");
         let (key, chain) = (self.key(), self.chain());
         let raw = tokio::task::spawn_blocking(move || {
             let signer = SignWith {
@@ -360,20 +381,7 @@ impl Agent {
             (false, true) => "unsigned; encrypted",
             (false, false) => "unsigned; not encrypted",
         };
-        let index = MailIndex {
-            status: status.to_owned(),
-            sender: draft.from.address.clone(),
-            recipients: recipients
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", "),
-            subject: draft.subject.clone(),
-            sent_at: Some(draft.date_unix),
-            message_id: Some(draft.message_id.clone()),
-            body: draft.body.clone(),
-            attachments: draft.attachments.len(),
-        };
+        let index = draft_index(&draft, status, Some(draft.message_id.clone()));
         let names: Vec<String> = recipients.iter().map(ToString::to_string).collect();
         let id = self
             .store_blocking(move |s| s.store_sent_mail(&raw, &index, &names))
@@ -389,8 +397,22 @@ impl Agent {
         request: &MailRequest,
         replacing: Option<i64>,
     ) -> Result<i64, MailError> {
+        let draft = self.draft_of(request, "draft.");
+        let index = draft_index(&draft, "draft", None);
+        // Attachments make this a few MiB of base64: off the async workers.
+        let raw = tokio::task::spawn_blocking(move || smime::compose(&draft, None, None))
+            .await
+            .map_err(|e| MailError::Worker(e.to_string()))??;
+        Ok(self
+            .store_blocking(move |s| s.save_draft(&raw, &index, replacing))
+            .await?)
+    }
+
+    /// What the person wrote as a [`Draft`] from us, dated now, with a new
+    /// Message-ID (`prefix` before its UUID).
+    fn draft_of(&self, request: &MailRequest, prefix: &str) -> Draft {
         let me = self.user_id();
-        let draft = Draft {
+        Draft {
             from: Party {
                 address: me.to_string(),
                 name: Some(self.display_name()),
@@ -400,30 +422,10 @@ impl Agent {
             subject: request.subject.clone(),
             body: request.body.clone(),
             attachments: request.attachments.clone(),
-            message_id: format!("draft.{}@{}", uuid::Uuid::new_v4(), me.domain()),
+            message_id: format!("{prefix}{}@{}", uuid::Uuid::new_v4(), me.domain()),
             in_reply_to: request.in_reply_to.clone(),
             date_unix: now_unix(),
-        };
-        let raw = smime::compose(&draft, None, None)?;
-        let index = MailIndex {
-            status: "draft".to_owned(),
-            sender: me.to_string(),
-            recipients: draft
-                .to
-                .iter()
-                .chain(&draft.cc)
-                .map(|p| p.address.clone())
-                .collect::<Vec<_>>()
-                .join(", "),
-            subject: draft.subject.clone(),
-            sent_at: Some(draft.date_unix),
-            message_id: None,
-            body: draft.body.clone(),
-            attachments: draft.attachments.len(),
-        };
-        Ok(self
-            .store_blocking(move |s| s.save_draft(&raw, &index, replacing))
-            .await?)
+        }
     }
 
     fn display_name(&self) -> String {
@@ -575,6 +577,34 @@ impl Agent {
             .check_mail(&info.user_id, chain, false, now_unix())
             .map(|checked| (info.user_id, checked.level))
             .map_err(|why| why.to_string())
+    }
+
+    /// What `run`'s mailbox loops do, at once: fetch what waits at the DIR,
+    /// leave queued mail at the recipients' DIRs, read what is stored.
+    /// Returns (envelopes fetched, each delivery tried, mails read).
+    pub async fn check_mail(
+        &self,
+    ) -> Result<(usize, Vec<(String, Result<MailDelivery, String>)>, usize), MailError> {
+        let mailbox = self.mailbox().ok_or_else(|| {
+            MailError::Worker(
+                "this profile has no DIR: mail travels through the DIR store (enroll first)"
+                    .to_owned(),
+            )
+        })?;
+        let taken = mailbox
+            .fetch()
+            .await
+            .map_err(|e| MailError::Worker(e.to_string()))?;
+        let outcomes = self.deliver_mail().await;
+        let mut read = 0;
+        loop {
+            let n = self.index_mail().await?;
+            read += n;
+            if n == 0 {
+                break;
+            }
+        }
+        Ok((taken, outcomes, read))
     }
 
     /// Marks a mail read and, for one that came from a peer, tells the

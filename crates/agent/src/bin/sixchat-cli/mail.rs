@@ -9,7 +9,7 @@ use anyhow::{Context as _, bail};
 use clap::Subcommand;
 use serde_json::json;
 use sixchat_agent::AgentOptions;
-use sixchat_agent::services::mail::{MAX_ATTACHMENT_BYTES, MAX_MAIL_BYTES, MailRequest, MailView};
+use sixchat_agent::services::mail::{MAX_MAIL_BYTES, MailRequest, MailView};
 use sixchat_agent::store::{MailDelivery, MailFolder, MailRow};
 use sixchat_pki::smime::Attachment;
 use sixchat_proto::UserId;
@@ -83,17 +83,8 @@ fn folder_arg(folder: Option<&str>) -> anyhow::Result<Option<MailFolder>> {
 }
 
 fn read_attachment(path: &Path) -> anyhow::Result<Attachment> {
-    let data = sixchat_agent::profile::read_limited(path, MAX_ATTACHMENT_BYTES)
-        .with_context(|| format!("reading {}", path.display()))?;
-    let name = path.file_name().map_or_else(
-        || "attachment".to_owned(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    Ok(Attachment {
-        name,
-        content_type: "application/octet-stream".to_owned(),
-        data,
-    })
+    sixchat_agent::services::mail::attachment_from_file(path)
+        .with_context(|| format!("reading {}", path.display()))
 }
 
 fn user_ids(list: &[String]) -> anyhow::Result<Vec<UserId>> {
@@ -345,23 +336,7 @@ fn import(ctx: &Context, file: &Path) -> anyhow::Result<u8> {
 
 fn fetch(ctx: &Context) -> anyhow::Result<u8> {
     let opened = open_agent(ctx, AgentOptions::default())?;
-    let agent = opened.agent;
-    let Some(mailbox) = agent.mailbox() else {
-        bail!("this profile has no DIR: mail travels through the DIR store (enroll first)");
-    };
-    let (taken, outcomes, read) = runtime()?.block_on(async {
-        let taken = mailbox.fetch().await?;
-        let outcomes = agent.deliver_mail().await;
-        let mut read = 0;
-        loop {
-            let n = agent.index_mail().await?;
-            read += n;
-            if n == 0 {
-                break;
-            }
-        }
-        Ok::<_, anyhow::Error>((taken, outcomes, read))
-    })?;
+    let (taken, outcomes, read) = runtime()?.block_on(opened.agent.check_mail())?;
     let left = outcomes.iter().filter(|(_, o)| o.is_ok()).count();
     ctx.out.print(
         &format!("Fetched {taken} from the DIR, read {read}, left {left} at recipients' DIRs."),
