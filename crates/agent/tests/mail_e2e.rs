@@ -11,52 +11,12 @@ mod procs;
 #[path = "support/world.rs"]
 mod world;
 
-use std::io::Write as _;
-use std::process::{Output, Stdio};
+#[path = "support/mail_cli.rs"]
+mod mail_cli;
 
+use mail_cli::{enroll, json_lines, ok, send};
 use procs::text;
 use world::World;
-
-fn ok(out: &Output) -> String {
-    assert!(out.status.success(), "{}", text(out));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn json_lines(out: &Output) -> Vec<serde_json::Value> {
-    ok(out)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
-        .collect()
-}
-
-/// `mail send` with `body` on standard input.
-fn send(world: &World, profile: &str, args: &[&str], body: &str) -> Output {
-    let mut child = world
-        .cli(profile)
-        .args(["--json", "mail", "send"])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("sixchat-cli runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(body.as_bytes())
-        .expect("body written");
-    child.wait_with_output().expect("sixchat-cli ends")
-}
-
-fn enroll(world: &World, user: &str, name: &str) {
-    let invite = world
-        .admin(&["invite", user, "--name", name])
-        .trim()
-        .to_owned();
-    let profile = user.split('@').next().expect("local part");
-    ok(&world.cli_run(profile, &["--json", "enroll", &invite]));
-}
 
 #[test]
 #[allow(clippy::too_many_lines)] // one scenario with real processes, read top to bottom

@@ -11,12 +11,12 @@ use sixchat_agent::services::transfer::{OnConflict, TransferCommand, TransferUpd
 use sixchat_agent::{AgentEvent, AgentOptions, Store};
 use sixchat_proto::app::AppMessage;
 use sixchat_proto::files::{FileMessage, Offer, OfferedFile, WirePath};
-use sixchat_proto::{Config, LocalIdentity, SessionEvent, UserId};
+use sixchat_proto::{Config, LocalIdentity, UserId};
 use tokio::sync::mpsc;
 
 #[path = "support/agents.rs"]
 mod agents;
-use agents::{agent, identity, pinning, serve};
+use agents::{agent, identity, next_application, pinning, serve};
 
 fn content(size: usize) -> Vec<u8> {
     let mut state = 0x9e37_79b9_7f4a_7c15_u64;
@@ -28,19 +28,6 @@ fn content(size: usize) -> Vec<u8> {
             state.to_le_bytes()[0]
         })
         .collect()
-}
-
-async fn next_application(conn: &mut Conn, session: &mut sixchat_proto::Session) -> AppMessage {
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(20), conn.next_frame())
-            .await
-            .expect("in time")
-            .expect("a frame")
-            .expect("not closed");
-        if let Some(SessionEvent::Application(xml)) = session.handle(&frame).expect("a record") {
-            return AppMessage::parse(&xml).expect("a message");
-        }
-    }
 }
 
 async fn send(conn: &mut Conn, session: &mut sixchat_proto::Session, message: FileMessage) {

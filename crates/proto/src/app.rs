@@ -7,6 +7,7 @@
 //! (answered with `error`, not stored, not acknowledged).
 
 use crate::files::FileMessage;
+use crate::mail::MailMessage;
 use crate::xml::{self, Element, NAMESPACE, Writer};
 
 /// One application message.
@@ -48,6 +49,12 @@ pub enum AppMessage {
     File {
         id: String,
         message: FileMessage,
+    },
+    /// A mail over the session (`mail-offer`, `mail-accept`, `mail-refuse`,
+    /// `mail-stored`: docs/mail.md).
+    Mail {
+        id: String,
+        message: MailMessage,
     },
     /// `mail-receipt` (docs/mail.md): `<message_id>` of a mail we received
     /// and `<state>` `delivered` (stored, before it was read or decrypted)
@@ -101,6 +108,7 @@ impl AppMessage {
             | Self::Pong { id, .. }
             | Self::Bye { id }
             | Self::File { id, .. }
+            | Self::Mail { id, .. }
             | Self::MailReceipt { id, .. } => id,
         }
     }
@@ -116,6 +124,7 @@ impl AppMessage {
             Self::Pong { .. } => "pong",
             Self::Bye { .. } => "bye",
             Self::File { message, .. } => message.type_name(),
+            Self::Mail { message, .. } => message.type_name(),
             Self::MailReceipt { .. } => "mail-receipt",
         }
     }
@@ -127,7 +136,7 @@ impl AppMessage {
             Self::Typing { .. } => &["chat", "typing"],
             Self::Error { .. } | Self::Ping { .. } | Self::Pong { .. } | Self::Bye { .. } => &[],
             Self::File { .. } => &["file-transfer"],
-            Self::MailReceipt { .. } => &["mail"],
+            Self::Mail { .. } | Self::MailReceipt { .. } => &["mail"],
         }
     }
 
@@ -146,6 +155,7 @@ impl AppMessage {
             } => w.child("ref", reference).child("reason", reason),
             Self::Ping { .. } | Self::Bye { .. } => w,
             Self::File { message, .. } => message.write(w),
+            Self::Mail { message, .. } => message.write(w),
             Self::MailReceipt {
                 message_id, read, ..
             } => w
@@ -245,6 +255,11 @@ impl AppMessage {
                     read,
                 }
             }
+            other if MailMessage::is_mail_type(other) => match MailMessage::parse(other, &root) {
+                Ok(Some(message)) => Self::Mail { id, message },
+                Ok(None) => return Err(fail(format!("unknown message type {other:?}"))),
+                Err(e) => return Err(fail(format!("{other}: {e}"))),
+            },
             other if FileMessage::is_file_type(other) => match FileMessage::parse(other, &root) {
                 Ok(Some(message)) => Self::File { id, message },
                 Ok(None) => return Err(fail(format!("unknown message type {other:?}"))),

@@ -12,6 +12,7 @@
 //! - [`session`]: an established session's records, key update, SAS hold.
 //! - [`app`]: application messages (chat, ack, read, typing, …).
 //! - [`files`]: file transfer: paths on the wire, chunk ranges, `file-*` messages.
+//! - [`mail`]: mail over a session: `mail-offer`, `mail-accept`, `mail-refuse`, `mail-stored`.
 //! - [`keys`]: HKDF labels, the key schedule, transcript hash, SAS.
 //! - [`record`]: AES-GCM and AES-CBC + HMAC-SHA256 records, key update.
 //! - [`entropy`]: the randomness seam (OS CSPRNG, or injected in tests).
@@ -32,6 +33,7 @@ pub mod handshake;
 pub mod identity;
 pub mod irp;
 pub mod keys;
+pub mod mail;
 pub mod messages;
 pub mod record;
 pub mod session;

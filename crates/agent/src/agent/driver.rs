@@ -4,10 +4,13 @@
 //! rest by type to the services beside it ([`crate::services`]): chat, chat
 //! receipts and typing to the chat service; `file-*` messages and bulk
 //! records (inner type 0x18, by stream id) to the transfer service, whose
-//! outgoing streams it sends round-robin between everything else; mail
-//! notices to the mail service next.
+//! outgoing streams it sends round-robin between everything else; `mail-*`
+//! messages and bulk records of mail streams (stream ids with the high bit
+//! set) to the session's mail service, whose records go the same way;
+//! mail receipts to the agent's mail service.
 
 use sixchat_proto::frame::Frame;
+use sixchat_proto::mail::MAIL_STREAM_BIT;
 use sixchat_proto::session::{Role, SessionEvent};
 use sixchat_proto::{AlertCode, AppMessage, Established};
 use tokio::sync::mpsc;
@@ -17,6 +20,7 @@ use super::events::{AgentEvent, Answer, INCOMING_ANSWER_TIMEOUT, SessionEnd};
 use super::registry::{Registration, SessionCommand};
 use crate::conn::{Conn, ConnError};
 use crate::services::chat::ChatService;
+use crate::services::mail_session::MailSession;
 use crate::services::transfer::{TransferService, Work};
 
 /// One session's connection and keys: what the services write to.
@@ -84,6 +88,7 @@ impl Wire {
 struct Services {
     chat: ChatService,
     transfer: TransferService,
+    mail: MailSession,
     /// A dialled peer's person may still be deciding; its first message
     /// says it accepted.
     awaiting_peer: bool,
@@ -106,6 +111,7 @@ impl Agent {
         let mut services = Services {
             chat: ChatService::default(),
             transfer: TransferService::default(),
+            mail: MailSession::default(),
             awaiting_peer: established.session.role() == Role::Initiator,
         };
         let mut wire = Wire { conn, established };
@@ -145,6 +151,8 @@ impl Agent {
         let idle = self.inner.options.limits.idle_timeout;
         loop {
             let unanswered = !wire.established.session.is_confirmed();
+            let mail_stall = services.mail.stall_deadline();
+            let mail_bulk = services.mail.has_bulk() && !unanswered;
             let command = tokio::select! {
                 () = tokio::time::sleep_until(answer_by), if unanswered => {
                     wire.alert(AlertCode::UserDeclined).await;
@@ -163,6 +171,22 @@ impl Agent {
                         Ok(Err(e)) => Err(self.on_connection_error(wire, e).await),
                     };
                     if let Err(end) = step {
+                        return end;
+                    }
+                    continue;
+                }
+                () = std::future::ready(()), if mail_bulk => {
+                    let step = match services.mail.next_bulk() {
+                        Some((stream, offset, bytes)) => wire.send_bulk(stream, offset, &bytes).await,
+                        None => Ok(()),
+                    };
+                    if let Err(end) = step {
+                        return end;
+                    }
+                    continue;
+                }
+                () = tokio::time::sleep_until(mail_stall.unwrap_or(answer_by)), if mail_stall.is_some() => {
+                    if let Err(end) = services.mail.drop_stalled(wire).await {
                         return end;
                     }
                     continue;
@@ -215,6 +239,7 @@ impl Agent {
             Some(SessionCommand::Transfer(command)) => {
                 services.transfer.on_command(wire, command).await
             }
+            Some(SessionCommand::Mail(mail)) => services.mail.offer(wire, mail).await,
             Some(SessionCommand::Close) | None => {
                 let _ = wire.send(&AppMessage::Bye { id: new_id() }).await;
                 wire.alert(AlertCode::CloseNotify).await;
@@ -309,7 +334,17 @@ impl Agent {
         }
         match event {
             SessionEvent::Application(xml) => self.on_application(wire, services, &xml).await,
-            // Bulk records go to the transfer service, by stream id.
+            // Bulk records go to the mail or the transfer service, by stream id.
+            SessionEvent::Bulk {
+                stream_id,
+                offset,
+                bytes,
+            } if stream_id & MAIL_STREAM_BIT != 0 => {
+                services
+                    .mail
+                    .on_bulk(self, wire, stream_id, offset, bytes)
+                    .await
+            }
             SessionEvent::Bulk {
                 stream_id,
                 offset,
@@ -370,6 +405,9 @@ impl Agent {
             AppMessage::Error {
                 reference, reason, ..
             } => {
+                if services.mail.on_peer_error(&reference, &reason) {
+                    return Ok(());
+                }
                 self.emit(AgentEvent::PeerError {
                     from: wire.peer().to_string(),
                     reference,
@@ -384,6 +422,9 @@ impl Agent {
             | AppMessage::Typing { .. } => services.chat.on_message(self, wire, message).await,
             AppMessage::File { id, message } => {
                 services.transfer.on_message(self, wire, id, message).await
+            }
+            AppMessage::Mail { id, message } => {
+                services.mail.on_message(self, wire, id, message).await
             }
             AppMessage::MailReceipt {
                 message_id, read, ..

@@ -29,6 +29,7 @@ pub use events::{
     AgentEvent, Answer, INCOMING_ANSWER_TIMEOUT, IncomingRequest, PeerCard, SessionEnd,
 };
 pub use options::AgentOptions;
+pub(crate) use registry::hand_over;
 pub use registry::{Answerer, SessionCommand, SessionHandle};
 
 use crate::dirlink::DirLink;
@@ -61,6 +62,9 @@ struct Inner {
     dialing: Mutex<HashMap<UserId, usize>>,
     /// The mail encryption keys, oldest first (docs/mail.md).
     mail_keys: std::sync::RwLock<Arc<Vec<sixchat_pki::pkcs12::EncryptionKey>>>,
+    /// Bytes of mail being received over sessions right now (bounded by
+    /// [`crate::services::mail_session::MAIL_BUDGET`]).
+    mail_budget: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Marks a peer as being dialled while it lives.
@@ -151,6 +155,7 @@ impl Agent {
             crl_checks: Mutex::new(HashMap::new()),
             dialing: Mutex::new(HashMap::new()),
             mail_keys: std::sync::RwLock::new(Arc::new(identity.encryption)),
+            mail_budget: Arc::default(),
         };
         (
             Self {
@@ -306,6 +311,16 @@ impl Agent {
             Some(sender) => registry::hand_over(&sender, command).await,
             None => false,
         }
+    }
+
+    /// What mail coming in over sessions holds reserved now.
+    pub(crate) fn mail_budget(&self) -> Arc<std::sync::atomic::AtomicU64> {
+        Arc::clone(&self.inner.mail_budget)
+    }
+
+    /// The command channel of the live session with `peer`, if there is one.
+    pub(crate) fn live_session(&self, peer: &UserId) -> Option<mpsc::Sender<SessionCommand>> {
+        lock(&self.inner.live).get(peer).cloned()
     }
 
     /// Whether a session with `peer` is live.

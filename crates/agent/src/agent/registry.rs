@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 
 use super::Agent;
 use super::events::Answer;
+use crate::services::mail_session::OutgoingMail;
 use crate::services::transfer::TransferCommand;
 
 /// Longest a caller waits for a session to take a command.
@@ -32,11 +33,13 @@ pub enum SessionCommand {
     Answer(Answer),
     /// A listing or a file asked of the peer's share.
     Transfer(TransferCommand),
+    /// A mail to offer the peer (docs/mail.md, "Direct delivery").
+    Mail(OutgoingMail),
 }
 
 /// Hands `command` to a session, waiting at most [`COMMAND_WAIT`]; false if
 /// it has ended or does not take commands.
-pub(super) async fn hand_over(
+pub(crate) async fn hand_over(
     sender: &mpsc::Sender<SessionCommand>,
     command: SessionCommand,
 ) -> bool {
@@ -114,6 +117,11 @@ impl SessionHandle {
             .send(SessionCommand::Transfer(command))
             .await
             .is_ok()
+    }
+
+    /// The session's command channel (for the agent's own deliveries).
+    pub(crate) fn commands(&self) -> mpsc::Sender<SessionCommand> {
+        self.commands.clone()
     }
 
     pub fn is_finished(&self) -> bool {

@@ -447,21 +447,48 @@ impl Agent {
             .map_err(|e| StoreError::Worker(e.to_string()))?
     }
 
-    /// Leaves every queued mail in its recipient's DIR store (encrypted
-    /// end to end as it is). Returns (recipient, outcome) per delivery
-    /// tried.
+    /// Delivers every queued mail: over a live session with its recipient
+    /// (or one dialled for it) when there is one, stored by their agent;
+    /// else left in the recipient's DIR store (encrypted end to end as it
+    /// is). Returns (recipient, outcome) per delivery tried.
     pub async fn deliver_mail(&self) -> Vec<(String, Result<MailDelivery, String>)> {
         let waiting = match self.store_blocking(crate::Store::mail_waiting).await {
             Ok(waiting) => waiting,
             Err(e) => return vec![(String::new(), Err(e.to_string()))],
         };
-        let Some(mailbox) = self.mailbox() else {
-            return Vec::new();
-        };
-        let mut outcomes = Vec::new();
+        let mailbox = self.mailbox();
+        // Each recipient's mails together, in the order they were queued.
+        let mut by_recipient: Vec<(String, Vec<i64>)> = Vec::new();
         for (id, recipient, _) in waiting {
-            let outcome = self.relay_mail(&mailbox, id, &recipient).await;
-            outcomes.push((recipient, outcome.map_err(|e| e.to_string())));
+            match by_recipient.iter_mut().find(|(r, _)| *r == recipient) {
+                Some((_, ids)) => ids.push(id),
+                None => by_recipient.push((recipient, vec![id])),
+            }
+        }
+        let mut outcomes = Vec::new();
+        for (recipient, ids) in by_recipient {
+            let Ok(peer) = UserId::parse(&recipient) else {
+                continue;
+            };
+            let route = self.direct_route(&peer).await;
+            for id in ids {
+                if let Some(route) = &route {
+                    if self.offer_direct(route, id, &recipient).await {
+                        outcomes.push((recipient.clone(), Ok(MailDelivery::Delivered)));
+                        continue;
+                    }
+                }
+                let outcome = match &mailbox {
+                    Some(mailbox) => self.relay_mail(mailbox, id, &recipient).await,
+                    None => Err(DirError::Local(
+                        "not reachable, and this profile has no DIR to leave it at".to_owned(),
+                    )),
+                };
+                outcomes.push((recipient.clone(), outcome.map_err(|e| e.to_string())));
+            }
+            if let Some(route) = route {
+                route.finish().await;
+            }
         }
         outcomes
     }

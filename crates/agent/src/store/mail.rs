@@ -190,8 +190,9 @@ impl Store {
                 params![id, recipient, now],
             )?;
         }
-        tx.commit()?;
+        // In the same transaction: a kill never leaves it without its index.
         self.index_mail(id, index)?;
+        tx.commit()?;
         Ok(id)
     }
 
@@ -215,8 +216,9 @@ impl Store {
             params![raw, digest(raw), now_unix()],
         )?;
         let id = tx.last_insert_rowid();
-        tx.commit()?;
+        // In the same transaction: a kill never leaves it without its index.
         self.index_mail(id, index)?;
+        tx.commit()?;
         Ok(id)
     }
 

@@ -74,3 +74,62 @@ pub fn serve(agent: Agent) -> (String, oneshot::Sender<()>) {
     });
     (address, stop)
 }
+
+/// Dials `address` as `me` and runs the initiator handshake by hand
+/// (the test then speaks the protocol itself), offering `capabilities`.
+pub async fn dial_by_hand(
+    me: UnlockedIdentity,
+    trust: TrustStore,
+    address: &str,
+    peer: &str,
+    capabilities: &[&str],
+) -> (sixchat_agent::conn::Conn, Box<sixchat_proto::Established>) {
+    use sixchat_agent::conn::{self, Conn, Deadlines};
+    let stream = tokio::net::TcpStream::connect(address).await.expect("tcp");
+    let mut conn = Conn::new(stream);
+    let mut config = sixchat_proto::Config::new(
+        sixchat_proto::LocalIdentity {
+            user_id: me.info.user_id.clone(),
+            name: me.info.name.clone(),
+            chain: me.chain.clone(),
+            signer: Arc::new(me.key),
+        },
+        Arc::new(trust),
+    );
+    config.app_capabilities = capabilities.iter().map(|c| (*c).to_owned()).collect();
+    let deadlines = Deadlines {
+        whole: std::time::Duration::from_secs(10),
+        first_message: std::time::Duration::from_secs(10),
+        next_message: std::time::Duration::from_secs(10),
+    };
+    let established = conn::initiate(
+        &mut conn,
+        Arc::new(config),
+        UserId::parse(peer).expect("uid"),
+        false,
+        deadlines,
+        async {},
+    )
+    .await
+    .expect("handshake");
+    (conn, established)
+}
+
+/// The next application message on a hand-driven session (20 s at most).
+pub async fn next_application(
+    conn: &mut sixchat_agent::conn::Conn,
+    session: &mut sixchat_proto::Session,
+) -> sixchat_proto::AppMessage {
+    loop {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(20), conn.next_frame())
+            .await
+            .expect("in time")
+            .expect("a frame")
+            .expect("not closed");
+        if let Some(sixchat_proto::SessionEvent::Application(xml)) =
+            session.handle(&frame).expect("a record")
+        {
+            return sixchat_proto::AppMessage::parse(&xml).expect("a message");
+        }
+    }
+}

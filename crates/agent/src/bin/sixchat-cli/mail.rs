@@ -25,8 +25,9 @@ const MAX_BODY_BYTES: usize = 4 << 20;
 pub enum MailCommand {
     /// Write a mail. The body comes from standard input (UTF-8). It is signed with this
     /// profile's identity and encrypted to every recipient and to you (S/MIME, AES-256-GCM),
-    /// then left, still encrypted, in the recipients' DIR store; their agent fetches it when it
-    /// next runs. `mail list --folder sent` shows each recipient's delivery: queued, relayed
+    /// then handed straight to each recipient's agent if it runs and can be reached (stored
+    /// there: delivered), else left, still encrypted, in their DIR store, where their agent
+    /// fetches it when it next runs. `mail list --folder sent` shows each recipient's delivery: queued, relayed
     /// (waiting at the DIR), delivered (stored by their agent), read.
     Send {
         /// The recipients' UserIDs (To).
@@ -146,6 +147,9 @@ fn send(
                     line,
                     "\n{recipient}: waiting, encrypted, at their DIR until their agent fetches it"
                 );
+            }
+            Ok(MailDelivery::Delivered) => {
+                let _ = write!(line, "\n{recipient}: delivered, stored by their agent");
             }
             Ok(state) => {
                 let _ = write!(line, "\n{recipient}: {}", state.as_str());
@@ -337,10 +341,18 @@ fn import(ctx: &Context, file: &Path) -> anyhow::Result<u8> {
 fn fetch(ctx: &Context) -> anyhow::Result<u8> {
     let opened = open_agent(ctx, AgentOptions::default())?;
     let (taken, outcomes, read) = runtime()?.block_on(opened.agent.check_mail())?;
-    let left = outcomes.iter().filter(|(_, o)| o.is_ok()).count();
+    let count = |state: MailDelivery| {
+        outcomes
+            .iter()
+            .filter(|(_, o)| o.as_ref().is_ok_and(|s| *s == state))
+            .count()
+    };
+    let (left, delivered) = (count(MailDelivery::Relayed), count(MailDelivery::Delivered));
     ctx.out.print(
-        &format!("Fetched {taken} from the DIR, read {read}, left {left} at recipients' DIRs."),
-        &json!({ "fetched": taken, "read": read, "relayed": left }),
+        &format!(
+            "Fetched {taken} from the DIR, read {read}; sent {delivered} straight to recipients' agents, left {left} at their DIRs."
+        ),
+        &json!({ "fetched": taken, "read": read, "relayed": left, "delivered": delivered }),
     );
     Ok(0)
 }

@@ -5,6 +5,7 @@
 
 use sixchat_proto::files::messages::Want;
 use sixchat_proto::files::{FileMessage, WirePath};
+use sixchat_proto::mail::MAIL_STREAM_BIT;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -161,7 +162,8 @@ impl Fetching {
                 }
             });
         }
-        self.next_stream = self.next_stream.wrapping_add(1);
+        // File streams keep the high bit clear: mail streams have it.
+        self.next_stream = self.next_stream.wrapping_add(1) & !MAIL_STREAM_BIT;
         let stream = self.next_stream;
         let (tx, rx) = mpsc::channel(WINDOW_RECORDS);
         self.streams.insert(
