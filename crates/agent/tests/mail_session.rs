@@ -278,3 +278,31 @@ async fn without_file_transfer_only_inline_mail_goes_directly() {
     assert!(why.contains("file-transfer"), "{why}");
     assert_eq!(m.inbox(), [small]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mail_over_40_mib_that_comes_in_is_kept_and_shown_as_too_large() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let bob_id = identity("rsa2048-b", "bob@b.example", "Bob B");
+    let (bob, _events) = agent(
+        dir.path(),
+        "b.db",
+        bob_id,
+        pinning(&[]),
+        AgentOptions::default(),
+    );
+    // What the DIR store hands over may be up to its 48 MiB envelopes.
+    let huge = mail(41 << 20, 0);
+    bob.receive_mail(huge.clone(), Some("mallory@a.example".into()))
+        .await
+        .expect("stored as it is");
+    assert_eq!(bob.index_mail().await.expect("read"), 1);
+    let rows = bob.with_store(|s| s.mail_list(Some(MailFolder::Inbox), None).expect("list"));
+    assert_eq!(rows.len(), 1);
+    assert!(
+        rows[0].index.status.starts_with("too large to read"),
+        "{}",
+        rows[0].index.status
+    );
+    let kept = bob.with_store(|s| s.mail(rows[0].id).expect("mail").expect("there").1);
+    assert_eq!(kept, huge, "kept byte for byte");
+}

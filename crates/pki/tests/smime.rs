@@ -437,3 +437,80 @@ fn a_corrupted_key_transport_reads_as_cannot_decrypt_whatever_the_padding() {
         "PKCS#1 v1.5 and OAEP failures look alike"
     );
 }
+
+#[test]
+fn the_reading_limits_hold_at_their_edges() {
+    let w = world();
+    // At most 1024 recipient infos are looked at: one more and the message
+    // is not opened at all (our key is among them all the same).
+    let mut draft = draft();
+    draft.attachments.clear();
+    let to = |n: usize| vec![w.bob.encryption_cert.clone(); n];
+    let compose = |certificates: &[Vec<u8>]| {
+        smime::compose(
+            &draft,
+            None,
+            Some(&EncryptTo {
+                certificates,
+                cipher: Cipher::Gcm,
+            }),
+        )
+        .unwrap()
+    };
+    let at_limit = smime::read(&compose(&to(1024)), &keys_of(&w.bob));
+    assert!(
+        matches!(at_limit.encryption, Encryption::Decrypted { .. }),
+        "{:?}",
+        at_limit.encryption
+    );
+    let over = smime::read(&compose(&to(1025)), &keys_of(&w.bob));
+    assert!(
+        matches!(&over.encryption, Encryption::CannotDecrypt(why) if why.contains("1024")),
+        "{:?}",
+        over.encryption
+    );
+
+    // At most four S/MIME layers are peeled: OpenSSL signs a signed
+    // message again and again.
+    let dir = temp_dir();
+    let (cert, key) = pem_pair(&dir, "alice", &w.alice.chain[0], &w.alice.identity);
+    let mut message = smime::compose(&draft, None, None).unwrap();
+    for layers in 1..=5 {
+        let input = write(&dir, &format!("layer{layers}.eml"), &message);
+        let output = dir.join(format!("signed{layers}.eml"));
+        let (ok, err) = openssl(&[
+            "cms",
+            "-sign",
+            "-in",
+            &input,
+            "-signer",
+            &cert,
+            "-inkey",
+            &key,
+            "-md",
+            "sha256",
+            "-out",
+            output.to_str().unwrap(),
+        ]);
+        assert!(ok, "{err}");
+        message = std::fs::read(&output).unwrap();
+        let reading = smime::read(&message, &[]);
+        if layers <= 3 {
+            assert_eq!(reading.problem, None, "{layers} layers");
+            assert!(
+                reading.text.contains("the numbers are attached"),
+                "{layers} layers: {:?}",
+                reading.text
+            );
+        } else if layers == 5 {
+            assert!(
+                reading
+                    .problem
+                    .as_deref()
+                    .is_some_and(|p| p.contains("layers")),
+                "{layers} layers: {:?}",
+                reading.problem
+            );
+        }
+    }
+}
