@@ -44,6 +44,11 @@ pub struct Limits {
     pub max_unverified_sessions_per_minute: usize,
     /// A session with no traffic for this long is closed.
     pub idle_timeout: Duration,
+    /// Mails one peer may hand over directly (over sessions) in 24 hours;
+    /// more are refused and go through the DIR store and its quotas.
+    pub mail_per_peer_per_day: usize,
+    /// Bytes of mail one peer may hand over directly in 24 hours.
+    pub mail_bytes_per_peer_per_day: u64,
 }
 
 impl Default for Limits {
@@ -60,6 +65,8 @@ impl Default for Limits {
             max_failures_per_minute: 20,
             max_unverified_sessions_per_minute: 10,
             idle_timeout: Duration::from_secs(15 * 60),
+            mail_per_peer_per_day: 500,
+            mail_bytes_per_peer_per_day: 256 << 20,
         }
     }
 }

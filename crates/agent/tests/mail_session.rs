@@ -2,11 +2,10 @@
 //! live session") against a sender who speaks the protocol herself: what
 //! bob's agent stores and answers for a good mail inline and streamed, and
 //! for every hostile offer and stream: a wrong digest, records out of order
-//! or past the size, a stream nobody was given, a fifth mail at once, an
-//! offer over 40 MiB. Bob stores a mail only when it is whole and right,
+//! or past the size, a stream nobody was given, a fifth mail at once, more
+//! than a session's share of the budget, more than a day's quota, an offer
+//! over 40 MiB. Bob stores a mail only when it is whole and right,
 //! once, and says `mail-stored` only then.
-
-use std::time::Duration;
 
 use sixchat_agent::conn::Conn;
 use sixchat_agent::store::MailFolder;
@@ -28,16 +27,18 @@ struct Mallory {
 }
 
 async fn mallory(dir: &std::path::Path, capabilities: &[&str]) -> Mallory {
+    mallory_with(dir, capabilities, AgentOptions::default()).await
+}
+
+async fn mallory_with(
+    dir: &std::path::Path,
+    capabilities: &[&str],
+    options: AgentOptions,
+) -> Mallory {
     let mallory = identity("rsa2048-a", "mallory@a.example", "Mallory");
     let bob_id = identity("rsa2048-b", "bob@b.example", "Bob B");
     let bob_pinned = pinning(&[&bob_id]);
-    let (bob, events) = agent(
-        dir,
-        "b.db",
-        bob_id,
-        pinning(&[&mallory]),
-        AgentOptions::default(),
-    );
+    let (bob, events) = agent(dir, "b.db", bob_id, pinning(&[&mallory]), options);
     let (address, stop) = serve(bob.clone());
     let (conn, established) =
         dial_by_hand(mallory, bob_pinned, &address, "bob@b.example", capabilities).await;
@@ -87,6 +88,24 @@ impl Mallory {
         for (n, chunk) in bytes.chunks(32 << 10).enumerate() {
             self.bulk(stream, (n * (32 << 10)) as u64, chunk).await;
         }
+    }
+
+    /// A ping answered: bob's driver has handled all that was sent before.
+    async fn sync(&mut self) {
+        let ping = AppMessage::Ping {
+            id: "sync-1".into(),
+        };
+        let record = self
+            .established
+            .session
+            .seal_application(&ping.to_xml())
+            .expect("sealed");
+        self.conn.write(&record).await.expect("written");
+        let pong = self.answer().await;
+        assert!(
+            matches!(&pong, AppMessage::Pong { reference, .. } if reference == "sync-1"),
+            "{pong:?}"
+        );
     }
 
     async fn answer(&mut self) -> AppMessage {
@@ -163,6 +182,7 @@ async fn bob_stores_a_mail_only_when_whole_and_says_so_only_then() {
         "mail streams never meet file streams"
     );
     m.bulk(stream, 0, &large[..60_000]).await;
+    m.sync().await;
     assert_eq!(m.inbox().len(), 1, "not stored before it is whole");
     m.bulk(stream, 60_000, &large[60_000..]).await;
     m.expect("o3", true).await;
@@ -198,20 +218,23 @@ async fn hostile_offers_and_streams_store_nothing_and_the_session_goes_on() {
         },
     )
     .await;
-    m.expect("o2", false).await;
+    let why = m.expect("o2", false).await;
+    assert!(why.contains("SHA-256"), "{why}");
 
     // A record that skips ahead, and one past the offered size: dropped.
     let skipped = mail(50_000, 3);
     m.offer("o5", &skipped, false).await;
     let stream = m.accepted("o5").await;
     m.bulk(stream, 10, &skipped[10..]).await;
-    m.expect("o5", false).await;
+    let why = m.expect("o5", false).await;
+    assert!(why.contains("in order"), "{why}");
     m.offer("o6", &skipped, false).await;
     let stream = m.accepted("o6").await;
     let mut longer = skipped.clone();
     longer.extend_from_slice(b"more");
     m.bulk(stream, 0, &longer).await;
-    m.expect("o6", false).await;
+    let why = m.expect("o6", false).await;
+    assert!(why.contains("in order"), "{why}");
     // Records of a stream already dropped, or never given, change nothing.
     m.bulk(stream, 0, &skipped).await;
     m.bulk(MAIL_STREAM_BIT | 0x3e7, 0, &skipped).await;
@@ -243,25 +266,11 @@ async fn hostile_offers_and_streams_store_nothing_and_the_session_goes_on() {
         },
     )
     .await;
-    m.expect("big", false).await;
+    let why = m.expect("big", false).await;
+    assert!(why.contains("over the limit"), "{why}");
 
-    // The session still works: a ping is answered.
-    let ping = AppMessage::Ping {
-        id: "ping-1".into(),
-    };
-    let record = m
-        .established
-        .session
-        .seal_application(&ping.to_xml())
-        .expect("sealed");
-    m.conn.write(&record).await.expect("written");
-    let pong = tokio::time::timeout(Duration::from_secs(10), m.answer())
-        .await
-        .expect("in time");
-    assert!(
-        matches!(&pong, AppMessage::Pong { reference, .. } if reference == "ping-1"),
-        "{pong:?}"
-    );
+    // The session still works.
+    m.sync().await;
     assert!(m.inbox().is_empty(), "nothing hostile was stored");
 }
 
@@ -305,4 +314,46 @@ async fn a_mail_over_40_mib_that_comes_in_is_kept_and_shown_as_too_large() {
     );
     let kept = bob.with_store(|s| s.mail(rows[0].id).expect("mail").expect("there").1);
     assert_eq!(kept, huge, "kept byte for byte");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_peer_takes_neither_the_whole_budget_nor_unbounded_space() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut options = AgentOptions::default();
+    options.limits.mail_per_peer_per_day = 2;
+    let mut m = mallory_with(dir.path(), &["mail", "file-transfer"], options).await;
+    // One 40 MiB mail on its way: a second large one does not fit the
+    // session's 48 MiB, a small streamed one does.
+    let size = 40 << 20;
+    m.send(
+        "huge",
+        MailMessage::Offer {
+            size,
+            sha256: [2; 32],
+            data: None,
+        },
+    )
+    .await;
+    m.accepted("huge").await;
+    m.send(
+        "more",
+        MailMessage::Offer {
+            size: 9 << 20,
+            sha256: [3; 32],
+            data: None,
+        },
+    )
+    .await;
+    let why = m.expect("more", false).await;
+    assert!(why.contains("busy"), "{why}");
+    // Two mails a day from this peer, then the DIR's quotas apply.
+    for n in 0..2 {
+        let small = mail(2000, n);
+        m.offer(&format!("q{n}"), &small, true).await;
+        m.expect(&format!("q{n}"), true).await;
+    }
+    m.offer("q2", &mail(2000, 2), true).await;
+    let why = m.expect("q2", false).await;
+    assert!(why.contains("quota"), "{why}");
+    assert_eq!(m.inbox().len(), 2);
 }

@@ -313,6 +313,11 @@ impl Agent {
         }
     }
 
+    /// The limits and options this agent runs with.
+    pub(crate) fn options(&self) -> &AgentOptions {
+        &self.inner.options
+    }
+
     /// What mail coming in over sessions holds reserved now.
     pub(crate) fn mail_budget(&self) -> Arc<std::sync::atomic::AtomicU64> {
         Arc::clone(&self.inner.mail_budget)

@@ -468,14 +468,20 @@ impl Agent {
         let mut outcomes = Vec::new();
         for (recipient, ids) in by_recipient {
             let Ok(peer) = UserId::parse(&recipient) else {
+                outcomes.push((recipient, Err("not a UserID".to_owned())));
                 continue;
             };
-            let route = self.direct_route(&peer).await;
+            let mut route = self.direct_route(&peer).await;
             for id in ids {
-                if let Some(route) = &route {
-                    if self.offer_direct(route, id, &recipient).await {
+                if let Some(direct) = &route {
+                    if self.offer_direct(direct, id, &recipient).await {
                         outcomes.push((recipient.clone(), Ok(MailDelivery::Delivered)));
                         continue;
+                    }
+                    // One failure sends the rest by the DIR: a peer that does
+                    // not answer holds up nothing more.
+                    if let Some(direct) = route.take() {
+                        direct.finish().await;
                     }
                 }
                 let outcome = match &mailbox {
@@ -522,12 +528,8 @@ impl Agent {
         raw: Vec<u8>,
         came_from: Option<String>,
     ) -> Result<Option<AppMessage>, StoreError> {
-        // Any size the DIR's frames allow is stored, first; one over
-        // MAX_MAIL_BYTES is shown as too large, not read.
         let raw = Arc::new(raw);
-        let stored = Arc::clone(&raw);
-        self.store_blocking(move |s| s.store_incoming_mail(&stored, came_from.as_deref()))
-            .await?;
+        self.store_mail(Arc::clone(&raw), came_from).await?;
         // The outer Message-ID, parsed off the async workers and bounded:
         // a parser fault or a slow parse costs the receipt, nothing else.
         let parse = tokio::task::spawn_blocking(move || outer_message_id(&raw));
@@ -540,6 +542,20 @@ impl Agent {
             message_id,
             read: false,
         }))
+    }
+
+    /// Stores a mail that came in, verbatim, before anything parses it (a
+    /// second copy, by SHA-256, is kept once). Any size the DIR's frames
+    /// allow is stored; one over [`MAX_MAIL_BYTES`] is shown as too large,
+    /// not read.
+    pub(crate) async fn store_mail(
+        &self,
+        raw: Arc<Vec<u8>>,
+        came_from: Option<String>,
+    ) -> Result<(), StoreError> {
+        self.store_blocking(move |s| s.store_incoming_mail(&raw, came_from.as_deref()))
+            .await
+            .map(|_| ())
     }
 
     /// A receipt for mail we sent: its delivery to `from` moves forward.

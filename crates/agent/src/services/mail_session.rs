@@ -38,6 +38,9 @@ pub const MAX_RECEIVING: usize = 4;
 pub const MAX_SENDING: usize = 16;
 /// Most bytes of mail all sessions together receive at once.
 pub const MAIL_BUDGET: u64 = 128 << 20;
+/// Most bytes of mail one session receives at once (one largest mail and
+/// some), so one peer cannot take the whole budget.
+pub const MAX_SESSION_BYTES: u64 = 48 << 20;
 /// A mail stream with no data this long is dropped.
 pub const STALL: Duration = Duration::from_secs(60);
 /// A mail stream not complete this long after it was accepted is dropped
@@ -64,11 +67,15 @@ pub enum DirectOutcome {
 pub struct OutgoingMail {
     pub raw: Arc<Vec<u8>>,
     pub done: oneshot::Sender<DirectOutcome>,
+    /// Counts each step (the accept, each record sent), so the caller
+    /// waits as long as the mail is moving.
+    pub progress: Arc<AtomicU64>,
 }
 
 struct Sending {
     raw: Arc<Vec<u8>>,
     done: oneshot::Sender<DirectOutcome>,
+    progress: Arc<AtomicU64>,
     /// The stream the receiver gave it and how far it was sent.
     stream: Option<u32>,
     sent: usize,
@@ -179,6 +186,7 @@ impl MailSession {
             Sending {
                 raw: mail.raw,
                 done: mail.done,
+                progress: mail.progress,
                 stream: None,
                 sent: 0,
             },
@@ -197,6 +205,11 @@ impl MailSession {
             let Some(sending) = self.sending.get_mut(&offer) else {
                 continue;
             };
+            if sending.done.is_closed() {
+                // The caller gave up (and left the mail at the DIR).
+                self.sending.remove(&offer);
+                continue;
+            }
             let Some(stream) = sending.stream else {
                 continue;
             };
@@ -204,6 +217,7 @@ impl MailSession {
             let end = (start + CHUNK).min(sending.raw.len());
             let bytes = sending.raw[start..end].to_vec();
             sending.sent = end;
+            sending.progress.fetch_add(1, Ordering::Relaxed);
             if end < sending.raw.len() {
                 self.streaming.push_back(offer);
             }
@@ -264,6 +278,7 @@ impl MailSession {
                     // Inline mail needs no stream; a second accept changes nothing.
                     if sending.raw.len() > MAX_INLINE_BYTES && sending.stream.is_none() {
                         sending.stream = Some(stream);
+                        sending.progress.fetch_add(1, Ordering::Relaxed);
                         self.streaming.push_back(reference);
                     }
                 }
@@ -291,6 +306,9 @@ impl MailSession {
         sha256: [u8; 32],
         data: Option<Vec<u8>>,
     ) -> Result<(), SessionEnd> {
+        if let Some(why) = over_quota(agent, wire, size).await {
+            return refuse(wire, offer, &why).await;
+        }
         if let Some(data) = data {
             return store(agent, wire, offer, &sha256, data).await;
         }
@@ -303,7 +321,8 @@ impl MailSession {
         if !wire.established.session.has_capability(BULK) {
             return refuse(wire, offer, "a mail stream needs file-transfer").await;
         }
-        if self.receiving.len() >= MAX_RECEIVING {
+        let coming: usize = self.receiving.values().map(|r| r.size).sum();
+        if self.receiving.len() >= MAX_RECEIVING || (coming + size) as u64 > MAX_SESSION_BYTES {
             return refuse(wire, offer, "busy: too many mails coming in").await;
         }
         let Some(budget) = Reserved::take(&agent.mail_budget(), size as u64) else {
@@ -372,6 +391,10 @@ impl MailSession {
             // Reserved against the budget at the offer.
             receiving.bytes.reserve_exact(receiving.size);
         }
+        if bytes.is_empty() {
+            // Empty records keep nothing alive.
+            return Ok(());
+        }
         receiving.bytes.extend_from_slice(&bytes);
         receiving.last_data = Instant::now();
         if receiving.bytes.len() < receiving.size {
@@ -402,7 +425,8 @@ async fn store(
         return refuse(wire, offer, "the mail is not the one offered (SHA-256)").await;
     }
     let peer = wire.peer().to_string();
-    if let Err(e) = agent.receive_mail(raw, Some(peer)).await {
+    // Stored as it is, synced; nothing parses it before the answer.
+    if let Err(e) = agent.store_mail(Arc::new(raw), Some(peer)).await {
         tracing::warn!("a mail that came directly could not be stored: {e}");
         return refuse(wire, offer, "the mail could not be stored here").await;
     }
@@ -411,6 +435,28 @@ async fn store(
         message: MailMessage::Stored { reference: offer },
     })
     .await
+}
+
+/// Why the peer may not hand over `size` more bytes directly today, if so.
+async fn over_quota(agent: &Agent, wire: &Wire, size: u64) -> Option<String> {
+    let limits = &agent.options().limits;
+    let (most, most_bytes) = (
+        limits.mail_per_peer_per_day,
+        limits.mail_bytes_per_peer_per_day,
+    );
+    let peer = wire.peer().to_string();
+    let since = crate::store::now_unix() - 24 * 3600;
+    let taken = agent
+        .write_store(move |s| s.mail_from_since(&peer, since))
+        .await;
+    match taken {
+        Ok((count, bytes)) if count < most && bytes.saturating_add(size) <= most_bytes => None,
+        Ok(_) => Some("quota: enough mail from you for today; leave it at my DIR".to_owned()),
+        Err(e) => {
+            tracing::warn!("the mail quota could not be read: {e}");
+            Some("the mail could not be stored here".to_owned())
+        }
+    }
 }
 
 async fn refuse(wire: &mut Wire, offer: String, reason: &str) -> Result<(), SessionEnd> {
@@ -424,9 +470,12 @@ async fn refuse(wire: &mut Wire, offer: String, reason: &str) -> Result<(), Sess
     .await
 }
 
-/// Longest a delivery waits for the recipient's agent to store a mail
-/// offered over a session before it leaves the mail at their DIR instead.
-pub const DIRECT_WAIT: Duration = Duration::from_secs(120);
+/// Longest a delivery waits for the first answer to an offer before it
+/// leaves the mail at the recipient's DIR instead.
+pub const FIRST_ANSWER_WAIT: Duration = Duration::from_secs(15);
+/// Longest a delivery waits while nothing moves (no record sent, no
+/// answer) once the offer was accepted.
+pub const PROGRESS_WAIT: Duration = Duration::from_secs(60);
 
 /// A session to deliver mail over: the live one, or one dialled for it.
 pub(crate) struct DirectRoute {
@@ -480,18 +529,38 @@ impl Agent {
             Ok(Some(raw)) => Arc::new(raw),
             _ => return false,
         };
-        let (done, outcome) = oneshot::channel();
-        let command = crate::agent::SessionCommand::Mail(OutgoingMail { raw, done });
+        let (done, mut outcome) = oneshot::channel();
+        let progress = Arc::new(AtomicU64::new(0));
+        let command = crate::agent::SessionCommand::Mail(OutgoingMail {
+            raw,
+            done,
+            progress: Arc::clone(&progress),
+        });
         if !crate::agent::hand_over(&route.commands, command).await {
             return false;
         }
-        match tokio::time::timeout(DIRECT_WAIT, outcome).await {
-            Ok(Ok(DirectOutcome::Stored)) => {}
-            Ok(Ok(DirectOutcome::NotTaken(why))) => {
-                tracing::info!(%recipient, "mail not taken over the session: {}", sixchat_proto::escape_controls(&why));
-                return false;
+        let mut seen = 0;
+        let mut deadline = Instant::now() + FIRST_ANSWER_WAIT;
+        loop {
+            match tokio::time::timeout(Duration::from_secs(1), &mut outcome).await {
+                Ok(Ok(DirectOutcome::Stored)) => break,
+                Ok(Ok(DirectOutcome::NotTaken(why))) => {
+                    tracing::info!(%recipient, "mail not taken over the session: {}", sixchat_proto::escape_controls(&why));
+                    return false;
+                }
+                // The session ended.
+                Ok(Err(_)) => return false,
+                Err(_) => {
+                    let now = progress.load(Ordering::Relaxed);
+                    if now != seen {
+                        seen = now;
+                        deadline = Instant::now() + PROGRESS_WAIT;
+                    } else if Instant::now() >= deadline {
+                        // Dropping `outcome` stops the stream at its next record.
+                        return false;
+                    }
+                }
             }
-            _ => return false,
         }
         let who = recipient.to_owned();
         let stored = self.write_store(move |s| {

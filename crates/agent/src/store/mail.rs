@@ -169,6 +169,21 @@ impl Store {
         Ok((self.conn.last_insert_rowid(), true))
     }
 
+    /// How many mails, and how many bytes, `peer` handed over since `since`
+    /// (Unix seconds), in the Inbox or Trash.
+    pub fn mail_from_since(&self, peer: &str, since: i64) -> Result<(usize, u64), StoreError> {
+        let (count, bytes): (i64, i64) = self.conn.query_row(
+            "SELECT COUNT(*), COALESCE(SUM(length(raw)), 0) FROM mail
+             WHERE came_from = ?1 AND received >= ?2 AND folder IN ('inbox', 'trash')",
+            params![peer, since],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok((
+            usize::try_from(count).unwrap_or(usize::MAX),
+            u64::try_from(bytes).unwrap_or(u64::MAX),
+        ))
+    }
+
     /// Stores a mail we sent (as sent, read already) with a queued
     /// delivery to each recipient, in one transaction.
     pub fn store_sent_mail(
