@@ -9,7 +9,7 @@ use eframe::egui;
 #[derive(Parser)]
 #[command(
     name = "sixchat",
-    version,
+    version = sixchat_host::VERSION,
     about = "SixChat: secure, direct, peer-to-peer chat",
     long_about = "SixChat: secure, direct, peer-to-peer chat.\n\n\
         Opens the window for one profile (an identity with its contacts and messages). \
@@ -76,7 +76,7 @@ fn window(profile: &str, data_dir: Option<&std::path::Path>) -> anyhow::Result<(
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title(format!("SixChat ({})", profile.name))
-            .with_app_id("sixchat")
+            .with_app_id(sixchat::APP_ID)
             .with_inner_size([980.0, 680.0])
             .with_min_inner_size(sixchat::ui::theme::MIN_WINDOW),
         ..Default::default()

@@ -1,7 +1,8 @@
 //! The Mail screen over two real backends (the demo DIR): alice writes to
 //! bob while his app is closed, a file dropped on the compose window as the
 //! attachment; bob opens Mail, finds it with "valid signature, verified
-//! sender" and replies; alice reads the reply and sees her mail read.
+//! sender" and replies, straight to alice's running agent (delivered at
+//! once); alice reads the reply and sees her mail read.
 
 use std::sync::Arc;
 
@@ -76,6 +77,23 @@ fn alice_mails_bob_while_he_is_away_and_reads_his_reply() {
     click(&mut bob, "Send");
     settle(&mut [&mut alice, &mut bob], "the reply sent", |h| {
         h[1].state().state.mail.sent.is_some() && h[1].state().view.mail.compose.is_none()
+    });
+
+    // Alice's app runs, so the reply went straight to her agent: bob's
+    // Sent says delivered before alice asks her DIR for anything.
+    click(&mut bob, "Sent");
+    settle(&mut [&mut alice, &mut bob], "bob's reply delivered", |h| {
+        h[1].state()
+            .state
+            .mail
+            .listed
+            .as_ref()
+            .is_some_and(|(_, rows)| {
+                rows.iter().any(|r| {
+                    r.subject == "Re: Lunch on Tuesday"
+                        && r.deliveries.iter().any(|(_, state)| state == "delivered")
+                })
+            })
     });
 
     // Alice checks: the reply is there, and her mail was read.

@@ -298,3 +298,34 @@ fn identities_move_in_and_out_as_pkcs12_that_openssl_reads() {
         assert!(!String::from_utf8_lossy(&bytes).contains("PRIVATE KEY"));
     }
 }
+
+#[test]
+fn version_names_the_release_and_the_commit() {
+    let out = Command::new(env!("CARGO_BIN_EXE_sixchat-cli"))
+        .arg("--version")
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let line = stdout(&out);
+    assert!(
+        line.starts_with(&format!(
+            "sixchat-cli {} (commit ",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{line}"
+    );
+    // Built from a Git checkout (as tests are): the commit is HEAD's.
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|h| h.status.success());
+    if let Some(head) = head {
+        let head = stdout(&head);
+        assert!(
+            line.contains(head.trim()),
+            "{line} is not built from {head}"
+        );
+    }
+}

@@ -37,7 +37,7 @@ const PASSPHRASE_ENV: &str = "SIXCHAT_DIR_PASSPHRASE";
 #[derive(Debug, Parser)]
 #[command(
     name = "sixchat-dir",
-    version,
+    version = sixchat_host::VERSION,
     about = "SixChat DIR server: the domain's CA, directory and store (IRP)"
 )]
 struct Cli {

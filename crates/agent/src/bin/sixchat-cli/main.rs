@@ -28,7 +28,7 @@ pub const EXIT_QUEUED: u8 = 3;
 #[derive(Parser)]
 #[command(
     name = "sixchat-cli",
-    version,
+    version = sixchat_host::VERSION,
     about = "SixChat from a terminal: identities, trust, a listening agent, and direct chat",
     long_about = "SixChat from a terminal: identities, trust, a listening agent, and direct chat.\n\n\
 Each profile is one identity with its own folder (the platform data folder, or --data-dir). \
