@@ -67,8 +67,8 @@ pub enum MailCommand {
     Export { id: i64, file: PathBuf },
     /// Bring an S/MIME message (.eml) from another program into the Inbox, with its status.
     Import { file: PathBuf },
-    /// Fetch mail waiting at the DIR, leave queued mail at the recipients' DIRs, read what
-    /// came (what `run` does all along).
+    /// Fetch mail waiting at the DIR, deliver queued mail (to each recipient's running agent,
+    /// else to their DIR), read what came (what `run` does all along).
     Fetch,
     /// Move a mail to Trash; a mail in Trash is deleted.
     Delete { id: i64 },

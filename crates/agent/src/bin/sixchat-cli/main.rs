@@ -136,8 +136,8 @@ enum Command {
     /// whose code was compared); `run` serves it. Nothing is shared until it is set.
     #[command(subcommand)]
     Share(files::FolderCommand),
-    /// S/MIME mail without mail servers: send (signed, encrypted, left at the recipients'
-    /// DIR), list, show, export, import, fetch, delete.
+    /// S/MIME mail without mail servers: send (signed, encrypted, handed to each recipient's
+    /// running agent or else left at their DIR), list, show, export, import, fetch, delete.
     #[command(subcommand)]
     Mail(mail::MailCommand),
     /// The folder `get` puts files in when --to is not given (else the current folder), and
