@@ -1,4 +1,4 @@
-//! Mail over a live Direct session (docs/mail.md, "Direct delivery"):
+//! Mail over a live Direct session (docs/mail.md, "Directly, over a live session"):
 //! application messages of the `mail` capability. A mail is one S/MIME
 //! message, opaque here. Up to [`MAX_INLINE_BYTES`] travel inside the
 //! `mail-offer`; a larger one goes as a bulk stream (inner type 0x18) whose

@@ -33,7 +33,7 @@ pub enum SessionCommand {
     Answer(Answer),
     /// A listing or a file asked of the peer's share.
     Transfer(TransferCommand),
-    /// A mail to offer the peer (docs/mail.md, "Direct delivery").
+    /// A mail to offer the peer (docs/mail.md, "Directly, over a live session").
     Mail(OutgoingMail),
 }
 

@@ -622,8 +622,9 @@ impl Agent {
             .map_err(|why| why.to_string())
     }
 
-    /// What `run`'s mailbox loops do, at once: fetch what waits at the DIR,
-    /// leave queued mail at the recipients' DIRs, read what is stored.
+    /// What `run`'s mailbox loops do, at once: deliver queued mail (to each
+    /// recipient's running agent, else their DIR), fetch what waits at the
+    /// DIR, read what is stored.
     /// Returns (envelopes fetched, each delivery tried, mails read).
     pub async fn check_mail(
         &self,
@@ -634,11 +635,13 @@ impl Agent {
                     .to_owned(),
             )
         })?;
+        // Delivered first: a DIR that cannot be reached holds up no mail
+        // that can go straight to a recipient's agent.
+        let outcomes = self.deliver_mail().await;
         let taken = mailbox
             .fetch()
             .await
             .map_err(|e| MailError::Worker(e.to_string()))?;
-        let outcomes = self.deliver_mail().await;
         let mut read = 0;
         loop {
             let n = self.index_mail().await?;

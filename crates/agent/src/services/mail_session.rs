@@ -1,4 +1,4 @@
-//! Mail over one live session (docs/mail.md, "Direct delivery"): the
+//! Mail over one live session (docs/mail.md, "Directly, over a live session"): the
 //! per-session half of the mail service.
 //!
 //! Sending: [`MailSession::offer`] sends `mail-offer` (the mail inline when
