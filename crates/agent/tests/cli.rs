@@ -329,3 +329,59 @@ fn version_names_the_release_and_the_commit() {
         );
     }
 }
+
+#[test]
+fn man_pages_and_completions_come_from_the_command_definitions() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = Command::new(env!("CARGO_BIN_EXE_sixchat-cli"))
+        .arg("manpages")
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", procs::text(&out));
+    for page in [
+        "sixchat-cli.1",
+        "sixchat-cli-mail-send.1",
+        "sixchat-cli-id-export.1",
+    ] {
+        let roff = std::fs::read_to_string(dir.path().join(page)).expect(page);
+        assert!(
+            roff.starts_with(".ie") || roff.contains(".TH"),
+            "{page}: {roff}"
+        );
+    }
+    let send = std::fs::read_to_string(dir.path().join("sixchat-cli-mail-send.1")).expect("page");
+    assert!(
+        send.contains("\\-\\-subject"),
+        "the options are in the page"
+    );
+    // The hidden generator has no page of its own.
+    assert!(!dir.path().join("sixchat-cli-manpages.1").exists());
+
+    // The bash script registers itself and offers the subcommands.
+    let script = Command::new(env!("CARGO_BIN_EXE_sixchat-cli"))
+        .args(["completions", "bash"])
+        .output()
+        .expect("runs");
+    assert!(script.status.success());
+    let path = dir.path().join("sixchat-cli.bash");
+    std::fs::write(&path, &script.stdout).expect("written");
+    let words = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source {}; COMP_WORDS=(sixchat-cli ma); COMP_CWORD=1; _sixchat__cli sixchat-cli ma sixchat-cli; echo \"${{COMPREPLY[@]}}\"",
+            path.display()
+        ))
+        .output()
+        .expect("bash runs");
+    assert!(
+        stdout(&words).split_whitespace().any(|w| w == "mail"),
+        "{}",
+        procs::text(&words)
+    );
+    let bad = Command::new(env!("CARGO_BIN_EXE_sixchat-cli"))
+        .args(["completions", "cmd.exe"])
+        .output()
+        .expect("runs");
+    assert!(!bad.status.success());
+}

@@ -4,6 +4,7 @@
 
 mod chat;
 mod dir;
+mod docs;
 mod files;
 mod identity;
 mod mail;
@@ -144,6 +145,18 @@ enum Command {
     /// where accepted offers go (without one, offers are declined). It must exist.
     #[command(subcommand)]
     Incoming(files::FolderCommand),
+    /// Print a completion script for SHELL (bash, zsh, fish, elvish, powershell), for
+    /// example `sixchat-cli completions bash > ~/.local/share/bash-completion/completions/sixchat-cli`.
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (sixchat-cli.1 and one per subcommand) into DIR (for packagers).
+    #[command(hide = true)]
+    Manpages {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 /// What the command line sees: context shared by every command.
@@ -165,6 +178,25 @@ fn main() -> ExitCode {
         .with_ansi(false)
         .init();
     let out = output::Output::new(cli.json);
+    // These need no profile.
+    match &cli.command {
+        Command::Completions { shell } => {
+            return match docs::completions(*shell) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => out.fail(EXIT_ERROR, &format!("{e:#}")),
+            };
+        }
+        Command::Manpages { dir } => {
+            return match docs::manpages(dir) {
+                Ok(n) => {
+                    println!("wrote {n} man pages to {}", dir.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => out.fail(EXIT_ERROR, &format!("{e:#}")),
+            };
+        }
+        _ => {}
+    }
     let profile = match Profile::locate(&cli.profile, cli.data_dir.as_deref()) {
         Ok(profile) => profile,
         Err(e) => return out.fail(EXIT_ERROR, &e.to_string()),
@@ -195,6 +227,7 @@ fn main() -> ExitCode {
         Command::Share(cmd) => files::folder_setting(&ctx, files::SHARE_KEY, cmd),
         Command::Incoming(cmd) => files::folder_setting(&ctx, files::INCOMING_KEY, cmd),
         Command::Mail(cmd) => mail::mail(&ctx, cmd),
+        Command::Completions { .. } | Command::Manpages { .. } => Ok(0),
     };
     match result {
         Ok(code) => ExitCode::from(code),
